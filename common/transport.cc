@@ -1,0 +1,145 @@
+#include "common/transport.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace quark {
+namespace {
+
+absl::Status ZmqError(absl::string_view what, const zmq::error_t& e) {
+  return absl::UnavailableError(absl::StrCat(what, ": ", e.what()));
+}
+
+// ZMTP heartbeats: a ping every 2 s, the connection is dropped when no
+// traffic is seen for 6 s. They clean up half-open TCP connections; the
+// application heartbeats (Heartbeat messages) decide liveness.
+void SetZmtpHeartbeats(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::heartbeat_ivl, 2000);
+  socket.set(zmq::sockopt::heartbeat_timeout, 6000);
+  socket.set(zmq::sockopt::heartbeat_ttl, 6000);
+}
+
+}  // namespace
+
+absl::Status ConfigureRouter(zmq::socket_t& socket) {
+  try {
+    socket.set(zmq::sockopt::router_handover, true);
+    socket.set(zmq::sockopt::router_mandatory, true);
+    socket.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
+    socket.set(zmq::sockopt::handshake_ivl, 10000);
+    socket.set(zmq::sockopt::linger, 0);
+    SetZmtpHeartbeats(socket);
+  } catch (const zmq::error_t& e) {
+    return ZmqError("configuring ROUTER socket", e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConfigureClient(zmq::socket_t& socket, const std::string& identity,
+                             absl::Duration linger, bool immediate) {
+  try {
+    if (!identity.empty()) socket.set(zmq::sockopt::routing_id, identity);
+    socket.set(zmq::sockopt::reconnect_ivl, 100);
+    socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
+    socket.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
+    socket.set(zmq::sockopt::linger,
+               static_cast<int>(absl::ToInt64Milliseconds(linger)));
+    socket.set(zmq::sockopt::immediate, immediate);
+    SetZmtpHeartbeats(socket);
+  } catch (const zmq::error_t& e) {
+    return ZmqError("configuring client socket", e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Bind(zmq::socket_t& socket, const std::string& endpoint) {
+  try {
+    socket.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    return ZmqError(absl::StrCat("cannot bind ", endpoint), e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Connect(zmq::socket_t& socket, const std::string& endpoint) {
+  try {
+    socket.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    return ZmqError(absl::StrCat("cannot connect to ", endpoint), e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SendMessage(zmq::socket_t& socket,
+                         const google::protobuf::MessageLite& message,
+                         const std::string* route) {
+  std::string payload;
+  if (!message.SerializeToString(&payload)) {
+    return absl::InternalError("cannot serialize message");
+  }
+  try {
+    if (route != nullptr) {
+      zmq::message_t head(route->data(), route->size());
+      if (!socket.send(head, zmq::send_flags::sndmore |
+                                 zmq::send_flags::dontwait)) {
+        return absl::UnavailableError("send queue full");
+      }
+    }
+    zmq::message_t body(payload.data(), payload.size());
+    if (!socket.send(body, zmq::send_flags::dontwait)) {
+      return absl::UnavailableError("send queue full");
+    }
+  } catch (const zmq::error_t& e) {
+    // EHOSTUNREACH with ROUTER_MANDATORY: the peer is gone.
+    return ZmqError("send", e);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::vector<zmq::message_t>>> ReceiveFrames(
+    zmq::socket_t& socket) {
+  std::vector<zmq::message_t> frames;
+  try {
+    do {
+      zmq::message_t frame;
+      if (!socket.recv(frame, zmq::recv_flags::dontwait)) {
+        if (frames.empty()) return std::nullopt;
+        // Parts of one message arrive together; this cannot happen.
+        return absl::InternalError("truncated multipart message");
+      }
+      frames.push_back(std::move(frame));
+    } while (frames.back().more());
+  } catch (const zmq::error_t& e) {
+    return ZmqError("recv", e);
+  }
+  return frames;
+}
+
+absl::Status ParseFrame(const zmq::message_t& frame,
+                        google::protobuf::MessageLite* message) {
+  if (frame.size() > static_cast<size_t>(kMaxMessageBytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("frame of ", frame.size(), " bytes is too large"));
+  }
+  if (!message->ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "frame of ", frame.size(), " bytes is not a valid ",
+        message->GetTypeName()));
+  }
+  return absl::OkStatus();
+}
+
+std::string ConnectableEndpoint(const std::string& bind_endpoint,
+                                const std::string& host) {
+  const std::string scheme = "tcp://";
+  if (bind_endpoint.rfind(scheme, 0) != 0) return bind_endpoint;
+  const size_t colon = bind_endpoint.rfind(':');
+  if (colon == std::string::npos || colon < scheme.size()) return bind_endpoint;
+  const std::string bound_host =
+      bind_endpoint.substr(scheme.size(), colon - scheme.size());
+  if (bound_host != "*" && bound_host != "0.0.0.0" && bound_host != "[::]") {
+    return bind_endpoint;
+  }
+  return absl::StrCat(scheme, host, bind_endpoint.substr(colon));
+}
+
+}  // namespace quark

@@ -1,0 +1,66 @@
+// ZeroMQ plumbing shared by the daemons and the CLI: socket options, and
+// sending and receiving one protobuf message per frame.
+//
+// Nothing here throws: cppzmq's zmq::error_t is caught and returned as an
+// absl::Status. Sockets are not thread-safe; each belongs to one thread.
+#ifndef QUARK_COMMON_TRANSPORT_H_
+#define QUARK_COMMON_TRANSPORT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/message_lite.h>
+#include <zmq.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace quark {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+
+// Larger frames are dropped by libzmq before they reach us.
+inline constexpr int64_t kMaxMessageBytes = 1 << 20;
+
+// Options for a bound ROUTER (control, api): handover of a route to a
+// reconnecting peer with the same identity, errors for unroutable sends,
+// ZMTP heartbeats that close dead TCP connections, size limits.
+absl::Status ConfigureRouter(zmq::socket_t& socket);
+
+// Options for a connecting DEALER or PUSH: its routing id (may be empty),
+// reconnect backoff, ZMTP heartbeats, and a linger so that queued messages
+// still leave on close. With `immediate`, sends fail while no connection
+// is up instead of queueing (right for Hello and heartbeats, which are
+// stale by the time a connection comes; wrong for results, which a PUSH
+// should hold until the collector is back).
+absl::Status ConfigureClient(zmq::socket_t& socket, const std::string& identity,
+                             absl::Duration linger, bool immediate);
+
+absl::Status Bind(zmq::socket_t& socket, const std::string& endpoint);
+absl::Status Connect(zmq::socket_t& socket, const std::string& endpoint);
+
+// Sends `message` as one frame, after `route` as a first frame when given
+// (ROUTER). Never blocks: a full queue or an unroutable peer is an error.
+absl::Status SendMessage(zmq::socket_t& socket,
+                         const google::protobuf::MessageLite& message,
+                         const std::string* route = nullptr);
+
+// One multipart message read without blocking; nullopt when none is queued.
+absl::StatusOr<std::optional<std::vector<zmq::message_t>>> ReceiveFrames(
+    zmq::socket_t& socket);
+
+// Parses a frame into `message`; a clear error names what was wrong.
+absl::Status ParseFrame(const zmq::message_t& frame,
+                        google::protobuf::MessageLite* message);
+
+// Turns a bind endpoint such as "tcp://*:7701" into one a peer on
+// `host` can connect to ("tcp://host:7701").
+std::string ConnectableEndpoint(const std::string& bind_endpoint,
+                                const std::string& host);
+
+}  // namespace quark
+
+#endif  // QUARK_COMMON_TRANSPORT_H_
