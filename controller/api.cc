@@ -1,0 +1,138 @@
+#include "controller/api.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/transport.h"
+
+namespace quark {
+
+proto::ApiReply ErrorReply(const absl::Status& status) {
+  proto::ApiReply reply;
+  auto* error = reply.mutable_error();
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      error->set_code(proto::ApiError::INVALID_ARGUMENT);
+      break;
+    case absl::StatusCode::kNotFound:
+      error->set_code(proto::ApiError::NOT_FOUND);
+      break;
+    default:
+      error->set_code(proto::ApiError::FAILED_PRECONDITION);
+      break;
+  }
+  error->set_message(std::string(status.message()));
+  return reply;
+}
+
+Api::Api(Scheduler* scheduler, ApiOptions options)
+    : scheduler_(scheduler), options_(options) {}
+
+std::optional<proto::ApiReply> Api::Handle(const std::string& route,
+                                           const proto::ApiRequest& request,
+                                           absl::Time now,
+                                           std::vector<Outbound>* control) {
+  bool parked = false;
+  proto::ApiReply reply = Dispatch(request, now, control, &parked, route);
+  if (parked) return std::nullopt;
+  reply.set_protocol_version(kProtocolVersion);
+  reply.set_request_id(request.request_id());
+  return reply;
+}
+
+proto::ApiReply Api::Dispatch(const proto::ApiRequest& request, absl::Time now,
+                              std::vector<Outbound>* control, bool* parked,
+                              const std::string& route) {
+  if (request.protocol_version() != kProtocolVersion) {
+    proto::ApiReply reply;
+    reply.mutable_error()->set_code(proto::ApiError::VERSION_MISMATCH);
+    reply.mutable_error()->set_message(absl::StrCat(
+        "protocol version ", request.protocol_version(),
+        " is not supported: this controller speaks version ", kProtocolVersion));
+    return reply;
+  }
+  proto::ApiReply reply;
+  auto job_reply = [&](const absl::StatusOr<proto::Job>& job) {
+    if (!job.ok()) return ErrorReply(job.status());
+    *reply.mutable_job() = *job;
+    return reply;
+  };
+  switch (request.body_case()) {
+    case proto::ApiRequest::kSubmit:
+      return job_reply(scheduler_->Submit(request.submit(), now, control));
+    case proto::ApiRequest::kGetJob:
+      return job_reply(scheduler_->GetJob(request.get_job().job_id()));
+    case proto::ApiRequest::kCancel:
+      return job_reply(
+          scheduler_->CancelJob(request.cancel().job_id(), now, control));
+    case proto::ApiRequest::kListJobs:
+      for (auto& job : scheduler_->ListJobs()) {
+        *reply.mutable_jobs()->add_jobs() = std::move(job);
+      }
+      reply.mutable_jobs();
+      return reply;
+    case proto::ApiRequest::kListNodes:
+      for (auto& node : scheduler_->ListNodes(now)) {
+        *reply.mutable_nodes()->add_nodes() = std::move(node);
+      }
+      reply.mutable_nodes();
+      return reply;
+    case proto::ApiRequest::kDrain:
+    case proto::ApiRequest::kUndrain: {
+      const bool drain = request.has_drain();
+      const std::string& name =
+          drain ? request.drain().node() : request.undrain().node();
+      auto node = scheduler_->Drain(name, drain, now, control);
+      if (!node.ok()) return ErrorReply(node.status());
+      *reply.mutable_node() = *node;
+      return reply;
+    }
+    case proto::ApiRequest::kWatch: {
+      const proto::Watch& w = request.watch();
+      auto job = scheduler_->GetJob(w.job_id());
+      if (!job.ok()) return ErrorReply(job.status());
+      if (job->version() > w.after_version() || w.timeout_ms() == 0) {
+        return job_reply(job);
+      }
+      if (watches_.size() >= options_.max_watches) {
+        return ErrorReply(absl::ResourceExhaustedError(
+            "too many clients are watching; try again"));
+      }
+      const absl::Duration wait =
+          std::min(absl::Milliseconds(w.timeout_ms()), options_.max_watch);
+      watches_.push_back({route, request.request_id(), w.job_id(),
+                          w.after_version(), now + wait});
+      *parked = true;
+      return reply;
+    }
+    default:
+      return ErrorReply(absl::InvalidArgumentError("empty or unknown request"));
+  }
+}
+
+std::vector<ApiOutbound> Api::Poll(absl::Time now) {
+  std::vector<ApiOutbound> out;
+  auto ready = [&](const Watch& w) {
+    auto job = scheduler_->GetJob(w.job_id);
+    if (job.ok() && job->version() <= w.after_version && now < w.deadline) {
+      return false;
+    }
+    proto::ApiReply reply = job.ok() ? proto::ApiReply() : ErrorReply(job.status());
+    if (job.ok()) *reply.mutable_job() = *job;
+    reply.set_protocol_version(kProtocolVersion);
+    reply.set_request_id(w.request_id);
+    out.push_back({w.route, std::move(reply)});
+    return true;
+  };
+  watches_.erase(std::remove_if(watches_.begin(), watches_.end(), ready),
+                 watches_.end());
+  return out;
+}
+
+absl::Time Api::NextDeadline() const {
+  absl::Time next = absl::InfiniteFuture();
+  for (const Watch& w : watches_) next = std::min(next, w.deadline);
+  return next;
+}
+
+}  // namespace quark

@@ -1,0 +1,44 @@
+#include "controller/chunk_policy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace quark {
+namespace {
+
+// Converts a non-negative double to uint64_t, saturating.
+uint64_t Saturate(double x) {
+  if (!(x > 0)) return 0;
+  if (x >= 18446744073709551615.0) return std::numeric_limits<uint64_t>::max();
+  return static_cast<uint64_t>(x);
+}
+
+}  // namespace
+
+uint64_t MinTaskNumbers(const ChunkOptions& options, uint64_t hi) {
+  const double root = std::sqrt(static_cast<double>(hi));
+  return std::max<uint64_t>({options.min_numbers,
+                             Saturate(options.sqrt_factor * root), 1});
+}
+
+uint64_t ChooseTaskNumbers(const ChunkOptions& options,
+                           const ChunkRequest& request) {
+  // remaining - 1 never overflows; hi - next + 1 does for [0, 2^64 - 1].
+  const uint64_t last_offset = request.hi - request.next;
+  const uint64_t remaining =
+      last_offset == std::numeric_limits<uint64_t>::max() ? last_offset
+                                                          : last_offset + 1;
+  const uint64_t minimum = MinTaskNumbers(options, request.hi);
+  const uint64_t target =
+      request.rate > 0 ? Saturate(request.rate * options.task_seconds)
+                       : minimum;
+  const int nodes = std::max(request.nodes, 1);
+  const uint64_t tail = Saturate(static_cast<double>(remaining) /
+                                 (options.tail_split * nodes));
+  uint64_t size = std::max(std::min(target, tail), minimum);
+  if (size >= remaining || remaining - size < minimum) return remaining;
+  return size;
+}
+
+}  // namespace quark

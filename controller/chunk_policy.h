@@ -1,0 +1,46 @@
+// How big a task to cut from the front of a job: a pure function.
+//
+// A primesieve call pays ~0.7 ns x sqrt(hi) to build its sieving primes,
+// so a task below ~1000 x sqrt(hi) numbers wastes the cluster's time on
+// set-up (primesieve's own rule). Above that, tasks are sized from the
+// node's measured rate to take about `task_seconds`, which keeps a lost
+// node's loss small and lets nodes join mid-job; near the end of a job the
+// tasks shrink so that the last ones finish together instead of one node
+// sieving a big tail while the others idle.
+#ifndef QUARK_CONTROLLER_CHUNK_POLICY_H_
+#define QUARK_CONTROLLER_CHUNK_POLICY_H_
+
+#include <cstdint>
+
+namespace quark {
+
+struct ChunkOptions {
+  // Target wall time of one task on the node that gets it.
+  double task_seconds = 2.0;
+  // No task is smaller than this many numbers...
+  uint64_t min_numbers = 10'000'000;
+  // ...nor smaller than sqrt_factor x sqrt(hi).
+  double sqrt_factor = 1000.0;
+  // Near the end no task is larger than remaining / (tail_split x nodes).
+  double tail_split = 2.0;
+};
+
+struct ChunkRequest {
+  uint64_t next = 0;   // first number not yet cut into a task
+  uint64_t hi = 0;     // last number of the job (inclusive), next <= hi
+  double rate = 0.0;   // the node's numbers per second; 0 when unknown
+  int nodes = 1;       // nodes that can take work now, at least 1
+};
+
+// The smallest task worth cutting for a job ending at `hi`.
+uint64_t MinTaskNumbers(const ChunkOptions& options, uint64_t hi);
+
+// Numbers to put in the next task: between 1 and hi - next + 1 (which is
+// capped at 2^64 - 1 for the range [0, 2^64 - 1]). A remainder smaller
+// than the minimum task is folded into this task rather than left behind.
+uint64_t ChooseTaskNumbers(const ChunkOptions& options,
+                           const ChunkRequest& request);
+
+}  // namespace quark
+
+#endif  // QUARK_CONTROLLER_CHUNK_POLICY_H_

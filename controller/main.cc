@@ -1,0 +1,122 @@
+// quark-controller: membership, scheduling and result collection for a
+// Quark cluster. See README.md and docs/protocol.md.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "controller/server.h"
+
+ABSL_FLAG(std::string, control, "tcp://*:7700",
+          "Endpoint the workers' control channel binds to.");
+ABSL_FLAG(std::string, collect, "tcp://*:7701",
+          "Endpoint the result collector binds to. Told to workers in the "
+          "Welcome; a wildcard host is replaced by the controller's host.");
+ABSL_FLAG(std::string, api, "tcp://127.0.0.1:7702",
+          "Endpoint the operator API (the quark CLI) binds to.");
+ABSL_FLAG(std::string, state_dir, "/var/lib/quark",
+          "Directory for the controller's state; created if missing.");
+ABSL_FLAG(int, heartbeat_ms, 1000,
+          "Heartbeat interval told to workers, in milliseconds.");
+ABSL_FLAG(int, liveness, 3,
+          "Silent heartbeat intervals after which a worker is lost and its "
+          "work handed to others.");
+ABSL_FLAG(double, task_seconds, 2.0,
+          "Target time of one task on the node that runs it.");
+ABSL_FLAG(std::string, log_level, "info",
+          "error, warning, notice, info or debug.");
+
+namespace quark {
+namespace {
+
+absl::StatusOr<ServerOptions> OptionsFromFlags() {
+  ServerOptions options;
+  options.control_endpoint = absl::GetFlag(FLAGS_control);
+  options.collect_endpoint = absl::GetFlag(FLAGS_collect);
+  options.api_endpoint = absl::GetFlag(FLAGS_api);
+  const int heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_ms);
+  if (heartbeat_ms < 10 || heartbeat_ms > 60000) {
+    return absl::InvalidArgumentError("--heartbeat_ms must be in [10, 60000]");
+  }
+  const int liveness = absl::GetFlag(FLAGS_liveness);
+  if (liveness < 1 || liveness > 100) {
+    return absl::InvalidArgumentError("--liveness must be in [1, 100]");
+  }
+  const double task_seconds = absl::GetFlag(FLAGS_task_seconds);
+  if (!(task_seconds >= 0.01 && task_seconds <= 3600)) {
+    return absl::InvalidArgumentError("--task_seconds must be in [0.01, 3600]");
+  }
+  options.scheduler.heartbeat_interval = absl::Milliseconds(heartbeat_ms);
+  options.scheduler.liveness = liveness;
+  options.scheduler.collector_endpoint = options.collect_endpoint;
+  options.scheduler.chunk.task_seconds = task_seconds;
+  options.tick = std::min(absl::Milliseconds(100), absl::Milliseconds(heartbeat_ms) / 2);
+  // Sessions of an earlier run of the controller must not be taken for
+  // live ones: start each run's ids at a random point.
+  std::random_device random;
+  options.scheduler.first_session =
+      ((uint64_t{random()} << 32 | random()) >> 2) + 1;
+  return options;
+}
+
+absl::Status PrepareStateDir(const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error || !std::filesystem::is_directory(dir)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot use state directory ", dir, ": ",
+        error ? error.message() : "not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "quark-controller: the controller of a Quark prime-search cluster.\n"
+      "Usage: quark-controller [--control=tcp://*:7700] [--collect=tcp://*:7701]\n"
+      "                        [--api=tcp://127.0.0.1:7702] [--state_dir=DIR]");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "quark-controller: unexpected argument '%s'\n", rest[1]);
+    return 2;
+  }
+  LogLevel level;
+  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "quark-controller: bad --log_level '%s'\n",
+                 absl::GetFlag(FLAGS_log_level).c_str());
+    return 2;
+  }
+  SetLogLevel(level);
+  auto options = OptionsFromFlags();
+  if (!options.ok()) {
+    std::fprintf(stderr, "quark-controller: %s\n",
+                 std::string(options.status().message()).c_str());
+    return 2;
+  }
+  if (absl::Status s = PrepareStateDir(absl::GetFlag(FLAGS_state_dir)); !s.ok()) {
+    QLOG(kError) << s.message();
+    return 1;
+  }
+  Server server(*std::move(options));
+  if (absl::Status s = server.Start(); !s.ok()) {
+    QLOG(kError) << s.message();
+    return 1;
+  }
+  if (absl::Status s = server.Run(); !s.ok()) {
+    QLOG(kError) << s.message();
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace quark
+
+int main(int argc, char** argv) { return quark::Main(argc, argv); }

@@ -1,0 +1,614 @@
+#include "controller/scheduler.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/partial.h"
+#include "common/transport.h"
+
+namespace quark {
+
+struct Scheduler::Task {
+  uint64_t id = 0;
+  uint64_t job = 0;
+  uint64_t lo = 0, hi = 0;
+  uint32_t attempts = 0;
+  std::set<uint64_t> leases;  // live leases on this task
+};
+
+struct Scheduler::Job {
+  Job(uint64_t lo, uint64_t hi) : lo(lo), hi(hi), next(lo), acc(lo, hi) {}
+
+  bool Active() const {
+    return state == proto::QUEUED || state == proto::RUNNING;
+  }
+  bool HasWork() const { return Active() && (!requeued.empty() || !cut_all); }
+  std::tuple<int64_t, uint64_t, uint64_t> QueueKey() const {
+    return {-static_cast<int64_t>(priority), seq, id};
+  }
+
+  uint64_t id = 0;
+  proto::Kind kind = proto::KIND_UNSPECIFIED;
+  const uint64_t lo, hi;
+  int32_t priority = 0;
+  uint64_t seq = 0;
+  proto::JobState state = proto::QUEUED;
+  absl::Time submitted, finished;
+  uint64_t next;         // first number not cut into a task yet
+  bool cut_all = false;  // the whole range has been cut into tasks
+  std::deque<uint64_t> requeued;   // open tasks that lost their lease
+  std::map<uint64_t, Task> open;   // tasks cut and not merged, by id
+  RangeAccumulator acc;
+  uint64_t tasks_done = 0;
+  uint64_t duplicates = 0;
+  uint64_t version = 1;
+  proto::JobResult result;
+};
+
+struct Scheduler::Node {
+  uint64_t session = 0;
+  std::string name;
+  std::string route;
+  uint64_t incarnation = 0;
+  uint32_t cores = 0, threads = 0;
+  uint32_t credits = 0;
+  std::set<uint64_t> leases;
+  absl::Time last_heard;
+  uint64_t tasks_done = 0;
+  double last_rate = 0;                 // numbers per second, any kind
+  std::map<proto::Kind, double> rate;   // numbers per second, by kind
+};
+
+struct Scheduler::Lease {
+  uint64_t id = 0;
+  uint64_t job = 0;
+  uint64_t task = 0;
+  uint64_t session = 0;
+};
+
+namespace {
+
+bool ValidNodeName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
+
+bool ValidKind(proto::Kind kind) {
+  return kind == proto::COUNT || kind == proto::TWINS ||
+         kind == proto::GAPS || kind == proto::SUM;
+}
+
+uint64_t SessionOf(const proto::ControlMsg& msg) {
+  switch (msg.body_case()) {
+    case proto::ControlMsg::kReady:
+      return msg.ready().session();
+    case proto::ControlMsg::kHeartbeat:
+      return msg.heartbeat().session();
+    case proto::ControlMsg::kGoodbye:
+      return msg.goodbye().session();
+    default:
+      return 0;
+  }
+}
+
+uint64_t UnixMillis(absl::Time t) {
+  return t == absl::Time() ? 0 : static_cast<uint64_t>(absl::ToUnixMillis(t));
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerOptions options)
+    : options_(std::move(options)), next_session_(options_.first_session) {}
+
+Scheduler::~Scheduler() = default;
+
+// ------------------------------------------------------------- control
+
+std::vector<Outbound> Scheduler::OnControl(const std::string& route,
+                                           const proto::ControlMsg& msg,
+                                           absl::Time now) {
+  if (msg.has_hello()) return OnHello(route, msg.hello(), now);
+  std::vector<Outbound> out;
+  const uint64_t session = SessionOf(msg);
+  if (session == 0) {
+    ++rejected_;
+    QLOG(kWarning) << "unexpected control message peer=" << route
+                   << " type=" << msg.body_case();
+    return out;
+  }
+  auto it = nodes_.find(session);
+  if (it == nodes_.end() || it->second->route != route) {
+    ++rejected_;
+    QLOG(kInfo) << "unknown session, asking to re-register peer=" << route
+                << " session=" << session;
+    out.push_back(Reject(route, absl::StrCat("unknown session ", session), true));
+    return out;
+  }
+  Node& node = *it->second;
+  node.last_heard = now;
+  switch (msg.body_case()) {
+    case proto::ControlMsg::kReady:
+      OnReady(node, msg.ready(), &out);
+      Dispatch(now, &out);
+      break;
+    case proto::ControlMsg::kGoodbye:
+      RemoveNode(session, "left");
+      break;
+    default:  // Heartbeat: last_heard is all it does.
+      break;
+  }
+  return out;
+}
+
+std::vector<Outbound> Scheduler::OnHello(const std::string& route,
+                                         const proto::Hello& hello,
+                                         absl::Time now) {
+  std::vector<Outbound> out;
+  if (hello.protocol_version() != kProtocolVersion) {
+    ++rejected_;
+    const std::string reason = absl::StrCat(
+        "protocol version ", hello.protocol_version(),
+        " is not supported: this controller speaks version ", kProtocolVersion);
+    QLOG(kWarning) << "refused worker peer=" << route << " reason=\"" << reason
+                   << "\"";
+    out.push_back(Reject(route, reason, false));
+    return out;
+  }
+  if (!ValidNodeName(hello.node()) || hello.node() != route) {
+    ++rejected_;
+    const std::string reason =
+        "node name must be 1-64 characters of [A-Za-z0-9._-] and equal the "
+        "socket's routing id";
+    QLOG(kWarning) << "refused worker peer=" << route << " reason=\"" << reason
+                   << "\"";
+    out.push_back(Reject(route, reason, false));
+    return out;
+  }
+  if (Node* old = FindNode(hello.node())) {
+    RemoveNode(old->session, "replaced by a new hello");
+  }
+  auto node = std::make_unique<Node>();
+  node->session = next_session_++;
+  node->name = hello.node();
+  node->route = route;
+  node->incarnation = hello.incarnation();
+  node->cores = hello.cores();
+  node->threads = hello.threads();
+  node->last_heard = now;
+  QLOG(kNotice) << "node joined node=" << node->name
+                << " session=" << node->session << " cores=" << node->cores
+                << " threads=" << node->threads;
+
+  proto::ControlMsg welcome;
+  auto* w = welcome.mutable_welcome();
+  w->set_protocol_version(kProtocolVersion);
+  w->set_session(node->session);
+  w->set_heartbeat_ms(static_cast<uint32_t>(
+      absl::ToInt64Milliseconds(options_.heartbeat_interval)));
+  w->set_liveness(static_cast<uint32_t>(options_.liveness));
+  w->set_collector(options_.collector_endpoint);
+  out.push_back({route, std::move(welcome)});
+  if (drained_.count(node->name)) {
+    proto::ControlMsg drain;
+    drain.mutable_drain()->set_drain(true);
+    out.push_back({route, std::move(drain)});
+  }
+  nodes_.emplace(node->session, std::move(node));
+  return out;
+}
+
+void Scheduler::OnReady(Node& node, const proto::Ready& ready,
+                        std::vector<Outbound>* out) {
+  (void)out;
+  const uint64_t total = uint64_t{node.credits} + ready.credits();
+  if (ready.credits() == 0 || total > options_.max_credits) {
+    ++rejected_;
+    QLOG(kWarning) << "ignored absurd credits node=" << node.name
+                   << " credits=" << ready.credits() << " held=" << node.credits;
+    return;
+  }
+  node.credits = static_cast<uint32_t>(total);
+}
+
+Outbound Scheduler::Reject(const std::string& route, const std::string& reason,
+                           bool reregister) {
+  proto::ControlMsg msg;
+  auto* r = msg.mutable_reject();
+  r->set_reason(reason);
+  r->set_reregister(reregister);
+  r->set_protocol_version(kProtocolVersion);
+  return {route, std::move(msg)};
+}
+
+Scheduler::Node* Scheduler::FindNode(const std::string& name) {
+  for (auto& [session, node] : nodes_) {
+    if (node->name == name) return node.get();
+  }
+  return nullptr;
+}
+
+void Scheduler::RemoveNode(uint64_t session, const char* why) {
+  auto it = nodes_.find(session);
+  if (it == nodes_.end()) return;
+  Node& node = *it->second;
+  const size_t held = node.leases.size();
+  for (uint64_t lease : std::set<uint64_t>(node.leases)) {
+    ReleaseLease(lease, /*requeue=*/true);
+  }
+  QLOG(kNotice) << "node " << why << " node=" << node.name
+                << " session=" << session << " requeued=" << held;
+  nodes_.erase(it);
+}
+
+// Forgets a lease. With `requeue`, a task left with no live lease goes
+// back to the front of its job's queue.
+void Scheduler::ReleaseLease(uint64_t lease_id, bool requeue) {
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end()) return;
+  const Lease lease = it->second;
+  leases_.erase(it);
+  auto node = nodes_.find(lease.session);
+  if (node != nodes_.end()) node->second->leases.erase(lease_id);
+  auto job = jobs_.find(lease.job);
+  if (job == jobs_.end()) return;
+  auto task = job->second->open.find(lease.task);
+  if (task == job->second->open.end()) return;
+  task->second.leases.erase(lease_id);
+  if (requeue && task->second.leases.empty() && job->second->Active()) {
+    job->second->requeued.push_front(lease.task);
+    ++job->second->version;
+  }
+}
+
+// ------------------------------------------------------------- results
+
+absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
+                                 absl::Time now, std::vector<Outbound>* out) {
+  if (result.protocol_version() != kProtocolVersion) {
+    ++rejected_;
+    return absl::InvalidArgumentError(
+        absl::StrCat("result of protocol version ", result.protocol_version(),
+                     ", expected ", kProtocolVersion));
+  }
+  auto job_it = jobs_.find(result.job());
+  if (job_it == jobs_.end()) {
+    ++rejected_;
+    return absl::NotFoundError(absl::StrCat("result for unknown job ", result.job()));
+  }
+  Job& job = *job_it->second;
+  auto task_it = job.open.find(result.task());
+  if (task_it == job.open.end()) {
+    if (result.task() == 0 || result.task() >= next_task_) {
+      ++rejected_;
+      return absl::NotFoundError(absl::StrCat("result for unknown task ",
+                                              result.task(), " of job ", job.id));
+    }
+    // Merged already (or its job ended): exactly-once means ignore it.
+    ++job.duplicates;
+    ++job.version;
+    ReleaseLease(result.lease(), /*requeue=*/false);
+    return absl::OkStatus();
+  }
+  Task& task = task_it->second;
+  if (result.range().lo() != task.lo || result.range().hi() != task.hi) {
+    ++rejected_;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "result range [", result.range().lo(), ", ", result.range().hi(),
+        "] does not match task ", task.id, " [", task.lo, ", ", task.hi, "]"));
+  }
+  if (absl::Status s = job.acc.Add(task.lo, task.hi, result.partial()); !s.ok()) {
+    ++rejected_;
+    return s;
+  }
+  auto node = nodes_.find(result.session());
+  if (node != nodes_.end()) {
+    Node& n = *node->second;
+    ++n.tasks_done;
+    const double seconds =
+        std::max(static_cast<double>(result.compute_us()), 1.0) / 1e6;
+    const double rate = (static_cast<double>(task.hi - task.lo) + 1) / seconds;
+    double& avg = n.rate[job.kind];
+    avg = avg == 0 ? rate : 0.5 * avg + 0.5 * rate;
+    n.last_rate = avg;
+  }
+  CancelLeases(task, result.lease(), out);
+  for (uint64_t lease : std::set<uint64_t>(task.leases)) {
+    ReleaseLease(lease, /*requeue=*/false);
+  }
+  const uint64_t task_id = task.id;
+  job.requeued.erase(std::remove(job.requeued.begin(), job.requeued.end(), task_id),
+                     job.requeued.end());
+  job.open.erase(task_id);
+  ++job.tasks_done;
+  ++job.version;
+  if (job.acc.Complete()) {
+    job.result = ToJobResult(job.kind, job.acc.Whole());
+    FinishJob(job, proto::DONE, now);
+  }
+  return absl::OkStatus();
+}
+
+// Tells every holder of a lease on `task`, but `except_lease`'s, to drop it.
+void Scheduler::CancelLeases(Task& task, uint64_t except_lease,
+                             std::vector<Outbound>* out) {
+  for (uint64_t lease_id : task.leases) {
+    if (lease_id == except_lease) continue;
+    auto lease = leases_.find(lease_id);
+    if (lease == leases_.end()) continue;
+    auto node = nodes_.find(lease->second.session);
+    if (node == nodes_.end()) continue;
+    proto::ControlMsg cancel;
+    cancel.mutable_cancel()->add_leases(lease_id);
+    out->push_back({node->second->route, std::move(cancel)});
+  }
+}
+
+void Scheduler::FinishJob(Job& job, proto::JobState state, absl::Time now) {
+  queue_.erase(job.QueueKey());
+  job.state = state;
+  job.finished = now;
+  job.requeued.clear();
+  job.open.clear();
+  ++job.version;
+  QLOG(kNotice) << "job finished job=" << job.id
+                << " state=" << proto::JobState_Name(state)
+                << " tasks=" << job.tasks_done
+                << " duplicates=" << job.duplicates;
+}
+
+// ---------------------------------------------------------- scheduling
+
+std::vector<Outbound> Scheduler::OnTick(absl::Time now) {
+  std::vector<Outbound> out;
+  const absl::Duration limit = options_.heartbeat_interval * options_.liveness;
+  std::vector<uint64_t> lost;
+  for (const auto& [session, node] : nodes_) {
+    if (now - node->last_heard > limit) lost.push_back(session);
+  }
+  for (uint64_t session : lost) RemoveNode(session, "lost");
+  if (now - last_heartbeat_ >= options_.heartbeat_interval) {
+    last_heartbeat_ = now;
+    for (const auto& [session, node] : nodes_) {
+      proto::ControlMsg hb;
+      hb.mutable_heartbeat();
+      out.push_back({node->route, std::move(hb)});
+    }
+  }
+  Dispatch(now, &out);
+  return out;
+}
+
+// Spends credits on work, one assignment at a time to the node holding the
+// fewest leases, so that work spreads over all nodes before any node gets
+// a second task.
+void Scheduler::Dispatch(absl::Time now, std::vector<Outbound>* out) {
+  while (true) {
+    Node* best = nullptr;
+    for (auto& [session, node] : nodes_) {
+      if (node->credits == 0 || drained_.count(node->name)) continue;
+      if (best == nullptr || node->leases.size() < best->leases.size()) {
+        best = node.get();
+      }
+    }
+    if (best == nullptr || !AssignOne(*best, now, out)) return;
+  }
+}
+
+Scheduler::Job* Scheduler::NextJobWithWork() {
+  for (const auto& key : queue_) {
+    Job& job = *jobs_.at(std::get<2>(key));
+    if (job.HasWork()) return &job;
+  }
+  return nullptr;
+}
+
+bool Scheduler::AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out) {
+  (void)now;
+  Job* job = NextJobWithWork();
+  if (job == nullptr) return false;
+  Task* task = TakeTask(*job, node);
+  Lease lease{next_lease_++, job->id, task->id, node.session};
+  leases_.emplace(lease.id, lease);
+  node.leases.insert(lease.id);
+  --node.credits;
+  task->leases.insert(lease.id);
+  ++task->attempts;
+  job->state = proto::RUNNING;
+  ++job->version;
+
+  proto::ControlMsg msg;
+  auto* a = msg.mutable_assign();
+  a->set_lease(lease.id);
+  a->set_job(job->id);
+  a->set_task(task->id);
+  a->set_attempt(task->attempts);
+  a->set_kind(job->kind);
+  a->mutable_range()->set_lo(task->lo);
+  a->mutable_range()->set_hi(task->hi);
+  QLOG(kDebug) << "assign node=" << node.name << " job=" << job->id
+               << " task=" << task->id << " lease=" << lease.id
+               << " lo=" << task->lo << " hi=" << task->hi
+               << " attempt=" << task->attempts;
+  out->push_back({node.route, std::move(msg)});
+  return true;
+}
+
+// A task for `node` from `job`: a lost one first, else a new one cut from
+// the front of the range to the chunk policy's size.
+Scheduler::Task* Scheduler::TakeTask(Job& job, const Node& node) {
+  if (!job.requeued.empty()) {
+    const uint64_t id = job.requeued.front();
+    job.requeued.pop_front();
+    return &job.open.at(id);
+  }
+  ChunkRequest request;
+  request.next = job.next;
+  request.hi = job.hi;
+  auto rate = node.rate.find(job.kind);
+  request.rate = rate == node.rate.end() ? 0 : rate->second;
+  request.nodes = NodesTakingWork();
+  const uint64_t size = ChooseTaskNumbers(options_.chunk, request);
+  Task task;
+  task.id = next_task_++;
+  task.job = job.id;
+  task.lo = job.next;
+  task.hi = job.next + (size - 1);
+  if (task.hi == job.hi) {
+    job.cut_all = true;
+  } else {
+    job.next = task.hi + 1;
+  }
+  return &job.open.emplace(task.id, std::move(task)).first->second;
+}
+
+int Scheduler::NodesTakingWork() const {
+  int n = 0;
+  for (const auto& [session, node] : nodes_) {
+    if (!drained_.count(node->name)) ++n;
+  }
+  return std::max(n, 1);
+}
+
+// ------------------------------------------------------------ operator
+
+absl::StatusOr<proto::Job> Scheduler::Submit(const proto::Submit& submit,
+                                             absl::Time now,
+                                             std::vector<Outbound>* out) {
+  if (!ValidKind(submit.kind())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown search kind ", static_cast<int>(submit.kind()),
+                     ": expected count, twins, gaps or sum"));
+  }
+  if (!submit.has_range()) {
+    return absl::InvalidArgumentError("submit without a range");
+  }
+  const uint64_t lo = submit.range().lo(), hi = submit.range().hi();
+  if (lo > hi) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("empty range: lo ", lo, " is greater than hi ", hi));
+  }
+  auto job = std::make_unique<Job>(lo, hi);
+  job->id = next_job_++;
+  job->kind = submit.kind();
+  job->priority = submit.priority();
+  job->seq = next_submit_seq_++;
+  job->submitted = now;
+  queue_.insert(job->QueueKey());
+  QLOG(kNotice) << "job submitted job=" << job->id
+                << " kind=" << proto::Kind_Name(job->kind) << " lo=" << lo
+                << " hi=" << hi << " priority=" << job->priority;
+  Job& ref = *job;
+  jobs_.emplace(job->id, std::move(job));
+  Dispatch(now, out);
+  return JobView(ref);
+}
+
+absl::StatusOr<proto::Job> Scheduler::CancelJob(uint64_t job_id, absl::Time now,
+                                                std::vector<Outbound>* out) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  }
+  Job& job = *it->second;
+  if (!job.Active()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job_id, " is already ", proto::JobState_Name(job.state)));
+  }
+  for (auto& [id, task] : job.open) {
+    CancelLeases(task, 0, out);
+    for (uint64_t lease : std::set<uint64_t>(task.leases)) {
+      ReleaseLease(lease, /*requeue=*/false);
+    }
+  }
+  FinishJob(job, proto::CANCELLED, now);
+  return JobView(job);
+}
+
+absl::StatusOr<proto::Node> Scheduler::Drain(const std::string& name, bool drain,
+                                             absl::Time now,
+                                             std::vector<Outbound>* out) {
+  Node* node = FindNode(name);
+  if (node == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no node named '", name, "'"));
+  }
+  if (drain) {
+    drained_.insert(name);
+  } else {
+    drained_.erase(name);
+  }
+  QLOG(kNotice) << (drain ? "node drained" : "node undrained")
+                << " node=" << name;
+  proto::ControlMsg msg;
+  msg.mutable_drain()->set_drain(drain);
+  out->push_back({node->route, std::move(msg)});
+  if (!drain) Dispatch(now, out);
+  return NodeView(*node, now);
+}
+
+absl::StatusOr<proto::Job> Scheduler::GetJob(uint64_t job_id) const {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  }
+  return JobView(*it->second);
+}
+
+std::vector<proto::Job> Scheduler::ListJobs() const {
+  std::vector<proto::Job> jobs;
+  for (const auto& [id, job] : jobs_) jobs.push_back(JobView(*job));
+  return jobs;
+}
+
+std::vector<proto::Node> Scheduler::ListNodes(absl::Time now) const {
+  std::vector<const Node*> sorted;
+  for (const auto& [session, node] : nodes_) sorted.push_back(node.get());
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Node* a, const Node* b) { return a->name < b->name; });
+  std::vector<proto::Node> nodes;
+  for (const Node* node : sorted) nodes.push_back(NodeView(*node, now));
+  return nodes;
+}
+
+proto::Job Scheduler::JobView(const Job& job) const {
+  proto::Job view;
+  view.set_job_id(job.id);
+  view.set_kind(job.kind);
+  view.mutable_range()->set_lo(job.lo);
+  view.mutable_range()->set_hi(job.hi);
+  view.set_priority(job.priority);
+  view.set_state(job.state);
+  if (job.state == proto::DONE) *view.mutable_result() = job.result;
+  view.set_submitted_ms(UnixMillis(job.submitted));
+  view.set_finished_ms(UnixMillis(job.finished));
+  view.set_tasks_done(job.tasks_done);
+  uint64_t running = 0;
+  for (const auto& [id, task] : job.open) running += task.leases.empty() ? 0 : 1;
+  view.set_tasks_running(running);
+  view.set_duplicates(job.duplicates);
+  view.set_progress(job.state == proto::DONE ? 1.0 : job.acc.Progress());
+  view.set_version(job.version);
+  return view;
+}
+
+proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {
+  proto::Node view;
+  view.set_name(node.name);
+  view.set_state(drained_.count(node.name) ? proto::DRAINING : proto::ACTIVE);
+  view.set_cores(node.cores);
+  view.set_threads(node.threads);
+  view.set_tasks_done(node.tasks_done);
+  view.set_rate(node.last_rate);
+  view.set_last_heard_ms_ago(static_cast<uint64_t>(
+      std::max<int64_t>(absl::ToInt64Milliseconds(now - node.last_heard), 0)));
+  view.set_leases(static_cast<uint32_t>(node.leases.size()));
+  view.set_session(node.session);
+  return view;
+}
+
+}  // namespace quark

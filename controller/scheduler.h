@@ -1,0 +1,141 @@
+// The controller's brain: membership, the job queue, leases and merging, as
+// a pure state machine.
+//
+// Every call takes an event and `now` and returns the control messages to
+// send; the scheduler owns no socket, reads no clock and starts no thread
+// (the server loop in server.h does all I/O). That makes every scheduling
+// decision testable with a fake clock.
+//
+// Guarantees (docs/protocol.md):
+//  - a node never holds more leases than the credits it granted;
+//  - a lost or departed node's leases go back to the queue at once;
+//  - a task's partial is merged exactly once, from whichever lease delivers
+//    a valid result first; later copies are counted as duplicates;
+//  - a rejected request or message changes nothing.
+//
+// Not thread-safe: one thread (the server loop) drives it.
+#ifndef QUARK_CONTROLLER_SCHEDULER_H_
+#define QUARK_CONTROLLER_SCHEDULER_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controller/chunk_policy.h"
+#include "controller/range_accumulator.h"
+#include "proto/quark.pb.h"
+
+namespace quark {
+
+struct SchedulerOptions {
+  // Heartbeats go out every interval; a node silent for `liveness`
+  // intervals is lost.
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  int liveness = 3;
+  // Advertised to workers in Welcome: where to push results.
+  std::string collector_endpoint = "tcp://*:7701";
+  // Credits a node may hold at once; more is refused as absurd.
+  uint32_t max_credits = 64;
+  // First session id; the server seeds it randomly so that a restarted
+  // controller never mistakes an old session for a new one.
+  uint64_t first_session = 1;
+  ChunkOptions chunk;
+};
+
+// A control message for the worker behind `route` (its ROUTER identity).
+struct Outbound {
+  std::string route;
+  proto::ControlMsg msg;
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(SchedulerOptions options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // --- Worker events -----------------------------------------------------
+
+  // A control message from the worker behind `route`.
+  std::vector<Outbound> OnControl(const std::string& route,
+                                  const proto::ControlMsg& msg, absl::Time now);
+
+  // A result from the collector. Invalid results are rejected (returned
+  // as an error) and change nothing.
+  absl::Status OnResult(const proto::ResultMsg& result, absl::Time now,
+                        std::vector<Outbound>* out);
+
+  // Time passes: expires silent nodes, sends heartbeats, hands out work.
+  std::vector<Outbound> OnTick(absl::Time now);
+
+  // --- Operator requests (the API) -----------------------------------------
+
+  absl::StatusOr<proto::Job> Submit(const proto::Submit& submit,
+                                    absl::Time now, std::vector<Outbound>* out);
+  absl::StatusOr<proto::Job> CancelJob(uint64_t job_id, absl::Time now,
+                                       std::vector<Outbound>* out);
+  absl::StatusOr<proto::Node> Drain(const std::string& node, bool drain,
+                                    absl::Time now, std::vector<Outbound>* out);
+
+  absl::StatusOr<proto::Job> GetJob(uint64_t job_id) const;
+  std::vector<proto::Job> ListJobs() const;
+  std::vector<proto::Node> ListNodes(absl::Time now) const;
+
+  // Messages rejected since start (bad frames, unknown sessions, ...).
+  uint64_t rejected() const { return rejected_; }
+
+ private:
+  struct Task;
+  struct Job;
+  struct Node;
+  struct Lease;
+
+  std::vector<Outbound> OnHello(const std::string& route,
+                                const proto::Hello& hello, absl::Time now);
+  void OnReady(Node& node, const proto::Ready& ready, std::vector<Outbound>* out);
+  void RemoveNode(uint64_t session, const char* why);
+  void Dispatch(absl::Time now, std::vector<Outbound>* out);
+  Job* NextJobWithWork();
+  bool AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out);
+  Task* TakeTask(Job& job, const Node& node);
+  void ReleaseLease(uint64_t lease_id, bool requeue);
+  void CancelLeases(Task& task, uint64_t except_lease,
+                    std::vector<Outbound>* out);
+  void FinishJob(Job& job, proto::JobState state, absl::Time now);
+  int NodesTakingWork() const;
+  proto::Job JobView(const Job& job) const;
+  proto::Node NodeView(const Node& node, absl::Time now) const;
+  Node* FindNode(const std::string& name);
+  Outbound Reject(const std::string& route, const std::string& reason,
+                  bool reregister);
+
+  const SchedulerOptions options_;
+  uint64_t next_session_;
+  uint64_t next_job_ = 1;
+  uint64_t next_task_ = 1;
+  uint64_t next_lease_ = 1;
+  uint64_t next_submit_seq_ = 0;
+  uint64_t rejected_ = 0;
+  absl::Time last_heartbeat_ = absl::InfinitePast();
+
+  std::map<uint64_t, std::unique_ptr<Job>> jobs_;        // by id
+  // Jobs that may still get work, best first: (-priority, submit order).
+  std::set<std::tuple<int64_t, uint64_t, uint64_t>> queue_;
+  std::map<uint64_t, std::unique_ptr<Node>> nodes_;      // by session
+  absl::flat_hash_map<uint64_t, Lease> leases_;          // by id
+  std::set<std::string> drained_;                        // node names
+};
+
+}  // namespace quark
+
+#endif  // QUARK_CONTROLLER_SCHEDULER_H_

@@ -1,0 +1,208 @@
+#include "controller/server.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/transport.h"
+
+namespace quark {
+namespace {
+
+// A peer's routing id, printable for logs.
+std::string Peer(const zmq::message_t& route) {
+  std::string out;
+  for (char c : route.to_string_view()) {
+    out += (c >= 0x21 && c <= 0x7e) ? c : '?';
+  }
+  return out;
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options)
+    : options_(std::move(options)),
+      scheduler_(options_.scheduler),
+      api_(&scheduler_, options_.api),
+      context_(1),
+      control_(context_, zmq::socket_type::router),
+      collect_(context_, zmq::socket_type::pull),
+      api_socket_(context_, zmq::socket_type::router) {}
+
+Server::~Server() {
+  if (signal_fd_ >= 0) ::close(signal_fd_);
+}
+
+absl::Status Server::Start() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) {
+    return absl::InternalError("cannot block SIGTERM and SIGINT");
+  }
+  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) {
+    return absl::InternalError(absl::StrCat("signalfd: ", std::strerror(errno)));
+  }
+  RETURN_IF_ERROR(ConfigureRouter(control_));
+  RETURN_IF_ERROR(ConfigureRouter(api_socket_));
+  try {
+    collect_.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
+    collect_.set(zmq::sockopt::linger, 0);
+  } catch (const zmq::error_t& e) {
+    return absl::InternalError(absl::StrCat("collector socket: ", e.what()));
+  }
+  RETURN_IF_ERROR(Bind(control_, options_.control_endpoint));
+  RETURN_IF_ERROR(Bind(collect_, options_.collect_endpoint));
+  RETURN_IF_ERROR(Bind(api_socket_, options_.api_endpoint));
+  QLOG(kNotice) << "controller ready control=" << options_.control_endpoint
+                << " collect=" << options_.collect_endpoint
+                << " api=" << options_.api_endpoint;
+  return absl::OkStatus();
+}
+
+absl::Status Server::Run() {
+  absl::Time next_tick = absl::Now();
+  while (true) {
+    const absl::Time now = absl::Now();
+    if (now >= next_tick) {
+      SendControl(scheduler_.OnTick(now));
+      next_tick = now + options_.tick;
+    }
+    for (auto& out : api_.Poll(now)) SendApi(out.route, out.reply);
+
+    const absl::Time wake = std::min(next_tick, api_.NextDeadline());
+    const auto timeout = std::chrono::milliseconds(
+        std::max<int64_t>(absl::ToInt64Milliseconds(wake - absl::Now()), 0) + 1);
+    zmq::pollitem_t items[] = {
+        {control_.handle(), 0, ZMQ_POLLIN, 0},
+        {collect_.handle(), 0, ZMQ_POLLIN, 0},
+        {api_socket_.handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, signal_fd_, ZMQ_POLLIN, 0},
+    };
+    try {
+      zmq::poll(items, 4, timeout);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return absl::InternalError(absl::StrCat("poll: ", e.what()));
+    }
+    if (items[3].revents & ZMQ_POLLIN) {
+      signalfd_siginfo info;
+      if (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+        QLOG(kNotice) << "controller stopping signal="
+                      << strsignal(static_cast<int>(info.ssi_signo));
+      }
+      return absl::OkStatus();
+    }
+    // Drain each socket in bounded bites so that none starves the others.
+    for (int i = 0; i < 256 && (items[0].revents & ZMQ_POLLIN); ++i) {
+      if (!(control_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+      HandleControl();
+    }
+    for (int i = 0; i < 256 && (items[1].revents & ZMQ_POLLIN); ++i) {
+      if (!(collect_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+      HandleCollector();
+    }
+    for (int i = 0; i < 256 && (items[2].revents & ZMQ_POLLIN); ++i) {
+      if (!(api_socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+      HandleApi();
+    }
+  }
+}
+
+void Server::HandleControl() {
+  auto frames = ReceiveFrames(control_);
+  if (!frames.ok()) {
+    QLOG(kWarning) << "control receive failed error=\"" << frames.status().message() << "\"";
+    return;
+  }
+  if (!frames->has_value()) return;
+  auto& parts = **frames;
+  if (parts.size() != 2) {
+    QLOG(kWarning) << "control message dropped peer=" << Peer(parts[0])
+                   << " reason=\"" << parts.size() << " frames, expected 2\"";
+    return;
+  }
+  proto::ControlMsg msg;
+  if (absl::Status s = ParseFrame(parts[1], &msg); !s.ok()) {
+    QLOG(kWarning) << "control message dropped peer=" << Peer(parts[0])
+                   << " reason=\"" << s.message() << "\"";
+    return;
+  }
+  SendControl(scheduler_.OnControl(parts[0].to_string(), msg, absl::Now()));
+}
+
+void Server::HandleCollector() {
+  auto frames = ReceiveFrames(collect_);
+  if (!frames.ok() || !frames->has_value()) return;
+  auto& parts = **frames;
+  proto::ResultMsg result;
+  absl::Status s = parts.size() == 1
+                       ? ParseFrame(parts[0], &result)
+                       : absl::InvalidArgumentError(absl::StrCat(
+                             parts.size(), " frames, expected 1"));
+  std::vector<Outbound> out;
+  if (s.ok()) s = scheduler_.OnResult(result, absl::Now(), &out);
+  if (!s.ok()) {
+    QLOG(kWarning) << "result rejected session=" << result.session()
+                   << " job=" << result.job() << " task=" << result.task()
+                   << " reason=\"" << s.message() << "\"";
+  }
+  SendControl(out);
+}
+
+void Server::HandleApi() {
+  auto frames = ReceiveFrames(api_socket_);
+  if (!frames.ok() || !frames->has_value()) return;
+  auto& parts = **frames;
+  const std::string route = parts[0].to_string();
+  if (parts.size() != 2) {
+    QLOG(kWarning) << "api request dropped peer=" << Peer(parts[0])
+                   << " reason=\"" << parts.size() << " frames, expected 2\"";
+    return;
+  }
+  proto::ApiRequest request;
+  if (absl::Status s = ParseFrame(parts[1], &request); !s.ok()) {
+    QLOG(kWarning) << "api request rejected reason=\"" << s.message() << "\"";
+    proto::ApiReply reply = ErrorReply(absl::InvalidArgumentError(s.message()));
+    reply.set_protocol_version(kProtocolVersion);
+    SendApi(route, reply);
+    return;
+  }
+  std::vector<Outbound> control;
+  auto reply = api_.Handle(route, request, absl::Now(), &control);
+  SendControl(control);
+  if (reply.has_value()) {
+    if (reply->has_error()) {
+      QLOG(kInfo) << "api request refused reason=\"" << reply->error().message()
+                  << "\"";
+    }
+    SendApi(route, *reply);
+  }
+}
+
+void Server::SendControl(const std::vector<Outbound>& out) {
+  for (const Outbound& o : out) {
+    if (absl::Status s = SendMessage(control_, o.msg, &o.route); !s.ok()) {
+      // The worker is gone; expiry will clean up after it.
+      QLOG(kDebug) << "control send failed peer=" << o.route
+                   << " error=\"" << s.message() << "\"";
+    }
+  }
+}
+
+void Server::SendApi(const std::string& route, const proto::ApiReply& reply) {
+  if (absl::Status s = SendMessage(api_socket_, reply, &route); !s.ok()) {
+    QLOG(kDebug) << "api send failed error=\"" << s.message() << "\"";
+  }
+}
+
+}  // namespace quark
