@@ -1,0 +1,489 @@
+#include "controller/scheduler.h"
+
+#include <primesieve.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/partial.h"
+#include "common/transport.h"
+#include "gtest/gtest.h"
+
+namespace quark {
+namespace {
+
+// The partial a correct worker would compute for [lo, hi].
+proto::Partial Sieve(uint64_t lo, uint64_t hi) {
+  proto::Partial acc;
+  std::vector<uint64_t> primes;
+  primesieve::generate_primes(lo, hi, &primes);
+  for (uint64_t p : primes) AppendPrime(p, &acc);
+  return acc;
+}
+
+proto::ControlMsg Hello(const std::string& name, uint32_t version = kProtocolVersion) {
+  proto::ControlMsg m;
+  m.mutable_hello()->set_protocol_version(version);
+  m.mutable_hello()->set_node(name);
+  m.mutable_hello()->set_cores(4);
+  m.mutable_hello()->set_threads(4);
+  m.mutable_hello()->set_incarnation(7);
+  return m;
+}
+
+proto::ControlMsg Ready(uint64_t session, uint32_t credits) {
+  proto::ControlMsg m;
+  m.mutable_ready()->set_session(session);
+  m.mutable_ready()->set_credits(credits);
+  return m;
+}
+
+proto::ControlMsg Beat(uint64_t session) {
+  proto::ControlMsg m;
+  m.mutable_heartbeat()->set_session(session);
+  return m;
+}
+
+proto::ControlMsg Goodbye(uint64_t session) {
+  proto::ControlMsg m;
+  m.mutable_goodbye()->set_session(session);
+  return m;
+}
+
+std::vector<proto::Assign> Assigns(const std::vector<Outbound>& out,
+                                   const std::string& route) {
+  std::vector<proto::Assign> a;
+  for (const auto& o : out) {
+    if (o.route == route && o.msg.has_assign()) a.push_back(o.msg.assign());
+  }
+  return a;
+}
+
+std::vector<uint64_t> Cancels(const std::vector<Outbound>& out,
+                              const std::string& route) {
+  std::vector<uint64_t> leases;
+  for (const auto& o : out) {
+    if (o.route != route || !o.msg.has_cancel()) continue;
+    for (uint64_t l : o.msg.cancel().leases()) leases.push_back(l);
+  }
+  return leases;
+}
+
+class SchedulerTest : public testing::Test {
+ protected:
+  SchedulerTest() : scheduler_(Options()) {}
+
+  static SchedulerOptions Options() {
+    SchedulerOptions o;
+    o.heartbeat_interval = absl::Seconds(1);
+    o.liveness = 3;
+    o.chunk.min_numbers = 1000;  // small tasks keep the sieving quick
+    o.chunk.sqrt_factor = 1;
+    return o;
+  }
+
+  // Registers `name` and returns its session.
+  uint64_t Join(const std::string& name) {
+    auto out = scheduler_.OnControl(name, Hello(name), now_);
+    EXPECT_GE(out.size(), 1u);
+    EXPECT_TRUE(out[0].msg.has_welcome());
+    return out[0].msg.welcome().session();
+  }
+
+  uint64_t Submit(proto::Kind kind, uint64_t lo, uint64_t hi, int priority = 0) {
+    proto::Submit s;
+    s.set_kind(kind);
+    s.mutable_range()->set_lo(lo);
+    s.mutable_range()->set_hi(hi);
+    s.set_priority(priority);
+    std::vector<Outbound> out;
+    auto job = scheduler_.Submit(s, now_, &out);
+    EXPECT_TRUE(job.ok()) << job.status();
+    pending_.insert(pending_.end(), out.begin(), out.end());
+    return job->job_id();
+  }
+
+  std::vector<Outbound> Control(const std::string& route, const proto::ControlMsg& m) {
+    return scheduler_.OnControl(route, m, now_);
+  }
+
+  // Delivers a correct result for `a`, as sent by `session`.
+  std::vector<Outbound> Complete(const proto::Assign& a, uint64_t session,
+                                 absl::Status* status = nullptr) {
+    proto::ResultMsg r;
+    r.set_protocol_version(kProtocolVersion);
+    r.set_session(session);
+    r.set_lease(a.lease());
+    r.set_job(a.job());
+    r.set_task(a.task());
+    *r.mutable_range() = a.range();
+    *r.mutable_partial() = Sieve(a.range().lo(), a.range().hi());
+    r.set_compute_us(1000);
+    std::vector<Outbound> out;
+    absl::Status s = scheduler_.OnResult(r, now_, &out);
+    if (status) *status = s;
+    EXPECT_TRUE(status != nullptr || s.ok()) << s;
+    return out;
+  }
+
+  proto::Job Job(uint64_t id) { return *scheduler_.GetJob(id); }
+
+  // Runs `name` as an honest worker with `credits` slots until no work is
+  // left for it; returns how many tasks it did.
+  int RunWorker(const std::string& name, uint64_t session,
+                std::vector<proto::Assign> queue) {
+    int done = 0;
+    while (!queue.empty()) {
+      proto::Assign a = queue.front();
+      queue.erase(queue.begin());
+      Complete(a, session);
+      ++done;
+      auto more = Assigns(Control(name, Ready(session, 1)), name);
+      queue.insert(queue.end(), more.begin(), more.end());
+    }
+    return done;
+  }
+
+  Scheduler scheduler_;
+  absl::Time now_ = absl::FromUnixSeconds(1'000'000);
+  std::vector<Outbound> pending_;
+};
+
+TEST_F(SchedulerTest, WelcomeCarriesSessionAndTimings) {
+  auto out = Control("pi1", Hello("pi1"));
+  ASSERT_EQ(out.size(), 1u);
+  const auto& w = out[0].msg.welcome();
+  EXPECT_NE(w.session(), 0u);
+  EXPECT_EQ(w.heartbeat_ms(), 1000u);
+  EXPECT_EQ(w.liveness(), 3u);
+  EXPECT_EQ(w.protocol_version(), kProtocolVersion);
+  EXPECT_EQ(scheduler_.ListNodes(now_).size(), 1u);
+}
+
+TEST_F(SchedulerTest, RefusesOtherProtocolVersion) {
+  auto out = Control("pi1", Hello("pi1", kProtocolVersion + 1));
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].msg.has_reject());
+  EXPECT_FALSE(out[0].msg.reject().reregister());
+  EXPECT_EQ(out[0].msg.reject().protocol_version(), kProtocolVersion);
+  EXPECT_NE(out[0].msg.reject().reason().find("protocol version"), std::string::npos);
+  EXPECT_TRUE(scheduler_.ListNodes(now_).empty());
+}
+
+TEST_F(SchedulerTest, RefusesBadNames) {
+  for (const std::string& name :
+       std::vector<std::string>{"", "has space", std::string(65, 'a')}) {
+    auto out = Control(name.empty() ? "x" : name, Hello(name));
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_TRUE(out[0].msg.has_reject()) << name;
+  }
+  // The name must be the routing id: no speaking for another node.
+  auto out = Control("pi1", Hello("pi2"));
+  EXPECT_TRUE(out[0].msg.has_reject());
+  EXPECT_TRUE(scheduler_.ListNodes(now_).empty());
+}
+
+TEST_F(SchedulerTest, UnknownSessionIsAskedToReregister) {
+  auto out = Control("pi1", Ready(12345, 2));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].msg.reject().reregister());
+  // A known session spoken from another route is as unknown.
+  const uint64_t s = Join("pi1");
+  out = Control("pi2", Beat(s));
+  EXPECT_TRUE(out[0].msg.reject().reregister());
+}
+
+TEST_F(SchedulerTest, NeverAssignsMoreThanCredits) {
+  Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t s = Join("pi1");
+  EXPECT_TRUE(Assigns(scheduler_.OnTick(now_), "pi1").empty());
+  auto out = Control("pi1", Ready(s, 2));
+  EXPECT_EQ(Assigns(out, "pi1").size(), 2u);
+  EXPECT_TRUE(Assigns(scheduler_.OnTick(now_), "pi1").empty());
+  out = Control("pi1", Ready(s, 1));
+  EXPECT_EQ(Assigns(out, "pi1").size(), 1u);
+}
+
+TEST_F(SchedulerTest, AbsurdCreditsAreIgnored) {
+  Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t s = Join("pi1");
+  EXPECT_TRUE(Assigns(Control("pi1", Ready(s, 1'000'000)), "pi1").empty());
+  EXPECT_TRUE(Assigns(Control("pi1", Ready(s, 0)), "pi1").empty());
+  EXPECT_EQ(scheduler_.rejected(), 2u);
+}
+
+TEST_F(SchedulerTest, CountsExactlyWithOneWorker) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t s = Join("pi1");
+  int tasks = RunWorker("pi1", s, Assigns(Control("pi1", Ready(s, 2)), "pi1"));
+  EXPECT_GT(tasks, 1);
+  const proto::Job j = Job(job);
+  EXPECT_EQ(j.state(), proto::DONE);
+  EXPECT_EQ(j.result().count(), primesieve::count_primes(0, 1'000'000));
+  EXPECT_EQ(j.tasks_done(), static_cast<uint64_t>(tasks));
+  EXPECT_EQ(j.duplicates(), 0u);
+}
+
+TEST_F(SchedulerTest, EveryKindIsExact) {
+  const uint64_t lo = 1'000'000, hi = 1'300'000;
+  const proto::Partial want = Sieve(lo, hi);
+  for (proto::Kind kind : {proto::COUNT, proto::TWINS, proto::GAPS, proto::SUM}) {
+    const uint64_t job = Submit(kind, lo, hi);
+    const uint64_t s = Join("pi1");
+    RunWorker("pi1", s, Assigns(Control("pi1", Ready(s, 2)), "pi1"));
+    const proto::JobResult r = Job(job).result();
+    EXPECT_EQ(Job(job).state(), proto::DONE);
+    switch (kind) {
+      case proto::COUNT: EXPECT_EQ(r.count(), want.count()); break;
+      case proto::TWINS: EXPECT_EQ(r.twins(), want.twins()); break;
+      case proto::GAPS:
+        EXPECT_EQ(r.max_gap(), want.max_gap());
+        EXPECT_EQ(r.max_gap_start(), want.max_gap_start());
+        break;
+      default: EXPECT_EQ(r.sum(), Uint128ToString(PartialSum(want))); break;
+    }
+  }
+}
+
+TEST_F(SchedulerTest, WorkSpreadsOverNodes) {
+  Submit(proto::COUNT, 0, 100'000'000);
+  const uint64_t a = Join("a"), b = Join("b");
+  auto out = Control("a", Ready(a, 2));
+  auto out2 = Control("b", Ready(b, 2));
+  EXPECT_EQ(Assigns(out, "a").size(), 2u);
+  EXPECT_EQ(Assigns(out2, "b").size(), 2u);
+}
+
+TEST_F(SchedulerTest, NodeJoiningMidJobGetsWorkOnFirstReady) {
+  const uint64_t job = Submit(proto::COUNT, 0, 10'000'000);
+  const uint64_t a = Join("a");
+  auto first = Assigns(Control("a", Ready(a, 2)), "a");
+  Complete(first[0], a);
+  const uint64_t b = Join("b");
+  auto late = Assigns(Control("b", Ready(b, 2)), "b");
+  ASSERT_FALSE(late.empty());
+  RunWorker("b", b, late);
+  RunWorker("a", a, {first[1]});
+  RunWorker("a", a, Assigns(Control("a", Ready(a, 1)), "a"));
+  EXPECT_EQ(Job(job).state(), proto::DONE);
+  EXPECT_EQ(Job(job).result().count(), primesieve::count_primes(0, 10'000'000));
+}
+
+TEST_F(SchedulerTest, SilentNodeExpiresAndItsLeasesAreRequeued) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 2)), "a");
+  ASSERT_EQ(held.size(), 2u);
+  const uint64_t b = Join("b");
+  // Heard from within the window: alive.
+  now_ += absl::Seconds(2);
+  Control("b", Beat(b));
+  EXPECT_EQ(scheduler_.OnTick(now_).size(), 2u);  // heartbeats only
+  EXPECT_EQ(scheduler_.ListNodes(now_).size(), 2u);
+  // Silent for more than 3 intervals: lost, and b gets a's tasks first.
+  now_ += absl::Seconds(1.5);
+  Control("b", Beat(b));
+  scheduler_.OnTick(now_);
+  ASSERT_EQ(scheduler_.ListNodes(now_).size(), 1u);
+  auto redo = Assigns(Control("b", Ready(b, 2)), "b");
+  ASSERT_EQ(redo.size(), 2u);
+  EXPECT_EQ(redo[0].task(), held[0].task() == redo[0].task() ? held[0].task()
+                                                              : held[1].task());
+  EXPECT_EQ(redo[0].attempt(), 2u);
+  RunWorker("b", b, redo);
+  EXPECT_EQ(Job(job).state(), proto::DONE);
+  EXPECT_EQ(Job(job).result().count(), primesieve::count_primes(0, 1'000'000));
+  // a comes back with its old session: told to register again.
+  auto out = Control("a", Beat(a));
+  EXPECT_TRUE(out[0].msg.reject().reregister());
+}
+
+TEST_F(SchedulerTest, HeartbeatsGoOutOncePerInterval) {
+  Join("a");
+  Join("b");
+  EXPECT_EQ(scheduler_.OnTick(now_).size(), 2u);
+  now_ += absl::Milliseconds(500);
+  EXPECT_EQ(scheduler_.OnTick(now_).size(), 0u);
+  now_ += absl::Milliseconds(500);
+  auto out = scheduler_.OnTick(now_);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(out[0].msg.has_heartbeat());
+}
+
+TEST_F(SchedulerTest, LateDuplicateIsIgnoredAndCounted) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 1)), "a");
+  // a is lost, b redoes the task, then a's late result arrives.
+  now_ += absl::Seconds(4);
+  scheduler_.OnTick(now_);
+  const uint64_t b = Join("b");
+  auto redo = Assigns(Control("b", Ready(b, 1)), "b");
+  ASSERT_EQ(redo[0].task(), held[0].task());
+  Complete(redo[0], b);
+  Complete(held[0], a);
+  EXPECT_EQ(Job(job).duplicates(), 1u);
+  RunWorker("b", b, Assigns(Control("b", Ready(b, 1)), "b"));
+  EXPECT_EQ(Job(job).result().count(), primesieve::count_primes(0, 1'000'000));
+}
+
+TEST_F(SchedulerTest, FirstResultWinsAndOtherHoldersAreCancelled) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 1)), "a");
+  now_ += absl::Seconds(4);
+  scheduler_.OnTick(now_);  // a lost
+  const uint64_t b = Join("b");
+  auto redo = Assigns(Control("b", Ready(b, 1)), "b");
+  // a's result, from a dead session, arrives first: merged, b cancelled.
+  auto out = Complete(held[0], a);
+  EXPECT_EQ(Cancels(out, "b"), std::vector<uint64_t>{redo[0].lease()});
+  EXPECT_EQ(Job(job).duplicates(), 0u);
+  Complete(redo[0], b);
+  EXPECT_EQ(Job(job).duplicates(), 1u);
+}
+
+TEST_F(SchedulerTest, ResultsThatDoNotMatchAreRejected) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 1)), "a");
+  absl::Status status;
+  proto::Assign wrong = held[0];
+  wrong.mutable_range()->set_hi(wrong.range().hi() + 1);
+  Complete(wrong, a, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  wrong = held[0];
+  wrong.set_job(job + 100);
+  Complete(wrong, a, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  wrong = held[0];
+  wrong.set_task(999999);
+  Complete(wrong, a, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Job(job).tasks_done(), 0u);
+  EXPECT_EQ(scheduler_.rejected(), 3u);
+}
+
+TEST_F(SchedulerTest, GoodbyeRequeuesAtOnce) {
+  Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 2)), "a");
+  Control("a", Goodbye(a));
+  EXPECT_TRUE(scheduler_.ListNodes(now_).empty());
+  const uint64_t b = Join("b");
+  auto redo = Assigns(Control("b", Ready(b, 2)), "b");
+  ASSERT_EQ(redo.size(), 2u);
+  EXPECT_EQ(redo[0].attempt(), 2u);
+}
+
+TEST_F(SchedulerTest, RestartedWorkerReplacesItsOldSelf) {
+  Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t old = Join("a");
+  Assigns(Control("a", Ready(old, 2)), "a");
+  const uint64_t fresh = Join("a");
+  EXPECT_NE(old, fresh);
+  ASSERT_EQ(scheduler_.ListNodes(now_).size(), 1u);
+  auto redo = Assigns(Control("a", Ready(fresh, 2)), "a");
+  EXPECT_EQ(redo[0].attempt(), 2u);
+}
+
+TEST_F(SchedulerTest, CancelStopsLeasesAndTheJob) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 2)), "a");
+  std::vector<Outbound> out;
+  auto cancelled = scheduler_.CancelJob(job, now_, &out);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->state(), proto::CANCELLED);
+  EXPECT_EQ(Cancels(out, "a").size(), 2u);
+  EXPECT_EQ(scheduler_.ListNodes(now_)[0].leases(), 0u);
+  // Nothing more is handed out, a late result is a duplicate.
+  EXPECT_TRUE(Assigns(Control("a", Ready(a, 2)), "a").empty());
+  Complete(held[0], a);
+  EXPECT_EQ(Job(job).state(), proto::CANCELLED);
+  // Cancelling again, or an unknown job, is an error that changes nothing.
+  EXPECT_EQ(scheduler_.CancelJob(job, now_, &out).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(scheduler_.CancelJob(job + 1, now_, &out).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, DrainedNodeGetsNoNewWorkUntilUndrained) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 1)), "a");
+  std::vector<Outbound> out;
+  auto node = scheduler_.Drain("a", true, now_, &out);
+  ASSERT_TRUE(node.ok());
+  EXPECT_EQ(node->state(), proto::DRAINING);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].msg.drain().drain());
+  // Its current lease finishes; no new one follows.
+  Complete(held[0], a);
+  EXPECT_TRUE(Assigns(Control("a", Ready(a, 1)), "a").empty());
+  EXPECT_EQ(Job(job).tasks_done(), 1u);
+  // Draining survives a re-registration.
+  const uint64_t again = Join("a");
+  EXPECT_TRUE(Assigns(Control("a", Ready(again, 2)), "a").empty());
+  out.clear();
+  ASSERT_TRUE(scheduler_.Drain("a", false, now_, &out).ok());
+  EXPECT_EQ(Assigns(out, "a").size(), 2u);
+  EXPECT_EQ(scheduler_.Drain("nobody", true, now_, &out).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, HigherPriorityFirstThenSubmissionOrder) {
+  const uint64_t low = Submit(proto::COUNT, 0, 1'000'000, 0);
+  const uint64_t low2 = Submit(proto::COUNT, 0, 1'000'000, 0);
+  const uint64_t high = Submit(proto::COUNT, 0, 1'000'000, 5);
+  const uint64_t a = Join("a");
+  auto out = Assigns(Control("a", Ready(a, 1)), "a");
+  EXPECT_EQ(out[0].job(), high);
+  RunWorker("a", a, out);
+  EXPECT_EQ(Job(high).state(), proto::DONE);
+  EXPECT_EQ(Job(low).state(), proto::DONE);
+  EXPECT_EQ(Job(low2).state(), proto::DONE);
+  EXPECT_LT(Job(low).finished_ms(), Job(low2).finished_ms() + 1);
+}
+
+TEST_F(SchedulerTest, SeveralJobsRunAtOnceWhenTheFirstIsFullyLeased) {
+  const uint64_t small = Submit(proto::COUNT, 0, 100);  // one task
+  const uint64_t next = Submit(proto::SUM, 0, 100'000);
+  const uint64_t a = Join("a");
+  auto out = Assigns(Control("a", Ready(a, 2)), "a");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].job(), small);
+  EXPECT_EQ(out[1].job(), next);
+}
+
+TEST_F(SchedulerTest, SubmitValidatesAndChangesNothingOnError) {
+  std::vector<Outbound> out;
+  proto::Submit s;
+  s.set_kind(proto::COUNT);
+  s.mutable_range()->set_lo(10);
+  s.mutable_range()->set_hi(9);
+  EXPECT_EQ(scheduler_.Submit(s, now_, &out).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  s.mutable_range()->set_hi(10);
+  s.set_kind(static_cast<proto::Kind>(42));
+  EXPECT_EQ(scheduler_.Submit(s, now_, &out).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  s.set_kind(proto::COUNT);
+  s.clear_range();
+  EXPECT_EQ(scheduler_.Submit(s, now_, &out).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(scheduler_.ListJobs().empty());
+}
+
+TEST_F(SchedulerTest, RangeAtTheTopOfSixtyFourBits) {
+  const uint64_t max = ~uint64_t{0};
+  const uint64_t job = Submit(proto::COUNT, max - 100, max);
+  const uint64_t a = Join("a");
+  RunWorker("a", a, Assigns(Control("a", Ready(a, 2)), "a"));
+  EXPECT_EQ(Job(job).state(), proto::DONE);
+  EXPECT_EQ(Job(job).result().count(), primesieve::count_primes(max - 100, max));
+}
+
+}  // namespace
+}  // namespace quark
