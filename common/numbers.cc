@@ -1,0 +1,208 @@
+#include "common/numbers.h"
+
+#include <limits>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace quark {
+namespace {
+
+using int128 = __int128;
+
+// No term above 2^100 can be part of a sum that fits in 64 bits unless a
+// term of the same size cancels it; refusing such terms keeps every sum of
+// them far from the 128-bit limit.
+constexpr int128 kTermCap = int128{1} << 100;
+constexpr int128 kSumCap = int128{1} << 120;
+constexpr int128 kMax64 = std::numeric_limits<uint64_t>::max();
+
+// Exponents are clamped here: 10^200 exceeds kTermCap already.
+constexpr uint64_t kExponentCap = 1000;
+
+std::string Quoted(absl::string_view text) {
+  return absl::StrCat("\"", text, "\"");
+}
+
+bool IsSeparator(char c) { return c == ',' || c == '_' || c == '\''; }
+
+std::string Describe(char c) {
+  if (absl::ascii_isprint(static_cast<unsigned char>(c))) {
+    return absl::StrCat("'", std::string(1, c), "'");
+  }
+  return absl::StrCat("byte 0x", absl::Hex(static_cast<unsigned char>(c)));
+}
+
+// Recursive descent over one expression: term (('+' | '-') term)*.
+class Parser {
+ public:
+  explicit Parser(absl::string_view text) : text_(text) {}
+
+  absl::StatusOr<uint64_t> Parse() {
+    SkipSpace();
+    if (AtEnd()) return Invalid("expected a number");
+    if (Peek() == '-') return Invalid("negative numbers are not allowed");
+    first_ = pos_;
+    int128 sum = 0;
+    int sign = 1;
+    while (true) {
+      ASSIGN_OR_RETURN(int128 term, ParseTerm());
+      sum += sign * term;
+      if (sum > kSumCap || sum < -kSumCap) return TooLarge();
+      SkipSpace();
+      if (AtEnd()) break;
+      if (Peek() != '+' && Peek() != '-') return Unexpected();
+      sign = Peek() == '+' ? 1 : -1;
+      ++pos_;
+      SkipSpace();
+    }
+    if (sum < 0) {
+      return absl::OutOfRangeError(
+          absl::StrCat(Quoted(text_), ": the result is below 0"));
+    }
+    if (sum > kMax64) return TooLarge();
+    return static_cast<uint64_t>(sum);
+  }
+
+ private:
+  bool AtEnd() const { return pos_ >= text_.size(); }
+  char Peek() const { return text_[pos_]; }
+  bool PeekDigit() const {
+    return !AtEnd() && absl::ascii_isdigit(static_cast<unsigned char>(Peek()));
+  }
+  void SkipSpace() {
+    while (!AtEnd() && absl::ascii_isspace(static_cast<unsigned char>(Peek()))) {
+      ++pos_;
+    }
+  }
+
+  absl::Status Invalid(absl::string_view reason) const {
+    return absl::InvalidArgumentError(absl::StrCat(Quoted(text_), ": ", reason));
+  }
+  absl::Status Unexpected() const {
+    if (AtEnd()) return Invalid("unexpected end");
+    if (IsSeparator(Peek()) && pos_ > 0 &&
+        absl::ascii_isdigit(static_cast<unsigned char>(text_[pos_ - 1]))) {
+      return Invalid(absl::StrCat("digit separator ", Describe(Peek()),
+                                  " is not supported; write the digits only"));
+    }
+    if (absl::ascii_isdigit(static_cast<unsigned char>(Peek()))) {
+      return Invalid("spaces inside a number are not supported");
+    }
+    return Invalid(absl::StrCat("unexpected ", Describe(Peek())));
+  }
+  absl::Status TooLarge() const {
+    return absl::OutOfRangeError(absl::StrCat(
+        Quoted(text_), ": does not fit in 64 bits (max ", kMax64Text, ")"));
+  }
+
+  // A run of digits as a value clamped just above kTermCap, and its length.
+  struct Digits {
+    int128 value = 0;
+    size_t length = 0;
+  };
+  Digits ReadDigits() {
+    Digits d;
+    while (PeekDigit()) {
+      if (d.value <= kTermCap) d.value = d.value * 10 + (Peek() - '0');
+      ++d.length;
+      ++pos_;
+    }
+    return d;
+  }
+
+  absl::StatusOr<uint64_t> ReadExponent(absl::string_view after) {
+    SkipSpace();
+    if (!PeekDigit()) {
+      if (!AtEnd() && Peek() == '-') {
+        return Invalid(absl::StrCat("negative exponent after ", after));
+      }
+      return Invalid(absl::StrCat("expected digits after ", after));
+    }
+    const Digits d = ReadDigits();
+    return d.value > int128{kExponentCap} ? kExponentCap
+                                          : static_cast<uint64_t>(d.value);
+  }
+
+  // term: digits ['.' digits] [('e' | 'E') digits] | digits '^' digits
+  absl::StatusOr<int128> ParseTerm() {
+    if (!PeekDigit()) {
+      if (pos_ == first_) return Invalid("not a number");
+      return AtEnd() ? Invalid("expected a number after the operator")
+                     : Unexpected();
+    }
+    Digits mantissa = ReadDigits();
+    Digits fraction;
+    if (!AtEnd() && Peek() == '.') {
+      ++pos_;
+      if (!PeekDigit()) return Invalid("expected digits after '.'");
+      fraction = ReadFraction();
+    }
+    uint64_t exponent = 0;
+    if (!AtEnd() && (Peek() == 'e' || Peek() == 'E')) {
+      ++pos_;
+      ASSIGN_OR_RETURN(exponent, ReadExponent("'e'"));
+    } else if (!AtEnd() && Peek() == '^') {
+      if (fraction.length > 0) return Invalid("the base of '^' must be an integer");
+      ++pos_;
+      ASSIGN_OR_RETURN(uint64_t power, ReadExponent("'^'"));
+      return Power(mantissa.value, power);
+    }
+    if (fraction.length > exponent) return Invalid("not an integer");
+    for (size_t i = 0; i < fraction.length; ++i) {
+      mantissa.value = mantissa.value * 10 + fraction_digits_[i] - '0';
+      if (mantissa.value > kTermCap) return TooLarge();
+    }
+    return Power10(mantissa.value, exponent - fraction.length);
+  }
+
+  // Fraction digits without their trailing zeros (1.50e1 is 15).
+  Digits ReadFraction() {
+    const size_t start = pos_;
+    while (PeekDigit()) ++pos_;
+    fraction_digits_ = std::string(text_.substr(start, pos_ - start));
+    while (!fraction_digits_.empty() && fraction_digits_.back() == '0') {
+      fraction_digits_.pop_back();
+    }
+    return Digits{0, fraction_digits_.size()};
+  }
+
+  absl::StatusOr<int128> Power10(int128 value, uint64_t exponent) {
+    if (value > kTermCap) return TooLarge();
+    for (uint64_t i = 0; i < exponent && value != 0; ++i) {
+      value *= 10;
+      if (value > kTermCap) return TooLarge();
+    }
+    return value;
+  }
+
+  absl::StatusOr<int128> Power(int128 base, uint64_t exponent) {
+    if (base > kTermCap) return TooLarge();
+    if (exponent == 0) return 1;
+    if (base <= 1) return base;
+    int128 value = 1;
+    for (uint64_t i = 0; i < exponent; ++i) {
+      value *= base;
+      if (value > kTermCap) return TooLarge();
+    }
+    return value;
+  }
+
+  static constexpr absl::string_view kMax64Text = "18446744073709551615";
+
+  const absl::string_view text_;
+  size_t pos_ = 0;
+  size_t first_ = 0;  // where the first term starts
+  std::string fraction_digits_;
+};
+
+}  // namespace
+
+absl::StatusOr<uint64_t> ParseNumber(absl::string_view text) {
+  if (text.empty()) return absl::InvalidArgumentError("empty number");
+  return Parser(text).Parse();
+}
+
+}  // namespace quark

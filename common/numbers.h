@@ -1,0 +1,32 @@
+// Parsing of the numbers an operator types: range bounds and job ids.
+//
+// Besides plain decimals (`100000`) the syntax takes the forms people use
+// for prime-search ranges:
+//
+//   1e10, 2E9        mantissa times a power of ten
+//   1.5e9            a decimal mantissa, when the value is an integer
+//   10^12            integer powers
+//   2^64-1, 1e12+1000  sums and differences of such terms
+//
+// Spaces between terms are allowed ("1e12 + 1000"); digit separators
+// ("1,000", "1_000", "1'000") and negative numbers are not. The arithmetic
+// is exact (128-bit) and the result must lie in [0, 2^64 - 1].
+#ifndef QUARK_COMMON_NUMBERS_H_
+#define QUARK_COMMON_NUMBERS_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace quark {
+
+// Returns the value of `text`, or an InvalidArgument error (not a number,
+// negative, not an integer, unsupported syntax) or an OutOfRange error
+// (below 0, 2^64 or more) whose one-line message quotes `text` and says
+// what is wrong, e.g. "\"12x\": unexpected 'x'". Pure and thread-safe.
+absl::StatusOr<uint64_t> ParseNumber(absl::string_view text);
+
+}  // namespace quark
+
+#endif  // QUARK_COMMON_NUMBERS_H_
