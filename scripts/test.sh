@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds (scripts/build.sh), runs every test under
+# ctest, and checks the systemd units with `systemd-analyze verify` (any line
+# it prints is a failure) and, when shellcheck is installed, the scripts.
+# Prints a summary and exits non-zero when anything failed.
+#
+# Usage: scripts/test.sh [EXTRA CTEST ARGS...]     e.g. -R scheduler
+#   BUILD_DIR     build directory (default: build)
+#   TEST_TIMEOUT  per-test timeout in seconds (default: 300)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+build_dir=${BUILD_DIR:-build}
+export BUILD_DIR=$build_dir
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+scripts/build.sh
+
+failed=()
+summary=()
+
+# ---------------------------------------------------------------- ctest
+echo "== ctest"
+ctest_rc=0
+ctest --test-dir "$build_dir" --output-on-failure --no-tests=error \
+  --timeout "${TEST_TIMEOUT:-300}" "$@" 2>&1 | tee "$tmp/ctest.log" || ctest_rc=$?
+ctest_line=$(grep -E 'tests passed|No tests were found' "$tmp/ctest.log" | tail -n 1 || true)
+summary+=("ctest: ${ctest_line:-no summary printed}")
+((ctest_rc == 0)) || failed+=("ctest (exit $ctest_rc)")
+
+# ------------------------------------------------------ systemd units
+# verify needs ExecStart to exist: check copies that run the binaries just
+# built, and the worker with the sample drop-in next to it.
+echo "== systemd-analyze verify"
+units="$tmp/units"
+mkdir -p "$units/quark-worker.service.d"
+bin="$repo/$build_dir/bin"
+[[ "$build_dir" == /* ]] && bin="$build_dir/bin"
+for unit in quark-worker quark-controller; do
+  sed "s|/usr/bin/quark-|$bin/quark-|g" "systemd/$unit.service" >"$units/$unit.service"
+done
+cp systemd/worker.conf.example "$units/quark-worker.service.d/worker.conf"
+verify_rc=0
+(cd "$units" && systemd-analyze verify ./quark-worker.service ./quark-controller.service) \
+  >"$tmp/verify.log" 2>&1 || verify_rc=$?
+cat "$tmp/verify.log"
+if ((verify_rc != 0)) || [[ -s "$tmp/verify.log" ]]; then
+  failed+=("systemd-analyze verify")
+  summary+=("systemd: verify printed $(wc -l <"$tmp/verify.log") line(s), exit $verify_rc")
+else
+  summary+=("systemd: both units verify cleanly")
+fi
+
+# ---------------------------------------------------------- shellcheck
+echo "== shellcheck"
+if command -v shellcheck >/dev/null; then
+  shopt -s nullglob
+  scripts=(scripts/*.sh bench/*.sh .ci/run)
+  shopt -u nullglob
+  if shellcheck -x "${scripts[@]}"; then
+    summary+=("shellcheck: ${#scripts[@]} scripts clean")
+  else
+    failed+=("shellcheck")
+    summary+=("shellcheck: warnings")
+  fi
+else
+  summary+=("shellcheck: not installed, skipped (apt-get install shellcheck)")
+fi
+
+echo
+echo "== summary"
+printf '%s\n' "${summary[@]}"
+if ((${#failed[@]} > 0)); then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all passed"
