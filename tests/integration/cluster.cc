@@ -1,0 +1,368 @@
+#include "tests/integration/cluster.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/util/json_util.h"
+#include "tests/integration/reference.h"
+
+namespace quark::integration {
+namespace {
+
+// How often WaitForNode / WaitForJob ask the controller again. Each poll
+// starts a CLI process, so not much faster than this.
+constexpr auto kApiPoll = std::chrono::milliseconds(50);
+
+std::string Endpoint(int port) { return absl::StrCat("tcp://127.0.0.1:", port); }
+
+}  // namespace
+
+std::string CliResult::ToString() const {
+  return absl::StrCat("`quark ", command, "` -> ",
+                      timed_out ? "TIMED OUT" : absl::StrCat("exit ", exit_code),
+                      "\n  stdout: ", out, "\n  stderr: ", err);
+}
+
+absl::StatusOr<int> PickFreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const int e = errno;
+    close(fd);
+    return absl::InternalError(absl::StrCat("bind 127.0.0.1:0: ", strerror(e)));
+  }
+  close(fd);
+  return int(ntohs(addr.sin_port));
+}
+
+std::filesystem::path MakeTestDir() {
+  std::string name = "quark-it";
+  if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
+    name = absl::StrCat(name, "-", info->test_suite_name(), "-", info->name());
+  }
+  for (char& c : name) {
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '-') c = '_';
+  }
+  std::string pattern = (std::filesystem::path(::testing::TempDir()) / name).string();
+  pattern += "-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) {
+    ADD_FAILURE() << "mkdtemp " << pattern << ": " << strerror(errno);
+  }
+  return pattern;
+}
+
+std::string KindName(proto::Kind kind) {
+  switch (kind) {
+    case proto::COUNT: return "count";
+    case proto::TWINS: return "twins";
+    case proto::GAPS: return "gaps";
+    case proto::SUM: return "sum";
+    default: return absl::StrCat("kind", int(kind));
+  }
+}
+
+Cluster::Cluster(Binaries binaries, std::filesystem::path dir,
+                 ClusterOptions options)
+    : binaries_(std::move(binaries)), dir_(std::move(dir)), options_(options) {
+  // Three distinct ports: the OS could hand back a port just released.
+  std::vector<int> ports;
+  while (ports.size() < 3 && init_status_.ok()) {
+    absl::StatusOr<int> port = PickFreePort();
+    if (!port.ok()) {
+      init_status_ = port.status();
+    } else if (std::find(ports.begin(), ports.end(), *port) == ports.end()) {
+      ports.push_back(*port);
+    }
+  }
+  if (init_status_.ok()) {
+    control_port_ = ports[0];
+    collect_port_ = ports[1];
+    api_port_ = ports[2];
+  }
+}
+
+Cluster::~Cluster() {
+  // Workers first, so that none of them reconnects to a dying controller.
+  for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) (*it)->Kill();
+}
+
+std::string Cluster::control_endpoint() const { return Endpoint(control_port_); }
+std::string Cluster::collect_endpoint() const { return Endpoint(collect_port_); }
+std::string Cluster::api_endpoint() const { return Endpoint(api_port_); }
+
+absl::StatusOr<Process*> Cluster::Launch(const std::string& name,
+                                         std::vector<std::string> argv) {
+  if (!init_status_.ok()) return init_status_;
+  absl::StatusOr<std::unique_ptr<Process>> p =
+      Process::Start(name, std::move(argv), dir_);
+  if (!p.ok()) return p.status();
+  processes_.push_back(std::move(*p));
+  return processes_.back().get();
+}
+
+absl::Status Cluster::StartController(Deadline deadline,
+                                      std::vector<std::string> extra_flags) {
+  std::filesystem::create_directories(dir_ / "state");
+  std::vector<std::string> argv = {
+      binaries_.controller,
+      "--control=" + control_endpoint(),
+      "--collect=" + collect_endpoint(),
+      "--api=" + api_endpoint(),
+      "--state_dir=" + (dir_ / "state").string(),
+      absl::StrCat("--heartbeat_ms=", options_.heartbeat_ms),
+      absl::StrCat("--liveness=", options_.liveness),
+  };
+  if (!options_.task_seconds.empty()) {
+    argv.push_back("--task_seconds=" + options_.task_seconds);
+  }
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  absl::StatusOr<Process*> p = Launch("controller", std::move(argv));
+  if (!p.ok()) return p.status();
+  controller_ = *p;
+  if (!WaitForLog(*controller_, "controller ready", deadline)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "no 'controller ready' line (", controller_->Running() ? "running" : "exited",
+        "); stderr:\n", Tail(controller_->ReadStderr(), 20)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Process*> Cluster::StartWorker(const std::string& name,
+                                              std::vector<std::string> extra_flags) {
+  std::vector<std::string> argv = {
+      binaries_.worker,
+      "--controller=" + control_endpoint(),
+      "--name=" + name,
+      absl::StrCat("--threads=", options_.worker_threads),
+      absl::StrCat("--credits=", options_.credits),
+      "--drain_timeout=" + options_.drain_timeout,
+  };
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  absl::StatusOr<Process*> p = Launch("worker-" + name, std::move(argv));
+  if (p.ok()) workers_[name] = *p;
+  return p;
+}
+
+Process* Cluster::worker(const std::string& name) {
+  auto it = workers_.find(name);
+  return it == workers_.end() ? nullptr : it->second;
+}
+
+absl::Status Cluster::WaitRegistered(const std::string& name, Deadline deadline) {
+  Process* w = worker(name);
+  if (w == nullptr) return absl::NotFoundError("no worker " + name);
+  if (!WaitForLog(*w, "registered node=" + name, deadline)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "worker ", name, " did not log 'registered node=", name, "' (",
+        w->Running() ? "running" : "exited", "); stderr:\n",
+        Tail(w->ReadStderr(), 20)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::Start(int workers, Deadline deadline) {
+  if (absl::Status s = StartController(deadline); !s.ok()) return s;
+  for (int i = 1; i <= workers; ++i) {
+    if (auto w = StartWorker(absl::StrCat("w", i)); !w.ok()) return w.status();
+  }
+  for (int i = 1; i <= workers; ++i) {
+    if (absl::Status s = WaitRegistered(absl::StrCat("w", i), deadline); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+CliResult Cluster::RunCli(std::vector<std::string> args, Clock::duration timeout) {
+  CliResult result;
+  result.command = absl::StrJoin(args, " ");
+  std::vector<std::string> argv = {binaries_.cli, "--controller=" + api_endpoint()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const Deadline deadline = Clock::now() + timeout;
+  absl::StatusOr<std::unique_ptr<Process>> p =
+      Process::Start(absl::StrCat("cli-", ++cli_runs_), std::move(argv), dir_);
+  if (!p.ok()) {
+    result.err = p.status().ToString();
+    return result;
+  }
+  std::optional<ExitStatus> status = (*p)->Wait(deadline);
+  if (!status) {
+    result.timed_out = true;
+    status = (*p)->Kill();
+  }
+  result.exit_code = status->code();
+  result.out = (*p)->ReadStdout();
+  result.err = (*p)->ReadStderr();
+  return result;
+}
+
+absl::Status ParseJson(const std::string& json, google::protobuf::Message* message) {
+  const auto status = google::protobuf::util::JsonStringToMessage(json, message);
+  if (status.ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "not a ", message->GetTypeName(), " in JSON (", status.ToString(), "): ", json));
+}
+
+template <typename Message>
+absl::StatusOr<Message> Cluster::RunJson(std::vector<std::string> args,
+                                         Clock::duration timeout, bool allow_exit_1) {
+  args.insert(args.begin(), "--json");
+  const CliResult r = RunCli(std::move(args), timeout);
+  if (r.exit_code != 0 && !(allow_exit_1 && r.exit_code == 1)) {
+    return absl::InternalError(r.ToString());
+  }
+  Message message;
+  if (absl::Status s = ParseJson(r.out, &message); !s.ok()) {
+    return absl::InternalError(absl::StrCat(s.message(), "\n", r.ToString()));
+  }
+  return message;
+}
+
+absl::StatusOr<proto::Job> Cluster::Submit(proto::Kind kind, uint64_t lo,
+                                           uint64_t hi, int priority) {
+  std::vector<std::string> args = {"submit", KindName(kind), absl::StrCat(lo),
+                                   absl::StrCat(hi)};
+  if (priority != 0) {
+    args.push_back("--priority");
+    args.push_back(absl::StrCat(priority));
+  }
+  return RunJson<proto::Job>(std::move(args), 20s, false);
+}
+
+absl::StatusOr<proto::Job> Cluster::GetJob(uint64_t id) {
+  return RunJson<proto::Job>({"job", absl::StrCat(id)}, 20s, false);
+}
+
+absl::StatusOr<proto::Job> Cluster::WaitJob(uint64_t id, Clock::duration timeout) {
+  return RunJson<proto::Job>({"job", absl::StrCat(id), "--wait"}, timeout, true);
+}
+
+absl::StatusOr<proto::Job> Cluster::SubmitAndWait(proto::Kind kind, uint64_t lo,
+                                                  uint64_t hi, Clock::duration timeout) {
+  return RunJson<proto::Job>(
+      {"submit", KindName(kind), absl::StrCat(lo), absl::StrCat(hi), "--wait"},
+      timeout, true);
+}
+
+absl::StatusOr<proto::NodeList> Cluster::Nodes() {
+  return RunJson<proto::NodeList>({"nodes"}, 20s, false);
+}
+
+absl::StatusOr<proto::JobList> Cluster::Jobs() {
+  return RunJson<proto::JobList>({"jobs"}, 20s, false);
+}
+
+const proto::Node* FindNode(const proto::NodeList& nodes, const std::string& name) {
+  for (const proto::Node& n : nodes.nodes()) {
+    if (n.name() == name) return &n;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<proto::Node> Cluster::WaitForNode(
+    const std::string& name, const std::function<bool(const proto::Node&)>& pred,
+    Deadline deadline) {
+  std::string last = "(never listed)";
+  while (true) {
+    absl::StatusOr<proto::NodeList> nodes = Nodes();
+    if (!nodes.ok()) return nodes.status();
+    if (const proto::Node* n = FindNode(*nodes, name)) {
+      if (pred(*n)) return *n;
+      last = n->ShortDebugString();
+    }
+    if (Clock::now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("node ", name, " never reached the condition; last: ", last));
+    }
+    std::this_thread::sleep_for(kApiPoll);
+  }
+}
+
+absl::Status Cluster::WaitForNodeGone(const std::string& name, Deadline deadline) {
+  while (true) {
+    absl::StatusOr<proto::NodeList> nodes = Nodes();
+    if (!nodes.ok()) return nodes.status();
+    const proto::Node* n = FindNode(*nodes, name);
+    if (n == nullptr) return absl::OkStatus();
+    if (Clock::now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("node ", name, " still listed: ", n->ShortDebugString()));
+    }
+    std::this_thread::sleep_for(kApiPoll);
+  }
+}
+
+absl::StatusOr<proto::Job> Cluster::WaitForJob(
+    uint64_t id, const std::function<bool(const proto::Job&)>& pred,
+    Deadline deadline) {
+  while (true) {
+    absl::StatusOr<proto::Job> job = GetJob(id);
+    if (!job.ok()) return job.status();
+    if (pred(*job)) return *job;
+    if (Clock::now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "job ", id, " never reached the condition; last: ", job->ShortDebugString()));
+    }
+    std::this_thread::sleep_for(kApiPoll);
+  }
+}
+
+std::string Cluster::Diagnostics(int lines) const {
+  std::string text = absl::StrCat("test dir: ", dir_.string(), "\n");
+  for (const auto& p : processes_) {
+    absl::StrAppend(&text, "---- ", p->name(), " (pid ", p->pid(), ") stderr tail:\n",
+                    Tail(p->ReadStderr(), lines), "\n");
+  }
+  return text;
+}
+
+::testing::AssertionResult MatchesReference(const proto::Job& job, proto::Kind kind,
+                                            uint64_t lo, uint64_t hi) {
+  const std::string what =
+      absl::StrCat(KindName(kind), " [", lo, ", ", hi, "]: job ", job.ShortDebugString());
+  if (job.state() != proto::DONE) {
+    return ::testing::AssertionFailure() << "not DONE: " << what;
+  }
+  if (job.kind() != kind || job.range().lo() != lo || job.range().hi() != hi) {
+    return ::testing::AssertionFailure() << "kind or range differ: " << what;
+  }
+  const proto::JobResult want = ReferenceResult(kind, lo, hi);
+  const proto::JobResult& got = job.result();
+  bool same = false;
+  switch (kind) {
+    case proto::COUNT: same = got.count() == want.count(); break;
+    case proto::TWINS: same = got.twins() == want.twins(); break;
+    case proto::GAPS:
+      same = got.max_gap() == want.max_gap() && got.max_gap_start() == want.max_gap_start();
+      break;
+    case proto::SUM: same = got.sum() == want.sum(); break;
+    default: break;
+  }
+  if (!same) {
+    return ::testing::AssertionFailure()
+           << "wrong answer: want {" << want.ShortDebugString() << "} got {"
+           << got.ShortDebugString() << "} for " << what;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace quark::integration

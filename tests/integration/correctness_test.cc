@@ -1,0 +1,140 @@
+// Three workers answer every kind exactly, from empty ranges to the top of
+// the 64-bit range; every answer is checked against primesieve/primecount.
+#include <cstdint>
+#include <ostream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/integration/cluster_test.h"
+
+namespace quark::integration {
+namespace {
+
+constexpr uint64_t kE9 = 1'000'000'000ull;
+constexpr uint64_t kE12 = 1'000'000'000'000ull;
+
+const std::vector<proto::Kind> kAllKinds = {proto::COUNT, proto::TWINS,
+                                            proto::GAPS, proto::SUM};
+
+struct RangeCase {
+  const char* name;
+  uint64_t lo;
+  uint64_t hi;
+  std::vector<proto::Kind> kinds = kAllKinds;
+};
+
+void PrintTo(const RangeCase& c, std::ostream* os) {
+  *os << c.name << " [" << c.lo << ", " << c.hi << "]";
+}
+
+std::string CaseName(const ::testing::TestParamInfo<RangeCase>& info) {
+  return info.param.name;
+}
+
+class KindsTest : public ClusterTest,
+                  public ::testing::WithParamInterface<RangeCase> {};
+
+// Submits every kind at once (the jobs share the three workers), then
+// waits for each and compares it with the reference.
+TEST_P(KindsTest, ExactAnswer) {
+  const RangeCase& c = GetParam();
+  ASSERT_OK(cluster().Start(3, DeadlineIn(20s)));
+  std::vector<uint64_t> ids;
+  for (proto::Kind kind : c.kinds) {
+    ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(kind, c.lo, c.hi));
+    ids.push_back(job.job_id());
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().WaitJob(ids[i], 120s));
+    EXPECT_TRUE(MatchesReference(job, c.kinds[i], c.lo, c.hi));
+    EXPECT_EQ(job.progress(), 1.0) << job.ShortDebugString();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ranges, KindsTest,
+    ::testing::Values(
+        RangeCase{"Zero", 0, 0},                      // no prime
+        RangeCase{"ZeroOne", 0, 1},                   // no prime
+        RangeCase{"Two", 2, 2},                       // one prime, no gap
+        RangeCase{"ThreeToSeven", 3, 7},              // two twins, tied gaps
+        RangeCase{"InsideGap", 114, 126},             // no prime, lo > 0
+        RangeCase{"Thousand", 0, 1000},               // 168 primes
+        RangeCase{"HundredThousand", 0, 100000},      // 9592 primes
+        RangeCase{"Billion", 0, kE9},
+        RangeCase{"OddBounds", kE9 + 7, 2 * kE9 - 1},  // both ends odd
+        RangeCase{"Tera", kE12, kE12 + 200'000'000},
+        // Each primesieve call this high costs ~1 s of setup: keep it short.
+        RangeCase{"Top", kMax64 - 10'000'000, kMax64},
+        RangeCase{"TopThousand", kMax64 - 1000, kMax64},
+        RangeCase{"LargestPrime", kLargestPrime64, kMax64},   // one prime
+        RangeCase{"AboveLargestPrime", kLargestPrime64 + 1, kMax64},
+        RangeCase{"MaxOnly", kMax64, kMax64}),
+    CaseName);
+
+// A big count spread over three workers, checked against primecount.
+TEST_F(ClusterTest, LargeCountOverThreeWorkers) {
+  ASSERT_OK(cluster().Start(3, DeadlineIn(20s)));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().SubmitAndWait(proto::COUNT, 0, kBigHi, 150s));
+  EXPECT_TRUE(MatchesReference(job, proto::COUNT, 0, kBigHi));
+  EXPECT_GT(job.tasks_done(), 1u) << "the job should have been split";
+}
+
+// The CLI reads 1e3, 10^5 and 2^64-1, and LO defaults to 0.
+TEST_F(ClusterTest, NumberSyntax) {
+  ASSERT_OK(cluster().Start(2, DeadlineIn(20s)));
+  struct Case {
+    std::vector<std::string> args;
+    proto::Kind kind;
+    uint64_t lo, hi;
+  };
+  const std::vector<Case> cases = {
+      {{"count", "1e3"}, proto::COUNT, 0, 1000},
+      {{"twins", "10^5"}, proto::TWINS, 0, 100000},
+      {{"sum", "1e9", "1e9+1000"}, proto::SUM, kE9, kE9 + 1000},
+      {{"count", "2^64-1000", "2^64-1"}, proto::COUNT, kMax64 - 999, kMax64},
+      {{"gaps", "10^12", "10^12+10^6"}, proto::GAPS, kE12, kE12 + 1'000'000},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"--json", "submit"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    args.push_back("--wait");
+    const CliResult r = cluster().RunCli(args, 60s);
+    SCOPED_TRACE(r.ToString());
+    EXPECT_EQ(r.exit_code, 0);
+    proto::Job job;
+    ASSERT_OK(ParseJson(r.out, &job));
+    EXPECT_TRUE(MatchesReference(job, c.kind, c.lo, c.hi));
+  }
+}
+
+// Without --wait, submit prints "job ID"; jobs and job ID show it.
+TEST_F(ClusterTest, SubmitPrintsJobIdAndJobsListsIt) {
+  ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
+  const CliResult submitted = cluster().RunCli({"submit", "count", "0", "1000"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.ToString();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(submitted.out, m, std::regex(R"(job (\d+))")))
+      << submitted.ToString();
+  const uint64_t id = std::stoull(m[1]);
+
+  const CliResult waited = cluster().RunCli({"job", m[1], "--wait"}, 60s);
+  EXPECT_EQ(waited.exit_code, 0) << waited.ToString();
+  EXPECT_FALSE(waited.out.empty()) << waited.ToString();
+
+  ASSERT_OK_AND_ASSIGN(proto::JobList jobs, cluster().Jobs());
+  ASSERT_EQ(jobs.jobs_size(), 1) << jobs.ShortDebugString();
+  EXPECT_EQ(jobs.jobs(0).job_id(), id);
+  EXPECT_TRUE(MatchesReference(jobs.jobs(0), proto::COUNT, 0, 1000));
+
+  const CliResult human = cluster().RunCli({"jobs"});
+  EXPECT_EQ(human.exit_code, 0) << human.ToString();
+  EXPECT_NE(human.out.find(absl::StrCat(id)), std::string::npos) << human.ToString();
+}
+
+}  // namespace
+}  // namespace quark::integration

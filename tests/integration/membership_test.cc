@@ -1,0 +1,140 @@
+// Workers joining and leaving while a job runs: the answer stays exact.
+#include <signal.h>
+
+#include <cstdint>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/integration/cluster_test.h"
+
+namespace quark::integration {
+namespace {
+
+bool HasLeases(const proto::Node& n) { return n.leases() > 0; }
+bool HasDoneTasks(const proto::Node& n) { return n.tasks_done() > 0; }
+
+// Fails the test if the big job finished before the test could act on it
+// mid-way: kBigHi is then too small for this machine.
+void ExpectStillRunning(Cluster& cluster, uint64_t id) {
+  absl::StatusOr<proto::Job> job = cluster.GetJob(id);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_NE(job->state(), proto::DONE)
+      << "the job ended before the event; raise kBigHi: " << job->ShortDebugString();
+}
+
+TEST_F(ClusterTest, WorkerStartedMidJobGetsWork) {
+  ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
+  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK(cluster().WaitForNode("w1", HasDoneTasks, DeadlineIn(60s)));
+  ExpectStillRunning(cluster(), job.job_id());
+
+  ASSERT_OK(cluster().StartWorker("late"));
+  ASSERT_OK(cluster().WaitRegistered("late", DeadlineIn(20s)));
+  ASSERT_OK(cluster().WaitForNode("late", HasDoneTasks, DeadlineIn(60s)));
+
+  ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 150s));
+  EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kBigHi));
+}
+
+TEST_F(ClusterTest, KilledWorkerTasksAreRedone) {
+  ASSERT_OK(cluster().Start(3, DeadlineIn(20s)));
+  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  // "After it has taken work": it finished one task and holds more.
+  ASSERT_OK(cluster().WaitForNode(
+      "w2", [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
+      DeadlineIn(60s)));
+
+  Process* victim = cluster().worker("w2");
+  ASSERT_TRUE(victim->Signal(SIGKILL));
+  std::optional<ExitStatus> status = victim->Wait(DeadlineIn(10s));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->signal(), SIGKILL) << *status;
+  ExpectStillRunning(cluster(), job.job_id());
+
+  // Silent for liveness * heartbeat = 0.6 s: forgotten, leases requeued.
+  EXPECT_TRUE(cluster().WaitForNodeGone("w2", DeadlineIn(10s)).ok())
+      << "controller still lists the killed worker";
+
+  ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 150s));
+  EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kBigHi));
+}
+
+TEST_F(ClusterTest, SigtermWorkerFinishesTaskAndLeaves) {
+  cluster().options().drain_timeout = "20s";
+  ASSERT_OK(cluster().Start(3, DeadlineIn(20s)));
+  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK(cluster().WaitForNode(
+      "w2", [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
+      DeadlineIn(60s)));
+
+  Process* leaver = cluster().worker("w2");
+  ASSERT_TRUE(leaver->Signal(SIGTERM));
+  // Within its drain timeout, plus a margin for exiting.
+  std::optional<ExitStatus> status = leaver->Wait(DeadlineIn(25s));
+  ASSERT_TRUE(status.has_value()) << "worker still running 25 s after SIGTERM";
+  EXPECT_TRUE(status->exited()) << *status;
+  EXPECT_EQ(status->code(), 0) << *status;
+  EXPECT_NE(leaver->ReadStderr().find("left node=w2"), std::string::npos)
+      << leaver->ReadStderr();
+  ExpectStillRunning(cluster(), job.job_id());
+  // Goodbye: forgotten at once, not after the liveness timeout.
+  EXPECT_TRUE(cluster().WaitForNodeGone("w2", DeadlineIn(5s)).ok());
+
+  ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 150s));
+  EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kBigHi));
+}
+
+TEST_F(ClusterTest, IdleWorkerLeavesOnSigint) {
+  ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
+  Process* w = cluster().worker("w1");
+  ASSERT_TRUE(w->Signal(SIGINT));
+  std::optional<ExitStatus> status = w->Wait(DeadlineIn(10s));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code(), 0) << *status;
+  EXPECT_TRUE(WaitForLog(*w, "left node=w1", DeadlineIn(1s)));
+  EXPECT_TRUE(cluster().WaitForNodeGone("w1", DeadlineIn(5s)).ok());
+}
+
+TEST_F(ClusterTest, WorkersStartedBeforeControllerJoin) {
+  ASSERT_OK(cluster().StartWorker("early1"));
+  ASSERT_OK(cluster().StartWorker("early2"));
+  // The scenario itself, not a wait for something to settle: the
+  // controller comes up after its workers have tried to reach it and are
+  // backing off (the first retry is after 1 s).
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(cluster().worker("early1")->Running());
+  EXPECT_TRUE(cluster().worker("early2")->Running());
+
+  ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
+  // Backoff 1 s, 2 s, 4 s...: both must be in well within this.
+  ASSERT_OK(cluster().WaitRegistered("early1", DeadlineIn(30s)));
+  ASSERT_OK(cluster().WaitRegistered("early2", DeadlineIn(30s)));
+  ASSERT_OK(cluster().WaitForNode(
+      "early1", [](const proto::Node&) { return true; }, DeadlineIn(10s)));
+  ASSERT_OK(cluster().WaitForNode(
+      "early2", [](const proto::Node&) { return true; }, DeadlineIn(10s)));
+
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().SubmitAndWait(proto::SUM, 0, 100'000'000, 60s));
+  EXPECT_TRUE(MatchesReference(job, proto::SUM, 0, 100'000'000));
+}
+
+TEST_F(ClusterTest, ControllerExitsZeroOnSigterm) {
+  ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
+  ASSERT_TRUE(cluster().controller()->Signal(SIGTERM));
+  std::optional<ExitStatus> status = cluster().controller()->Wait(DeadlineIn(10s));
+  ASSERT_TRUE(status.has_value()) << "controller still running 10 s after SIGTERM";
+  EXPECT_TRUE(status->exited()) << *status;
+  EXPECT_EQ(status->code(), 0) << *status;
+}
+
+TEST_F(ClusterTest, ControllerExitsZeroOnSigint) {
+  ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
+  ASSERT_TRUE(cluster().controller()->Signal(SIGINT));
+  std::optional<ExitStatus> status = cluster().controller()->Wait(DeadlineIn(10s));
+  ASSERT_TRUE(status.has_value()) << "controller still running 10 s after SIGINT";
+  EXPECT_EQ(status->code(), 0) << *status;
+}
+
+}  // namespace
+}  // namespace quark::integration
