@@ -1,0 +1,70 @@
+// Runs sieving tasks one at a time on a thread of its own, so that the I/O
+// thread stays free for heartbeats. A task uses all the threads its kernel
+// is given.
+//
+// Thread safety: Run(), TakeFinished() and Busy() may be called from any
+// thread (the I/O thread in practice). `notify` is called on the executor
+// thread after each finished task, to wake the I/O loop.
+#ifndef QUARK_DAEMON_EXECUTOR_H_
+#define QUARK_DAEMON_EXECUTOR_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/quark.pb.h"
+
+namespace quark {
+
+struct FinishedTask {
+  uint64_t lease = 0;
+  absl::StatusOr<proto::Partial> partial;
+  absl::Duration compute;  // wall time of the kernel
+};
+
+class Executor {
+ public:
+  using Kernel = std::function<absl::StatusOr<proto::Partial>(const proto::Assign&)>;
+
+  // Starts the thread. A kernel must not throw.
+  Executor(Kernel kernel, std::function<void()> notify);
+  // Waits for the running task, if any, then stops the thread. Tasks not
+  // started yet are dropped.
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Queues a task; tasks run in the order given.
+  void Run(proto::Assign task);
+
+  // The tasks finished since the last call, in order.
+  std::vector<FinishedTask> TakeFinished();
+
+  // A task is queued or running.
+  bool Busy();
+
+ private:
+  void Loop();
+  bool HasWorkOrStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stop_ || !todo_.empty();
+  }
+
+  const Kernel kernel_;
+  const std::function<void()> notify_;
+  absl::Mutex mu_;
+  std::deque<proto::Assign> todo_ ABSL_GUARDED_BY(mu_);
+  std::vector<FinishedTask> finished_ ABSL_GUARDED_BY(mu_);
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+}  // namespace quark
+
+#endif  // QUARK_DAEMON_EXECUTOR_H_

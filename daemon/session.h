@@ -1,0 +1,149 @@
+// The worker's side of the control protocol (docs/protocol.md, steps 1-9)
+// as a pure state machine: registration, credits, heartbeats, loss
+// detection with exponential backoff, re-registration, cancellation and
+// the graceful leave.
+//
+// Every call takes an event and `now` and returns the actions for the I/O
+// loop to carry out, in this order: reconnect the control socket, send
+// `send` on it, connect the collector, push `push`, start `start` on the
+// executor, then stop if `exit` is set. The session owns no socket, reads
+// no clock and starts no thread, so a test drives it with a fake time.
+//
+// The session keeps the queue of assignments not started yet and knows
+// which one the executor is running; it hands the executor one task at a
+// time, and only when the previous one has been reported finished.
+//
+// Not thread-safe: the I/O thread drives it.
+#ifndef QUARK_DAEMON_SESSION_H_
+#define QUARK_DAEMON_SESSION_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/quark.pb.h"
+
+namespace quark {
+
+struct SessionOptions {
+  // Node name, also the DEALER's routing id; and where the controller is
+  // (for log lines only).
+  std::string node;
+  std::string controller;
+  // Told to the controller in Hello.
+  uint32_t cores = 1;
+  uint32_t threads = 1;
+  // A fresh random nonzero number per process start.
+  uint64_t incarnation = 1;
+  // Assignments the worker holds at once (running plus waiting).
+  uint32_t credits = 2;
+  // How long a graceful leave waits for the running task.
+  absl::Duration drain_timeout = absl::Seconds(30);
+  // Heartbeat cadence and liveness until a Welcome says otherwise.
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  int liveness = 3;
+  // Delay before the first Hello is repeated, doubling up to the maximum.
+  absl::Duration initial_backoff = absl::Seconds(1);
+  absl::Duration max_backoff = absl::Seconds(32);
+};
+
+struct SessionActions {
+  // Close the control socket and open a fresh one (drops what it queued).
+  bool reconnect = false;
+  // Control messages to send, in order.
+  std::vector<proto::ControlMsg> send;
+  // Non-empty: (re)connect the collector socket to this endpoint, as the
+  // Welcome gave it (a bind address such as tcp://*:7701).
+  std::string connect_collector;
+  // Results to push to the collector.
+  std::vector<proto::ResultMsg> push;
+  // A task for the executor, which is idle.
+  std::optional<proto::Assign> start;
+  // Stop: OK for a graceful leave (exit 0), an error when the controller
+  // refused this worker (exit 1).
+  std::optional<absl::Status> exit;
+};
+
+class Session {
+ public:
+  enum class State { kIdle, kJoining, kRegistered, kLeaving, kDone };
+
+  explicit Session(SessionOptions options);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Says the first Hello. The control socket is fresh: no reconnect.
+  SessionActions Start(absl::Time now);
+
+  // Time passes: heartbeats, Hello retries, loss detection, drain timeout.
+  SessionActions OnTick(absl::Time now);
+
+  // A message from the controller. Malformed or unexpected ones are
+  // logged and change nothing.
+  SessionActions OnMessage(const proto::ControlMsg& msg, absl::Time now);
+
+  // The executor finished the task of `lease`, with its partial or the
+  // error that stopped it, after `compute` of wall time.
+  SessionActions OnTaskFinished(uint64_t lease,
+                                const absl::StatusOr<proto::Partial>& partial,
+                                absl::Duration compute, absl::Time now);
+
+  // SIGTERM or SIGINT: leave gracefully; a second request leaves at once.
+  SessionActions OnShutdown(absl::Time now);
+
+  // When OnTick next has something to do; InfiniteFuture when nothing.
+  absl::Time NextDeadline() const;
+
+  State state() const { return state_; }
+  uint64_t session() const { return session_; }  // 0 when not registered
+  size_t waiting() const { return waiting_.size(); }
+  bool running() const { return running_.has_value(); }
+
+ private:
+  struct Running {
+    proto::Assign assign;
+    uint64_t session = 0;    // the session it was assigned under
+    bool cancelled = false;  // its result is discarded
+  };
+
+  void SendHello(bool reconnect, absl::Time now, SessionActions* out);
+  void Rejoin(const char* why, bool reconnect, absl::Time now,
+              SessionActions* out);
+  void OnWelcome(const proto::Welcome& welcome, absl::Time now,
+                 SessionActions* out);
+  void OnAssign(const proto::Assign& assign, absl::Time now,
+                SessionActions* out);
+  void OnCancel(const proto::Cancel& cancel, absl::Time now,
+                SessionActions* out);
+  void OnReject(const proto::Reject& reject, absl::Time now,
+                SessionActions* out);
+  void BeginLeave(absl::Time now, SessionActions* out);
+  void Finish(SessionActions* out);
+  void GrantCredits(uint32_t credits, absl::Time now, SessionActions* out);
+  void SendControl(proto::ControlMsg msg, absl::Time now, SessionActions* out);
+  void DropWaiting(const char* why);
+  void StartNext(SessionActions* out);
+  uint32_t InFlight() const;
+
+  const SessionOptions options_;
+  State state_ = State::kIdle;
+  uint64_t session_ = 0;
+  absl::Duration heartbeat_interval_;
+  int liveness_;
+  absl::Duration backoff_;
+  absl::Time next_hello_ = absl::InfiniteFuture();
+  absl::Time last_heard_ = absl::InfinitePast();
+  absl::Time last_sent_ = absl::InfinitePast();
+  absl::Time leave_deadline_ = absl::InfiniteFuture();
+  std::deque<proto::Assign> waiting_;
+  std::optional<Running> running_;
+};
+
+}  // namespace quark
+
+#endif  // QUARK_DAEMON_SESSION_H_

@@ -1,0 +1,35 @@
+// SIGTERM and SIGINT as a file descriptor for the poll loop (signalfd).
+//
+// Install() blocks both signals in the calling thread, and so in every
+// thread it starts afterwards: call it before creating the zmq context or
+// any other thread. The signals then only ever show up on fd().
+#ifndef QUARK_DAEMON_SIGNALS_H_
+#define QUARK_DAEMON_SIGNALS_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+
+namespace quark {
+
+class ShutdownSignals {
+ public:
+  static absl::StatusOr<std::unique_ptr<ShutdownSignals>> Install();
+  ~ShutdownSignals();
+  ShutdownSignals(const ShutdownSignals&) = delete;
+  ShutdownSignals& operator=(const ShutdownSignals&) = delete;
+
+  // Readable (POLLIN) while a signal is pending.
+  int fd() const { return fd_; }
+
+  // Reads one pending signal; returns its number, or 0 when none.
+  int Take();
+
+ private:
+  explicit ShutdownSignals(int fd) : fd_(fd) {}
+  const int fd_;
+};
+
+}  // namespace quark
+
+#endif  // QUARK_DAEMON_SIGNALS_H_

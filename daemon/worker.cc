@@ -1,0 +1,239 @@
+#include "daemon/worker.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/transport.h"
+#include "daemon/kernels.h"
+
+namespace quark {
+namespace {
+
+// Outgoing control messages kept while no connection is up. Reconnects
+// clear the outbox long before it holds this many.
+constexpr size_t kMaxOutbox = 256;
+// Control messages handled per loop turn, so ticks are never starved.
+constexpr int kMaxReceivePerTurn = 64;
+
+// Intervals are measured on the monotonic clock: a wall clock step must
+// not make the controller look silent.
+absl::Time Now() {
+  return absl::UnixEpoch() +
+         absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+}  // namespace
+
+bool ValidNodeName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+std::string HostOfEndpoint(const std::string& endpoint) {
+  const std::string scheme = "tcp://";
+  if (endpoint.rfind(scheme, 0) != 0) return "127.0.0.1";
+  const std::string rest = endpoint.substr(scheme.size());
+  const std::string host = rest.substr(0, rest.rfind(':'));
+  if (host.empty() || host == "*") return "127.0.0.1";
+  return host;
+}
+
+Worker::Worker(WorkerOptions options)
+    : options_(std::move(options)), session_([this] {
+        SessionOptions s = options_.session;
+        s.controller = options_.controller;
+        return s;
+      }()) {}
+
+Worker::~Worker() = default;
+
+absl::Status Worker::Run() {
+  absl::Status status = Setup();
+  if (status.ok()) status = Loop();
+  Close();
+  return status;
+}
+
+bool Worker::TaskStillRunning() { return executor_ && executor_->Busy(); }
+
+absl::Status Worker::Setup() {
+  // Before any thread exists, so that every thread inherits the mask.
+  ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install());
+  ASSIGN_OR_RETURN(wakeup_, Wakeup::Create());
+  const int threads = options_.threads;
+  executor_ = std::make_unique<Executor>(
+      [threads](const proto::Assign& a) {
+        return ComputePartial(a.kind(), a.range().lo(), a.range().hi(), threads);
+      },
+      [wakeup = wakeup_.get()] { wakeup->Notify(); });
+  try {
+    context_ = std::make_unique<zmq::context_t>(1);
+  } catch (const zmq::error_t& e) {
+    return absl::InternalError(absl::StrCat("zmq context: ", e.what()));
+  }
+  QLOG(kInfo) << "starting node=" << options_.session.node
+              << " controller=" << options_.controller
+              << " threads=" << options_.threads
+              << " credits=" << options_.session.credits
+              << " incarnation=" << options_.session.incarnation;
+  return OpenControl();
+}
+
+absl::Status Worker::Loop() {
+  RETURN_IF_ERROR(Apply(session_.Start(Now())));
+  while (!exit_) {
+    const absl::Duration wait = std::clamp(session_.NextDeadline() - Now(),
+                                           absl::ZeroDuration(), options_.max_poll);
+    zmq_pollitem_t items[] = {
+        {control_->handle(), 0,
+         static_cast<short>(ZMQ_POLLIN | (outbox_.empty() ? 0 : ZMQ_POLLOUT)), 0},
+        {nullptr, wakeup_->fd(), ZMQ_POLLIN, 0},
+        {nullptr, signals_->fd(), ZMQ_POLLIN, 0},
+    };
+    try {
+      zmq::poll(items, 3, std::chrono::milliseconds(
+                              absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1)))));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return absl::InternalError(absl::StrCat("poll: ", e.what()));
+    }
+    const absl::Time now = Now();
+    if (items[2].revents & ZMQ_POLLIN) {
+      if (const int signal = signals_->Take(); signal != 0) {
+        QLOG(kNotice) << "stopping node=" << options_.session.node
+                      << " signal=" << signal;
+        RETURN_IF_ERROR(Apply(session_.OnShutdown(now)));
+      }
+    }
+    if (!exit_ && (items[1].revents & ZMQ_POLLIN)) {
+      wakeup_->Clear();
+      for (FinishedTask& done : executor_->TakeFinished()) {
+        RETURN_IF_ERROR(Apply(session_.OnTaskFinished(done.lease, done.partial,
+                                                      done.compute, now)));
+        if (exit_) break;
+      }
+    }
+    if (!exit_ && (items[0].revents & ZMQ_POLLIN)) ReceiveControl(now);
+    if (!exit_) RETURN_IF_ERROR(Apply(session_.OnTick(now)));
+    FlushOutbox();
+  }
+  return *exit_;
+}
+
+void Worker::ReceiveControl(absl::Time now) {
+  for (int i = 0; i < kMaxReceivePerTurn && !exit_; ++i) {
+    auto frames = ReceiveFrames(*control_);
+    if (!frames.ok()) {
+      QLOG(kWarning) << "control receive failed error=\""
+                     << frames.status().message() << "\"";
+      return;
+    }
+    if (!frames->has_value()) return;
+    proto::ControlMsg msg;
+    absl::Status parsed =
+        (*frames)->size() == 1
+            ? ParseFrame((*frames)->front(), &msg)
+            : absl::InvalidArgumentError(
+                  absl::StrCat("message of ", (*frames)->size(), " frames, expected 1"));
+    if (!parsed.ok()) {
+      ++rejected_;
+      QLOG(kWarning) << "bad control message peer=" << options_.controller
+                     << " rejected=" << rejected_ << " error=\""
+                     << parsed.message() << "\"";
+      continue;
+    }
+    if (absl::Status s = Apply(session_.OnMessage(msg, now)); !s.ok()) {
+      exit_ = s;
+    }
+  }
+}
+
+absl::Status Worker::Apply(SessionActions actions) {
+  if (actions.reconnect) {
+    outbox_.clear();  // addressed to the old connection
+    RETURN_IF_ERROR(OpenControl());
+  }
+  for (proto::ControlMsg& msg : actions.send) outbox_.push_back(std::move(msg));
+  if (!actions.connect_collector.empty()) {
+    RETURN_IF_ERROR(ConnectCollector(actions.connect_collector));
+  }
+  for (const proto::ResultMsg& result : actions.push) Push(result);
+  if (actions.start) executor_->Run(*std::move(actions.start));
+  if (actions.exit) exit_ = *std::move(actions.exit);
+  FlushOutbox();
+  return absl::OkStatus();
+}
+
+absl::Status Worker::OpenControl() {
+  control_.reset();
+  try {
+    control_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
+  } catch (const zmq::error_t& e) {
+    return absl::InternalError(absl::StrCat("control socket: ", e.what()));
+  }
+  RETURN_IF_ERROR(ConfigureClient(*control_, options_.session.node,
+                                  options_.control_linger, /*immediate=*/true));
+  return Connect(*control_, options_.controller);
+}
+
+absl::Status Worker::ConnectCollector(const std::string& advertised) {
+  const std::string endpoint =
+      ConnectableEndpoint(advertised, HostOfEndpoint(options_.controller));
+  if (collector_ && endpoint == collector_endpoint_) return absl::OkStatus();
+  collector_.reset();  // results it still queues leave within its linger
+  try {
+    collector_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::push);
+  } catch (const zmq::error_t& e) {
+    return absl::InternalError(absl::StrCat("collector socket: ", e.what()));
+  }
+  RETURN_IF_ERROR(ConfigureClient(*collector_, "", options_.collector_linger,
+                                  /*immediate=*/false));
+  RETURN_IF_ERROR(Connect(*collector_, endpoint));
+  collector_endpoint_ = endpoint;
+  QLOG(kInfo) << "collector node=" << options_.session.node
+              << " endpoint=" << endpoint;
+  return absl::OkStatus();
+}
+
+void Worker::Push(const proto::ResultMsg& result) {
+  absl::Status s = collector_ ? SendMessage(*collector_, result)
+                              : absl::FailedPreconditionError("no collector yet");
+  if (!s.ok()) {
+    QLOG(kError) << "result lost lease=" << result.lease()
+                 << " job=" << result.job() << " task=" << result.task()
+                 << " error=\"" << s.message() << "\"";
+  }
+}
+
+void Worker::FlushOutbox() {
+  while (!outbox_.empty()) {
+    // Fails while no connection is up (immediate): kept for POLLOUT.
+    if (!SendMessage(*control_, outbox_.front()).ok()) break;
+    outbox_.pop_front();
+  }
+  while (outbox_.size() > kMaxOutbox) {
+    QLOG(kWarning) << "dropped unsent control message type="
+                   << outbox_.front().body_case();
+    outbox_.pop_front();
+  }
+}
+
+void Worker::Close() {
+  if (control_) FlushOutbox();
+  // Closing waits up to each socket's linger for what it still queues:
+  // the Goodbye, results on their way to the collector.
+  control_.reset();
+  collector_.reset();
+  context_.reset();
+}
+
+}  // namespace quark

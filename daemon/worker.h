@@ -1,0 +1,100 @@
+// The worker daemon's I/O loop: it owns the zmq sockets and drives the
+// session state machine (session.h) with messages, ticks, finished tasks
+// and shutdown signals, carrying out the actions it returns.
+//
+// Threads: the thread calling Run() does all I/O and never sieves; one
+// executor thread (executor.h) runs the tasks, waking the loop through an
+// eventfd when one finishes; zmq's own I/O threads.
+//
+//   control   DEALER, routing id = node name, immediate: a message waits in
+//             an outbox until a connection is up, and a reconnect drops it
+//   collector PUSH, not immediate, with a linger: results wait for the
+//             collector to come back
+#ifndef QUARK_DAEMON_WORKER_H_
+#define QUARK_DAEMON_WORKER_H_
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <zmq.hpp>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "daemon/executor.h"
+#include "daemon/session.h"
+#include "daemon/signals.h"
+#include "daemon/wakeup.h"
+#include "proto/quark.pb.h"
+
+namespace quark {
+
+struct WorkerOptions {
+  // The controller's control endpoint.
+  std::string controller = "tcp://127.0.0.1:7700";
+  // Threads a task is sieved with.
+  int threads = 1;
+  // Node name, credits, drain timeout, backoff... session.controller is
+  // set from `controller`.
+  SessionOptions session;
+  // How long closing sockets may wait for queued messages: the Goodbye,
+  // and results on their way to the collector.
+  absl::Duration control_linger = absl::Seconds(1);
+  absl::Duration collector_linger = absl::Seconds(5);
+  // Longest sleep of the loop when nothing is due.
+  absl::Duration max_poll = absl::Seconds(1);
+};
+
+// 1 to 64 characters of [A-Za-z0-9._-].
+bool ValidNodeName(std::string_view name);
+
+// The host of "tcp://host:port", or "127.0.0.1" for other transports.
+std::string HostOfEndpoint(const std::string& endpoint);
+
+class Worker {
+ public:
+  explicit Worker(WorkerOptions options);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Runs until the session ends. OK after a graceful leave; an error when
+  // the controller refused this worker or a socket could not be set up.
+  // Blocks SIGTERM and SIGINT in the calling thread (signals.h). Call once.
+  absl::Status Run();
+
+  // A task was still sieving when Run() returned (the drain timeout
+  // passed). It cannot be interrupted: the caller should _Exit rather
+  // than destroy this object, which would wait for it.
+  bool TaskStillRunning();
+
+ private:
+  absl::Status Setup();
+  absl::Status Loop();
+  absl::Status Apply(SessionActions actions);
+  absl::Status OpenControl();
+  absl::Status ConnectCollector(const std::string& advertised);
+  void Push(const proto::ResultMsg& result);
+  void ReceiveControl(absl::Time now);
+  void FlushOutbox();
+  void Close();
+
+  const WorkerOptions options_;
+  Session session_;
+  std::unique_ptr<ShutdownSignals> signals_;
+  std::unique_ptr<Wakeup> wakeup_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<zmq::context_t> context_;
+  std::unique_ptr<zmq::socket_t> control_;
+  std::unique_ptr<zmq::socket_t> collector_;
+  std::string collector_endpoint_;
+  std::deque<proto::ControlMsg> outbox_;
+  std::optional<absl::Status> exit_;
+  uint64_t rejected_ = 0;  // malformed control messages
+};
+
+}  // namespace quark
+
+#endif  // QUARK_DAEMON_WORKER_H_

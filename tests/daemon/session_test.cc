@@ -1,0 +1,452 @@
+#include "daemon/session.h"
+
+#include <string>
+#include <vector>
+
+#include "common/transport.h"
+#include "gtest/gtest.h"
+
+namespace quark {
+namespace {
+
+const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+constexpr uint64_t kSession = 41;
+
+SessionOptions Options() {
+  SessionOptions o;
+  o.node = "pi-1";
+  o.controller = "tcp://ctl:7700";
+  o.cores = 4;
+  o.threads = 3;
+  o.incarnation = 0xfeed;
+  o.credits = 2;
+  o.drain_timeout = absl::Seconds(30);
+  return o;
+}
+
+proto::ControlMsg Welcome(uint64_t session, uint32_t heartbeat_ms = 1000,
+                          uint32_t liveness = 3) {
+  proto::ControlMsg m;
+  proto::Welcome* w = m.mutable_welcome();
+  w->set_protocol_version(kProtocolVersion);
+  w->set_session(session);
+  w->set_heartbeat_ms(heartbeat_ms);
+  w->set_liveness(liveness);
+  w->set_collector("tcp://*:7701");
+  return m;
+}
+
+proto::ControlMsg Assign(uint64_t lease, uint64_t lo = 0, uint64_t hi = 100,
+                         proto::Kind kind = proto::COUNT) {
+  proto::ControlMsg m;
+  proto::Assign* a = m.mutable_assign();
+  a->set_lease(lease);
+  a->set_job(7);
+  a->set_task(lease * 10);
+  a->set_attempt(1);
+  a->set_kind(kind);
+  a->mutable_range()->set_lo(lo);
+  a->mutable_range()->set_hi(hi);
+  return m;
+}
+
+proto::ControlMsg Cancel(std::vector<uint64_t> leases) {
+  proto::ControlMsg m;
+  for (uint64_t lease : leases) m.mutable_cancel()->add_leases(lease);
+  return m;
+}
+
+proto::ControlMsg Reject(bool reregister, uint32_t version = kProtocolVersion) {
+  proto::ControlMsg m;
+  m.mutable_reject()->set_reason("because");
+  m.mutable_reject()->set_reregister(reregister);
+  m.mutable_reject()->set_protocol_version(version);
+  return m;
+}
+
+proto::ControlMsg Beat() {
+  proto::ControlMsg m;
+  m.mutable_heartbeat();
+  return m;
+}
+
+proto::Partial SomePartial() {
+  proto::Partial p;
+  p.set_count(25);
+  p.set_first_prime(2);
+  p.set_last_prime(97);
+  return p;
+}
+
+std::vector<proto::ControlMsg> Sent(const SessionActions& a,
+                                    proto::ControlMsg::BodyCase body) {
+  std::vector<proto::ControlMsg> out;
+  for (const auto& m : a.send) {
+    if (m.body_case() == body) out.push_back(m);
+  }
+  return out;
+}
+
+// Total credits granted by the Ready messages of `a`.
+uint32_t Granted(const SessionActions& a) {
+  uint32_t total = 0;
+  for (const auto& m : Sent(a, proto::ControlMsg::kReady)) total += m.ready().credits();
+  return total;
+}
+
+// A session welcomed at kT0 as kSession.
+struct Registered {
+  explicit Registered(SessionOptions o = Options()) : session(o) {
+    session.Start(kT0);
+    session.OnMessage(Welcome(kSession), kT0);
+  }
+  Session session;
+};
+
+TEST(SessionTest, RegistersAndGrantsItsCredits) {
+  Session s(Options());
+  EXPECT_EQ(s.state(), Session::State::kIdle);
+  SessionActions start = s.Start(kT0);
+  EXPECT_FALSE(start.reconnect);
+  ASSERT_EQ(start.send.size(), 1u);
+  ASSERT_TRUE(start.send[0].has_hello());
+  const proto::Hello& hello = start.send[0].hello();
+  EXPECT_EQ(hello.protocol_version(), kProtocolVersion);
+  EXPECT_EQ(hello.node(), "pi-1");
+  EXPECT_EQ(hello.cores(), 4u);
+  EXPECT_EQ(hello.threads(), 3u);
+  EXPECT_EQ(hello.incarnation(), 0xfeedu);
+  EXPECT_EQ(s.state(), Session::State::kJoining);
+
+  SessionActions welcomed = s.OnMessage(Welcome(kSession), kT0 + absl::Milliseconds(5));
+  EXPECT_EQ(s.state(), Session::State::kRegistered);
+  EXPECT_EQ(s.session(), kSession);
+  EXPECT_EQ(welcomed.connect_collector, "tcp://*:7701");
+  ASSERT_EQ(welcomed.send.size(), 1u);
+  EXPECT_EQ(welcomed.send[0].ready().session(), kSession);
+  EXPECT_EQ(welcomed.send[0].ready().credits(), 2u);
+  EXPECT_FALSE(welcomed.exit);
+}
+
+// Events in order and what each must grant, start and push.
+struct Step {
+  enum Kind { kAssign, kFinish, kFail, kCancel } kind;
+  uint64_t lease;
+  uint32_t granted;
+  uint64_t started;  // 0: nothing
+  bool pushed;
+};
+
+TEST(SessionTest, CreditsComeBackOnePerFinishedOrDroppedTask) {
+  const std::vector<Step> steps = {
+      {Step::kAssign, 1, 0, 1, false},  // runs at once
+      {Step::kAssign, 2, 0, 0, false},  // waits
+      {Step::kFinish, 1, 1, 2, true},
+      {Step::kAssign, 3, 0, 0, false},
+      {Step::kCancel, 3, 1, 0, false},  // waiting: dropped, credit back
+      {Step::kCancel, 2, 0, 0, false},  // running: credit when it ends
+      {Step::kFinish, 2, 1, 0, false},  // result discarded
+      {Step::kAssign, 4, 0, 4, false},
+      {Step::kFail, 4, 1, 0, false},    // failed: logged, credit back
+      {Step::kCancel, 99, 0, 0, false}, // unknown lease: nothing
+  };
+  Registered r;
+  absl::Time now = kT0;
+  for (const Step& step : steps) {
+    SCOPED_TRACE(testing::Message() << "step kind=" << step.kind << " lease=" << step.lease);
+    now += absl::Milliseconds(10);
+    SessionActions a;
+    switch (step.kind) {
+      case Step::kAssign:
+        a = r.session.OnMessage(Assign(step.lease), now);
+        break;
+      case Step::kFinish:
+        a = r.session.OnTaskFinished(step.lease, SomePartial(), absl::Milliseconds(3), now);
+        break;
+      case Step::kFail:
+        a = r.session.OnTaskFinished(step.lease, absl::InternalError("boom"),
+                                     absl::Milliseconds(3), now);
+        break;
+      case Step::kCancel:
+        a = r.session.OnMessage(Cancel({step.lease}), now);
+        break;
+    }
+    EXPECT_EQ(Granted(a), step.granted);
+    EXPECT_EQ(a.start.has_value() ? a.start->lease() : 0u, step.started);
+    ASSERT_EQ(a.push.size(), step.pushed ? 1u : 0u);
+    if (step.pushed) {
+      const proto::ResultMsg& result = a.push[0];
+      EXPECT_EQ(result.protocol_version(), kProtocolVersion);
+      EXPECT_EQ(result.session(), kSession);
+      EXPECT_EQ(result.lease(), step.lease);
+      EXPECT_EQ(result.job(), 7u);
+      EXPECT_EQ(result.task(), step.lease * 10);
+      EXPECT_EQ(result.range().hi(), 100u);
+      EXPECT_EQ(result.partial().count(), 25u);
+      EXPECT_EQ(result.compute_us(), 3000u);
+    }
+  }
+}
+
+TEST(SessionTest, RefusesBadAssignmentsAndGivesTheCreditBack) {
+  const std::vector<proto::ControlMsg> bad = {
+      Assign(5, 10, 9), Assign(6, 0, 10, proto::KIND_UNSPECIFIED),
+      Assign(0, 0, 10)};
+  for (const proto::ControlMsg& msg : bad) {
+    Registered r;
+    SessionActions a = r.session.OnMessage(msg, kT0);
+    EXPECT_FALSE(a.start);
+    EXPECT_EQ(Granted(a), 1u);
+    EXPECT_FALSE(r.session.running());
+  }
+}
+
+TEST(SessionTest, IgnoresAssignmentsBeforeItIsWelcomed) {
+  Session s(Options());
+  s.Start(kT0);
+  SessionActions a = s.OnMessage(Assign(1), kT0);
+  EXPECT_FALSE(a.start);
+  EXPECT_TRUE(a.send.empty());
+}
+
+struct HeartbeatCase {
+  uint32_t heartbeat_ms;
+  int expected_in_10s;
+};
+
+TEST(SessionTest, HeartbeatsAtTheWelcomedInterval) {
+  for (const HeartbeatCase& c : std::vector<HeartbeatCase>{
+           {1000, 10}, {250, 40}, {3000, 3}, {700, 14}}) {
+    SCOPED_TRACE(c.heartbeat_ms);
+    Session s(Options());
+    s.Start(kT0);
+    s.OnMessage(Welcome(kSession, c.heartbeat_ms, 1000), kT0);  // Ready at kT0
+    s.OnMessage(Assign(1), kT0);
+    std::vector<absl::Time> beats;
+    for (absl::Time now = kT0; now <= kT0 + absl::Seconds(10);
+         now += absl::Milliseconds(50)) {
+      for (const auto& m : Sent(s.OnTick(now), proto::ControlMsg::kHeartbeat)) {
+        EXPECT_EQ(m.heartbeat().session(), kSession);
+        EXPECT_EQ(m.heartbeat().in_flight(), 1u);
+        beats.push_back(now);
+      }
+    }
+    EXPECT_EQ(static_cast<int>(beats.size()), c.expected_in_10s);
+    for (size_t i = 0; i < beats.size(); ++i) {
+      const absl::Time due = kT0 + (i + 1) * absl::Milliseconds(c.heartbeat_ms);
+      EXPECT_GE(beats[i], due);
+      EXPECT_LT(beats[i], due + absl::Milliseconds(50));
+    }
+  }
+}
+
+struct BackoffCase {
+  absl::Duration initial;
+  absl::Duration max;
+  std::vector<absl::Duration> gaps;  // between successive Hellos
+};
+
+// Ticks every 10 ms from `from` to `to`; returns when Hellos were sent and
+// checks that each came with a reconnect.
+std::vector<absl::Time> HelloTimes(Session& s, absl::Time from, absl::Time to) {
+  std::vector<absl::Time> times;
+  for (absl::Time now = from; now <= to; now += absl::Milliseconds(10)) {
+    SessionActions a = s.OnTick(now);
+    if (!Sent(a, proto::ControlMsg::kHello).empty()) {
+      EXPECT_TRUE(a.reconnect);
+      times.push_back(now);
+    }
+  }
+  return times;
+}
+
+TEST(SessionTest, LostControllerMeansReconnectAndHelloWithBackoff) {
+  const std::vector<BackoffCase> cases = {
+      {absl::Seconds(1), absl::Seconds(32),
+       {absl::Seconds(1), absl::Seconds(2), absl::Seconds(4), absl::Seconds(8),
+        absl::Seconds(16), absl::Seconds(32), absl::Seconds(32)}},
+      {absl::Milliseconds(100), absl::Milliseconds(400),
+       {absl::Milliseconds(100), absl::Milliseconds(200),
+        absl::Milliseconds(400), absl::Milliseconds(400)}},
+  };
+  for (const BackoffCase& c : cases) {
+    SessionOptions o = Options();
+    o.initial_backoff = c.initial;
+    o.max_backoff = c.max;
+    Registered r(o);
+    r.session.OnMessage(Assign(1), kT0);
+    r.session.OnMessage(Assign(2), kT0);  // waits; dropped when lost
+    // Alive while the controller talks...
+    EXPECT_TRUE(HelloTimes(r.session, kT0, kT0 + absl::Milliseconds(2990)).empty());
+    r.session.OnMessage(Beat(), kT0 + absl::Seconds(2));
+    absl::Duration total = absl::ZeroDuration();
+    for (absl::Duration gap : c.gaps) total += gap;
+    // ...lost 3 intervals after it last spoke.
+    const std::vector<absl::Time> hellos =
+        HelloTimes(r.session, kT0 + absl::Seconds(3), kT0 + absl::Seconds(5) + total);
+    ASSERT_EQ(hellos.size(), c.gaps.size() + 1);
+    EXPECT_EQ(hellos[0], kT0 + absl::Seconds(5));
+    for (size_t i = 0; i < c.gaps.size(); ++i) {
+      EXPECT_EQ(hellos[i + 1] - hellos[i], c.gaps[i]) << i;
+    }
+    EXPECT_EQ(r.session.state(), Session::State::kJoining);
+    EXPECT_EQ(r.session.waiting(), 0u);
+    EXPECT_TRUE(r.session.running());
+  }
+}
+
+TEST(SessionTest, UnansweredFirstHelloBacksOffToo) {
+  Session s(Options());
+  s.Start(kT0);
+  const std::vector<absl::Time> hellos =
+      HelloTimes(s, kT0, kT0 + absl::Seconds(130));
+  const std::vector<int> expected = {1, 3, 7, 15, 31, 63, 95, 127};
+  ASSERT_EQ(hellos.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(hellos[i], kT0 + absl::Seconds(expected[i]));
+  }
+  // Welcomed at last: the backoff starts over after the next loss.
+  s.OnMessage(Welcome(kSession), kT0 + absl::Seconds(130));
+  EXPECT_EQ(HelloTimes(s, kT0 + absl::Seconds(131), kT0 + absl::Seconds(135)),
+            std::vector<absl::Time>(
+                {kT0 + absl::Seconds(133), kT0 + absl::Seconds(134)}));
+}
+
+TEST(SessionTest, ReregistersAtOnceAndStillPushesTheRunningResult) {
+  Registered r;
+  r.session.OnMessage(Assign(1), kT0);
+  r.session.OnMessage(Assign(2), kT0);
+  SessionActions rejected = r.session.OnMessage(Reject(true), kT0 + absl::Seconds(1));
+  EXPECT_FALSE(rejected.reconnect);
+  ASSERT_EQ(Sent(rejected, proto::ControlMsg::kHello).size(), 1u);
+  EXPECT_EQ(r.session.state(), Session::State::kJoining);
+  EXPECT_EQ(r.session.waiting(), 0u);
+  // A second Reject answers a message sent before the Hello: no new Hello.
+  EXPECT_TRUE(r.session.OnMessage(Reject(true), kT0 + absl::Seconds(1)).send.empty());
+
+  // Task 1 still runs: the new session gets one credit less...
+  SessionActions welcomed = r.session.OnMessage(Welcome(kSession + 1), kT0 + absl::Seconds(1));
+  EXPECT_EQ(Granted(welcomed), 1u);
+  // ...and its result goes out under the new session, with a credit back.
+  SessionActions done = r.session.OnTaskFinished(1, SomePartial(), absl::Seconds(1),
+                                                 kT0 + absl::Seconds(2));
+  ASSERT_EQ(done.push.size(), 1u);
+  EXPECT_EQ(done.push[0].session(), kSession + 1);
+  EXPECT_EQ(done.push[0].lease(), 1u);
+  EXPECT_EQ(Granted(done), 1u);
+}
+
+TEST(SessionTest, ResultOfATaskFinishedWhileJoiningIsPushedWithoutCredit) {
+  Registered r;
+  r.session.OnMessage(Assign(1), kT0);
+  r.session.OnMessage(Reject(true), kT0);
+  SessionActions done = r.session.OnTaskFinished(1, SomePartial(), absl::Seconds(1), kT0);
+  ASSERT_EQ(done.push.size(), 1u);
+  EXPECT_EQ(done.push[0].session(), kSession);
+  EXPECT_EQ(Granted(done), 0u);
+  EXPECT_EQ(Granted(r.session.OnMessage(Welcome(kSession + 1), kT0)), 2u);
+}
+
+TEST(SessionTest, FatalRejectNamesBothVersions) {
+  Session s(Options());
+  s.Start(kT0);
+  SessionActions a = s.OnMessage(Reject(false, 9), kT0);
+  ASSERT_TRUE(a.exit.has_value());
+  EXPECT_FALSE(a.exit->ok());
+  const std::string message(a.exit->message());
+  EXPECT_NE(message.find("controller protocol version 9"), std::string::npos) << message;
+  EXPECT_NE(message.find("ours 1"), std::string::npos) << message;
+  EXPECT_NE(message.find("because"), std::string::npos) << message;
+  EXPECT_EQ(s.state(), Session::State::kDone);
+}
+
+TEST(SessionTest, WelcomeOfAnotherVersionIsFatal) {
+  Session s(Options());
+  s.Start(kT0);
+  proto::ControlMsg w = Welcome(kSession);
+  w.mutable_welcome()->set_protocol_version(kProtocolVersion + 1);
+  SessionActions a = s.OnMessage(w, kT0);
+  ASSERT_TRUE(a.exit.has_value());
+  EXPECT_FALSE(a.exit->ok());
+}
+
+TEST(SessionTest, LeavesAtOnceWhenIdle) {
+  Registered r;
+  SessionActions a = r.session.OnShutdown(kT0 + absl::Seconds(1));
+  ASSERT_EQ(a.send.size(), 1u);
+  EXPECT_EQ(a.send[0].goodbye().session(), kSession);
+  ASSERT_TRUE(a.exit.has_value());
+  EXPECT_TRUE(a.exit->ok());
+  EXPECT_EQ(r.session.state(), Session::State::kDone);
+}
+
+TEST(SessionTest, LeaveBeforeWelcomeSaysNoGoodbye) {
+  Session s(Options());
+  s.Start(kT0);
+  SessionActions a = s.OnShutdown(kT0);
+  EXPECT_TRUE(a.send.empty());
+  ASSERT_TRUE(a.exit.has_value());
+  EXPECT_TRUE(a.exit->ok());
+}
+
+TEST(SessionTest, LeaveFinishesTheRunningTaskFirst) {
+  Registered r;
+  r.session.OnMessage(Assign(1), kT0);
+  r.session.OnMessage(Assign(2), kT0);
+  SessionActions leave = r.session.OnShutdown(kT0);
+  EXPECT_TRUE(leave.send.empty());  // no credits, no Goodbye yet
+  EXPECT_FALSE(leave.exit);
+  EXPECT_EQ(r.session.waiting(), 0u);
+  // Still heartbeating, taking no new work.
+  EXPECT_EQ(Sent(r.session.OnTick(kT0 + absl::Seconds(1)), proto::ControlMsg::kHeartbeat)
+                .size(),
+            1u);
+  SessionActions late = r.session.OnMessage(Assign(3), kT0 + absl::Seconds(1));
+  EXPECT_FALSE(late.start);
+  EXPECT_TRUE(late.send.empty());
+
+  SessionActions done = r.session.OnTaskFinished(1, SomePartial(), absl::Seconds(2),
+                                                 kT0 + absl::Seconds(2));
+  ASSERT_EQ(done.push.size(), 1u);
+  EXPECT_EQ(done.push[0].lease(), 1u);
+  EXPECT_EQ(Granted(done), 0u);
+  ASSERT_EQ(Sent(done, proto::ControlMsg::kGoodbye).size(), 1u);
+  ASSERT_TRUE(done.exit.has_value());
+  EXPECT_TRUE(done.exit->ok());
+}
+
+TEST(SessionTest, DrainTimeoutLeavesWithoutTheResult) {
+  Registered r;
+  r.session.OnMessage(Assign(1), kT0);
+  r.session.OnShutdown(kT0);
+  EXPECT_FALSE(r.session.OnTick(kT0 + absl::Milliseconds(29999)).exit);
+  EXPECT_EQ(r.session.NextDeadline(), kT0 + absl::Seconds(30));
+  SessionActions a = r.session.OnTick(kT0 + absl::Seconds(30));
+  ASSERT_EQ(Sent(a, proto::ControlMsg::kGoodbye).size(), 1u);
+  ASSERT_TRUE(a.exit.has_value());
+  EXPECT_TRUE(a.exit->ok());
+  EXPECT_TRUE(a.push.empty());
+}
+
+TEST(SessionTest, SecondShutdownLeavesAtOnce) {
+  Registered r;
+  r.session.OnMessage(Assign(1), kT0);
+  EXPECT_FALSE(r.session.OnShutdown(kT0).exit);
+  SessionActions a = r.session.OnShutdown(kT0 + absl::Seconds(1));
+  ASSERT_TRUE(a.exit.has_value());
+  EXPECT_EQ(Sent(a, proto::ControlMsg::kGoodbye).size(), 1u);
+}
+
+TEST(SessionTest, NextDeadlineIsTheEarliestTimer) {
+  Registered r;  // Ready sent at kT0
+  EXPECT_EQ(r.session.NextDeadline(), kT0 + absl::Seconds(1));
+  r.session.OnTick(kT0 + absl::Seconds(1));  // heartbeat
+  r.session.OnTick(kT0 + absl::Seconds(2));
+  EXPECT_EQ(r.session.NextDeadline(), kT0 + absl::Seconds(3));  // heartbeat and loss
+  Session joining(Options());
+  joining.Start(kT0);
+  EXPECT_EQ(joining.NextDeadline(), kT0 + absl::Seconds(1));
+}
+
+}  // namespace
+}  // namespace quark
