@@ -30,7 +30,8 @@ struct FinishedTask {
 
 class Executor {
  public:
-  using Kernel = std::function<absl::StatusOr<proto::Partial>(const proto::Assign&)>;
+  using Kernel =
+      std::function<absl::StatusOr<proto::Partial>(const proto::Assign&)>;
 
   // Starts the thread. A kernel must not throw.
   Executor(Kernel kernel, std::function<void()> notify);

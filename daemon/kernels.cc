@@ -1,10 +1,9 @@
 #include "daemon/kernels.h"
 
-#include <primesieve.hpp>
-
 #include <algorithm>
 #include <exception>
 #include <functional>
+#include <primesieve.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -157,8 +156,8 @@ absl::StatusOr<proto::Partial> IterateInPieces(proto::Kind kind, uint64_t lo,
 
 // COUNT and TWINS: one multi-threaded primesieve counter, with the first
 // and last prime found alongside (each costs one sieve setup).
-absl::StatusOr<proto::Partial> Count(proto::Kind kind, uint64_t lo,
-                                     uint64_t hi, int threads) {
+absl::StatusOr<proto::Partial> Count(proto::Kind kind, uint64_t lo, uint64_t hi,
+                                     int threads) {
   uint64_t first = 0;
   uint64_t last = 0;
   uint64_t counted = 0;

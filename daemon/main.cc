@@ -13,6 +13,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/log.h"
@@ -30,23 +32,26 @@ std::string Hostname() {
 
 ABSL_FLAG(std::string, controller, "tcp://127.0.0.1:7700",
           "Control endpoint of the controller.");
-ABSL_FLAG(int, threads, 0, "Threads to sieve with; 0 means all hardware threads.");
-ABSL_FLAG(std::string, name, Hostname(),
-          "Node name, unique in the cluster: 1-64 characters of [A-Za-z0-9._-]. "
-          "Defaults to the hostname.");
+ABSL_FLAG(int, threads, 0,
+          "Threads to sieve with; 0 means all hardware threads.");
+ABSL_FLAG(
+    std::string, name, Hostname(),
+    "Node name, unique in the cluster: 1-64 characters of [A-Za-z0-9._-]. "
+    "Defaults to the hostname.");
 ABSL_FLAG(int, credits, 2,
           "Assignments held at once: one sieving, the others waiting, so the "
           "cores never wait for a round trip.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
           "On SIGTERM or SIGINT, how long to wait for the running task before "
           "leaving without its result.");
-ABSL_FLAG(std::string, log_level, "info", "error, warning, notice, info or debug.");
+ABSL_FLAG(std::string, log_level, "info",
+          "error, warning, notice, info or debug.");
 
 namespace quark {
 namespace {
 
 constexpr char kUsage[] =
-    "quark-worker: a worker of a Quark prime-search cluster.\n"
+    "the worker of a Quark prime-search cluster.\n"
     "Usage: quark-worker [--controller=tcp://HOST:7700] [--threads=N] "
     "[--name=NODE]\n"
     "                    [--credits=N] [--drain_timeout=30s] "
@@ -75,7 +80,8 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   if (threads < 0 || threads > 1024) {
     return absl::InvalidArgumentError("--threads must be in [0, 1024]");
   }
-  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int cores =
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const int credits = absl::GetFlag(FLAGS_credits);
   if (credits < 1 || credits > 64) {
     return absl::InvalidArgumentError("--credits must be in [1, 64]");
@@ -94,8 +100,20 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   return options;
 }
 
-int Main(int argc, char** argv) {
+// --help lists the flags of this file (absl looks for a file named after
+// the binary by default).
+void ConfigureUsage() {
   absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "daemon/main.cc");
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+}
+
+int Main(int argc, char** argv) {
+  ConfigureUsage();
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr, "quark-worker: unexpected argument '%s'\n", rest[1]);

@@ -135,8 +135,8 @@ SessionActions Session::OnTaskFinished(
   const proto::Assign& a = done.assign;
   if (!partial.ok()) {
     QLOG(kError) << "task failed lease=" << a.lease() << " job=" << a.job()
-                 << " task=" << a.task() << " error=\"" << partial.status().message()
-                 << "\"";
+                 << " task=" << a.task() << " error=\""
+                 << partial.status().message() << "\"";
   } else if (done.cancelled) {
     QLOG(kInfo) << "discarded result of cancelled task lease=" << a.lease()
                 << " job=" << a.job() << " task=" << a.task();
@@ -151,8 +151,8 @@ SessionActions Session::OnTaskFinished(
     result.set_task(a.task());
     *result.mutable_range() = a.range();
     *result.mutable_partial() = *partial;
-    result.set_compute_us(
-        static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Microseconds(compute))));
+    result.set_compute_us(static_cast<uint64_t>(
+        std::max<int64_t>(0, absl::ToInt64Microseconds(compute))));
     out.push.push_back(std::move(result));
     QLOG(kInfo) << "task done lease=" << a.lease() << " job=" << a.job()
                 << " task=" << a.task() << " lo=" << a.range().lo()
@@ -241,14 +241,15 @@ void Session::OnWelcome(const proto::Welcome& welcome, absl::Time now,
   }
   if (welcome.protocol_version() != kProtocolVersion) {
     state_ = State::kDone;
-    out->exit = absl::FailedPreconditionError(absl::StrCat(
-        "controller ", options_.controller, " speaks protocol version ",
-        welcome.protocol_version(), ", this worker speaks version ",
-        kProtocolVersion));
+    out->exit = absl::FailedPreconditionError(
+        absl::StrCat("controller ", options_.controller,
+                     " speaks protocol version ", welcome.protocol_version(),
+                     ", this worker speaks version ", kProtocolVersion));
     return;
   }
   if (welcome.session() == 0) {
-    QLOG(kWarning) << "ignored welcome without a session node=" << options_.node;
+    QLOG(kWarning) << "ignored welcome without a session node="
+                   << options_.node;
     return;
   }
   // A Welcome while registered answers a later Hello: the controller has
@@ -262,7 +263,8 @@ void Session::OnWelcome(const proto::Welcome& welcome, absl::Time now,
     heartbeat_interval_ = absl::Milliseconds(welcome.heartbeat_ms());
   }
   if (welcome.liveness() > 0) liveness_ = static_cast<int>(welcome.liveness());
-  QLOG(kNotice) << "registered node=" << options_.node << " session=" << session_
+  QLOG(kNotice) << "registered node=" << options_.node
+                << " session=" << session_
                 << " controller=" << options_.controller;
   if (welcome.collector().empty()) {
     QLOG(kWarning) << "welcome names no collector node=" << options_.node;
@@ -298,8 +300,9 @@ void Session::OnCancel(const proto::Cancel& cancel, absl::Time now,
                        SessionActions* out) {
   uint32_t freed = 0;
   for (uint64_t lease : cancel.leases()) {
-    auto it = std::find_if(waiting_.begin(), waiting_.end(),
-                           [&](const proto::Assign& a) { return a.lease() == lease; });
+    auto it = std::find_if(
+        waiting_.begin(), waiting_.end(),
+        [&](const proto::Assign& a) { return a.lease() == lease; });
     if (it != waiting_.end()) {
       waiting_.erase(it);
       ++freed;
@@ -344,7 +347,8 @@ void Session::BeginLeave(absl::Time now, SessionActions* out) {
   }
   QLOG(kNotice) << "leaving node=" << options_.node
                 << " running_lease=" << running_->assign.lease()
-                << " drain_timeout=" << absl::FormatDuration(options_.drain_timeout);
+                << " drain_timeout="
+                << absl::FormatDuration(options_.drain_timeout);
 }
 
 void Session::Finish(SessionActions* out) {
@@ -375,8 +379,9 @@ void Session::SendControl(proto::ControlMsg msg, absl::Time now,
 
 void Session::DropWaiting(const char* why) {
   for (const proto::Assign& a : waiting_) {
-    QLOG(kInfo) << "dropped assignment lease=" << a.lease() << " job=" << a.job()
-                << " task=" << a.task() << " reason=\"" << why << "\"";
+    QLOG(kInfo) << "dropped assignment lease=" << a.lease()
+                << " job=" << a.job() << " task=" << a.task() << " reason=\""
+                << why << "\"";
   }
   waiting_.clear();
 }

@@ -19,11 +19,13 @@ absl::StatusOr<std::unique_ptr<ShutdownSignals>> ShutdownSignals::Install() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   if (const int err = pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0) {
-    return absl::InternalError(absl::StrCat("pthread_sigmask: ", std::strerror(err)));
+    return absl::InternalError(
+        absl::StrCat("pthread_sigmask: ", std::strerror(err)));
   }
   const int fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd < 0) {
-    return absl::InternalError(absl::StrCat("signalfd: ", std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("signalfd: ", std::strerror(errno)));
   }
   return std::unique_ptr<ShutdownSignals>(new ShutdownSignals(fd));
 }

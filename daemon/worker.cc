@@ -72,7 +72,8 @@ absl::Status Worker::Setup() {
   const int threads = options_.threads;
   executor_ = std::make_unique<Executor>(
       [threads](const proto::Assign& a) {
-        return ComputePartial(a.kind(), a.range().lo(), a.range().hi(), threads);
+        return ComputePartial(a.kind(), a.range().lo(), a.range().hi(),
+                              threads);
       },
       [wakeup = wakeup_.get()] { wakeup->Notify(); });
   try {
@@ -91,17 +92,20 @@ absl::Status Worker::Setup() {
 absl::Status Worker::Loop() {
   RETURN_IF_ERROR(Apply(session_.Start(Now())));
   while (!exit_) {
-    const absl::Duration wait = std::clamp(session_.NextDeadline() - Now(),
-                                           absl::ZeroDuration(), options_.max_poll);
+    const absl::Duration wait =
+        std::clamp(session_.NextDeadline() - Now(), absl::ZeroDuration(),
+                   options_.max_poll);
     zmq_pollitem_t items[] = {
         {control_->handle(), 0,
-         static_cast<short>(ZMQ_POLLIN | (outbox_.empty() ? 0 : ZMQ_POLLOUT)), 0},
+         static_cast<short>(ZMQ_POLLIN | (outbox_.empty() ? 0 : ZMQ_POLLOUT)),
+         0},
         {nullptr, wakeup_->fd(), ZMQ_POLLIN, 0},
         {nullptr, signals_->fd(), ZMQ_POLLIN, 0},
     };
     try {
-      zmq::poll(items, 3, std::chrono::milliseconds(
-                              absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1)))));
+      zmq::poll(items, 3,
+                std::chrono::milliseconds(absl::ToInt64Milliseconds(
+                    absl::Ceil(wait, absl::Milliseconds(1)))));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       return absl::InternalError(absl::StrCat("poll: ", e.what()));
@@ -142,8 +146,8 @@ void Worker::ReceiveControl(absl::Time now) {
     absl::Status parsed =
         (*frames)->size() == 1
             ? ParseFrame((*frames)->front(), &msg)
-            : absl::InvalidArgumentError(
-                  absl::StrCat("message of ", (*frames)->size(), " frames, expected 1"));
+            : absl::InvalidArgumentError(absl::StrCat(
+                  "message of ", (*frames)->size(), " frames, expected 1"));
     if (!parsed.ok()) {
       ++rejected_;
       QLOG(kWarning) << "bad control message peer=" << options_.controller
@@ -176,7 +180,8 @@ absl::Status Worker::Apply(SessionActions actions) {
 absl::Status Worker::OpenControl() {
   control_.reset();
   try {
-    control_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
+    control_ =
+        std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
   } catch (const zmq::error_t& e) {
     return absl::InternalError(absl::StrCat("control socket: ", e.what()));
   }
@@ -191,7 +196,8 @@ absl::Status Worker::ConnectCollector(const std::string& advertised) {
   if (collector_ && endpoint == collector_endpoint_) return absl::OkStatus();
   collector_.reset();  // results it still queues leave within its linger
   try {
-    collector_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::push);
+    collector_ =
+        std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::push);
   } catch (const zmq::error_t& e) {
     return absl::InternalError(absl::StrCat("collector socket: ", e.what()));
   }
@@ -205,8 +211,9 @@ absl::Status Worker::ConnectCollector(const std::string& advertised) {
 }
 
 void Worker::Push(const proto::ResultMsg& result) {
-  absl::Status s = collector_ ? SendMessage(*collector_, result)
-                              : absl::FailedPreconditionError("no collector yet");
+  absl::Status s = collector_
+                       ? SendMessage(*collector_, result)
+                       : absl::FailedPreconditionError("no collector yet");
   if (!s.ok()) {
     QLOG(kError) << "result lost lease=" << result.lease()
                  << " job=" << result.job() << " task=" << result.task()

@@ -18,7 +18,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-
 #include <zmq.hpp>
 
 #include "absl/status/status.h"

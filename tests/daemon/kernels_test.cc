@@ -1,9 +1,8 @@
 #include "daemon/kernels.h"
 
-#include <primesieve.hpp>
-
 #include <cstdint>
 #include <limits>
+#include <primesieve.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -51,8 +50,10 @@ Expected Reference(uint64_t lo, uint64_t hi) {
 
 // Runs every kind on [lo, hi] with `threads` and checks each against `e`.
 void CheckAllKinds(uint64_t lo, uint64_t hi, int threads, const Expected& e) {
-  const std::string where = absl::StrCat("[", lo, ", ", hi, "] threads=", threads);
-  for (proto::Kind kind : {proto::COUNT, proto::TWINS, proto::GAPS, proto::SUM}) {
+  const std::string where =
+      absl::StrCat("[", lo, ", ", hi, "] threads=", threads);
+  for (proto::Kind kind :
+       {proto::COUNT, proto::TWINS, proto::GAPS, proto::SUM}) {
     SCOPED_TRACE(absl::StrCat(where, " kind=", proto::Kind_Name(kind)));
     auto got = ComputePartial(kind, lo, hi, threads);
     ASSERT_TRUE(got.ok()) << got.status();
@@ -74,8 +75,8 @@ void CheckAllKinds(uint64_t lo, uint64_t hi, int threads, const Expected& e) {
       case proto::SUM:
         EXPECT_EQ(got->count(), e.count);
         EXPECT_TRUE(PartialSum(*got) == e.sum)
-            << Uint128ToString(PartialSum(*got)) << " != "
-            << Uint128ToString(e.sum);
+            << Uint128ToString(PartialSum(*got))
+            << " != " << Uint128ToString(e.sum);
         EXPECT_EQ(got->twins(), 0u);
         break;
       default:
@@ -117,7 +118,8 @@ TEST(KernelsTest, RandomRanges) {
     const uint64_t magnitude = uint64_t{1} << (random() % 50);
     const uint64_t lo = random() % magnitude;
     const uint64_t hi = lo + random() % 3000000;
-    CheckAllKinds(lo, hi, 1 + static_cast<int>(random() % 4), Reference(lo, hi));
+    CheckAllKinds(lo, hi, 1 + static_cast<int>(random() % 4),
+                  Reference(lo, hi));
   }
 }
 

@@ -90,7 +90,8 @@ std::vector<proto::ControlMsg> Sent(const SessionActions& a,
 // Total credits granted by the Ready messages of `a`.
 uint32_t Granted(const SessionActions& a) {
   uint32_t total = 0;
-  for (const auto& m : Sent(a, proto::ControlMsg::kReady)) total += m.ready().credits();
+  for (const auto& m : Sent(a, proto::ControlMsg::kReady))
+    total += m.ready().credits();
   return total;
 }
 
@@ -118,7 +119,8 @@ TEST(SessionTest, RegistersAndGrantsItsCredits) {
   EXPECT_EQ(hello.incarnation(), 0xfeedu);
   EXPECT_EQ(s.state(), Session::State::kJoining);
 
-  SessionActions welcomed = s.OnMessage(Welcome(kSession), kT0 + absl::Milliseconds(5));
+  SessionActions welcomed =
+      s.OnMessage(Welcome(kSession), kT0 + absl::Milliseconds(5));
   EXPECT_EQ(s.state(), Session::State::kRegistered);
   EXPECT_EQ(s.session(), kSession);
   EXPECT_EQ(welcomed.connect_collector, "tcp://*:7701");
@@ -147,13 +149,14 @@ TEST(SessionTest, CreditsComeBackOnePerFinishedOrDroppedTask) {
       {Step::kCancel, 2, 0, 0, false},  // running: credit when it ends
       {Step::kFinish, 2, 1, 0, false},  // result discarded
       {Step::kAssign, 4, 0, 4, false},
-      {Step::kFail, 4, 1, 0, false},    // failed: logged, credit back
-      {Step::kCancel, 99, 0, 0, false}, // unknown lease: nothing
+      {Step::kFail, 4, 1, 0, false},     // failed: logged, credit back
+      {Step::kCancel, 99, 0, 0, false},  // unknown lease: nothing
   };
   Registered r;
   absl::Time now = kT0;
   for (const Step& step : steps) {
-    SCOPED_TRACE(testing::Message() << "step kind=" << step.kind << " lease=" << step.lease);
+    SCOPED_TRACE(testing::Message()
+                 << "step kind=" << step.kind << " lease=" << step.lease);
     now += absl::Milliseconds(10);
     SessionActions a;
     switch (step.kind) {
@@ -161,7 +164,8 @@ TEST(SessionTest, CreditsComeBackOnePerFinishedOrDroppedTask) {
         a = r.session.OnMessage(Assign(step.lease), now);
         break;
       case Step::kFinish:
-        a = r.session.OnTaskFinished(step.lease, SomePartial(), absl::Milliseconds(3), now);
+        a = r.session.OnTaskFinished(step.lease, SomePartial(),
+                                     absl::Milliseconds(3), now);
         break;
       case Step::kFail:
         a = r.session.OnTaskFinished(step.lease, absl::InternalError("boom"),
@@ -262,10 +266,12 @@ std::vector<absl::Time> HelloTimes(Session& s, absl::Time from, absl::Time to) {
 
 TEST(SessionTest, LostControllerMeansReconnectAndHelloWithBackoff) {
   const std::vector<BackoffCase> cases = {
-      {absl::Seconds(1), absl::Seconds(32),
+      {absl::Seconds(1),
+       absl::Seconds(32),
        {absl::Seconds(1), absl::Seconds(2), absl::Seconds(4), absl::Seconds(8),
         absl::Seconds(16), absl::Seconds(32), absl::Seconds(32)}},
-      {absl::Milliseconds(100), absl::Milliseconds(400),
+      {absl::Milliseconds(100),
+       absl::Milliseconds(400),
        {absl::Milliseconds(100), absl::Milliseconds(200),
         absl::Milliseconds(400), absl::Milliseconds(400)}},
   };
@@ -277,13 +283,14 @@ TEST(SessionTest, LostControllerMeansReconnectAndHelloWithBackoff) {
     r.session.OnMessage(Assign(1), kT0);
     r.session.OnMessage(Assign(2), kT0);  // waits; dropped when lost
     // Alive while the controller talks...
-    EXPECT_TRUE(HelloTimes(r.session, kT0, kT0 + absl::Milliseconds(2990)).empty());
+    EXPECT_TRUE(
+        HelloTimes(r.session, kT0, kT0 + absl::Milliseconds(2990)).empty());
     r.session.OnMessage(Beat(), kT0 + absl::Seconds(2));
     absl::Duration total = absl::ZeroDuration();
     for (absl::Duration gap : c.gaps) total += gap;
     // ...lost 3 intervals after it last spoke.
-    const std::vector<absl::Time> hellos =
-        HelloTimes(r.session, kT0 + absl::Seconds(3), kT0 + absl::Seconds(5) + total);
+    const std::vector<absl::Time> hellos = HelloTimes(
+        r.session, kT0 + absl::Seconds(3), kT0 + absl::Seconds(5) + total);
     ASSERT_EQ(hellos.size(), c.gaps.size() + 1);
     EXPECT_EQ(hellos[0], kT0 + absl::Seconds(5));
     for (size_t i = 0; i < c.gaps.size(); ++i) {
@@ -316,20 +323,23 @@ TEST(SessionTest, ReregistersAtOnceAndStillPushesTheRunningResult) {
   Registered r;
   r.session.OnMessage(Assign(1), kT0);
   r.session.OnMessage(Assign(2), kT0);
-  SessionActions rejected = r.session.OnMessage(Reject(true), kT0 + absl::Seconds(1));
+  SessionActions rejected =
+      r.session.OnMessage(Reject(true), kT0 + absl::Seconds(1));
   EXPECT_FALSE(rejected.reconnect);
   ASSERT_EQ(Sent(rejected, proto::ControlMsg::kHello).size(), 1u);
   EXPECT_EQ(r.session.state(), Session::State::kJoining);
   EXPECT_EQ(r.session.waiting(), 0u);
   // A second Reject answers a message sent before the Hello: no new Hello.
-  EXPECT_TRUE(r.session.OnMessage(Reject(true), kT0 + absl::Seconds(1)).send.empty());
+  EXPECT_TRUE(
+      r.session.OnMessage(Reject(true), kT0 + absl::Seconds(1)).send.empty());
 
   // Task 1 still runs: the new session gets one credit less...
-  SessionActions welcomed = r.session.OnMessage(Welcome(kSession + 1), kT0 + absl::Seconds(1));
+  SessionActions welcomed =
+      r.session.OnMessage(Welcome(kSession + 1), kT0 + absl::Seconds(1));
   EXPECT_EQ(Granted(welcomed), 1u);
   // ...and its result goes out under the new session, with a credit back.
-  SessionActions done = r.session.OnTaskFinished(1, SomePartial(), absl::Seconds(1),
-                                                 kT0 + absl::Seconds(2));
+  SessionActions done = r.session.OnTaskFinished(
+      1, SomePartial(), absl::Seconds(1), kT0 + absl::Seconds(2));
   ASSERT_EQ(done.push.size(), 1u);
   EXPECT_EQ(done.push[0].session(), kSession + 1);
   EXPECT_EQ(done.push[0].lease(), 1u);
@@ -340,7 +350,8 @@ TEST(SessionTest, ResultOfATaskFinishedWhileJoiningIsPushedWithoutCredit) {
   Registered r;
   r.session.OnMessage(Assign(1), kT0);
   r.session.OnMessage(Reject(true), kT0);
-  SessionActions done = r.session.OnTaskFinished(1, SomePartial(), absl::Seconds(1), kT0);
+  SessionActions done =
+      r.session.OnTaskFinished(1, SomePartial(), absl::Seconds(1), kT0);
   ASSERT_EQ(done.push.size(), 1u);
   EXPECT_EQ(done.push[0].session(), kSession);
   EXPECT_EQ(Granted(done), 0u);
@@ -354,7 +365,8 @@ TEST(SessionTest, FatalRejectNamesBothVersions) {
   ASSERT_TRUE(a.exit.has_value());
   EXPECT_FALSE(a.exit->ok());
   const std::string message(a.exit->message());
-  EXPECT_NE(message.find("controller protocol version 9"), std::string::npos) << message;
+  EXPECT_NE(message.find("controller protocol version 9"), std::string::npos)
+      << message;
   EXPECT_NE(message.find("ours 1"), std::string::npos) << message;
   EXPECT_NE(message.find("because"), std::string::npos) << message;
   EXPECT_EQ(s.state(), Session::State::kDone);
@@ -398,15 +410,16 @@ TEST(SessionTest, LeaveFinishesTheRunningTaskFirst) {
   EXPECT_FALSE(leave.exit);
   EXPECT_EQ(r.session.waiting(), 0u);
   // Still heartbeating, taking no new work.
-  EXPECT_EQ(Sent(r.session.OnTick(kT0 + absl::Seconds(1)), proto::ControlMsg::kHeartbeat)
+  EXPECT_EQ(Sent(r.session.OnTick(kT0 + absl::Seconds(1)),
+                 proto::ControlMsg::kHeartbeat)
                 .size(),
             1u);
   SessionActions late = r.session.OnMessage(Assign(3), kT0 + absl::Seconds(1));
   EXPECT_FALSE(late.start);
   EXPECT_TRUE(late.send.empty());
 
-  SessionActions done = r.session.OnTaskFinished(1, SomePartial(), absl::Seconds(2),
-                                                 kT0 + absl::Seconds(2));
+  SessionActions done = r.session.OnTaskFinished(
+      1, SomePartial(), absl::Seconds(2), kT0 + absl::Seconds(2));
   ASSERT_EQ(done.push.size(), 1u);
   EXPECT_EQ(done.push[0].lease(), 1u);
   EXPECT_EQ(Granted(done), 0u);
@@ -442,7 +455,8 @@ TEST(SessionTest, NextDeadlineIsTheEarliestTimer) {
   EXPECT_EQ(r.session.NextDeadline(), kT0 + absl::Seconds(1));
   r.session.OnTick(kT0 + absl::Seconds(1));  // heartbeat
   r.session.OnTick(kT0 + absl::Seconds(2));
-  EXPECT_EQ(r.session.NextDeadline(), kT0 + absl::Seconds(3));  // heartbeat and loss
+  EXPECT_EQ(r.session.NextDeadline(),
+            kT0 + absl::Seconds(3));  // heartbeat and loss
   Session joining(Options());
   joining.Start(kT0);
   EXPECT_EQ(joining.NextDeadline(), kT0 + absl::Seconds(1));
