@@ -1,0 +1,107 @@
+# Helpers shared by scripts/cluster.sh, scripts/demo.sh and bench/: starting
+# the Quark binaries on loopback, waiting for them with a deadline, stopping
+# them by pid. Source it; it defines functions only.
+# shellcheck shell=bash
+
+# quark_log MESSAGE...: one line on stderr, prefixed with the script's name.
+quark_log() {
+  echo "${0##*/}: $*" >&2
+}
+
+# quark_port_free PORT: true when nothing accepts connections on 127.0.0.1:PORT.
+quark_port_free() {
+  ! (: <>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# quark_pick_base: prints a port P such that P, P+1 and P+2 look free. Picks
+# below Linux's ephemeral range (32768+) so outgoing connections do not race
+# for it. Not race-free: callers retry when the controller fails to bind.
+quark_pick_base() {
+  local tries base
+  for ((tries = 0; tries < 50; tries++)); do
+    base=$((20000 + RANDOM % 12000))
+    if quark_port_free "$base" && quark_port_free $((base + 1)) &&
+      quark_port_free $((base + 2)); then
+      echo "$base"
+      return 0
+    fi
+  done
+  quark_log "found no free loopback ports"
+  return 1
+}
+
+# quark_alive PID: true when PID runs one of our binaries.
+quark_alive() {
+  [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null &&
+    grep -q 'quark' "/proc/$1/cmdline" 2>/dev/null
+}
+
+# quark_wait_log PID LOGFILE PATTERN SECONDS: waits until LOGFILE has a line
+# matching the extended regex PATTERN. Fails when PID exits first or at the
+# deadline.
+quark_wait_log() {
+  local pid=$1 log=$2 pattern=$3 deadline=$((SECONDS + $4))
+  while ! grep -Eq -- "$pattern" "$log" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      quark_log "process $pid exited before logging /$pattern/; end of $log:"
+      tail -n 20 "$log" >&2 || true
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      quark_log "timed out after $4 s waiting for /$pattern/ in $log"
+      tail -n 20 "$log" >&2 || true
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# quark_wait_nodes QUARK_BIN API_ENDPOINT SECONDS NAME...: polls
+# `quark --json nodes` until every NAME is listed, or fails at the deadline.
+quark_wait_nodes() {
+  local quark=$1 api=$2 seconds=$3 deadline=$((SECONDS + $3)) json name missing
+  shift 3
+  while :; do
+    json=$("$quark" --controller="$api" --timeout=2s --json nodes 2>/dev/null || true)
+    missing=()
+    for name in "$@"; do
+      grep -Eq "\"name\": *\"$name\"" <<<"$json" || missing+=("$name")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    if ((SECONDS >= deadline)); then
+      quark_log "timed out after $seconds s: not registered: ${missing[*]}"
+      quark_log "last 'quark --json nodes': ${json:-<nothing>}"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# quark_stop SECONDS PID...: SIGTERM to each live PID, waits up to SECONDS for
+# all of them, then SIGKILL to those left. Only touches the PIDs given.
+quark_stop() {
+  local seconds=$1 deadline=$(($1 + SECONDS)) pid left
+  shift
+  for pid in "$@"; do
+    if quark_alive "$pid"; then
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+  done
+  while :; do
+    left=()
+    for pid in "$@"; do
+      kill -0 "$pid" 2>/dev/null && left+=("$pid")
+    done
+    ((${#left[@]} == 0)) && break
+    if ((SECONDS >= deadline)); then
+      quark_log "still running after $seconds s, sending SIGKILL: ${left[*]}"
+      kill -KILL "${left[@]}" 2>/dev/null || true
+      break
+    fi
+    sleep 0.1
+  done
+  # Reap our own children so they leave no zombies; others are not ours.
+  for pid in "$@"; do
+    wait "$pid" 2>/dev/null || true
+  done
+}
