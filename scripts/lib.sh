@@ -30,7 +30,7 @@ quark_pick_base() {
   return 1
 }
 
-# quark_alive PID: true when PID runs one of our binaries.
+# quark_alive PID: true when PID runs one of our binaries (and is not a zombie).
 quark_alive() {
   [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null &&
     grep -q 'quark' "/proc/$1/cmdline" 2>/dev/null
@@ -90,7 +90,8 @@ quark_stop() {
   while :; do
     left=()
     for pid in "$@"; do
-      kill -0 "$pid" 2>/dev/null && left+=("$pid")
+      # A zombie has an empty cmdline: it is gone, whoever reaps it.
+      if quark_alive "$pid"; then left+=("$pid"); fi
     done
     ((${#left[@]} == 0)) && break
     if ((SECONDS >= deadline)); then
