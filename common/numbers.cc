@@ -73,13 +73,15 @@ class Parser {
     return !AtEnd() && absl::ascii_isdigit(static_cast<unsigned char>(Peek()));
   }
   void SkipSpace() {
-    while (!AtEnd() && absl::ascii_isspace(static_cast<unsigned char>(Peek()))) {
+    while (!AtEnd() &&
+           absl::ascii_isspace(static_cast<unsigned char>(Peek()))) {
       ++pos_;
     }
   }
 
   absl::Status Invalid(absl::string_view reason) const {
-    return absl::InvalidArgumentError(absl::StrCat(Quoted(text_), ": ", reason));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Quoted(text_), ": ", reason));
   }
   absl::Status Unexpected() const {
     if (AtEnd()) return Invalid("unexpected end");
@@ -145,7 +147,8 @@ class Parser {
       ++pos_;
       ASSIGN_OR_RETURN(exponent, ReadExponent("'e'"));
     } else if (!AtEnd() && Peek() == '^') {
-      if (fraction.length > 0) return Invalid("the base of '^' must be an integer");
+      if (fraction.length > 0)
+        return Invalid("the base of '^' must be an integer");
       ++pos_;
       ASSIGN_OR_RETURN(uint64_t power, ReadExponent("'^'"));
       return Power(mantissa.value, power);
