@@ -1,0 +1,112 @@
+#include "controller/cli/client.h"
+
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/transport.h"
+
+namespace quark {
+
+absl::Status ReplyStatus(const proto::ApiReply& reply) {
+  if (!reply.has_error()) return absl::OkStatus();
+  const std::string& message = reply.error().message();
+  switch (reply.error().code()) {
+    case proto::ApiError::INVALID_ARGUMENT:
+      return absl::InvalidArgumentError(message);
+    case proto::ApiError::NOT_FOUND:
+      return absl::NotFoundError(message);
+    case proto::ApiError::FAILED_PRECONDITION:
+      return absl::FailedPreconditionError(message);
+    case proto::ApiError::VERSION_MISMATCH:
+      return absl::UnimplementedError(
+          absl::StrCat("protocol version mismatch: ", message));
+    default:
+      return absl::UnknownError(
+          absl::StrCat("the controller refused: ", message));
+  }
+}
+
+ApiClient::ApiClient(zmq::context_t* context, std::string endpoint)
+    : context_(context), endpoint_(std::move(endpoint)) {}
+
+absl::Status ApiClient::Open() {
+  if (socket_.has_value()) return absl::OkStatus();
+  try {
+    socket_.emplace(*context_, zmq::socket_type::dealer);
+  } catch (const zmq::error_t& e) {
+    return absl::InternalError(
+        absl::StrCat("cannot make a socket: ", e.what()));
+  }
+  // No linger: a request still queued when we give up is not worth keeping
+  // the process alive for. Not immediate: the request waits in the queue
+  // until the connection is up, which --timeout bounds.
+  RETURN_IF_ERROR(
+      ConfigureClient(*socket_, "", absl::ZeroDuration(), /*immediate=*/false));
+  if (absl::Status s = Connect(*socket_, endpoint_); !s.ok()) {
+    socket_.reset();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid controller endpoint '", endpoint_, "': ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<proto::ApiReply> ApiClient::Call(proto::ApiRequest request,
+                                                absl::Duration timeout) {
+  RETURN_IF_ERROR(Open());
+  const absl::Time deadline = absl::Now() + timeout;
+  request.set_protocol_version(kProtocolVersion);
+  request.set_request_id(next_request_id_++);
+  RETURN_IF_ERROR(SendMessage(*socket_, request));
+  ASSIGN_OR_RETURN(std::optional<proto::ApiReply> reply,
+                   Await(request.request_id(), deadline));
+  if (!reply.has_value()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("cannot reach the controller at ", endpoint_,
+                     " (no reply in ", absl::FormatDuration(timeout), ")"));
+  }
+  RETURN_IF_ERROR(ReplyStatus(*reply));
+  if (reply->protocol_version() != kProtocolVersion) {
+    return absl::UnimplementedError(
+        absl::StrCat("protocol version mismatch: the controller at ", endpoint_,
+                     " speaks version ", reply->protocol_version(),
+                     ", this quark speaks ", kProtocolVersion));
+  }
+  return *std::move(reply);
+}
+
+absl::StatusOr<std::optional<proto::ApiReply>> ApiClient::Await(
+    uint64_t request_id, absl::Time deadline) {
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return std::nullopt;
+    std::vector<zmq::pollitem_t> items = {
+        {socket_->handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, std::chrono::milliseconds(absl::ToInt64Milliseconds(
+                           absl::Ceil(left, absl::Milliseconds(1)))));
+    } catch (const zmq::error_t& e) {
+      return absl::InternalError(absl::StrCat("poll: ", e.what()));
+    }
+    if ((items[0].revents & ZMQ_POLLIN) == 0) continue;
+    ASSIGN_OR_RETURN(auto frames, ReceiveFrames(*socket_));
+    if (!frames.has_value() || frames->size() != 1) continue;
+    proto::ApiReply reply;
+    if (absl::Status s = ParseFrame(frames->front(), &reply); !s.ok()) {
+      return absl::InternalError(
+          absl::StrCat("unreadable reply from the controller at ", endpoint_,
+                       ": ", s.message()));
+    }
+    // A late reply to an earlier request (a Watch we gave up on) is not
+    // ours. An error without request_id is: the controller could not read
+    // the request well enough to echo it.
+    if (reply.request_id() == request_id ||
+        (reply.request_id() == 0 && reply.has_error())) {
+      return reply;
+    }
+  }
+}
+
+}  // namespace quark

@@ -1,0 +1,72 @@
+// The quark command line, parsed into a Command. Pure: the environment the
+// parser needs (QUARK_CONTROLLER) is passed in.
+//
+//   quark [global options] COMMAND [ARGS] [options]
+//
+// Options may come before or after the command and its arguments, as
+// `--opt=value` or `--opt value`; `--` ends the options.
+#ifndef QUARK_CONTROLLER_CLI_COMMAND_H_
+#define QUARK_CONTROLLER_CLI_COMMAND_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/quark.pb.h"
+
+namespace quark {
+
+inline constexpr char kDefaultController[] = "tcp://127.0.0.1:7702";
+
+enum class Verb {
+  kHelp,  // print the usage of `topic` (or the general usage) and exit 0
+  kVersion,
+  kSubmit,
+  kJobs,
+  kJob,
+  kCancel,
+  kNodes,
+  kDrain,
+  kUndrain,
+};
+
+struct Command {
+  Verb verb = Verb::kHelp;
+  std::string topic;  // kHelp: a command name, or empty for the overview
+
+  // Global options.
+  std::string controller = kDefaultController;
+  absl::Duration timeout = absl::Seconds(5);
+  bool json = false;
+
+  bool wait = false;  // submit, job
+  // submit: the inclusive range [lo, hi].
+  proto::Kind kind = proto::KIND_UNSPECIFIED;
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  int32_t priority = 0;
+
+  uint64_t job_id = 0;  // job, cancel
+  std::string node;     // drain, undrain
+};
+
+// Parses the arguments after the program name. `env_controller` is the value
+// of QUARK_CONTROLLER (empty when unset). On failure the error (code
+// InvalidArgument or OutOfRange, one line) carries a hint such as
+// "Try 'quark submit --help'." that UsageHint() returns.
+absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
+                                     const std::string& env_controller);
+
+// The hint line attached to a usage error, or "" when there is none.
+std::string UsageHint(const absl::Status& status);
+
+// Parses "5s", "500ms", "2m" (absl::ParseDuration) or a bare number of
+// seconds ("5", "0.5"); the result must be positive and finite.
+absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text);
+
+}  // namespace quark
+
+#endif  // QUARK_CONTROLLER_CLI_COMMAND_H_

@@ -1,0 +1,236 @@
+#include "controller/cli/format.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace quark {
+namespace {
+
+using Row = std::vector<std::string>;
+
+// Left-aligned columns two spaces apart, no trailing blanks.
+std::string Table(const std::vector<Row>& rows) {
+  std::vector<size_t> widths;
+  for (const Row& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  std::string out;
+  for (const Row& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) line.append(widths[i - 1] - row[i - 1].size() + 2, ' ');
+      line += row[i];
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+std::string Percent(double fraction) {
+  // Rounded down, so that 100.0% means the whole range is merged.
+  const double tenths =
+      std::floor(1000 * std::clamp(fraction, 0.0, 1.0) + 1e-9);
+  return absl::StrFormat("%.1f%%", tenths / 10);
+}
+
+std::string Timestamp(uint64_t unix_ms, absl::TimeZone zone) {
+  if (unix_ms == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", absl::FromUnixMillis(unix_ms),
+                          zone);
+}
+
+// What the RESULT column and the result line show for any state.
+std::string Outcome(const proto::Job& job) {
+  if (job.state() == proto::DONE) return FormatResult(job);
+  if (job.state() == proto::FAILED) return absl::StrCat("error: ", job.error());
+  return "-";
+}
+
+}  // namespace
+
+std::string KindName(proto::Kind kind) {
+  switch (kind) {
+    case proto::COUNT:
+      return "count";
+    case proto::TWINS:
+      return "twins";
+    case proto::GAPS:
+      return "gaps";
+    case proto::SUM:
+      return "sum";
+    default:
+      return "?";
+  }
+}
+
+std::string JobStateName(proto::JobState state) {
+  switch (state) {
+    case proto::QUEUED:
+      return "queued";
+    case proto::RUNNING:
+      return "running";
+    case proto::DONE:
+      return "done";
+    case proto::FAILED:
+      return "failed";
+    case proto::CANCELLED:
+      return "cancelled";
+    default:
+      return "?";
+  }
+}
+
+std::string NodeStateName(proto::NodeState state) {
+  switch (state) {
+    case proto::ACTIVE:
+      return "active";
+    case proto::DRAINING:
+      return "draining";
+    default:
+      return "?";
+  }
+}
+
+std::string FormatResult(const proto::Job& job) {
+  const proto::JobResult& r = job.result();
+  switch (job.kind()) {
+    case proto::COUNT:
+      return absl::StrCat(r.count());
+    case proto::TWINS:
+      return absl::StrCat(r.twins());
+    case proto::GAPS:
+      return absl::StrCat("max_gap=", r.max_gap(),
+                          " start=", r.max_gap_start());
+    case proto::SUM:
+      return r.sum().empty() ? "0" : r.sum();
+    default:
+      return "?";
+  }
+}
+
+std::string FormatSubmitted(const proto::Job& job) {
+  return absl::StrCat("job ", job.job_id(), "\n");
+}
+
+std::string FormatRange(const proto::Range& range) {
+  return absl::StrCat(range.lo(), "..", range.hi());
+}
+
+std::string FormatJob(const proto::Job& job, absl::TimeZone zone) {
+  std::string finished = Timestamp(job.finished_ms(), zone);
+  if (job.finished_ms() != 0 && job.finished_ms() >= job.submitted_ms()) {
+    const absl::Duration took =
+        absl::Milliseconds(job.finished_ms() - job.submitted_ms());
+    absl::StrAppend(
+        &finished, " (took ",
+        absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(100))), ")");
+  }
+  const bool failed = job.state() == proto::FAILED;
+  return absl::StrCat(
+      "id: ", job.job_id(), "\n", "kind: ", KindName(job.kind()), "\n",
+      "range: ", FormatRange(job.range()), "\n", "priority: ", job.priority(),
+      "\n", "state: ", JobStateName(job.state()), "\n",
+      "progress: ", Percent(job.progress()), "\n", "tasks: ", job.tasks_done(),
+      " done, ", job.tasks_running(), " running\n",
+      "duplicates: ", job.duplicates(), "\n",
+      failed ? "error: " : "result: ", failed ? job.error() : Outcome(job),
+      "\n", "submitted: ", Timestamp(job.submitted_ms(), zone), "\n",
+      "finished: ", finished, "\n");
+}
+
+std::string FormatJobList(const proto::JobList& jobs) {
+  std::vector<Row> rows = {
+      {"ID", "KIND", "RANGE", "PRIO", "STATE", "PROGRESS", "RESULT"}};
+  for (const proto::Job& job : jobs.jobs()) {
+    rows.push_back({absl::StrCat(job.job_id()), KindName(job.kind()),
+                    FormatRange(job.range()), absl::StrCat(job.priority()),
+                    JobStateName(job.state()), Percent(job.progress()),
+                    Outcome(job)});
+  }
+  std::string out = Table(rows);
+  if (jobs.jobs().empty()) out += "(no jobs)\n";
+  return out;
+}
+
+std::string FormatNodeList(const proto::NodeList& nodes) {
+  std::vector<Row> rows = {{"NAME", "STATE", "CORES", "THREADS", "LEASES",
+                            "TASKS", "RATE", "LAST_HEARD"}};
+  for (const proto::Node& node : nodes.nodes()) {
+    rows.push_back({node.name(), NodeStateName(node.state()),
+                    absl::StrCat(node.cores()), absl::StrCat(node.threads()),
+                    absl::StrCat(node.leases()),
+                    absl::StrCat(node.tasks_done()), FormatRate(node.rate()),
+                    FormatAgo(node.last_heard_ms_ago())});
+  }
+  std::string out = Table(rows);
+  if (nodes.nodes().empty()) out += "(no nodes)\n";
+  return out;
+}
+
+std::string FormatCancelled(const proto::Job& job) {
+  if (job.state() == proto::CANCELLED) {
+    return absl::StrCat("job ", job.job_id(), " cancelled\n");
+  }
+  return absl::StrCat("job ", job.job_id(), " is ", JobStateName(job.state()),
+                      "\n");
+}
+
+std::string FormatNodeState(const proto::Node& node) {
+  return absl::StrCat("node ", node.name(), " ", NodeStateName(node.state()),
+                      "\n");
+}
+
+std::string FormatProgress(const proto::Job& job) {
+  return absl::StrCat("job ", job.job_id(), ": ", JobStateName(job.state()),
+                      " ", Percent(job.progress()), ", ", job.tasks_running(),
+                      " tasks running");
+}
+
+std::string FormatRate(double numbers_per_second) {
+  if (!(numbers_per_second >= 0)) return "-";  // also NaN
+  if (numbers_per_second < 1000) {
+    return absl::StrFormat("%.0f/s", numbers_per_second);
+  }
+  // "%.1e" gives "3.1e+09"; the operator reads "3.1e9".
+  const std::string scientific = absl::StrFormat("%.1e", numbers_per_second);
+  const std::vector<std::string> parts = absl::StrSplit(scientific, 'e');
+  int exponent = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &exponent)) {
+    return scientific + "/s";
+  }
+  return absl::StrCat(parts[0], "e", exponent, "/s");
+}
+
+std::string FormatAgo(uint64_t ms) {
+  if (ms < 60000) return absl::StrFormat("%.1fs ago", ms / 1000.0);
+  return absl::StrCat(absl::FormatDuration(absl::Seconds(ms / 1000)), " ago");
+}
+
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  const auto status =
+      google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("cannot print ",
+                                            message.GetTypeName(),
+                                            " as JSON: ", status.ToString()));
+  }
+  return json + "\n";
+}
+
+}  // namespace quark

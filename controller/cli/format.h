@@ -1,0 +1,67 @@
+// How quark prints replies: human text and JSON. Pure functions of the
+// reply (and of a time zone for timestamps); every result ends with a
+// newline unless said otherwise.
+#ifndef QUARK_CONTROLLER_CLI_FORMAT_H_
+#define QUARK_CONTROLLER_CLI_FORMAT_H_
+
+#include <google/protobuf/message.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/quark.pb.h"
+
+namespace quark {
+
+// "count", "twins", "gaps", "sum"; "?" for anything else.
+std::string KindName(proto::Kind kind);
+// "queued", "running", "done", "failed", "cancelled".
+std::string JobStateName(proto::JobState state);
+// "active", "draining".
+std::string NodeStateName(proto::NodeState state);
+
+// The answer of a DONE job without newline: the bare number for count,
+// twins and sum; "max_gap=G start=P" for gaps.
+std::string FormatResult(const proto::Job& job);
+
+// "job 7\n": the reply to a submit without --wait.
+std::string FormatSubmitted(const proto::Job& job);
+
+// `key: value` lines: id, kind, range, priority, state, progress, tasks,
+// duplicates, result or error, submitted, finished. Times in `zone`.
+std::string FormatJob(const proto::Job& job, absl::TimeZone zone);
+
+// A table with header ID KIND RANGE PRIO STATE PROGRESS RESULT, or the
+// header and "(no jobs)".
+std::string FormatJobList(const proto::JobList& jobs);
+
+// A table with header NAME STATE CORES THREADS LEASES TASKS RATE
+// LAST_HEARD, or the header and "(no nodes)".
+std::string FormatNodeList(const proto::NodeList& nodes);
+
+// "job 7 cancelled\n" (or "job 7 is done\n" should the job not be).
+std::string FormatCancelled(const proto::Job& job);
+
+// "node pi1 draining\n" or "node pi1 active\n".
+std::string FormatNodeState(const proto::Node& node);
+
+// A one-line progress report for a job being waited on, without newline:
+// "job 7: running 42.0%, 3 tasks running".
+std::string FormatProgress(const proto::Job& job);
+
+// "0/s", "950/s", "3.1e9/s".
+std::string FormatRate(double numbers_per_second);
+// "0.4s ago", "2m5s ago".
+std::string FormatAgo(uint64_t ms);
+// "0..1000" for the inclusive range [0, 1000].
+std::string FormatRange(const proto::Range& range);
+
+// The message as one JSON document with the proto field names and every
+// field, default values included.
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);
+
+}  // namespace quark
+
+#endif  // QUARK_CONTROLLER_CLI_FORMAT_H_

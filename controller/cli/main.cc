@@ -1,0 +1,64 @@
+// quark: the operator's command line for a Quark cluster. Parses the
+// arguments, runs the command against the controller, prints, and maps the
+// outcome to an exit code (see controller/cli/run.h).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "controller/cli/client.h"
+#include "controller/cli/command.h"
+#include "controller/cli/format.h"
+#include "controller/cli/run.h"
+
+namespace {
+
+void PrintError(const absl::Status& status) {
+  std::string text = absl::StrCat("quark: ", status.message(), "\n");
+  const std::string hint = quark::UsageHint(status);
+  if (!hint.empty()) absl::StrAppend(&text, hint, "\n");
+  std::fputs(text.c_str(), stderr);
+}
+
+// Progress on a terminal only: scripts reading stderr get no noise.
+void ShowProgress(const quark::proto::Job& job) {
+  std::fprintf(stderr, "\r\033[K%s", quark::FormatProgress(job).c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const char* env = std::getenv("QUARK_CONTROLLER");
+  auto command = quark::ParseCommand(args, env == nullptr ? "" : env);
+  if (!command.ok()) {
+    PrintError(command.status());
+    return quark::ExitCode(command.status());
+  }
+
+  quark::RunOptions options;
+  options.zone = absl::LocalTimeZone();
+  options.version = QUARK_VERSION;
+  const bool tty = isatty(STDERR_FILENO) == 1;
+  bool progress_shown = false;
+  if (tty) {
+    options.progress = [&progress_shown](const quark::proto::Job& job) {
+      ShowProgress(job);
+      progress_shown = true;
+    };
+  }
+
+  zmq::context_t context;
+  quark::ApiClient client(&context, command->controller);
+  const quark::Outcome outcome = quark::RunCommand(*command, client, options);
+  if (progress_shown) std::fputs("\r\033[K", stderr);
+  std::fputs(outcome.out.c_str(), stdout);
+  std::fflush(stdout);
+  if (!outcome.status.ok()) PrintError(outcome.status);
+  return quark::ExitCode(outcome.status);
+}

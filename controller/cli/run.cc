@@ -1,0 +1,201 @@
+#include "controller/cli/run.h"
+
+#include <type_traits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "controller/cli/format.h"
+#include "controller/cli/usage.h"
+
+namespace quark {
+namespace {
+
+absl::Status Unexpected(const proto::ApiReply& reply) {
+  return absl::InternalError(
+      absl::StrCat("unexpected reply from the controller (body case ",
+                   reply.body_case(), ")"));
+}
+
+absl::StatusOr<proto::Job> CallForJob(ApiCaller& api,
+                                      const proto::ApiRequest& request,
+                                      absl::Duration timeout) {
+  ASSIGN_OR_RETURN(proto::ApiReply reply, api.Call(request, timeout));
+  if (!reply.has_job()) return Unexpected(reply);
+  return std::move(*reply.mutable_job());
+}
+
+bool Ended(const proto::Job& job) {
+  return job.state() == proto::DONE || job.state() == proto::FAILED ||
+         job.state() == proto::CANCELLED;
+}
+
+// Long-polls the job until it ends; returns it as it ended.
+absl::StatusOr<proto::Job> WaitForEnd(proto::Job job, const Command& command,
+                                      ApiCaller& api,
+                                      const RunOptions& options) {
+  while (!Ended(job)) {
+    if (options.progress) options.progress(job);
+    proto::ApiRequest request;
+    proto::Watch* watch = request.mutable_watch();
+    watch->set_job_id(job.job_id());
+    watch->set_after_version(job.version());
+    watch->set_timeout_ms(static_cast<uint32_t>(
+        absl::ToInt64Milliseconds(options.watch_interval)));
+    ASSIGN_OR_RETURN(job, CallForJob(api, request,
+                                     options.watch_interval + command.timeout));
+  }
+  if (options.progress) options.progress(job);
+  return job;
+}
+
+// The output of a job that has ended, and the exit status it implies.
+Outcome Ending(const proto::Job& job, bool json) {
+  Outcome outcome;
+  if (json) {
+    auto text = ToJson(job);
+    if (!text.ok()) return {"", text.status()};
+    outcome.out = *text;
+  }
+  switch (job.state()) {
+    case proto::DONE:
+      if (!json) outcome.out = FormatResult(job) + "\n";
+      break;
+    case proto::FAILED:
+      outcome.status = absl::AbortedError(
+          absl::StrCat("job ", job.job_id(), " failed: ", job.error()));
+      break;
+    default:
+      outcome.status = absl::AbortedError(
+          absl::StrCat("job ", job.job_id(), " was cancelled"));
+      break;
+  }
+  return outcome;
+}
+
+// `human` applied to the reply's message, or its JSON.
+template <typename Message>
+Outcome Print(
+    const Message& message, bool json,
+    const std::type_identity_t<std::function<std::string(const Message&)>>&
+        human) {
+  if (!json) return {human(message), absl::OkStatus()};
+  auto text = ToJson(message);
+  if (!text.ok()) return {"", text.status()};
+  return {*text, absl::OkStatus()};
+}
+
+Outcome RunJobCommand(const Command& command, ApiCaller& api,
+                      const RunOptions& options) {
+  auto job = CallForJob(api, BuildRequest(command), command.timeout);
+  if (!job.ok()) return {"", job.status()};
+  if (command.wait) {
+    auto ended = WaitForEnd(*std::move(job), command, api, options);
+    if (!ended.ok()) return {"", ended.status()};
+    return Ending(*ended, command.json);
+  }
+  std::function<std::string(const proto::Job&)> human;
+  switch (command.verb) {
+    case Verb::kSubmit:
+      human = FormatSubmitted;
+      break;
+    case Verb::kCancel:
+      human = FormatCancelled;
+      break;
+    default:
+      human = [&options](const proto::Job& j) {
+        return FormatJob(j, options.zone);
+      };
+  }
+  return Print(*job, command.json, human);
+}
+
+Outcome RunOtherCommand(const Command& command, ApiCaller& api) {
+  auto reply = api.Call(BuildRequest(command), command.timeout);
+  if (!reply.ok()) return {"", reply.status()};
+  switch (command.verb) {
+    case Verb::kJobs:
+      if (!reply->has_jobs()) return {"", Unexpected(*reply)};
+      return Print<proto::JobList>(reply->jobs(), command.json, FormatJobList);
+    case Verb::kNodes:
+      if (!reply->has_nodes()) return {"", Unexpected(*reply)};
+      return Print<proto::NodeList>(reply->nodes(), command.json,
+                                    FormatNodeList);
+    default:  // drain, undrain
+      if (!reply->has_node()) return {"", Unexpected(*reply)};
+      return Print<proto::Node>(reply->node(), command.json, FormatNodeState);
+  }
+}
+
+}  // namespace
+
+proto::ApiRequest BuildRequest(const Command& command) {
+  proto::ApiRequest request;
+  switch (command.verb) {
+    case Verb::kSubmit: {
+      proto::Submit* submit = request.mutable_submit();
+      submit->set_kind(command.kind);
+      submit->mutable_range()->set_lo(command.lo);
+      submit->mutable_range()->set_hi(command.hi);
+      submit->set_priority(command.priority);
+      break;
+    }
+    case Verb::kJob:
+      request.mutable_get_job()->set_job_id(command.job_id);
+      break;
+    case Verb::kCancel:
+      request.mutable_cancel()->set_job_id(command.job_id);
+      break;
+    case Verb::kJobs:
+      request.mutable_list_jobs();
+      break;
+    case Verb::kNodes:
+      request.mutable_list_nodes();
+      break;
+    case Verb::kDrain:
+      request.mutable_drain()->set_node(command.node);
+      break;
+    case Verb::kUndrain:
+      request.mutable_undrain()->set_node(command.node);
+      break;
+    case Verb::kHelp:
+    case Verb::kVersion:
+      break;
+  }
+  return request;
+}
+
+Outcome RunCommand(const Command& command, ApiCaller& api,
+                   const RunOptions& options) {
+  switch (command.verb) {
+    case Verb::kHelp:
+      return {UsageText(command.topic), absl::OkStatus()};
+    case Verb::kVersion:
+      return {absl::StrCat("quark ", options.version, "\n"), absl::OkStatus()};
+    case Verb::kSubmit:
+    case Verb::kJob:
+    case Verb::kCancel:
+      return RunJobCommand(command, api, options);
+    default:
+      return RunOtherCommand(command, api);
+  }
+}
+
+int ExitCode(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return 0;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kUnimplemented:
+      return 2;
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kUnavailable:
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace quark
