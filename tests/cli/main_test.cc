@@ -1,0 +1,131 @@
+// Runs the quark executable as a process: what reaches stdout and stderr,
+// and the exit code.
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/cli/fake_controller.h"
+
+namespace quark {
+namespace {
+
+struct Ran {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// `args` go through the shell; tests pass only plain words.
+Ran Quark(const std::string& args) {
+  const std::string dir = testing::TempDir();
+  const std::string out = absl::StrCat(dir, "/quark_out.txt");
+  const std::string err = absl::StrCat(dir, "/quark_err.txt");
+  const std::string line =
+      absl::StrCat("env -u QUARK_CONTROLLER ", QUARK_CLI_BINARY, " ", args,
+                   " >", out, " 2>", err, " </dev/null");
+  const int status = std::system(line.c_str());
+  Ran ran;
+  if (WIFEXITED(status)) ran.exit_code = WEXITSTATUS(status);
+  ran.out = ReadFile(out);
+  ran.err = ReadFile(err);
+  return ran;
+}
+
+TEST(QuarkTest, UsageErrorIsOneLineAndAHint) {
+  const Ran ran = Quark("submit count 10 5");
+  EXPECT_EQ(ran.exit_code, 2);
+  EXPECT_EQ(ran.out, "");
+  EXPECT_EQ(ran.err,
+            "quark: LO (10) is greater than HI (5); the range [LO, HI] is "
+            "inclusive\nTry 'quark submit --help'.\n");
+}
+
+TEST(QuarkTest, TooLargeIsBadInput) {
+  const Ran ran = Quark("submit count 2^64");
+  EXPECT_EQ(ran.exit_code, 2);
+  EXPECT_EQ(ran.err,
+            "quark: invalid HI: \"2^64\": does not fit in 64 bits (max "
+            "18446744073709551615)\nTry 'quark submit --help'.\n");
+}
+
+TEST(QuarkTest, HelpGoesToStdout) {
+  const Ran ran = Quark("submit --help");
+  EXPECT_EQ(ran.exit_code, 0);
+  EXPECT_EQ(ran.out.rfind("Usage: quark submit", 0), 0u) << ran.out;
+  EXPECT_EQ(ran.err, "");
+}
+
+TEST(QuarkTest, UnreachableControllerExits3) {
+  const Ran ran = Quark("--controller tcp://127.0.0.1:1 --timeout 200ms jobs");
+  EXPECT_EQ(ran.exit_code, 3);
+  EXPECT_EQ(ran.out, "");
+  EXPECT_EQ(ran.err,
+            "quark: cannot reach the controller at tcp://127.0.0.1:1 (no "
+            "reply in 200ms)\n");
+}
+
+proto::Job Job(proto::JobState state, uint64_t version) {
+  proto::Job job;
+  job.set_job_id(7);
+  job.set_kind(proto::COUNT);
+  job.set_state(state);
+  job.set_version(version);
+  if (state == proto::DONE) job.mutable_result()->set_count(9592);
+  return job;
+}
+
+// A controller that knows job 7, which is done at version 2.
+std::vector<std::string> Answer(const proto::ApiRequest& request) {
+  proto::ApiReply reply = FakeController::ReplyTo(request);
+  if (request.has_submit()) {
+    *reply.mutable_job() = Job(proto::QUEUED, 1);
+  } else if (request.has_watch() && request.watch().job_id() == 7) {
+    *reply.mutable_job() = Job(proto::DONE, 2);
+  } else if (request.has_get_job() && request.get_job().job_id() == 7) {
+    *reply.mutable_job() = Job(proto::DONE, 2);
+  } else {
+    reply.mutable_error()->set_code(proto::ApiError::NOT_FOUND);
+    reply.mutable_error()->set_message("no job 9");
+  }
+  return {FakeController::Serialize(reply)};
+}
+
+TEST(QuarkTest, SubmitWaitPrintsTheBareResult) {
+  FakeController fake(Answer);
+  const Ran ran = Quark(
+      absl::StrCat("submit count 1e5 --wait --controller ", fake.endpoint()));
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_EQ(ran.out, "9592\n");
+  EXPECT_EQ(ran.err, "");
+}
+
+TEST(QuarkTest, JobJsonIsOneDocument) {
+  FakeController fake(Answer);
+  const Ran ran =
+      Quark(absl::StrCat("job 7 --json --controller=", fake.endpoint()));
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_EQ(ran.out.rfind("{\"job_id\":\"7\"", 0), 0u) << ran.out;
+  EXPECT_NE(ran.out.find("\"result\":{\"count\":\"9592\""), std::string::npos);
+}
+
+TEST(QuarkTest, UnknownJobExits2WithoutHint) {
+  FakeController fake(Answer);
+  const Ran ran = Quark(absl::StrCat("job 9 --controller ", fake.endpoint()));
+  EXPECT_EQ(ran.exit_code, 2);
+  EXPECT_EQ(ran.err, "quark: no job 9\n");
+}
+
+}  // namespace
+}  // namespace quark
