@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -12,13 +13,17 @@
 namespace quark::integration {
 namespace {
 
-// Exit code 2, nothing on stdout, one non-empty line on stderr.
+// Exit code 2, nothing on stdout, and on stderr one non-empty line naming
+// the problem, optionally followed by the customary hint line
+// ("Try 'quark submit --help'."): no usage dump, no trace.
 ::testing::AssertionResult RejectedWithOneLine(const CliResult& r) {
   if (r.timed_out || r.exit_code != 2 || !r.out.empty()) {
     return ::testing::AssertionFailure() << "want exit 2 and no stdout: " << r.ToString();
   }
-  const absl::string_view err = absl::StripSuffix(r.err, "\n");
-  if (err.empty() || err.find('\n') != absl::string_view::npos) {
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(absl::StripSuffix(r.err, "\n"), '\n');
+  if (lines.size() == 2 && absl::StartsWith(lines[1], "Try '")) lines.pop_back();
+  if (lines.size() != 1 || lines[0].empty()) {
     return ::testing::AssertionFailure() << "want one line on stderr: " << r.ToString();
   }
   return ::testing::AssertionSuccess();

@@ -130,6 +130,9 @@ absl::Status Cluster::StartController(Deadline deadline,
       "--state_dir=" + (dir_ / "state").string(),
       absl::StrCat("--heartbeat_ms=", options_.heartbeat_ms),
       absl::StrCat("--liveness=", options_.liveness),
+      // Every assignment is logged at debug: the tail printed on failure
+      // then shows who held which task.
+      "--log_level=debug",
   };
   if (!options_.task_seconds.empty()) {
     argv.push_back("--task_seconds=" + options_.task_seconds);

@@ -44,12 +44,13 @@ TEST_F(ClusterTest, KilledWorkerTasksAreRedone) {
       "w2", [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
       DeadlineIn(60s)));
 
+  ExpectStillRunning(cluster(), job.job_id());
+
   Process* victim = cluster().worker("w2");
   ASSERT_TRUE(victim->Signal(SIGKILL));
   std::optional<ExitStatus> status = victim->Wait(DeadlineIn(10s));
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->signal(), SIGKILL) << *status;
-  ExpectStillRunning(cluster(), job.job_id());
 
   // Silent for liveness * heartbeat = 0.6 s: forgotten, leases requeued.
   EXPECT_TRUE(cluster().WaitForNodeGone("w2", DeadlineIn(10s)).ok())
@@ -67,6 +68,8 @@ TEST_F(ClusterTest, SigtermWorkerFinishesTaskAndLeaves) {
       "w2", [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
       DeadlineIn(60s)));
 
+  ExpectStillRunning(cluster(), job.job_id());
+
   Process* leaver = cluster().worker("w2");
   ASSERT_TRUE(leaver->Signal(SIGTERM));
   // Within its drain timeout, plus a margin for exiting.
@@ -76,7 +79,6 @@ TEST_F(ClusterTest, SigtermWorkerFinishesTaskAndLeaves) {
   EXPECT_EQ(status->code(), 0) << *status;
   EXPECT_NE(leaver->ReadStderr().find("left node=w2"), std::string::npos)
       << leaver->ReadStderr();
-  ExpectStillRunning(cluster(), job.job_id());
   // Goodbye: forgotten at once, not after the liveness timeout.
   EXPECT_TRUE(cluster().WaitForNodeGone("w2", DeadlineIn(5s)).ok());
 
@@ -114,9 +116,32 @@ TEST_F(ClusterTest, WorkersStartedBeforeControllerJoin) {
   ASSERT_OK(cluster().WaitForNode(
       "early2", [](const proto::Node&) { return true; }, DeadlineIn(10s)));
 
+  ASSERT_OK_AND_ASSIGN(proto::NodeList nodes, cluster().Nodes());
+  EXPECT_EQ(nodes.nodes_size(), 2) << nodes.ShortDebugString();
+
   ASSERT_OK_AND_ASSIGN(proto::Job job,
                        cluster().SubmitAndWait(proto::SUM, 0, 100'000'000, 60s));
   EXPECT_TRUE(MatchesReference(job, proto::SUM, 0, 100'000'000));
+}
+
+// The controller comes up only after the worker gave up on its first Hello
+// and went into backoff: at debug level it logs each "hello node=NAME".
+TEST_F(ClusterTest, WorkerInBackoffJoinsLateController) {
+  ASSERT_OK(cluster().StartWorker("early", {"--log_level=debug"}));
+  ASSERT_TRUE(WaitForLogCount(*cluster().worker("early"), "hello node=early ", 2,
+                              DeadlineIn(20s)))
+      << "the worker never retried its Hello: " << cluster().worker("early")->ReadStderr();
+
+  ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
+  // The next Hello comes after at most the current backoff step (2-4 s).
+  ASSERT_OK(cluster().WaitRegistered("early", DeadlineIn(30s)));
+  ASSERT_OK_AND_ASSIGN(proto::NodeList nodes, cluster().Nodes());
+  ASSERT_EQ(nodes.nodes_size(), 1) << "stale Hellos must not make extra nodes: "
+                                   << nodes.ShortDebugString();
+  EXPECT_EQ(nodes.nodes(0).name(), "early");
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().SubmitAndWait(proto::GAPS, 0, 100'000'000, 60s));
+  EXPECT_TRUE(MatchesReference(job, proto::GAPS, 0, 100'000'000));
 }
 
 TEST_F(ClusterTest, ControllerExitsZeroOnSigterm) {

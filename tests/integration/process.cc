@@ -203,6 +203,16 @@ bool WaitForLog(Process& process, const std::string& needle,
   }
 }
 
+bool WaitForLogCount(Process& process, const std::string& needle, int count,
+                     Deadline deadline) {
+  while (true) {
+    const bool running = process.Running();
+    if (CountOccurrences(process.ReadStderr(), needle) >= count) return true;
+    if (!running || Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(kLogPoll);
+  }
+}
+
 int CountOccurrences(const std::string& text, const std::string& needle) {
   if (needle.empty()) return 0;
   int n = 0;

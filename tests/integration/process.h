@@ -105,6 +105,10 @@ std::string Tail(const std::string& text, int lines);
 bool WaitForLog(Process& process, const std::string& needle,
                 Deadline deadline);
 
+// As WaitForLog, until `needle` occurs at least `count` times in stderr.
+bool WaitForLogCount(Process& process, const std::string& needle, int count,
+                     Deadline deadline);
+
 // Number of non-overlapping occurrences of `needle` in `text`.
 int CountOccurrences(const std::string& text, const std::string& needle);
 
