@@ -2,7 +2,9 @@
 # Counts the primes in [0, 1e11] on a local Quark cluster (a controller and
 # one worker with 2 threads, on loopback) and with `primesieve 1e11 -t2`,
 # alternating which goes first, RUNS times each, and prints the wall time of
-# every pair and the median ratio quark / primesieve. Goal: <= 1.05.
+# every pair and the median ratio quark / primesieve. Goal: <= 1.05. It also
+# prints the CPU time of each side (for quark: controller, worker and CLI),
+# which other load on the machine disturbs much less than the wall time.
 #
 # Usage: bench/bench_count.sh
 #   RUNS        pairs to measure (default 5)
@@ -53,36 +55,54 @@ control="tcp://127.0.0.1:$base"
 api="tcp://127.0.0.1:$((base + 2))"
 "$bin/quark-controller" --control="$control" --collect="tcp://127.0.0.1:$((base + 1))" \
   --api="$api" --state_dir="$run/state" </dev/null >"$run/controller.log" 2>&1 &
-pids+=("$!")
-quark_wait_log "$!" "$run/controller.log" 'controller ready' 15
+controller_pid=$!
+pids+=("$controller_pid")
+quark_wait_log "$controller_pid" "$run/controller.log" 'controller ready' 15
 "$bin/quark-worker" --controller="$control" --name=bench --threads="$threads" \
   </dev/null >"$run/worker.log" 2>&1 &
-pids+=("$!")
+worker_pid=$!
+pids+=("$worker_pid")
 quark_wait_nodes "$bin/quark" "$api" 30 bench
 
-now_ns() { date +%s%N; }
+# CPU seconds (user + system) used so far by the controller and the worker.
+ticks=$(getconf CLK_TCK)
+daemons_cpu() {
+  local pid total=0 fields
+  for pid in "$controller_pid" "$worker_pid"; do
+    # Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends
+    # the command name.
+    read -ra fields <<<"$(sed 's/.*) //' "/proc/$pid/stat")"
+    total=$((total + fields[11] + fields[12]))
+  done
+  awk -v t="$total" -v hz="$ticks" 'BEGIN { printf "%.3f", t / hz }'
+}
 
-# time_it CMD...: runs CMD; sets timed_seconds to its wall time and
-# timed_result to the last line it printed.
+# time_it CMD...: runs CMD; sets wall to its wall time, cpu to the CPU time
+# of CMD and its children, and result to the last line it printed.
+TIMEFORMAT='%R %U %S'
 time_it() {
-  local start end out
-  start=$(now_ns)
-  out=$("$@")
-  end=$(now_ns)
-  timed_seconds=$(awk -v ns=$((end - start)) 'BEGIN { printf "%.3f", ns / 1e9 }')
-  timed_result=$(tail -n 1 <<<"$out")
+  { time "$@" >"$run/out"; } 2>"$run/time"
+  read -r wall user sys <"$run/time"
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
+  result=$(tail -n 1 "$run/out")
 }
 
 run_quark() {
+  local before after
+  before=$(daemons_cpu)
   time_it "$bin/quark" --controller="$api" submit count "$hi" --wait
-  check quark "$timed_result"
-  q_s=$timed_seconds
+  after=$(daemons_cpu)
+  check quark "$result"
+  q_wall=$wall
+  # The sieving happens in the daemons; add the CLI's own share.
+  q_cpu=$(awk -v a="$after" -v b="$before" -v c="$cpu" 'BEGIN { printf "%.2f", a - b + c }')
 }
 
 run_primesieve() {
   time_it primesieve "$hi" "-t$threads" -q
-  check primesieve "$timed_result"
-  p_s=$timed_seconds
+  check primesieve "$result"
+  p_wall=$wall
+  p_cpu=$cpu
 }
 
 check() {
@@ -98,8 +118,10 @@ echo "quark submit count $hi --wait   vs   primesieve $hi -t$threads"
 echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n 1)"
 # Other work on the machine skews both columns: the load average says how busy it was.
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-4s %10s %12s %8s\n' run quark_s primesieve_s ratio
+printf '%-4s %8s %12s %8s   %8s %12s %8s\n' run quark_s primesieve_s ratio \
+  quark_cpu primesieve_cpu ratio
 ratios=()
+cpu_ratios=()
 for ((i = 1; i <= runs; i++)); do
   if ((i % 2)); then
     run_quark
@@ -108,12 +130,18 @@ for ((i = 1; i <= runs; i++)); do
     run_primesieve
     run_quark
   fi
-  ratio=$(awk -v q="$q_s" -v p="$p_s" 'BEGIN { printf "%.3f", q / p }')
+  ratio=$(awk -v q="$q_wall" -v p="$p_wall" 'BEGIN { printf "%.3f", q / p }')
+  cpu_ratio=$(awk -v q="$q_cpu" -v p="$p_cpu" 'BEGIN { printf "%.3f", q / p }')
   ratios+=("$ratio")
-  printf '%-4s %10s %12s %8s\n' "$i" "$q_s" "$p_s" "$ratio"
+  cpu_ratios+=("$cpu_ratio")
+  printf '%-4s %8s %12s %8s   %8s %12s %8s\n' "$i" "$q_wall" "$p_wall" "$ratio" \
+    "$q_cpu" "$p_cpu" "$cpu_ratio"
 done
-median=$(printf '%s\n' "${ratios[@]}" | sort -g |
-  awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-echo "count: $expect"
+median() {
+  printf '%s\n' "$@" | sort -g |
+    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+echo "count: $expect (both, every run)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "median ratio quark/primesieve: $median (goal <= 1.05)"
+echo "median CPU-time ratio quark/primesieve: $(median "${cpu_ratios[@]}")"
+echo "median wall-time ratio quark/primesieve: $(median "${ratios[@]}") (goal <= 1.05)"
