@@ -112,8 +112,11 @@ std::string Cluster::api_endpoint() const { return Endpoint(api_port_); }
 absl::StatusOr<Process*> Cluster::Launch(const std::string& name,
                                          std::vector<std::string> argv) {
   if (!init_status_.ok()) return init_status_;
-  absl::StatusOr<std::unique_ptr<Process>> p =
-      Process::Start(name, std::move(argv), dir_);
+  // A restarted process gets fresh log files ("controller.2.err"), so that
+  // waiting for a line never finds the one its predecessor wrote.
+  const int n = ++launches_[name];
+  absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(
+      n == 1 ? name : absl::StrCat(name, ".", n), std::move(argv), dir_);
   if (!p.ok()) return p.status();
   processes_.push_back(std::move(*p));
   return processes_.back().get();

@@ -8,7 +8,8 @@
 // Ports are picked by the OS (bind to 127.0.0.1:0) when the Cluster is
 // built and stay the same for its life, so a controller can be started
 // after its workers. Every process lives in `dir` (logs `<name>.out`,
-// `<name>.err`; controller state in `dir/state`) and is stopped by its own
+// `<name>.err`, then `<name>.2.err`... for a restarted one; controller state
+// in `dir/state`) and is stopped by its own
 // pid when the Cluster is destroyed. Not thread-safe.
 #ifndef QUARK_TESTS_INTEGRATION_CLUSTER_H_
 #define QUARK_TESTS_INTEGRATION_CLUSTER_H_
@@ -148,6 +149,7 @@ class Cluster {
   std::vector<std::unique_ptr<Process>> processes_;  // all ever started
   Process* controller_ = nullptr;
   std::map<std::string, Process*> workers_;  // the latest by name
+  std::map<std::string, int> launches_;      // processes started per name
   int cli_runs_ = 0;
 };
 

@@ -133,6 +133,15 @@ TEST_F(ClusterTest, SubmitPrintsJobIdAndJobsListsIt) {
   EXPECT_EQ(jobs.jobs(0).job_id(), id);
   EXPECT_TRUE(MatchesReference(jobs.jobs(0), proto::COUNT, 0, 1000));
 
+  // --json keeps the proto field names and prints zero fields too.
+  const CliResult json = cluster().RunCli({"--json", "job", m[1]});
+  EXPECT_EQ(json.exit_code, 0) << json.ToString();
+  for (const char* field : {"\"job_id\"", "\"tasks_done\"", "\"duplicates\"",
+                            "\"max_gap_start\"", "\"priority\""}) {
+    EXPECT_NE(json.out.find(field), std::string::npos) << field << " in " << json.out;
+  }
+  EXPECT_EQ(json.out.find("\"jobId\""), std::string::npos) << json.out;
+
   const CliResult human = cluster().RunCli({"jobs"});
   EXPECT_EQ(human.exit_code, 0) << human.ToString();
   EXPECT_NE(human.out.find(absl::StrCat(id)), std::string::npos) << human.ToString();

@@ -86,6 +86,55 @@ TEST_F(ClusterTest, SigtermWorkerFinishesTaskAndLeaves) {
   EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kBigHi));
 }
 
+// A worker killed and started again under the same name (a new
+// incarnation) replaces its old self: one node, exact answer.
+TEST_F(ClusterTest, RestartedWorkerReplacesItself) {
+  ASSERT_OK(cluster().Start(2, DeadlineIn(20s)));
+  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::Node before, cluster().WaitForNode(
+      "w1", [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
+      DeadlineIn(60s)));
+  ExpectStillRunning(cluster(), job.job_id());
+
+  Process* old = cluster().worker("w1");
+  ASSERT_TRUE(old->Signal(SIGKILL));
+  ASSERT_TRUE(old->Wait(DeadlineIn(10s)).has_value());
+  ASSERT_OK(cluster().StartWorker("w1"));
+  ASSERT_OK(cluster().WaitRegistered("w1", DeadlineIn(20s)));
+  ASSERT_OK(cluster().WaitForNode(
+      "w1", [&](const proto::Node& n) { return n.session() != before.session(); },
+      DeadlineIn(10s)));
+
+  ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 150s));
+  EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::NodeList nodes, cluster().Nodes());
+  EXPECT_EQ(nodes.nodes_size(), 2) << nodes.ShortDebugString();
+}
+
+// The controller restarts on the same ports: its workers find it again
+// (it does not know their sessions, so they say Hello anew) and serve.
+TEST_F(ClusterTest, WorkersRejoinRestartedController) {
+  ASSERT_OK(cluster().Start(2, DeadlineIn(20s)));
+  ASSERT_OK_AND_ASSIGN(proto::Job first,
+                       cluster().SubmitAndWait(proto::TWINS, 0, 100'000'000, 60s));
+  EXPECT_TRUE(MatchesReference(first, proto::TWINS, 0, 100'000'000));
+
+  Process* old = cluster().controller();
+  ASSERT_TRUE(old->Signal(SIGTERM));
+  std::optional<ExitStatus> status = old->Wait(DeadlineIn(10s));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code(), 0) << *status;
+
+  ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
+  for (const char* name : {"w1", "w2"}) {
+    ASSERT_OK(cluster().WaitForNode(
+        name, [](const proto::Node&) { return true; }, DeadlineIn(30s)));
+  }
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().SubmitAndWait(proto::SUM, 0, 100'000'000, 60s));
+  EXPECT_TRUE(MatchesReference(job, proto::SUM, 0, 100'000'000));
+}
+
 TEST_F(ClusterTest, IdleWorkerLeavesOnSigint) {
   ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
   Process* w = cluster().worker("w1");

@@ -29,9 +29,10 @@ constexpr auto kLogPoll = std::chrono::milliseconds(20);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // The parent may have died before prctl: then nobody would reap us.
   if (getppid() != parent) _exit(127);
-  int in_fd = open("/dev/null", O_RDONLY);
-  int out_fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-  int err_fd = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  // O_CLOEXEC: only the dup2 copies (0, 1, 2) reach the new program.
+  int in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out_fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int err_fd = open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (in_fd < 0 || out_fd < 0 || err_fd < 0 || dup2(in_fd, 0) < 0 ||
       dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) {
     int e = errno;
