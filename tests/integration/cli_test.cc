@@ -18,13 +18,16 @@ namespace {
 // ("Try 'quark submit --help'."): no usage dump, no trace.
 ::testing::AssertionResult RejectedWithOneLine(const CliResult& r) {
   if (r.timed_out || r.exit_code != 2 || !r.out.empty()) {
-    return ::testing::AssertionFailure() << "want exit 2 and no stdout: " << r.ToString();
+    return ::testing::AssertionFailure()
+           << "want exit 2 and no stdout: " << r.ToString();
   }
   std::vector<absl::string_view> lines =
       absl::StrSplit(absl::StripSuffix(r.err, "\n"), '\n');
-  if (lines.size() == 2 && absl::StartsWith(lines[1], "Try '")) lines.pop_back();
+  if (lines.size() == 2 && absl::StartsWith(lines[1], "Try '"))
+    lines.pop_back();
   if (lines.size() != 1 || lines[0].empty()) {
-    return ::testing::AssertionFailure() << "want one line on stderr: " << r.ToString();
+    return ::testing::AssertionFailure()
+           << "want one line on stderr: " << r.ToString();
   }
   return ::testing::AssertionSuccess();
 }
@@ -32,23 +35,23 @@ namespace {
 TEST_F(ClusterTest, BadInputIsExit2AndChangesNothing) {
   ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
   const std::vector<std::vector<std::string>> bad = {
-      {"submit", "count", "10", "5"},                          // LO > HI
-      {"submit", "count", "0", "18446744073709551616"},        // HI = 2^64
+      {"submit", "count", "10", "5"},                    // LO > HI
+      {"submit", "count", "0", "18446744073709551616"},  // HI = 2^64
       {"submit", "count", "0", "2^64"},
       {"submit", "sum", "18446744073709551616"},
-      {"submit", "count", "-5", "10"},                         // negative
+      {"submit", "count", "-5", "10"},  // negative
       {"submit", "count", "-1"},
-      {"submit", "count", "abc"},                              // not a number
+      {"submit", "count", "abc"},  // not a number
       {"submit", "count", "0", "12x"},
       {"submit", "count", "0", ""},
-      {"submit", "primes", "0", "100"},                        // unknown kind
+      {"submit", "primes", "0", "100"},  // unknown kind
       {"submit", "count", "0", "100", "--priority", "high"},
-      {"job", "999999"},                                       // unknown job
+      {"job", "999999"},  // unknown job
       {"job", "999999", "--wait"},
       {"cancel", "999999"},
       {"job", "abc"},
-      {"frobnicate"},                                          // unknown command
-      {"submit"},                                              // missing args
+      {"frobnicate"},  // unknown command
+      {"submit"},      // missing args
       {"submit", "count"},
       {"job"},
       {"cancel"},
@@ -74,8 +77,10 @@ TEST_F(ClusterTest, UnknownNodeIsExit2) {
   ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
   EXPECT_TRUE(RejectedWithOneLine(cluster().RunCli({"drain", "nosuchnode"})));
   EXPECT_TRUE(RejectedWithOneLine(cluster().RunCli({"undrain", "nosuchnode"})));
-  ASSERT_OK_AND_ASSIGN(proto::Node w1, cluster().WaitForNode(
-      "w1", [](const proto::Node&) { return true; }, DeadlineIn(5s)));
+  ASSERT_OK_AND_ASSIGN(
+      proto::Node w1,
+      cluster().WaitForNode(
+          "w1", [](const proto::Node&) { return true; }, DeadlineIn(5s)));
   EXPECT_EQ(w1.state(), proto::ACTIVE);
 }
 

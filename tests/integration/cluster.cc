@@ -26,19 +26,23 @@ namespace {
 // starts a CLI process, so not much faster than this.
 constexpr auto kApiPoll = std::chrono::milliseconds(50);
 
-std::string Endpoint(int port) { return absl::StrCat("tcp://127.0.0.1:", port); }
+std::string Endpoint(int port) {
+  return absl::StrCat("tcp://127.0.0.1:", port);
+}
 
 }  // namespace
 
 std::string CliResult::ToString() const {
-  return absl::StrCat("`quark ", command, "` -> ",
-                      timed_out ? "TIMED OUT" : absl::StrCat("exit ", exit_code),
-                      "\n  stdout: ", out, "\n  stderr: ", err);
+  return absl::StrCat(
+      "`quark ", command, "` -> ",
+      timed_out ? "TIMED OUT" : absl::StrCat("exit ", exit_code),
+      "\n  stdout: ", out, "\n  stderr: ", err);
 }
 
 absl::StatusOr<int> PickFreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  if (fd < 0)
+    return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -56,13 +60,15 @@ absl::StatusOr<int> PickFreePort() {
 
 std::filesystem::path MakeTestDir() {
   std::string name = "quark-it";
-  if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
+  if (const auto* info =
+          ::testing::UnitTest::GetInstance()->current_test_info()) {
     name = absl::StrCat(name, "-", info->test_suite_name(), "-", info->name());
   }
   for (char& c : name) {
     if (!isalnum(static_cast<unsigned char>(c)) && c != '-') c = '_';
   }
-  std::string pattern = (std::filesystem::path(::testing::TempDir()) / name).string();
+  std::string pattern =
+      (std::filesystem::path(::testing::TempDir()) / name).string();
   pattern += "-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
     ADD_FAILURE() << "mkdtemp " << pattern << ": " << strerror(errno);
@@ -72,11 +78,16 @@ std::filesystem::path MakeTestDir() {
 
 std::string KindName(proto::Kind kind) {
   switch (kind) {
-    case proto::COUNT: return "count";
-    case proto::TWINS: return "twins";
-    case proto::GAPS: return "gaps";
-    case proto::SUM: return "sum";
-    default: return absl::StrCat("kind", int(kind));
+    case proto::COUNT:
+      return "count";
+    case proto::TWINS:
+      return "twins";
+    case proto::GAPS:
+      return "gaps";
+    case proto::SUM:
+      return "sum";
+    default:
+      return absl::StrCat("kind", int(kind));
   }
 }
 
@@ -102,11 +113,16 @@ Cluster::Cluster(Binaries binaries, std::filesystem::path dir,
 
 Cluster::~Cluster() {
   // Workers first, so that none of them reconnects to a dying controller.
-  for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) (*it)->Kill();
+  for (auto it = processes_.rbegin(); it != processes_.rend(); ++it)
+    (*it)->Kill();
 }
 
-std::string Cluster::control_endpoint() const { return Endpoint(control_port_); }
-std::string Cluster::collect_endpoint() const { return Endpoint(collect_port_); }
+std::string Cluster::control_endpoint() const {
+  return Endpoint(control_port_);
+}
+std::string Cluster::collect_endpoint() const {
+  return Endpoint(collect_port_);
+}
 std::string Cluster::api_endpoint() const { return Endpoint(api_port_); }
 
 absl::StatusOr<Process*> Cluster::Launch(const std::string& name,
@@ -145,15 +161,16 @@ absl::Status Cluster::StartController(Deadline deadline,
   if (!p.ok()) return p.status();
   controller_ = *p;
   if (!WaitForLog(*controller_, "controller ready", deadline)) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "no 'controller ready' line (", controller_->Running() ? "running" : "exited",
-        "); stderr:\n", Tail(controller_->ReadStderr(), 20)));
+    return absl::DeadlineExceededError(
+        absl::StrCat("no 'controller ready' line (",
+                     controller_->Running() ? "running" : "exited",
+                     "); stderr:\n", Tail(controller_->ReadStderr(), 20)));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<Process*> Cluster::StartWorker(const std::string& name,
-                                              std::vector<std::string> extra_flags) {
+absl::StatusOr<Process*> Cluster::StartWorker(
+    const std::string& name, std::vector<std::string> extra_flags) {
   std::vector<std::string> argv = {
       binaries_.worker,
       "--controller=" + control_endpoint(),
@@ -173,14 +190,15 @@ Process* Cluster::worker(const std::string& name) {
   return it == workers_.end() ? nullptr : it->second;
 }
 
-absl::Status Cluster::WaitRegistered(const std::string& name, Deadline deadline) {
+absl::Status Cluster::WaitRegistered(const std::string& name,
+                                     Deadline deadline) {
   Process* w = worker(name);
   if (w == nullptr) return absl::NotFoundError("no worker " + name);
   if (!WaitForLog(*w, "registered node=" + name, deadline)) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "worker ", name, " did not log 'registered node=", name, "' (",
-        w->Running() ? "running" : "exited", "); stderr:\n",
-        Tail(w->ReadStderr(), 20)));
+    return absl::DeadlineExceededError(
+        absl::StrCat("worker ", name, " did not log 'registered node=", name,
+                     "' (", w->Running() ? "running" : "exited", "); stderr:\n",
+                     Tail(w->ReadStderr(), 20)));
   }
   return absl::OkStatus();
 }
@@ -191,17 +209,20 @@ absl::Status Cluster::Start(int workers, Deadline deadline) {
     if (auto w = StartWorker(absl::StrCat("w", i)); !w.ok()) return w.status();
   }
   for (int i = 1; i <= workers; ++i) {
-    if (absl::Status s = WaitRegistered(absl::StrCat("w", i), deadline); !s.ok()) {
+    if (absl::Status s = WaitRegistered(absl::StrCat("w", i), deadline);
+        !s.ok()) {
       return s;
     }
   }
   return absl::OkStatus();
 }
 
-CliResult Cluster::RunCli(std::vector<std::string> args, Clock::duration timeout) {
+CliResult Cluster::RunCli(std::vector<std::string> args,
+                          Clock::duration timeout) {
   CliResult result;
   result.command = absl::StrJoin(args, " ");
-  std::vector<std::string> argv = {binaries_.cli, "--controller=" + api_endpoint()};
+  std::vector<std::string> argv = {binaries_.cli,
+                                   "--controller=" + api_endpoint()};
   argv.insert(argv.end(), args.begin(), args.end());
   const Deadline deadline = Clock::now() + timeout;
   absl::StatusOr<std::unique_ptr<Process>> p =
@@ -221,16 +242,20 @@ CliResult Cluster::RunCli(std::vector<std::string> args, Clock::duration timeout
   return result;
 }
 
-absl::Status ParseJson(const std::string& json, google::protobuf::Message* message) {
-  const auto status = google::protobuf::util::JsonStringToMessage(json, message);
+absl::Status ParseJson(const std::string& json,
+                       google::protobuf::Message* message) {
+  const auto status =
+      google::protobuf::util::JsonStringToMessage(json, message);
   if (status.ok()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "not a ", message->GetTypeName(), " in JSON (", status.ToString(), "): ", json));
+  return absl::InvalidArgumentError(
+      absl::StrCat("not a ", message->GetTypeName(), " in JSON (",
+                   status.ToString(), "): ", json));
 }
 
 template <typename Message>
 absl::StatusOr<Message> Cluster::RunJson(std::vector<std::string> args,
-                                         Clock::duration timeout, bool allow_exit_1) {
+                                         Clock::duration timeout,
+                                         bool allow_exit_1) {
   args.insert(args.begin(), "--json");
   const CliResult r = RunCli(std::move(args), timeout);
   if (r.exit_code != 0 && !(allow_exit_1 && r.exit_code == 1)) {
@@ -258,12 +283,15 @@ absl::StatusOr<proto::Job> Cluster::GetJob(uint64_t id) {
   return RunJson<proto::Job>({"job", absl::StrCat(id)}, 20s, false);
 }
 
-absl::StatusOr<proto::Job> Cluster::WaitJob(uint64_t id, Clock::duration timeout) {
-  return RunJson<proto::Job>({"job", absl::StrCat(id), "--wait"}, timeout, true);
+absl::StatusOr<proto::Job> Cluster::WaitJob(uint64_t id,
+                                            Clock::duration timeout) {
+  return RunJson<proto::Job>({"job", absl::StrCat(id), "--wait"}, timeout,
+                             true);
 }
 
 absl::StatusOr<proto::Job> Cluster::SubmitAndWait(proto::Kind kind, uint64_t lo,
-                                                  uint64_t hi, Clock::duration timeout) {
+                                                  uint64_t hi,
+                                                  Clock::duration timeout) {
   return RunJson<proto::Job>(
       {"submit", KindName(kind), absl::StrCat(lo), absl::StrCat(hi), "--wait"},
       timeout, true);
@@ -277,7 +305,8 @@ absl::StatusOr<proto::JobList> Cluster::Jobs() {
   return RunJson<proto::JobList>({"jobs"}, 20s, false);
 }
 
-const proto::Node* FindNode(const proto::NodeList& nodes, const std::string& name) {
+const proto::Node* FindNode(const proto::NodeList& nodes,
+                            const std::string& name) {
   for (const proto::Node& n : nodes.nodes()) {
     if (n.name() == name) return &n;
   }
@@ -285,8 +314,8 @@ const proto::Node* FindNode(const proto::NodeList& nodes, const std::string& nam
 }
 
 absl::StatusOr<proto::Node> Cluster::WaitForNode(
-    const std::string& name, const std::function<bool(const proto::Node&)>& pred,
-    Deadline deadline) {
+    const std::string& name,
+    const std::function<bool(const proto::Node&)>& pred, Deadline deadline) {
   std::string last = "(never listed)";
   while (true) {
     absl::StatusOr<proto::NodeList> nodes = Nodes();
@@ -296,22 +325,23 @@ absl::StatusOr<proto::Node> Cluster::WaitForNode(
       last = n->ShortDebugString();
     }
     if (Clock::now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("node ", name, " never reached the condition; last: ", last));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "node ", name, " never reached the condition; last: ", last));
     }
     std::this_thread::sleep_for(kApiPoll);
   }
 }
 
-absl::Status Cluster::WaitForNodeGone(const std::string& name, Deadline deadline) {
+absl::Status Cluster::WaitForNodeGone(const std::string& name,
+                                      Deadline deadline) {
   while (true) {
     absl::StatusOr<proto::NodeList> nodes = Nodes();
     if (!nodes.ok()) return nodes.status();
     const proto::Node* n = FindNode(*nodes, name);
     if (n == nullptr) return absl::OkStatus();
     if (Clock::now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("node ", name, " still listed: ", n->ShortDebugString()));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "node ", name, " still listed: ", n->ShortDebugString()));
     }
     std::this_thread::sleep_for(kApiPoll);
   }
@@ -326,7 +356,8 @@ absl::StatusOr<proto::Job> Cluster::WaitForJob(
     if (pred(*job)) return *job;
     if (Clock::now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
-          "job ", id, " never reached the condition; last: ", job->ShortDebugString()));
+          "job ", id,
+          " never reached the condition; last: ", job->ShortDebugString()));
     }
     std::this_thread::sleep_for(kApiPoll);
   }
@@ -335,16 +366,17 @@ absl::StatusOr<proto::Job> Cluster::WaitForJob(
 std::string Cluster::Diagnostics(int lines) const {
   std::string text = absl::StrCat("test dir: ", dir_.string(), "\n");
   for (const auto& p : processes_) {
-    absl::StrAppend(&text, "---- ", p->name(), " (pid ", p->pid(), ") stderr tail:\n",
-                    Tail(p->ReadStderr(), lines), "\n");
+    absl::StrAppend(&text, "---- ", p->name(), " (pid ", p->pid(),
+                    ") stderr tail:\n", Tail(p->ReadStderr(), lines), "\n");
   }
   return text;
 }
 
-::testing::AssertionResult MatchesReference(const proto::Job& job, proto::Kind kind,
-                                            uint64_t lo, uint64_t hi) {
-  const std::string what =
-      absl::StrCat(KindName(kind), " [", lo, ", ", hi, "]: job ", job.ShortDebugString());
+::testing::AssertionResult MatchesReference(const proto::Job& job,
+                                            proto::Kind kind, uint64_t lo,
+                                            uint64_t hi) {
+  const std::string what = absl::StrCat(KindName(kind), " [", lo, ", ", hi,
+                                        "]: job ", job.ShortDebugString());
   if (job.state() != proto::DONE) {
     return ::testing::AssertionFailure() << "not DONE: " << what;
   }
@@ -355,13 +387,21 @@ std::string Cluster::Diagnostics(int lines) const {
   const proto::JobResult& got = job.result();
   bool same = false;
   switch (kind) {
-    case proto::COUNT: same = got.count() == want.count(); break;
-    case proto::TWINS: same = got.twins() == want.twins(); break;
-    case proto::GAPS:
-      same = got.max_gap() == want.max_gap() && got.max_gap_start() == want.max_gap_start();
+    case proto::COUNT:
+      same = got.count() == want.count();
       break;
-    case proto::SUM: same = got.sum() == want.sum(); break;
-    default: break;
+    case proto::TWINS:
+      same = got.twins() == want.twins();
+      break;
+    case proto::GAPS:
+      same = got.max_gap() == want.max_gap() &&
+             got.max_gap_start() == want.max_gap_start();
+      break;
+    case proto::SUM:
+      same = got.sum() == want.sum();
+      break;
+    default:
+      break;
   }
   if (!same) {
     return ::testing::AssertionFailure()

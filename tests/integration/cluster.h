@@ -3,7 +3,8 @@
 //
 //   Cluster cluster(binaries, dir);
 //   ASSERT_OK(cluster.Start(3, DeadlineIn(20s)));  // controller + w1..w3
-//   absl::StatusOr<proto::Job> job = cluster.SubmitAndWait(proto::COUNT, 0, 1000);
+//   absl::StatusOr<proto::Job> job = cluster.SubmitAndWait(proto::COUNT, 0,
+//   1000);
 //
 // Ports are picked by the OS (bind to 127.0.0.1:0) when the Cluster is
 // built and stay the same for its life, so a controller can be started
@@ -93,8 +94,8 @@ class Cluster {
   Process* controller() { return controller_; }
 
   // Starts a worker named `name` (not waiting for it to register).
-  absl::StatusOr<Process*> StartWorker(const std::string& name,
-                                       std::vector<std::string> extra_flags = {});
+  absl::StatusOr<Process*> StartWorker(
+      const std::string& name, std::vector<std::string> extra_flags = {});
   Process* worker(const std::string& name);
 
   // Waits for "registered node=<name>" in the worker's log.
@@ -104,7 +105,8 @@ class Cluster {
   absl::Status Start(int workers, Deadline deadline);
 
   // Runs `quark --controller=<api> <args...>`; killed at the deadline.
-  CliResult RunCli(std::vector<std::string> args, Clock::duration timeout = 20s);
+  CliResult RunCli(std::vector<std::string> args,
+                   Clock::duration timeout = 20s);
 
   // `quark --json submit KIND LO HI [--priority N]` without waiting.
   absl::StatusOr<proto::Job> Submit(proto::Kind kind, uint64_t lo, uint64_t hi,
@@ -112,7 +114,8 @@ class Cluster {
   // `quark --json job ID`.
   absl::StatusOr<proto::Job> GetJob(uint64_t id);
   // `quark --json job ID --wait`: the final job (exit 0 or 1).
-  absl::StatusOr<proto::Job> WaitJob(uint64_t id, Clock::duration timeout = 120s);
+  absl::StatusOr<proto::Job> WaitJob(uint64_t id,
+                                     Clock::duration timeout = 120s);
   // `quark --json submit KIND LO HI --wait`.
   absl::StatusOr<proto::Job> SubmitAndWait(proto::Kind kind, uint64_t lo,
                                            uint64_t hi,
@@ -122,8 +125,8 @@ class Cluster {
 
   // Polls `nodes` until node `name` is listed and `pred` holds for it.
   absl::StatusOr<proto::Node> WaitForNode(
-      const std::string& name, const std::function<bool(const proto::Node&)>& pred,
-      Deadline deadline);
+      const std::string& name,
+      const std::function<bool(const proto::Node&)>& pred, Deadline deadline);
   // Polls `nodes` until node `name` is no longer listed.
   absl::Status WaitForNodeGone(const std::string& name, Deadline deadline);
   // Polls `job ID` until `pred` holds.
@@ -154,7 +157,8 @@ class Cluster {
 };
 
 // Parses `json` (as the CLI prints it with --json) into `message`.
-absl::Status ParseJson(const std::string& json, google::protobuf::Message* message);
+absl::Status ParseJson(const std::string& json,
+                       google::protobuf::Message* message);
 
 // Success if `job` is DONE over [lo, hi] with the answer of `kind` equal to
 // the reference computed here with primesieve / primecount.
@@ -163,7 +167,8 @@ absl::Status ParseJson(const std::string& json, google::protobuf::Message* messa
                                             uint64_t hi);
 
 // A node by name from a NodeList, or nullptr.
-const proto::Node* FindNode(const proto::NodeList& nodes, const std::string& name);
+const proto::Node* FindNode(const proto::NodeList& nodes,
+                            const std::string& name);
 
 }  // namespace quark::integration
 

@@ -1,8 +1,9 @@
 // The GoogleTest fixture of the integration tests: a fresh temp dir and an
 // unstarted Cluster of the binaries this build made. On failure the tails of
 // every process's log are printed and the dir is kept; on success it is
-// removed (unless QUARK_IT_KEEP is set). Include only from test sources compiled with QUARK_CONTROLLER_BIN,
-// QUARK_WORKER_BIN and QUARK_CLI_BIN (see CMakeLists.txt).
+// removed (unless QUARK_IT_KEEP is set). Include only from test sources
+// compiled with QUARK_CONTROLLER_BIN, QUARK_WORKER_BIN and QUARK_CLI_BIN (see
+// CMakeLists.txt).
 #ifndef QUARK_TESTS_INTEGRATION_CLUSTER_TEST_H_
 #define QUARK_TESTS_INTEGRATION_CLUSTER_TEST_H_
 
@@ -21,19 +22,20 @@
 #define QUARK_IT_CONCAT_(a, b) QUARK_IT_CONCAT_INNER_(a, b)
 
 // ASSERT_OK(status_or_statusor): fails the test with the status message.
-#define ASSERT_OK(expr)                                                   \
-  do {                                                                    \
-    const auto& quark_it_s_ = (expr);                                     \
-    ASSERT_TRUE(::quark::integration::StatusOf(quark_it_s_).ok())             \
-        << #expr << ": " << ::quark::integration::StatusOf(quark_it_s_);      \
+#define ASSERT_OK(expr)                                                  \
+  do {                                                                   \
+    const auto& quark_it_s_ = (expr);                                    \
+    ASSERT_TRUE(::quark::integration::StatusOf(quark_it_s_).ok())        \
+        << #expr << ": " << ::quark::integration::StatusOf(quark_it_s_); \
   } while (0)
 
 // ASSERT_OK_AND_ASSIGN(lhs, statusor): assigns the value or fails the test.
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL_(QUARK_IT_CONCAT_(quark_it_so_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(so, lhs, expr)          \
-  auto so = (expr);                                        \
-  ASSERT_TRUE(so.ok()) << #expr << ": " << so.status();    \
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                     \
+  ASSERT_OK_AND_ASSIGN_IMPL_(QUARK_IT_CONCAT_(quark_it_so_, __LINE__), lhs, \
+                             expr)
+#define ASSERT_OK_AND_ASSIGN_IMPL_(so, lhs, expr)       \
+  auto so = (expr);                                     \
+  ASSERT_TRUE(so.ok()) << #expr << ": " << so.status(); \
   lhs = std::move(*so)
 
 namespace quark::integration {

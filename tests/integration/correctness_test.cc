@@ -57,22 +57,26 @@ TEST_P(KindsTest, ExactAnswer) {
 INSTANTIATE_TEST_SUITE_P(
     Ranges, KindsTest,
     ::testing::Values(
-        RangeCase{"Zero", 0, 0},                      // no prime
-        RangeCase{"ZeroOne", 0, 1},                   // no prime
-        RangeCase{"Two", 2, 2},                       // one prime, no gap
-        RangeCase{"ThreeToSeven", 3, 7},              // two twins, tied gaps
-        RangeCase{"InsideGap", 114, 126},             // no prime, lo > 0
-        RangeCase{"Thousand", 0, 1000},               // 168 primes
-        RangeCase{"HundredThousand", 0, 100000},      // 9592 primes
+        RangeCase{"Zero", 0, 0},                  // no prime
+        RangeCase{"ZeroOne", 0, 1},               // no prime
+        RangeCase{"Two", 2, 2},                   // one prime, no gap
+        RangeCase{"ThreeToSeven", 3, 7},          // two twins, tied gaps
+        RangeCase{"InsideGap", 114, 126},         // no prime, lo > 0
+        RangeCase{"Thousand", 0, 1000},           // 168 primes
+        RangeCase{"HundredThousand", 0, 100000},  // 9592 primes
         RangeCase{"Billion", 0, kE9},
         RangeCase{"OddBounds", kE9 + 7, 2 * kE9 - 1},  // both ends odd
         RangeCase{"Tera", kE12, kE12 + 200'000'000},
         // Each primesieve call this high costs ~1 s of setup (in the
         // workers and in the reference): a few ranges only.
         RangeCase{"Top", kMax64 - 10'000'000, kMax64},  // ends at 2^64 - 1
-        RangeCase{"LargestPrime", kLargestPrime64, kMax64,  // one prime
+        RangeCase{"LargestPrime",
+                  kLargestPrime64,
+                  kMax64,  // one prime
                   {proto::COUNT, proto::GAPS, proto::SUM}},
-        RangeCase{"AboveLargestPrime", kLargestPrime64 + 1, kMax64,
+        RangeCase{"AboveLargestPrime",
+                  kLargestPrime64 + 1,
+                  kMax64,
                   {proto::COUNT, proto::SUM}},
         RangeCase{"MaxOnly", kMax64, kMax64}),
     CaseName);
@@ -117,7 +121,8 @@ TEST_F(ClusterTest, NumberSyntax) {
 // Without --wait, submit prints "job ID"; jobs and job ID show it.
 TEST_F(ClusterTest, SubmitPrintsJobIdAndJobsListsIt) {
   ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
-  const CliResult submitted = cluster().RunCli({"submit", "count", "0", "1000"});
+  const CliResult submitted =
+      cluster().RunCli({"submit", "count", "0", "1000"});
   ASSERT_EQ(submitted.exit_code, 0) << submitted.ToString();
   std::smatch m;
   ASSERT_TRUE(std::regex_search(submitted.out, m, std::regex(R"(job (\d+))")))
@@ -138,13 +143,15 @@ TEST_F(ClusterTest, SubmitPrintsJobIdAndJobsListsIt) {
   EXPECT_EQ(json.exit_code, 0) << json.ToString();
   for (const char* field : {"\"job_id\"", "\"tasks_done\"", "\"duplicates\"",
                             "\"max_gap_start\"", "\"priority\""}) {
-    EXPECT_NE(json.out.find(field), std::string::npos) << field << " in " << json.out;
+    EXPECT_NE(json.out.find(field), std::string::npos)
+        << field << " in " << json.out;
   }
   EXPECT_EQ(json.out.find("\"jobId\""), std::string::npos) << json.out;
 
   const CliResult human = cluster().RunCli({"jobs"});
   EXPECT_EQ(human.exit_code, 0) << human.ToString();
-  EXPECT_NE(human.out.find(absl::StrCat(id)), std::string::npos) << human.ToString();
+  EXPECT_NE(human.out.find(absl::StrCat(id)), std::string::npos)
+      << human.ToString();
 }
 
 }  // namespace

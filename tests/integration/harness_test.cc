@@ -1,9 +1,9 @@
 // Tests of the integration harness itself: Process, port picking and the
 // reference values. They need none of the Quark binaries.
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,7 +25,8 @@ class HarnessTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<Process> Sh(const std::string& script) {
-    auto p = Process::Start("sh" + std::to_string(++runs_), {"/bin/sh", "-c", script}, dir_);
+    auto p = Process::Start("sh" + std::to_string(++runs_),
+                            {"/bin/sh", "-c", script}, dir_);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? std::move(*p) : nullptr;
   }
@@ -129,7 +130,8 @@ TEST(ReferenceTest, MatchesTrialDivision) {
     for (size_t k = 0; k < p.size(); ++k) {
       sum += p[k];
       if (k > 0 && p[k] - p[k - 1] == 2) ++twins;
-      if (k > 0 && p[k] - p[k - 1] > gap) gap = p[k] - p[k - 1], start = p[k - 1];
+      if (k > 0 && p[k] - p[k - 1] > gap)
+        gap = p[k] - p[k - 1], start = p[k - 1];
     }
     EXPECT_EQ(ReferenceCount(lo, hi), p.size());
     EXPECT_EQ(ReferenceTwins(lo, hi), twins);

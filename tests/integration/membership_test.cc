@@ -19,12 +19,14 @@ void ExpectStillRunning(Cluster& cluster, uint64_t id) {
   absl::StatusOr<proto::Job> job = cluster.GetJob(id);
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_NE(job->state(), proto::DONE)
-      << "the job ended before the event; raise kBigHi: " << job->ShortDebugString();
+      << "the job ended before the event; raise kBigHi: "
+      << job->ShortDebugString();
 }
 
 TEST_F(ClusterTest, WorkerStartedMidJobGetsWork) {
   ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kBigHi));
   ASSERT_OK(cluster().WaitForNode("w1", HasDoneTasks, DeadlineIn(60s)));
   ExpectStillRunning(cluster(), job.job_id());
 
@@ -38,10 +40,12 @@ TEST_F(ClusterTest, WorkerStartedMidJobGetsWork) {
 
 TEST_F(ClusterTest, KilledWorkerTasksAreRedone) {
   ASSERT_OK(cluster().Start(3, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kBigHi));
   // "After it has taken work": it finished one task and holds more.
   ASSERT_OK(cluster().WaitForNode(
-      "w2", [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
+      "w2",
+      [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
       DeadlineIn(60s)));
 
   ExpectStillRunning(cluster(), job.job_id());
@@ -63,9 +67,11 @@ TEST_F(ClusterTest, KilledWorkerTasksAreRedone) {
 TEST_F(ClusterTest, SigtermWorkerFinishesTaskAndLeaves) {
   cluster().options().drain_timeout = "20s";
   ASSERT_OK(cluster().Start(3, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kBigHi));
   ASSERT_OK(cluster().WaitForNode(
-      "w2", [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
+      "w2",
+      [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
       DeadlineIn(60s)));
 
   ExpectStillRunning(cluster(), job.job_id());
@@ -90,10 +96,14 @@ TEST_F(ClusterTest, SigtermWorkerFinishesTaskAndLeaves) {
 // incarnation) replaces its old self: one node, exact answer.
 TEST_F(ClusterTest, RestartedWorkerReplacesItself) {
   ASSERT_OK(cluster().Start(2, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
-  ASSERT_OK_AND_ASSIGN(proto::Node before, cluster().WaitForNode(
-      "w1", [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
-      DeadlineIn(60s)));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(
+      proto::Node before,
+      cluster().WaitForNode(
+          "w1",
+          [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
+          DeadlineIn(60s)));
   ExpectStillRunning(cluster(), job.job_id());
 
   Process* old = cluster().worker("w1");
@@ -102,7 +112,8 @@ TEST_F(ClusterTest, RestartedWorkerReplacesItself) {
   ASSERT_OK(cluster().StartWorker("w1"));
   ASSERT_OK(cluster().WaitRegistered("w1", DeadlineIn(20s)));
   ASSERT_OK(cluster().WaitForNode(
-      "w1", [&](const proto::Node& n) { return n.session() != before.session(); },
+      "w1",
+      [&](const proto::Node& n) { return n.session() != before.session(); },
       DeadlineIn(10s)));
 
   ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 150s));
@@ -115,8 +126,9 @@ TEST_F(ClusterTest, RestartedWorkerReplacesItself) {
 // (it does not know their sessions, so they say Hello anew) and serve.
 TEST_F(ClusterTest, WorkersRejoinRestartedController) {
   ASSERT_OK(cluster().Start(2, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job first,
-                       cluster().SubmitAndWait(proto::TWINS, 0, 100'000'000, 60s));
+  ASSERT_OK_AND_ASSIGN(
+      proto::Job first,
+      cluster().SubmitAndWait(proto::TWINS, 0, 100'000'000, 60s));
   EXPECT_TRUE(MatchesReference(first, proto::TWINS, 0, 100'000'000));
 
   Process* old = cluster().controller();
@@ -130,8 +142,8 @@ TEST_F(ClusterTest, WorkersRejoinRestartedController) {
     ASSERT_OK(cluster().WaitForNode(
         name, [](const proto::Node&) { return true; }, DeadlineIn(30s)));
   }
-  ASSERT_OK_AND_ASSIGN(proto::Job job,
-                       cluster().SubmitAndWait(proto::SUM, 0, 100'000'000, 60s));
+  ASSERT_OK_AND_ASSIGN(
+      proto::Job job, cluster().SubmitAndWait(proto::SUM, 0, 100'000'000, 60s));
   EXPECT_TRUE(MatchesReference(job, proto::SUM, 0, 100'000'000));
 }
 
@@ -168,8 +180,8 @@ TEST_F(ClusterTest, WorkersStartedBeforeControllerJoin) {
   ASSERT_OK_AND_ASSIGN(proto::NodeList nodes, cluster().Nodes());
   EXPECT_EQ(nodes.nodes_size(), 2) << nodes.ShortDebugString();
 
-  ASSERT_OK_AND_ASSIGN(proto::Job job,
-                       cluster().SubmitAndWait(proto::SUM, 0, 100'000'000, 60s));
+  ASSERT_OK_AND_ASSIGN(
+      proto::Job job, cluster().SubmitAndWait(proto::SUM, 0, 100'000'000, 60s));
   EXPECT_TRUE(MatchesReference(job, proto::SUM, 0, 100'000'000));
 }
 
@@ -177,27 +189,30 @@ TEST_F(ClusterTest, WorkersStartedBeforeControllerJoin) {
 // and went into backoff: at debug level it logs each "hello node=NAME".
 TEST_F(ClusterTest, WorkerInBackoffJoinsLateController) {
   ASSERT_OK(cluster().StartWorker("early", {"--log_level=debug"}));
-  ASSERT_TRUE(WaitForLogCount(*cluster().worker("early"), "hello node=early ", 2,
-                              DeadlineIn(20s)))
-      << "the worker never retried its Hello: " << cluster().worker("early")->ReadStderr();
+  ASSERT_TRUE(WaitForLogCount(*cluster().worker("early"), "hello node=early ",
+                              2, DeadlineIn(20s)))
+      << "the worker never retried its Hello: "
+      << cluster().worker("early")->ReadStderr();
 
   ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
   // The next Hello comes after at most the current backoff step (2-4 s).
   ASSERT_OK(cluster().WaitRegistered("early", DeadlineIn(30s)));
   ASSERT_OK_AND_ASSIGN(proto::NodeList nodes, cluster().Nodes());
-  ASSERT_EQ(nodes.nodes_size(), 1) << "stale Hellos must not make extra nodes: "
-                                   << nodes.ShortDebugString();
+  ASSERT_EQ(nodes.nodes_size(), 1)
+      << "stale Hellos must not make extra nodes: " << nodes.ShortDebugString();
   EXPECT_EQ(nodes.nodes(0).name(), "early");
-  ASSERT_OK_AND_ASSIGN(proto::Job job,
-                       cluster().SubmitAndWait(proto::GAPS, 0, 100'000'000, 60s));
+  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().SubmitAndWait(
+                                           proto::GAPS, 0, 100'000'000, 60s));
   EXPECT_TRUE(MatchesReference(job, proto::GAPS, 0, 100'000'000));
 }
 
 TEST_F(ClusterTest, ControllerExitsZeroOnSigterm) {
   ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
   ASSERT_TRUE(cluster().controller()->Signal(SIGTERM));
-  std::optional<ExitStatus> status = cluster().controller()->Wait(DeadlineIn(10s));
-  ASSERT_TRUE(status.has_value()) << "controller still running 10 s after SIGTERM";
+  std::optional<ExitStatus> status =
+      cluster().controller()->Wait(DeadlineIn(10s));
+  ASSERT_TRUE(status.has_value())
+      << "controller still running 10 s after SIGTERM";
   EXPECT_TRUE(status->exited()) << *status;
   EXPECT_EQ(status->code(), 0) << *status;
 }
@@ -205,8 +220,10 @@ TEST_F(ClusterTest, ControllerExitsZeroOnSigterm) {
 TEST_F(ClusterTest, ControllerExitsZeroOnSigint) {
   ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
   ASSERT_TRUE(cluster().controller()->Signal(SIGINT));
-  std::optional<ExitStatus> status = cluster().controller()->Wait(DeadlineIn(10s));
-  ASSERT_TRUE(status.has_value()) << "controller still running 10 s after SIGINT";
+  std::optional<ExitStatus> status =
+      cluster().controller()->Wait(DeadlineIn(10s));
+  ASSERT_TRUE(status.has_value())
+      << "controller still running 10 s after SIGINT";
   EXPECT_EQ(status->code(), 0) << *status;
 }
 

@@ -24,8 +24,8 @@ constexpr auto kWaitPoll = std::chrono::milliseconds(5);
 constexpr auto kLogPoll = std::chrono::milliseconds(20);
 
 // In the child, between fork and execv: only async-signal-safe calls.
-[[noreturn]] void ExecChild(char* const* argv, const char* out,
-                            const char* err, pid_t parent, int report_fd) {
+[[noreturn]] void ExecChild(char* const* argv, const char* out, const char* err,
+                            pid_t parent, int report_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // The parent may have died before prctl: then nobody would reap us.
   if (getppid() != parent) _exit(127);
@@ -47,7 +47,8 @@ constexpr auto kLogPoll = std::chrono::milliseconds(20);
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) sigaction(sig, &dfl, nullptr);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE})
+    sigaction(sig, &dfl, nullptr);
   execv(argv[0], argv);
   int e = errno;
   (void)!write(report_fd, &e, sizeof e);
@@ -57,9 +58,13 @@ constexpr auto kLogPoll = std::chrono::milliseconds(20);
 }  // namespace
 
 bool ExitStatus::exited() const { return WIFEXITED(raw_); }
-int ExitStatus::code() const { return WIFEXITED(raw_) ? WEXITSTATUS(raw_) : -1; }
+int ExitStatus::code() const {
+  return WIFEXITED(raw_) ? WEXITSTATUS(raw_) : -1;
+}
 bool ExitStatus::signaled() const { return WIFSIGNALED(raw_); }
-int ExitStatus::signal() const { return WIFSIGNALED(raw_) ? WTERMSIG(raw_) : 0; }
+int ExitStatus::signal() const {
+  return WIFSIGNALED(raw_) ? WTERMSIG(raw_) : 0;
+}
 
 std::string ExitStatus::ToString() const {
   if (exited()) return absl::StrCat("exit ", code());
@@ -97,7 +102,8 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(
     close(report[1]);
     return absl::InternalError(absl::StrCat("fork: ", strerror(e)));
   }
-  if (pid == 0) ExecChild(args.data(), out_s.c_str(), err_s.c_str(), parent, report[1]);
+  if (pid == 0)
+    ExecChild(args.data(), out_s.c_str(), err_s.c_str(), parent, report[1]);
 
   close(report[1]);
   int child_errno = 0;
@@ -109,11 +115,10 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(
   if (n > 0) {
     int status;
     waitpid(pid, &status, 0);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot start ", argv[0], ": ", strerror(child_errno)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot start ", argv[0], ": ", strerror(child_errno)));
   }
-  return std::unique_ptr<Process>(
-      new Process(std::move(name), pid, out, err));
+  return std::unique_ptr<Process>(new Process(std::move(name), pid, out, err));
 }
 
 Process::Process(std::string name, pid_t pid, std::filesystem::path out,

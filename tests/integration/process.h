@@ -1,9 +1,9 @@
 // A child process for integration tests: started with fork/execv, its
 // stdout and stderr captured to files, stopped by its own pid.
 //
-//   auto p = Process::Start("controller", {"/path/quark-controller", ...}, dir);
-//   p->Signal(SIGTERM);
-//   std::optional<ExitStatus> s = p->Wait(DeadlineIn(5s));
+//   auto p = Process::Start("controller", {"/path/quark-controller", ...},
+//   dir); p->Signal(SIGTERM); std::optional<ExitStatus> s =
+//   p->Wait(DeadlineIn(5s));
 //
 // Every Process is stopped by its own pid: the destructor sends SIGKILL to a
 // child that is still running and reaps it. The child also gets SIGKILL if
@@ -35,10 +35,10 @@ inline Deadline DeadlineIn(Clock::duration d) { return Clock::now() + d; }
 class ExitStatus {
  public:
   explicit ExitStatus(int raw) : raw_(raw) {}
-  bool exited() const;    // normal exit; code() is valid
-  int code() const;       // exit code, or -1 if killed by a signal
-  bool signaled() const;  // killed; signal() is valid
-  int signal() const;     // the signal, or 0 after a normal exit
+  bool exited() const;           // normal exit; code() is valid
+  int code() const;              // exit code, or -1 if killed by a signal
+  bool signaled() const;         // killed; signal() is valid
+  int signal() const;            // the signal, or 0 after a normal exit
   std::string ToString() const;  // "exit 0", "signal 9 (Killed)"
 
  private:
@@ -102,8 +102,7 @@ std::string Tail(const std::string& text, int lines);
 // Polls the child's stderr and stdout until one contains `needle`. Returns
 // false at `deadline`, or as soon as the child has exited without
 // having written it.
-bool WaitForLog(Process& process, const std::string& needle,
-                Deadline deadline);
+bool WaitForLog(Process& process, const std::string& needle, Deadline deadline);
 
 // As WaitForLog, until `needle` occurs at least `count` times in stderr.
 bool WaitForLogCount(Process& process, const std::string& needle, int count,

@@ -1,9 +1,8 @@
 #include "tests/integration/reference.h"
 
+#include <algorithm>
 #include <primecount.hpp>
 #include <primesieve.hpp>
-
-#include <algorithm>
 
 namespace quark::integration {
 namespace {

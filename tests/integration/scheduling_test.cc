@@ -12,17 +12,23 @@ bool IsRunning(const proto::Job& j) { return j.state() == proto::RUNNING; }
 
 TEST_F(ClusterTest, DrainStopsWorkUndrainResumes) {
   ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kBigHi));
   ASSERT_OK(cluster().WaitForNode(
-      "w1", [](const proto::Node& n) { return n.tasks_done() > 0; }, DeadlineIn(60s)));
+      "w1", [](const proto::Node& n) { return n.tasks_done() > 0; },
+      DeadlineIn(60s)));
 
   const CliResult drained = cluster().RunCli({"drain", "w1"});
   ASSERT_EQ(drained.exit_code, 0) << drained.ToString();
   // Its leases finish (a task takes ~task_seconds) and no new ones come.
   ASSERT_OK_AND_ASSIGN(proto::Node idle, cluster().WaitForNode(
-      "w1",
-      [](const proto::Node& n) { return n.state() == proto::DRAINING && n.leases() == 0; },
-      DeadlineIn(30s)));
+                                             "w1",
+                                             [](const proto::Node& n) {
+                                               return n.state() ==
+                                                          proto::DRAINING &&
+                                                      n.leases() == 0;
+                                             },
+                                             DeadlineIn(30s)));
   ASSERT_OK_AND_ASSIGN(proto::Job paused, cluster().GetJob(job.job_id()));
   ASSERT_NE(paused.state(), proto::DONE)
       << "the job ended before the drain took effect; raise kBigHi";
@@ -55,13 +61,15 @@ TEST_F(ClusterTest, DrainStopsWorkUndrainResumes) {
 
 TEST_F(ClusterTest, CancelRunningJob) {
   ASSERT_OK(cluster().Start(2, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kBigHi));
   ASSERT_OK(cluster().WaitForJob(
       job.job_id(),
       [](const proto::Job& j) { return IsRunning(j) && j.tasks_done() > 0; },
       DeadlineIn(60s)));
 
-  const CliResult cancelled = cluster().RunCli({"cancel", std::to_string(job.job_id())});
+  const CliResult cancelled =
+      cluster().RunCli({"cancel", std::to_string(job.job_id())});
   EXPECT_EQ(cancelled.exit_code, 0) << cancelled.ToString();
   const CliResult waited =
       cluster().RunCli({"job", std::to_string(job.job_id()), "--wait"}, 30s);
@@ -73,13 +81,14 @@ TEST_F(ClusterTest, CancelRunningJob) {
   for (const char* name : {"w1", "w2"}) {
     EXPECT_TRUE(cluster()
                     .WaitForNode(
-                        name, [](const proto::Node& n) { return n.leases() == 0; },
+                        name,
+                        [](const proto::Node& n) { return n.leases() == 0; },
                         DeadlineIn(15s))
                     .ok())
         << name << " still holds leases of a cancelled job";
   }
-  ASSERT_OK_AND_ASSIGN(proto::Job next,
-                       cluster().SubmitAndWait(proto::TWINS, 0, 10'000'000, 30s));
+  ASSERT_OK_AND_ASSIGN(proto::Job next, cluster().SubmitAndWait(
+                                            proto::TWINS, 0, 10'000'000, 30s));
   EXPECT_TRUE(MatchesReference(next, proto::TWINS, 0, 10'000'000));
   ASSERT_OK_AND_ASSIGN(proto::Job still, cluster().GetJob(job.job_id()));
   EXPECT_EQ(still.state(), proto::CANCELLED) << still.ShortDebugString();
@@ -87,7 +96,8 @@ TEST_F(ClusterTest, CancelRunningJob) {
 
 TEST_F(ClusterTest, HigherPriorityJobFinishesFirst) {
   ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job low, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job low,
+                       cluster().Submit(proto::COUNT, 0, kBigHi));
   ASSERT_OK(cluster().WaitForJob(
       low.job_id(), [](const proto::Job& j) { return j.tasks_done() > 0; },
       DeadlineIn(60s)));
@@ -96,13 +106,15 @@ TEST_F(ClusterTest, HigherPriorityJobFinishesFirst) {
   ASSERT_OK_AND_ASSIGN(proto::Job high,
                        cluster().Submit(proto::COUNT, 0, kHi, /*priority=*/10));
   EXPECT_EQ(high.priority(), 10);
-  ASSERT_OK_AND_ASSIGN(proto::Job high_done, cluster().WaitJob(high.job_id(), 60s));
+  ASSERT_OK_AND_ASSIGN(proto::Job high_done,
+                       cluster().WaitJob(high.job_id(), 60s));
   EXPECT_TRUE(MatchesReference(high_done, proto::COUNT, 0, kHi));
   ASSERT_OK_AND_ASSIGN(proto::Job low_now, cluster().GetJob(low.job_id()));
   EXPECT_NE(low_now.state(), proto::DONE)
       << "the low-priority job finished first: " << low_now.ShortDebugString();
 
-  ASSERT_OK_AND_ASSIGN(proto::Job low_done, cluster().WaitJob(low.job_id(), 150s));
+  ASSERT_OK_AND_ASSIGN(proto::Job low_done,
+                       cluster().WaitJob(low.job_id(), 150s));
   EXPECT_TRUE(MatchesReference(low_done, proto::COUNT, 0, kBigHi));
   EXPECT_LE(high_done.finished_ms(), low_done.finished_ms());
 }
