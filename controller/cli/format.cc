@@ -51,6 +51,15 @@ std::string Timestamp(uint64_t unix_ms, absl::TimeZone zone) {
                           zone);
 }
 
+// "80ms", "12.3s", "2m5.1s": milliseconds only while they matter.
+std::string Elapsed(uint64_t ms) {
+  const absl::Duration took = absl::Milliseconds(ms);
+  const absl::Duration unit =
+      took < absl::Seconds(1) ? absl::Milliseconds(1) : absl::Milliseconds(100);
+  const std::string text = absl::FormatDuration(absl::Trunc(took, unit));
+  return text == "0" ? "0ms" : text;
+}
+
 // What the RESULT column and the result line show for any state.
 std::string Outcome(const proto::Job& job) {
   if (job.state() == proto::DONE) return FormatResult(job);
@@ -131,11 +140,8 @@ std::string FormatRange(const proto::Range& range) {
 std::string FormatJob(const proto::Job& job, absl::TimeZone zone) {
   std::string finished = Timestamp(job.finished_ms(), zone);
   if (job.finished_ms() != 0 && job.finished_ms() >= job.submitted_ms()) {
-    const absl::Duration took =
-        absl::Milliseconds(job.finished_ms() - job.submitted_ms());
-    absl::StrAppend(
-        &finished, " (took ",
-        absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(100))), ")");
+    absl::StrAppend(&finished, " (took ",
+                    Elapsed(job.finished_ms() - job.submitted_ms()), ")");
   }
   const bool failed = job.state() == proto::FAILED;
   return absl::StrCat(

@@ -59,6 +59,13 @@ TEST(FormatJobTest, FailedShowsTheErrorAndRunningHasNoEnd) {
       << failed;
   EXPECT_EQ(failed.find("result:"), std::string::npos) << failed;
 
+  job.set_finished_ms(job.submitted_ms() + 80);
+  EXPECT_NE(FormatJob(job, absl::UTCTimeZone()).find("(took 80ms)"),
+            std::string::npos);
+  job.set_finished_ms(job.submitted_ms());
+  EXPECT_NE(FormatJob(job, absl::UTCTimeZone()).find("(took 0ms)"),
+            std::string::npos);
+
   job.set_state(proto::RUNNING);
   job.set_progress(0.4567);
   job.set_finished_ms(0);
