@@ -30,9 +30,13 @@ uint64_t ChooseTaskNumbers(const ChunkOptions& options,
       last_offset == std::numeric_limits<uint64_t>::max() ? last_offset
                                                           : last_offset + 1;
   const uint64_t minimum = MinTaskNumbers(options, request.hi);
-  const uint64_t target =
+  uint64_t target =
       request.rate > 0 ? Saturate(request.rate * options.task_seconds)
                        : minimum;
+  if (request.last > 0) {
+    target = std::min(
+        target, Saturate(static_cast<double>(request.last) * options.max_growth));
+  }
   const int nodes = std::max(request.nodes, 1);
   const uint64_t tail = Saturate(static_cast<double>(remaining) /
                                  (options.tail_split * nodes));

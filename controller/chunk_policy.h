@@ -23,6 +23,10 @@ struct ChunkOptions {
   double sqrt_factor = 1000.0;
   // Near the end no task is larger than remaining / (tail_split x nodes).
   double tail_split = 2.0;
+  // A node's task grows at most this factor over its previous one (slow
+  // start): a rate measured on small tasks, or while the node's cores were
+  // shared differently, is a poor guide to a task 100 times larger.
+  double max_growth = 4.0;
 };
 
 struct ChunkRequest {
@@ -30,6 +34,7 @@ struct ChunkRequest {
   uint64_t hi = 0;     // last number of the job (inclusive), next <= hi
   double rate = 0.0;   // the node's numbers per second; 0 when unknown
   int nodes = 1;       // nodes that can take work now, at least 1
+  uint64_t last = 0;   // the node's previous task size; 0 when none
 };
 
 // The smallest task worth cutting for a job ending at `hi`.

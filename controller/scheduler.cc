@@ -60,6 +60,7 @@ struct Scheduler::Node {
   uint64_t tasks_done = 0;
   double last_rate = 0;                 // numbers per second, any kind
   std::map<proto::Kind, double> rate;   // numbers per second, by kind
+  std::map<proto::Kind, uint64_t> last_task;  // numbers, by kind
 };
 
 struct Scheduler::Lease {
@@ -237,33 +238,35 @@ void Scheduler::RemoveNode(uint64_t session, const char* why) {
   auto it = nodes_.find(session);
   if (it == nodes_.end()) return;
   Node& node = *it->second;
-  const size_t held = node.leases.size();
+  int requeued = 0;
   for (uint64_t lease : std::set<uint64_t>(node.leases)) {
-    ReleaseLease(lease, /*requeue=*/true);
+    requeued += ReleaseLease(lease, /*requeue=*/true) ? 1 : 0;
   }
   QLOG(kNotice) << "node " << why << " node=" << node.name
-                << " session=" << session << " requeued=" << held;
+                << " session=" << session << " requeued=" << requeued;
   nodes_.erase(it);
 }
 
 // Forgets a lease. With `requeue`, a task left with no live lease goes
-// back to the front of its job's queue.
-void Scheduler::ReleaseLease(uint64_t lease_id, bool requeue) {
+// back to the front of its job's queue; returns whether that happened.
+bool Scheduler::ReleaseLease(uint64_t lease_id, bool requeue) {
   auto it = leases_.find(lease_id);
-  if (it == leases_.end()) return;
+  if (it == leases_.end()) return false;
   const Lease lease = it->second;
   leases_.erase(it);
   auto node = nodes_.find(lease.session);
   if (node != nodes_.end()) node->second->leases.erase(lease_id);
   auto job = jobs_.find(lease.job);
-  if (job == jobs_.end()) return;
+  if (job == jobs_.end()) return false;
   auto task = job->second->open.find(lease.task);
-  if (task == job->second->open.end()) return;
+  if (task == job->second->open.end()) return false;
   task->second.leases.erase(lease_id);
-  if (requeue && task->second.leases.empty() && job->second->Active()) {
-    job->second->requeued.push_front(lease.task);
-    ++job->second->version;
+  if (!requeue || !task->second.leases.empty() || !job->second->Active()) {
+    return false;
   }
+  job->second->requeued.push_front(lease.task);
+  ++job->second->version;
+  return true;
 }
 
 // ------------------------------------------------------------- results
@@ -441,7 +444,7 @@ bool Scheduler::AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out
 
 // A task for `node` from `job`: a lost one first, else a new one cut from
 // the front of the range to the chunk policy's size.
-Scheduler::Task* Scheduler::TakeTask(Job& job, const Node& node) {
+Scheduler::Task* Scheduler::TakeTask(Job& job, Node& node) {
   if (!job.requeued.empty()) {
     const uint64_t id = job.requeued.front();
     job.requeued.pop_front();
@@ -453,12 +456,15 @@ Scheduler::Task* Scheduler::TakeTask(Job& job, const Node& node) {
   auto rate = node.rate.find(job.kind);
   request.rate = rate == node.rate.end() ? 0 : rate->second;
   request.nodes = NodesTakingWork();
+  auto last = node.last_task.find(job.kind);
+  request.last = last == node.last_task.end() ? 0 : last->second;
   const uint64_t size = ChooseTaskNumbers(options_.chunk, request);
   Task task;
   task.id = next_task_++;
   task.job = job.id;
   task.lo = job.next;
   task.hi = job.next + (size - 1);
+  node.last_task[job.kind] = size;
   if (task.hi == job.hi) {
     job.cut_all = true;
   } else {

@@ -107,8 +107,8 @@ class Scheduler {
   void Dispatch(absl::Time now, std::vector<Outbound>* out);
   Job* NextJobWithWork();
   bool AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out);
-  Task* TakeTask(Job& job, const Node& node);
-  void ReleaseLease(uint64_t lease_id, bool requeue);
+  Task* TakeTask(Job& job, Node& node);
+  bool ReleaseLease(uint64_t lease_id, bool requeue);
   void CancelLeases(Task& task, uint64_t except_lease,
                     std::vector<Outbound>* out);
   void FinishJob(Job& job, proto::JobState state, absl::Time now);

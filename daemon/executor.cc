@@ -1,7 +1,14 @@
 #include "daemon/executor.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
+
+#include "common/log.h"
 
 namespace quark {
 namespace {
@@ -12,9 +19,10 @@ absl::Duration Since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-Executor::Executor(Kernel kernel, std::function<void()> notify)
+Executor::Executor(Kernel kernel, std::function<void()> notify, int nice)
     : kernel_(std::move(kernel)),
       notify_(std::move(notify)),
+      nice_(nice),
       thread_([this] { Loop(); }) {}
 
 Executor::~Executor() {
@@ -41,6 +49,11 @@ bool Executor::Busy() {
 }
 
 void Executor::Loop() {
+  // On Linux the nice value belongs to the thread, not the process.
+  if (nice_ != 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_) != 0) {
+    QLOG(kWarning) << "cannot lower the sieve's priority nice=" << nice_
+                   << " error=\"" << std::strerror(errno) << "\"";
+  }
   while (true) {
     proto::Assign task;
     {

@@ -33,8 +33,11 @@ class Executor {
   using Kernel =
       std::function<absl::StatusOr<proto::Partial>(const proto::Assign&)>;
 
-  // Starts the thread. A kernel must not throw.
-  Executor(Kernel kernel, std::function<void()> notify);
+  // Starts the thread. A kernel must not throw. The thread, and every
+  // thread the kernel starts from it (primesieve's included: Linux threads
+  // inherit their creator's nice value), runs at niceness `nice`, so that
+  // the I/O thread's heartbeats are never starved by the sieve.
+  Executor(Kernel kernel, std::function<void()> notify, int nice = 0);
   // Waits for the running task, if any, then stops the thread. Tasks not
   // started yet are dropped.
   ~Executor();
@@ -58,6 +61,7 @@ class Executor {
 
   const Kernel kernel_;
   const std::function<void()> notify_;
+  const int nice_;
   absl::Mutex mu_;
   std::deque<proto::Assign> todo_ ABSL_GUARDED_BY(mu_);
   std::vector<FinishedTask> finished_ ABSL_GUARDED_BY(mu_);

@@ -75,7 +75,7 @@ absl::Status Worker::Setup() {
         return ComputePartial(a.kind(), a.range().lo(), a.range().hi(),
                               threads);
       },
-      [wakeup = wakeup_.get()] { wakeup->Notify(); });
+      [wakeup = wakeup_.get()] { wakeup->Notify(); }, options_.sieve_nice);
   try {
     context_ = std::make_unique<zmq::context_t>(1);
   } catch (const zmq::error_t& e) {

@@ -35,6 +35,9 @@ struct WorkerOptions {
   std::string controller = "tcp://127.0.0.1:7700";
   // Threads a task is sieved with.
   int threads = 1;
+  // Niceness of the sieving threads: above the I/O thread's, so that a
+  // busy node still answers heartbeats on time.
+  int sieve_nice = 5;
   // Node name, credits, drain timeout, backoff... session.controller is
   // set from `controller`.
   SessionOptions session;

@@ -67,8 +67,8 @@ absl::Status UsageError(absl::StatusCode code, absl::string_view message,
   status.SetPayload(
       kHintPayload,
       absl::Cord(command.empty()
-                     ? std::string("Try 'quark --help'.")
-                     : absl::StrCat("Try 'quark ", command, " --help'.")));
+                     ? std::string("see 'quark --help'")
+                     : absl::StrCat("see 'quark ", command, " --help'")));
   return status;
 }
 

@@ -56,7 +56,7 @@ struct Command {
 // Parses the arguments after the program name. `env_controller` is the value
 // of QUARK_CONTROLLER (empty when unset). On failure the error (code
 // InvalidArgument or OutOfRange, one line) carries a hint such as
-// "Try 'quark submit --help'." that UsageHint() returns.
+// "see 'quark submit --help'" that UsageHint() returns.
 absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
                                      const std::string& env_controller);
 

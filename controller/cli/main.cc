@@ -17,11 +17,12 @@
 
 namespace {
 
+// One line, always: the problem, then where the usage is explained.
 void PrintError(const absl::Status& status) {
-  std::string text = absl::StrCat("quark: ", status.message(), "\n");
+  std::string text = absl::StrCat("quark: ", status.message());
   const std::string hint = quark::UsageHint(status);
-  if (!hint.empty()) absl::StrAppend(&text, hint, "\n");
-  std::fputs(text.c_str(), stderr);
+  if (!hint.empty()) absl::StrAppend(&text, " (", hint, ")");
+  std::fputs(absl::StrCat(text, "\n").c_str(), stderr);
 }
 
 // Progress on a terminal only: scripts reading stderr get no noise.

@@ -118,8 +118,8 @@ TEST_P(BadCommandTest, IsAUsageErrorWithExitCode2) {
   EXPECT_EQ(UsageHint(got.status()), GetParam().hint);
 }
 
-constexpr char kGeneral[] = "Try 'quark --help'.";
-constexpr char kSubmit[] = "Try 'quark submit --help'.";
+constexpr char kGeneral[] = "see 'quark --help'";
+constexpr char kSubmit[] = "see 'quark submit --help'";
 
 INSTANTIATE_TEST_SUITE_P(
     Args, BadCommandTest,
@@ -155,19 +155,19 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"submit count 10 --timeout 0", "must be positive", kSubmit},
         Bad{"submit count 10 --controller=", "needs an endpoint", kSubmit},
         Bad{"jobs extra", "too many arguments for 'jobs': 'extra'",
-            "Try 'quark jobs --help'."},
+            "see 'quark jobs --help'"},
         Bad{"jobs --wait", "'--wait' does not apply to 'jobs'",
-            "Try 'quark jobs --help'."},
-        Bad{"job", "'job' needs ID", "Try 'quark job --help'."},
+            "see 'quark jobs --help'"},
+        Bad{"job", "'job' needs ID", "see 'quark job --help'"},
         Bad{"job seven", "invalid job ID: \"seven\"",
-            "Try 'quark job --help'."},
+            "see 'quark job --help'"},
         Bad{"job 7 --priority 3", "'--priority' does not apply to 'job'",
-            "Try 'quark job --help'."},
-        Bad{"cancel", "'cancel' needs ID", "Try 'quark cancel --help'."},
-        Bad{"cancel 1 2", "too many arguments", "Try 'quark cancel --help'."},
-        Bad{"drain", "'drain' needs NODE", "Try 'quark drain --help'."},
+            "see 'quark job --help'"},
+        Bad{"cancel", "'cancel' needs ID", "see 'quark cancel --help'"},
+        Bad{"cancel 1 2", "too many arguments", "see 'quark cancel --help'"},
+        Bad{"drain", "'drain' needs NODE", "see 'quark drain --help'"},
         Bad{"undrain a b", "too many arguments",
-            "Try 'quark undrain --help'."}));
+            "see 'quark undrain --help'"}));
 
 }  // namespace
 }  // namespace quark

@@ -43,13 +43,13 @@ Ran Quark(const std::string& args) {
   return ran;
 }
 
-TEST(QuarkTest, UsageErrorIsOneLineAndAHint) {
+TEST(QuarkTest, UsageErrorIsOneLineWithAHint) {
   const Ran ran = Quark("submit count 10 5");
   EXPECT_EQ(ran.exit_code, 2);
   EXPECT_EQ(ran.out, "");
   EXPECT_EQ(ran.err,
             "quark: LO (10) is greater than HI (5); the range [LO, HI] is "
-            "inclusive\nTry 'quark submit --help'.\n");
+            "inclusive (see 'quark submit --help')\n");
 }
 
 TEST(QuarkTest, TooLargeIsBadInput) {
@@ -57,7 +57,7 @@ TEST(QuarkTest, TooLargeIsBadInput) {
   EXPECT_EQ(ran.exit_code, 2);
   EXPECT_EQ(ran.err,
             "quark: invalid HI: \"2^64\": does not fit in 64 bits (max "
-            "18446744073709551615)\nTry 'quark submit --help'.\n");
+            "18446744073709551615) (see 'quark submit --help')\n");
 }
 
 TEST(QuarkTest, HelpGoesToStdout) {

@@ -52,6 +52,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"fold", {0, 15'000'000, 0, 1}, 15'000'001},
         // Less than the minimum left: all of it.
         Case{"last", {100, 200, 1e9, 4}, 101},
+        // Slow start: at most 4x the node's previous task.
+        Case{"growth", {0, 100'000'000'000, 1e9, 1, 100'000'000}, 400'000'000},
         // A single number.
         Case{"one", {7, 7, 0, 1}, 1},
         // The whole 64-bit range: half of it (the tail rule), no overflow.

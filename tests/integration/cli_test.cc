@@ -14,8 +14,7 @@ namespace quark::integration {
 namespace {
 
 // Exit code 2, nothing on stdout, and on stderr one non-empty line naming
-// the problem, optionally followed by the customary hint line
-// ("Try 'quark submit --help'."): no usage dump, no trace.
+// the problem: no usage dump, no trace.
 ::testing::AssertionResult RejectedWithOneLine(const CliResult& r) {
   if (r.timed_out || r.exit_code != 2 || !r.out.empty()) {
     return ::testing::AssertionFailure()
@@ -23,8 +22,6 @@ namespace {
   }
   std::vector<absl::string_view> lines =
       absl::StrSplit(absl::StripSuffix(r.err, "\n"), '\n');
-  if (lines.size() == 2 && absl::StartsWith(lines[1], "Try '"))
-    lines.pop_back();
   if (lines.size() != 1 || lines[0].empty()) {
     return ::testing::AssertionFailure()
            << "want one line on stderr: " << r.ToString();
