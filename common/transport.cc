@@ -1,5 +1,8 @@
 #include "common/transport.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace quark {
@@ -126,6 +129,23 @@ absl::Status ParseFrame(const zmq::message_t& frame,
         message->GetTypeName()));
   }
   return absl::OkStatus();
+}
+
+bool ValidNodeName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+std::string HostOfEndpoint(const std::string& endpoint) {
+  const std::string scheme = "tcp://";
+  if (endpoint.rfind(scheme, 0) != 0) return "127.0.0.1";
+  const std::string rest = endpoint.substr(scheme.size());
+  const std::string host = rest.substr(0, rest.rfind(':'));
+  if (host.empty() || host == "*") return "127.0.0.1";
+  return host;
 }
 
 std::string ConnectableEndpoint(const std::string& bind_endpoint,

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <google/protobuf/message_lite.h>
@@ -55,6 +56,13 @@ absl::StatusOr<std::optional<std::vector<zmq::message_t>>> ReceiveFrames(
 // Parses a frame into `message`; a clear error names what was wrong.
 absl::Status ParseFrame(const zmq::message_t& frame,
                         google::protobuf::MessageLite* message);
+
+// A node name is also its DEALER routing id: 1 to 64 characters of
+// [A-Za-z0-9._-].
+bool ValidNodeName(std::string_view name);
+
+// The host of "tcp://host:port", or "127.0.0.1" for other transports.
+std::string HostOfEndpoint(const std::string& endpoint);
 
 // Turns a bind endpoint such as "tcp://*:7701" into one a peer on
 // `host` can connect to ("tcp://host:7701").

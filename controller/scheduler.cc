@@ -72,14 +72,6 @@ struct Scheduler::Lease {
 
 namespace {
 
-bool ValidNodeName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-  });
-}
-
 bool ValidKind(proto::Kind kind) {
   return kind == proto::COUNT || kind == proto::TWINS ||
          kind == proto::GAPS || kind == proto::SUM;

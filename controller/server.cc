@@ -1,9 +1,5 @@
 #include "controller/server.h"
 
-#include <signal.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -36,22 +32,10 @@ Server::Server(ServerOptions options)
       collect_(context_, zmq::socket_type::pull),
       api_socket_(context_, zmq::socket_type::router) {}
 
-Server::~Server() {
-  if (signal_fd_ >= 0) ::close(signal_fd_);
-}
+Server::~Server() = default;
 
 absl::Status Server::Start() {
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) {
-    return absl::InternalError("cannot block SIGTERM and SIGINT");
-  }
-  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (signal_fd_ < 0) {
-    return absl::InternalError(absl::StrCat("signalfd: ", std::strerror(errno)));
-  }
+  ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install());
   RETURN_IF_ERROR(ConfigureRouter(control_));
   RETURN_IF_ERROR(ConfigureRouter(api_socket_));
   try {
@@ -86,7 +70,7 @@ absl::Status Server::Run() {
         {control_.handle(), 0, ZMQ_POLLIN, 0},
         {collect_.handle(), 0, ZMQ_POLLIN, 0},
         {api_socket_.handle(), 0, ZMQ_POLLIN, 0},
-        {nullptr, signal_fd_, ZMQ_POLLIN, 0},
+        {nullptr, signals_->fd(), ZMQ_POLLIN, 0},
     };
     try {
       zmq::poll(items, 4, timeout);
@@ -95,11 +79,7 @@ absl::Status Server::Run() {
       return absl::InternalError(absl::StrCat("poll: ", e.what()));
     }
     if (items[3].revents & ZMQ_POLLIN) {
-      signalfd_siginfo info;
-      if (::read(signal_fd_, &info, sizeof info) == sizeof info) {
-        QLOG(kNotice) << "controller stopping signal="
-                      << strsignal(static_cast<int>(info.ssi_signo));
-      }
+      QLOG(kNotice) << "controller stopping signal=" << strsignal(signals_->Take());
       return absl::OkStatus();
     }
     // Drain each socket in bounded bites so that none starves the others.

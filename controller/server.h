@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "controller/api.h"
 #include "controller/scheduler.h"
+#include "common/signals.h"
 
 namespace quark {
 
@@ -33,9 +34,9 @@ class Server {
   explicit Server(ServerOptions options);
   ~Server();
 
-  // Binds the sockets and blocks SIGTERM and SIGINT (call it before any
-  // other thread starts, so they inherit the mask). Fails, with the
-  // endpoint named, when a socket cannot be bound.
+  // Takes SIGTERM and SIGINT over (common/signals.h; libzmq's own threads
+  // block every signal, so none of them takes one) and binds the sockets.
+  // Fails, with the endpoint named, when a socket cannot be bound.
   absl::Status Start();
 
   // Serves until SIGTERM or SIGINT. Errors only on a broken socket.
@@ -53,7 +54,7 @@ class Server {
   Api api_;
   zmq::context_t context_;
   zmq::socket_t control_, collect_, api_socket_;
-  int signal_fd_ = -1;
+  std::unique_ptr<ShutdownSignals> signals_;
 };
 
 }  // namespace quark

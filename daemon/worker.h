@@ -24,7 +24,7 @@
 #include "absl/time/time.h"
 #include "daemon/executor.h"
 #include "daemon/session.h"
-#include "daemon/signals.h"
+#include "common/signals.h"
 #include "daemon/wakeup.h"
 #include "proto/quark.pb.h"
 
@@ -48,12 +48,6 @@ struct WorkerOptions {
   // Longest sleep of the loop when nothing is due.
   absl::Duration max_poll = absl::Seconds(1);
 };
-
-// 1 to 64 characters of [A-Za-z0-9._-].
-bool ValidNodeName(std::string_view name);
-
-// The host of "tcp://host:port", or "127.0.0.1" for other transports.
-std::string HostOfEndpoint(const std::string& endpoint);
 
 class Worker {
  public:

@@ -6,18 +6,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/testutil/reference_partial.h"
 
 namespace quark {
 namespace {
 
-// The partial of [lo, hi] by brute iteration with primesieve.
-proto::Partial Direct(uint64_t lo, uint64_t hi) {
-  proto::Partial acc;
-  std::vector<uint64_t> primes;
-  primesieve::generate_primes(lo, hi, &primes);
-  for (uint64_t p : primes) AppendPrime(p, &acc);
-  return acc;
-}
+constexpr auto Direct = testutil::ReferencePartial;
 
 void ExpectSame(const proto::Partial& want, const proto::Partial& got) {
   EXPECT_EQ(want.count(), got.count());

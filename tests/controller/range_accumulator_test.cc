@@ -7,17 +7,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/testutil/reference_partial.h"
 
 namespace quark {
 namespace {
 
-proto::Partial Direct(uint64_t lo, uint64_t hi) {
-  proto::Partial acc;
-  std::vector<uint64_t> primes;
-  primesieve::generate_primes(lo, hi, &primes);
-  for (uint64_t p : primes) AppendPrime(p, &acc);
-  return acc;
-}
+constexpr auto Direct = testutil::ReferencePartial;
 
 TEST(RangeAccumulatorTest, AnyOrderGivesTheWhole) {
   const uint64_t lo = 1000, hi = 200000;

@@ -9,18 +9,12 @@
 #include "common/partial.h"
 #include "common/transport.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/reference_partial.h"
 
 namespace quark {
 namespace {
 
-// The partial a correct worker would compute for [lo, hi].
-proto::Partial Sieve(uint64_t lo, uint64_t hi) {
-  proto::Partial acc;
-  std::vector<uint64_t> primes;
-  primesieve::generate_primes(lo, hi, &primes);
-  for (uint64_t p : primes) AppendPrime(p, &acc);
-  return acc;
-}
+constexpr auto Sieve = testutil::ReferencePartial;
 
 proto::ControlMsg Hello(const std::string& name, uint32_t version = kProtocolVersion) {
   proto::ControlMsg m;

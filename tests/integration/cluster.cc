@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -77,18 +78,7 @@ std::filesystem::path MakeTestDir() {
 }
 
 std::string KindName(proto::Kind kind) {
-  switch (kind) {
-    case proto::COUNT:
-      return "count";
-    case proto::TWINS:
-      return "twins";
-    case proto::GAPS:
-      return "gaps";
-    case proto::SUM:
-      return "sum";
-    default:
-      return absl::StrCat("kind", int(kind));
-  }
+  return absl::AsciiStrToLower(proto::Kind_Name(kind));
 }
 
 Cluster::Cluster(Binaries binaries, std::filesystem::path dir,

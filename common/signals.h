@@ -3,8 +3,8 @@
 // Install() blocks both signals in the calling thread, and so in every
 // thread it starts afterwards: call it before creating the zmq context or
 // any other thread. The signals then only ever show up on fd().
-#ifndef QUARK_DAEMON_SIGNALS_H_
-#define QUARK_DAEMON_SIGNALS_H_
+#ifndef QUARK_COMMON_SIGNALS_H_
+#define QUARK_COMMON_SIGNALS_H_
 
 #include <memory>
 
@@ -32,4 +32,4 @@ class ShutdownSignals {
 
 }  // namespace quark
 
-#endif  // QUARK_DAEMON_SIGNALS_H_
+#endif  // QUARK_COMMON_SIGNALS_H_

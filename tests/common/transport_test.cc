@@ -1,4 +1,4 @@
-#include "daemon/worker.h"
+#include "common/transport.h"
 
 #include <string>
 
@@ -7,7 +7,7 @@
 namespace quark {
 namespace {
 
-TEST(WorkerTest, ValidNodeNames) {
+TEST(TransportTest, ValidNodeNames) {
   const std::string longest(64, 'a');
   for (const std::string& name : {std::string("pi-1"), std::string("a"),
                                   std::string("node_2.lan"), longest}) {
@@ -20,7 +20,7 @@ TEST(WorkerTest, ValidNodeNames) {
   }
 }
 
-TEST(WorkerTest, HostOfEndpoint) {
+TEST(TransportTest, HostOfEndpoint) {
   const struct {
     const char* endpoint;
     const char* host;
