@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <random>
 #include <string>
 
@@ -22,7 +21,8 @@ ABSL_FLAG(std::string, collect, "tcp://*:7701",
 ABSL_FLAG(std::string, api, "tcp://127.0.0.1:7702",
           "Endpoint the operator API (the quark CLI) binds to.");
 ABSL_FLAG(std::string, state_dir, "/var/lib/quark",
-          "Directory for the controller's state; created if missing.");
+          "Directory of the controller's durable state (quark.db, SQLite); "
+          "created if missing. Jobs survive a restart on the same directory.");
 ABSL_FLAG(int, heartbeat_ms, 1000,
           "Heartbeat interval told to workers, in milliseconds.");
 ABSL_FLAG(int, liveness, 3,
@@ -63,18 +63,10 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   std::random_device random;
   options.scheduler.first_session =
       ((uint64_t{random()} << 32 | random()) >> 2) + 1;
+  options.scheduler.first_lease =
+      ((uint64_t{random()} << 32 | random()) >> 2) + 1;
+  options.state_dir = absl::GetFlag(FLAGS_state_dir);
   return options;
-}
-
-absl::Status PrepareStateDir(const std::string& dir) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error || !std::filesystem::is_directory(dir)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot use state directory ", dir, ": ",
-        error ? error.message() : "not a directory"));
-  }
-  return absl::OkStatus();
 }
 
 int Main(int argc, char** argv) {
@@ -99,10 +91,6 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "quark-controller: %s\n",
                  std::string(options.status().message()).c_str());
     return 2;
-  }
-  if (absl::Status s = PrepareStateDir(absl::GetFlag(FLAGS_state_dir)); !s.ok()) {
-    QLOG(kError) << s.message();
-    return 1;
   }
   Server server(*std::move(options));
   if (absl::Status s = server.Start(); !s.ok()) {

@@ -97,7 +97,9 @@ uint64_t UnixMillis(absl::Time t) {
 }  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options)
-    : options_(std::move(options)), next_session_(options_.first_session) {}
+    : options_(std::move(options)),
+      next_session_(options_.first_session),
+      next_lease_(options_.first_lease) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -287,7 +289,11 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
     // Merged already (or its job ended): exactly-once means ignore it.
     ++job.duplicates;
     ++job.version;
-    ReleaseLease(result.lease(), /*requeue=*/false);
+    dirty_jobs_.insert(job.id);
+    auto lease = leases_.find(result.lease());
+    if (lease != leases_.end() && lease->second.task == result.task()) {
+      ReleaseLease(result.lease(), /*requeue=*/false);
+    }
     return absl::OkStatus();
   }
   Task& task = task_it->second;
@@ -316,12 +322,14 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
   for (uint64_t lease : std::set<uint64_t>(task.leases)) {
     ReleaseLease(lease, /*requeue=*/false);
   }
+  MarkTask(task, &result.partial());
   const uint64_t task_id = task.id;
   job.requeued.erase(std::remove(job.requeued.begin(), job.requeued.end(), task_id),
                      job.requeued.end());
   job.open.erase(task_id);
   ++job.tasks_done;
   ++job.version;
+  dirty_jobs_.insert(job.id);
   if (job.acc.Complete()) {
     job.result = ToJobResult(job.kind, job.acc.Whole());
     FinishJob(job, proto::DONE, now);
@@ -351,6 +359,7 @@ void Scheduler::FinishJob(Job& job, proto::JobState state, absl::Time now) {
   job.requeued.clear();
   job.open.clear();
   ++job.version;
+  dirty_jobs_.insert(job.id);
   QLOG(kNotice) << "job finished job=" << job.id
                 << " state=" << proto::JobState_Name(state)
                 << " tasks=" << job.tasks_done
@@ -414,6 +423,7 @@ bool Scheduler::AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out
   --node.credits;
   task->leases.insert(lease.id);
   ++task->attempts;
+  if (job->state != proto::RUNNING) dirty_jobs_.insert(job->id);
   job->state = proto::RUNNING;
   ++job->version;
 
@@ -462,6 +472,8 @@ Scheduler::Task* Scheduler::TakeTask(Job& job, Node& node) {
   } else {
     job.next = task.hi + 1;
   }
+  dirty_jobs_.insert(job.id);
+  MarkTask(task, nullptr);
   return &job.open.emplace(task.id, std::move(task)).first->second;
 }
 
@@ -471,6 +483,105 @@ int Scheduler::NodesTakingWork() const {
     if (!drained_.count(node->name)) ++n;
   }
   return std::max(n, 1);
+}
+
+// ---------------------------------------------------------- durability
+
+void Scheduler::MarkTask(const Task& task, const proto::Partial* partial) {
+  StoredTask& record = dirty_tasks_[task.id];
+  record.id = task.id;
+  record.job = task.job;
+  record.lo = task.lo;
+  record.hi = task.hi;
+  record.done = partial != nullptr;
+  if (partial != nullptr) record.partial = *partial;
+}
+
+proto::StoredJob Scheduler::Record(const Job& job) const {
+  proto::StoredJob r;
+  r.set_id(job.id);
+  r.set_kind(job.kind);
+  r.mutable_range()->set_lo(job.lo);
+  r.mutable_range()->set_hi(job.hi);
+  r.set_priority(job.priority);
+  r.set_seq(job.seq);
+  r.set_state(job.state);
+  r.set_submitted_ms(UnixMillis(job.submitted));
+  r.set_finished_ms(UnixMillis(job.finished));
+  r.set_next(job.next);
+  r.set_cut_all(job.cut_all);
+  if (job.state == proto::DONE) *r.mutable_result() = job.result;
+  r.set_tasks_done(job.tasks_done);
+  r.set_duplicates(job.duplicates);
+  return r;
+}
+
+StoreBatch Scheduler::TakeChanges() {
+  StoreBatch batch;
+  for (uint64_t id : dirty_jobs_) {
+    auto it = jobs_.find(id);
+    if (it != jobs_.end()) batch.jobs.push_back(Record(*it->second));
+  }
+  for (auto& [id, task] : dirty_tasks_) batch.tasks.push_back(std::move(task));
+  dirty_jobs_.clear();
+  dirty_tasks_.clear();
+  return batch;
+}
+
+absl::Status Scheduler::Restore(const StoredState& state) {
+  std::map<uint64_t, std::unique_ptr<Job>> jobs;
+  uint64_t max_task = 0;
+  for (const proto::StoredJob& r : state.jobs) {
+    if (!ValidKind(r.kind()) || r.range().lo() > r.range().hi() ||
+        r.next() < r.range().lo() || r.next() > r.range().hi()) {
+      return absl::DataLossError(absl::StrCat("stored job ", r.id(), " is inconsistent"));
+    }
+    auto job = std::make_unique<Job>(r.range().lo(), r.range().hi());
+    job->id = r.id();
+    job->kind = r.kind();
+    job->priority = r.priority();
+    job->seq = r.seq();
+    job->state = r.state() == proto::RUNNING ? proto::QUEUED : r.state();
+    job->submitted = absl::FromUnixMillis(static_cast<int64_t>(r.submitted_ms()));
+    if (r.finished_ms() != 0) {
+      job->finished = absl::FromUnixMillis(static_cast<int64_t>(r.finished_ms()));
+    }
+    job->next = r.next();
+    job->cut_all = r.cut_all();
+    job->result = r.result();
+    job->tasks_done = r.tasks_done();
+    job->duplicates = r.duplicates();
+    jobs.emplace(job->id, std::move(job));
+  }
+  for (const StoredTask& t : state.tasks) {
+    auto it = jobs.find(t.job);
+    if (it == jobs.end() || !it->second->Active()) continue;  // finished since
+    Job& job = *it->second;
+    max_task = std::max(max_task, t.id);
+    if (t.done) {
+      if (absl::Status s = job.acc.Add(t.lo, t.hi, t.partial); !s.ok()) {
+        return absl::DataLossError(absl::StrCat("stored task ", t.id, ": ", s.message()));
+      }
+      continue;
+    }
+    Task task;
+    task.id = t.id;
+    task.job = t.job;
+    task.lo = t.lo;
+    task.hi = t.hi;
+    job.open.emplace(task.id, task);
+    job.requeued.push_back(task.id);
+  }
+  for (auto& [id, job] : jobs) {
+    next_job_ = std::max(next_job_, id + 1);
+    next_submit_seq_ = std::max(next_submit_seq_, job->seq + 1);
+    if (job->Active()) queue_.insert(job->QueueKey());
+  }
+  next_task_ = std::max(next_task_, max_task + 1);
+  jobs_ = std::move(jobs);
+  QLOG(kNotice) << "state restored jobs=" << jobs_.size()
+                << " active=" << queue_.size() << " tasks=" << state.tasks.size();
+  return absl::OkStatus();
 }
 
 // ------------------------------------------------------------ operator
@@ -502,6 +613,7 @@ absl::StatusOr<proto::Job> Scheduler::Submit(const proto::Submit& submit,
                 << " kind=" << proto::Kind_Name(job->kind) << " lo=" << lo
                 << " hi=" << hi << " priority=" << job->priority;
   Job& ref = *job;
+  dirty_jobs_.insert(job->id);
   jobs_.emplace(job->id, std::move(job));
   Dispatch(now, out);
   return JobView(ref);

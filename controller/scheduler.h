@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "controller/chunk_policy.h"
 #include "controller/range_accumulator.h"
+#include "controller/store.h"
 #include "proto/quark.pb.h"
 
 namespace quark {
@@ -45,9 +46,11 @@ struct SchedulerOptions {
   std::string collector_endpoint = "tcp://*:7701";
   // Credits a node may hold at once; more is refused as absurd.
   uint32_t max_credits = 64;
-  // First session id; the server seeds it randomly so that a restarted
-  // controller never mistakes an old session for a new one.
+  // First session and lease ids; the server seeds them randomly so that a
+  // restarted controller never mistakes an old session or lease for a new
+  // one.
   uint64_t first_session = 1;
+  uint64_t first_lease = 1;
   ChunkOptions chunk;
 };
 
@@ -94,6 +97,17 @@ class Scheduler {
   // Messages rejected since start (bad frames, unknown sessions, ...).
   uint64_t rejected() const { return rejected_; }
 
+  // --- Durability (controller/store.h) ---------------------------------------
+
+  // Rebuilds the jobs of an earlier run. Call once, before anything else.
+  // Tasks that were out on lease go back to the queue; merged ones stay
+  // merged. Fails, changing nothing, on records that do not fit together.
+  absl::Status Restore(const StoredState& state);
+
+  // The records changed since the last call, to be committed before any
+  // message produced since then is sent.
+  StoreBatch TakeChanges();
+
  private:
   struct Task;
   struct Job;
@@ -118,12 +132,14 @@ class Scheduler {
   Node* FindNode(const std::string& name);
   Outbound Reject(const std::string& route, const std::string& reason,
                   bool reregister);
+  void MarkTask(const Task& task, const proto::Partial* partial);
+  proto::StoredJob Record(const Job& job) const;
 
   const SchedulerOptions options_;
   uint64_t next_session_;
   uint64_t next_job_ = 1;
   uint64_t next_task_ = 1;
-  uint64_t next_lease_ = 1;
+  uint64_t next_lease_;
   uint64_t next_submit_seq_ = 0;
   uint64_t rejected_ = 0;
   absl::Time last_heartbeat_ = absl::InfinitePast();
@@ -134,6 +150,9 @@ class Scheduler {
   std::map<uint64_t, std::unique_ptr<Node>> nodes_;      // by session
   absl::flat_hash_map<uint64_t, Lease> leases_;          // by id
   std::set<std::string> drained_;                        // node names
+  // Changed since the last TakeChanges().
+  std::set<uint64_t> dirty_jobs_;
+  std::map<uint64_t, StoredTask> dirty_tasks_;
 };
 
 }  // namespace quark

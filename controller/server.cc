@@ -36,6 +36,9 @@ Server::~Server() = default;
 
 absl::Status Server::Start() {
   ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install());
+  ASSIGN_OR_RETURN(store_, Store::Open(options_.state_dir));
+  ASSIGN_OR_RETURN(StoredState state, store_->Load());
+  RETURN_IF_ERROR(scheduler_.Restore(state));
   RETURN_IF_ERROR(ConfigureRouter(control_));
   RETURN_IF_ERROR(ConfigureRouter(api_socket_));
   try {
@@ -49,7 +52,8 @@ absl::Status Server::Start() {
   RETURN_IF_ERROR(Bind(api_socket_, options_.api_endpoint));
   QLOG(kNotice) << "controller ready control=" << options_.control_endpoint
                 << " collect=" << options_.collect_endpoint
-                << " api=" << options_.api_endpoint;
+                << " api=" << options_.api_endpoint
+                << " state=" << store_->path();
   return absl::OkStatus();
 }
 
@@ -58,10 +62,11 @@ absl::Status Server::Run() {
   while (true) {
     const absl::Time now = absl::Now();
     if (now >= next_tick) {
-      SendControl(scheduler_.OnTick(now));
+      Queue(scheduler_.OnTick(now));
       next_tick = now + options_.tick;
     }
-    for (auto& out : api_.Poll(now)) SendApi(out.route, out.reply);
+    for (auto& out : api_.Poll(now)) api_out_.push_back(std::move(out));
+    RETURN_IF_ERROR(Flush());
 
     const absl::Time wake = std::min(next_tick, api_.NextDeadline());
     const auto timeout = std::chrono::milliseconds(
@@ -95,7 +100,47 @@ absl::Status Server::Run() {
       if (!(api_socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
       HandleApi();
     }
+    RETURN_IF_ERROR(Flush());
   }
+}
+
+absl::Status Server::Flush() {
+  StoreBatch batch = scheduler_.TakeChanges();
+  if (!batch.empty()) {
+    const absl::Time start = absl::Now();
+    if (absl::Status s = store_->Commit(batch); !s.ok()) {
+      QLOG(kError) << "cannot write state, stopping error=\"" << s.message() << "\"";
+      return s;
+    }
+    QLOG(kDebug) << "committed jobs=" << batch.jobs.size()
+                 << " tasks=" << batch.tasks.size() << " ms="
+                 << absl::ToDoubleMilliseconds(absl::Now() - start);
+  }
+  for (const Outbound& o : control_out_) {
+    if (absl::Status s = SendMessage(control_, o.msg, &o.route); !s.ok()) {
+      // The worker is gone; expiry will clean up after it.
+      QLOG(kDebug) << "control send failed peer=" << o.route
+                   << " error=\"" << s.message() << "\"";
+    }
+  }
+  control_out_.clear();
+  for (auto& [route, leases] : acks_) {
+    proto::ControlMsg ack;
+    for (uint64_t lease : leases) ack.mutable_ack()->add_leases(lease);
+    if (absl::Status s = SendMessage(control_, ack, &route); !s.ok()) {
+      // Not lost: the worker pushes the result again and is acked then.
+      QLOG(kDebug) << "ack send failed peer=" << route
+                   << " error=\"" << s.message() << "\"";
+    }
+  }
+  acks_.clear();
+  for (const ApiOutbound& o : api_out_) SendApi(o.route, o.reply);
+  api_out_.clear();
+  return absl::OkStatus();
+}
+
+void Server::Queue(std::vector<Outbound> out) {
+  for (Outbound& o : out) control_out_.push_back(std::move(o));
 }
 
 void Server::HandleControl() {
@@ -117,7 +162,7 @@ void Server::HandleControl() {
                    << " reason=\"" << s.message() << "\"";
     return;
   }
-  SendControl(scheduler_.OnControl(parts[0].to_string(), msg, absl::Now()));
+  Queue(scheduler_.OnControl(parts[0].to_string(), msg, absl::Now()));
 }
 
 void Server::HandleCollector() {
@@ -132,11 +177,17 @@ void Server::HandleCollector() {
   std::vector<Outbound> out;
   if (s.ok()) s = scheduler_.OnResult(result, absl::Now(), &out);
   if (!s.ok()) {
-    QLOG(kWarning) << "result rejected session=" << result.session()
+    QLOG(kWarning) << "result rejected node=" << result.node()
+                   << " session=" << result.session()
                    << " job=" << result.job() << " task=" << result.task()
                    << " reason=\"" << s.message() << "\"";
   }
-  SendControl(out);
+  // Merged, a duplicate, or refused for good: either way the worker may
+  // forget it, once this iteration's changes are on disk.
+  if (result.lease() != 0 && ValidNodeName(result.node())) {
+    acks_[result.node()].push_back(result.lease());
+  }
+  Queue(std::move(out));
 }
 
 void Server::HandleApi() {
@@ -154,28 +205,18 @@ void Server::HandleApi() {
     QLOG(kWarning) << "api request rejected reason=\"" << s.message() << "\"";
     proto::ApiReply reply = ErrorReply(absl::InvalidArgumentError(s.message()));
     reply.set_protocol_version(kProtocolVersion);
-    SendApi(route, reply);
+    api_out_.push_back({route, std::move(reply)});
     return;
   }
   std::vector<Outbound> control;
   auto reply = api_.Handle(route, request, absl::Now(), &control);
-  SendControl(control);
+  Queue(std::move(control));
   if (reply.has_value()) {
     if (reply->has_error()) {
       QLOG(kInfo) << "api request refused reason=\"" << reply->error().message()
                   << "\"";
     }
-    SendApi(route, *reply);
-  }
-}
-
-void Server::SendControl(const std::vector<Outbound>& out) {
-  for (const Outbound& o : out) {
-    if (absl::Status s = SendMessage(control_, o.msg, &o.route); !s.ok()) {
-      // The worker is gone; expiry will clean up after it.
-      QLOG(kDebug) << "control send failed peer=" << o.route
-                   << " error=\"" << s.message() << "\"";
-    }
+    api_out_.push_back({route, *std::move(reply)});
   }
 }
 

@@ -6,6 +6,7 @@
 #ifndef QUARK_CONTROLLER_SERVER_H_
 #define QUARK_CONTROLLER_SERVER_H_
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -14,8 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "controller/api.h"
-#include "controller/scheduler.h"
 #include "common/signals.h"
+#include "controller/scheduler.h"
+#include "controller/store.h"
 
 namespace quark {
 
@@ -23,6 +25,8 @@ struct ServerOptions {
   std::string control_endpoint = "tcp://*:7700";
   std::string collect_endpoint = "tcp://*:7701";
   std::string api_endpoint = "tcp://127.0.0.1:7702";
+  // Where the durable state lives (controller/store.h).
+  std::string state_dir = "/var/lib/quark";
   // How often the scheduler's clock ticks (expiry, heartbeats, dispatch).
   absl::Duration tick = absl::Milliseconds(100);
   SchedulerOptions scheduler;
@@ -35,18 +39,24 @@ class Server {
   ~Server();
 
   // Takes SIGTERM and SIGINT over (common/signals.h; libzmq's own threads
-  // block every signal, so none of them takes one) and binds the sockets.
-  // Fails, with the endpoint named, when a socket cannot be bound.
+  // block every signal, so none of them takes one), opens the state
+  // database and restores the jobs in it, and binds the sockets. Fails,
+  // naming the file or endpoint, when any of that cannot be done.
   absl::Status Start();
 
-  // Serves until SIGTERM or SIGINT. Errors only on a broken socket.
+  // Serves until SIGTERM or SIGINT. Fails on a broken socket, and when the
+  // state cannot be written: then it stops at once (fail-stop), before
+  // telling anyone about a change that is not on disk.
   absl::Status Run();
 
  private:
   void HandleControl();
   void HandleCollector();
   void HandleApi();
-  void SendControl(const std::vector<Outbound>& out);
+  // Commits what changed, then sends what was queued: nothing leaves the
+  // controller before the state that produced it is durable.
+  absl::Status Flush();
+  void Queue(std::vector<Outbound> out);
   void SendApi(const std::string& route, const proto::ApiReply& reply);
 
   ServerOptions options_;
@@ -55,6 +65,11 @@ class Server {
   zmq::context_t context_;
   zmq::socket_t control_, collect_, api_socket_;
   std::unique_ptr<ShutdownSignals> signals_;
+  std::unique_ptr<Store> store_;
+  // Waiting for the next Flush().
+  std::vector<Outbound> control_out_;
+  std::vector<ApiOutbound> api_out_;
+  std::map<std::string, std::vector<uint64_t>> acks_;  // by node route
 };
 
 }  // namespace quark

@@ -12,6 +12,7 @@ readonly PACKAGES=(
   libzmq3-dev cppzmq-dev
   libprotobuf-dev protobuf-compiler
   libabsl-dev
+  libsqlite3-dev                    # the controller's durable state
   libprimesieve-dev primesieve      # primesieve: the command, for bench/
   libgtest-dev libgmock-dev
   libprimecount-dev primecount      # reference values in the tests

@@ -3,6 +3,7 @@
 #include <primesieve.hpp>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -477,6 +478,139 @@ TEST_F(SchedulerTest, RangeAtTheTopOfSixtyFourBits) {
   RunWorker("a", a, Assigns(Control("a", Ready(a, 2)), "a"));
   EXPECT_EQ(Job(job).state(), proto::DONE);
   EXPECT_EQ(Job(job).result().count(), primesieve::count_primes(max - 100, max));
+}
+
+// What the server does with TakeChanges(): the latest record of each job
+// and task, tasks of finished jobs dropped (as controller/store.cc does).
+class MemoryStore {
+ public:
+  void Apply(StoreBatch batch) {
+    for (auto& t : batch.tasks) tasks_[t.id] = t;
+    for (auto& j : batch.jobs) {
+      const bool finished = j.state() == proto::DONE ||
+                            j.state() == proto::CANCELLED ||
+                            j.state() == proto::FAILED;
+      if (finished) std::erase_if(tasks_, [&](auto& t) { return t.second.job == j.id(); });
+      jobs_[j.id()] = j;
+    }
+  }
+  StoredState State() const {
+    StoredState s;
+    for (auto& [id, j] : jobs_) s.jobs.push_back(j);
+    for (auto& [id, t] : tasks_) s.tasks.push_back(t);
+    return s;
+  }
+
+ private:
+  std::map<uint64_t, proto::StoredJob> jobs_;
+  std::map<uint64_t, StoredTask> tasks_;
+};
+
+TEST_F(SchedulerTest, RestartResumesWithoutRecomputingMergedWork) {
+  MemoryStore disk;
+  const uint64_t job = Submit(proto::SUM, 0, 1'000'000);
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 2)), "a");
+  Complete(held[0], a);                  // merged before the crash
+  auto more = Assigns(Control("a", Ready(a, 1)), "a");
+  disk.Apply(scheduler_.TakeChanges());  // the last commit
+  const uint64_t done_lo = held[0].range().lo(), done_hi = held[0].range().hi();
+
+  // The controller dies; a new one starts on the same state.
+  Scheduler restarted(Options());
+  ASSERT_TRUE(restarted.Restore(disk.State()).ok());
+  auto view = restarted.GetJob(job);
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->state(), proto::QUEUED);
+  EXPECT_EQ(view->tasks_done(), 1u);
+  EXPECT_GT(view->progress(), 0);
+
+  // The worker's old session is unknown: it registers again.
+  auto out = restarted.OnControl("a", Ready(a, 1), now_);
+  ASSERT_TRUE(out[0].msg.reject().reregister());
+  out = restarted.OnControl("a", Hello("a"), now_);
+  const uint64_t a2 = out[0].msg.welcome().session();
+  std::vector<proto::Assign> queue =
+      Assigns(restarted.OnControl("a", Ready(a2, 2), now_), "a");
+  // The leased-but-unfinished tasks come back first, with their old ids,
+  // so that a result the worker still holds for them would match.
+  ASSERT_GE(queue.size(), 2u);
+  std::set<uint64_t> old_ids = {held[1].task(), more[0].task()};
+  EXPECT_TRUE(old_ids.count(queue[0].task()));
+  EXPECT_TRUE(old_ids.count(queue[1].task()));
+  while (!queue.empty()) {
+    proto::Assign t = queue.front();
+    queue.erase(queue.begin());
+    // Nothing merged before the crash is handed out again.
+    EXPECT_TRUE(t.range().hi() < done_lo || t.range().lo() > done_hi);
+    proto::ResultMsg r;
+    r.set_protocol_version(kProtocolVersion);
+    r.set_session(a2);
+    r.set_lease(t.lease());
+    r.set_job(t.job());
+    r.set_task(t.task());
+    *r.mutable_range() = t.range();
+    *r.mutable_partial() = Sieve(t.range().lo(), t.range().hi());
+    std::vector<Outbound> ignored;
+    ASSERT_TRUE(restarted.OnResult(r, now_, &ignored).ok());
+    auto next = Assigns(restarted.OnControl("a", Ready(a2, 1), now_), "a");
+    queue.insert(queue.end(), next.begin(), next.end());
+  }
+  view = restarted.GetJob(job);
+  EXPECT_EQ(view->state(), proto::DONE);
+  EXPECT_EQ(view->result().sum(),
+            Uint128ToString(PartialSum(Sieve(0, 1'000'000))));
+  // New jobs do not reuse the old ids.
+  std::vector<Outbound> ignored;
+  proto::Submit s;
+  s.set_kind(proto::COUNT);
+  s.mutable_range()->set_hi(10);
+  EXPECT_GT(restarted.Submit(s, now_, &ignored)->job_id(), job);
+}
+
+TEST_F(SchedulerTest, FinishedJobsSurviveARestart) {
+  MemoryStore disk;
+  const uint64_t job = Submit(proto::COUNT, 0, 100'000);
+  const uint64_t a = Join("a");
+  RunWorker("a", a, Assigns(Control("a", Ready(a, 2)), "a"));
+  disk.Apply(scheduler_.TakeChanges());
+  Scheduler restarted(Options());
+  ASSERT_TRUE(restarted.Restore(disk.State()).ok());
+  auto view = restarted.GetJob(job);
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->state(), proto::DONE);
+  EXPECT_EQ(view->result().count(), primesieve::count_primes(0, 100'000));
+  EXPECT_EQ(restarted.ListJobs().size(), 1u);
+}
+
+TEST_F(SchedulerTest, ChangesAreReportedOnce) {
+  Submit(proto::COUNT, 0, 1'000'000);
+  StoreBatch first = scheduler_.TakeChanges();
+  EXPECT_EQ(first.jobs.size(), 1u);
+  EXPECT_TRUE(scheduler_.TakeChanges().empty());
+  const uint64_t a = Join("a");
+  EXPECT_TRUE(scheduler_.TakeChanges().empty());  // membership is not stored
+  auto held = Assigns(Control("a", Ready(a, 1)), "a");
+  StoreBatch cut = scheduler_.TakeChanges();
+  ASSERT_EQ(cut.tasks.size(), 1u);  // the task is on disk before the Assign
+  EXPECT_FALSE(cut.tasks[0].done);
+  Complete(held[0], a);
+  StoreBatch merged = scheduler_.TakeChanges();
+  ASSERT_EQ(merged.tasks.size(), 1u);
+  EXPECT_TRUE(merged.tasks[0].done);
+}
+
+TEST_F(SchedulerTest, StaleLeaseOfADuplicateDoesNotReleaseAnotherTask) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 2)), "a");
+  Complete(held[0], a);
+  // A copy of the first result arrives claiming the second task's lease.
+  proto::Assign forged = held[0];
+  forged.set_lease(held[1].lease());
+  Complete(forged, a);
+  EXPECT_EQ(Job(job).duplicates(), 1u);
+  EXPECT_EQ(scheduler_.ListNodes(now_)[0].leases(), 1u);  // still held
 }
 
 }  // namespace

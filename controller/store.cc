@@ -1,0 +1,254 @@
+#include "controller/store.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace quark {
+namespace {
+
+// PRAGMA application_id of a Quark state database: "QRK1".
+constexpr int kApplicationId = 0x51524B31;
+constexpr int kSchemaVersion = 1;
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS jobs (
+  id    INTEGER PRIMARY KEY,
+  body  BLOB NOT NULL            -- quark.proto.StoredJob
+);
+CREATE TABLE IF NOT EXISTS tasks (
+  id      INTEGER PRIMARY KEY,
+  job     INTEGER NOT NULL,
+  lo      INTEGER NOT NULL,      -- uint64 stored bit for bit
+  hi      INTEGER NOT NULL,
+  done    INTEGER NOT NULL,
+  partial BLOB                   -- quark.proto.Partial, when done
+);
+CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks (job);
+)sql";
+
+// SQLite integers are signed 64-bit: uint64 values are stored bit for bit.
+int64_t ToSql(uint64_t v) { return static_cast<int64_t>(v); }
+uint64_t FromSql(int64_t v) { return static_cast<uint64_t>(v); }
+
+// A prepared statement, finalized on scope exit.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return stmt_; }
+  void Int(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Blob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()),
+                      SQLITE_TRANSIENT);
+  }
+  std::string ColumnBlob(int i) {
+    const void* data = sqlite3_column_blob(stmt_, i);
+    const int size = sqlite3_column_bytes(stmt_, i);
+    return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create state directory ", dir, ": ", error.message()));
+  }
+  const std::string path = (std::filesystem::path(dir) / "quark.db").string();
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+      nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open state database ", path, ": ", message));
+  }
+  std::unique_ptr<Store> store(new Store(db, path));
+  RETURN_IF_ERROR(store->PrepareSchema());
+  return store;
+}
+
+Store::~Store() { sqlite3_close(db_); }
+
+absl::Status Store::Error(const std::string& what) const {
+  return absl::DataLossError(
+      absl::StrCat(what, " in state database ", path_, ": ", sqlite3_errmsg(db_)));
+}
+
+absl::Status Store::Exec(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : "unknown error";
+    sqlite3_free(message);
+    return absl::DataLossError(
+        absl::StrCat("state database ", path_, ": ", text));
+  }
+  return absl::OkStatus();
+}
+
+// Reads one integer PRAGMA.
+static absl::StatusOr<int64_t> Pragma(sqlite3* db, const char* sql) {
+  Statement s(db, sql);
+  if (!s.ok() || sqlite3_step(s.get()) != SQLITE_ROW) {
+    return absl::DataLossError(sqlite3_errmsg(db));
+  }
+  return sqlite3_column_int64(s.get(), 0);
+}
+
+absl::Status Store::PrepareSchema() {
+  sqlite3_busy_timeout(db_, 5000);
+  // The first read of a file that is not SQLite fails here, clearly.
+  auto app = Pragma(db_, "PRAGMA application_id");
+  auto version = Pragma(db_, "PRAGMA user_version");
+  auto tables = Pragma(db_, "SELECT count(*) FROM sqlite_master");
+  if (!app.ok() || !version.ok() || !tables.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "state database ", path_, " is unreadable: ", sqlite3_errmsg(db_),
+        " (move it away to start afresh; its jobs would be forgotten)"));
+  }
+  if (*tables > 0 && *app != kApplicationId) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path_, " is not a Quark state database (application_id ", *app, ")"));
+  }
+  if (*version > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state database ", path_, " has schema version ", *version,
+        ", newer than this controller's ", kSchemaVersion));
+  }
+  auto check = [&]() -> absl::Status {
+    Statement s(db_, "PRAGMA quick_check");
+    if (!s.ok() || sqlite3_step(s.get()) != SQLITE_ROW) return Error("quick_check failed");
+    const char* verdict = reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 0));
+    if (verdict == nullptr || std::string(verdict) != "ok") {
+      return absl::DataLossError(absl::StrCat("state database ", path_,
+                                              " is corrupt: ", verdict ? verdict : "?"));
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(check());
+  // WAL: readers never block the writer and a commit is one append and
+  // one fsync of the log. synchronous=FULL makes each commit durable
+  // before Commit() returns, which is what an acknowledgement promises.
+  RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
+  RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
+  RETURN_IF_ERROR(Exec("BEGIN"));
+  absl::Status s = Exec(kSchema);
+  if (s.ok()) {
+    s = Exec(absl::StrCat("PRAGMA application_id=", kApplicationId, ";",
+                          "PRAGMA user_version=", kSchemaVersion)
+                 .c_str());
+  }
+  if (!s.ok()) {
+    Exec("ROLLBACK").IgnoreError();
+    return s;
+  }
+  return Exec("COMMIT");
+}
+
+absl::StatusOr<StoredState> Store::Load() {
+  StoredState state;
+  Statement jobs(db_, "SELECT id, body FROM jobs ORDER BY id");
+  if (!jobs.ok()) return Error("cannot read jobs");
+  int rc;
+  while ((rc = sqlite3_step(jobs.get())) == SQLITE_ROW) {
+    proto::StoredJob job;
+    const uint64_t id = FromSql(sqlite3_column_int64(jobs.get(), 0));
+    if (!job.ParseFromString(jobs.ColumnBlob(1)) || job.id() != id ||
+        job.range().lo() > job.range().hi()) {
+      return absl::DataLossError(
+          absl::StrCat("state database ", path_, ": job ", id, " is corrupt"));
+    }
+    state.jobs.push_back(std::move(job));
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read jobs");
+
+  Statement tasks(db_, "SELECT id, job, lo, hi, done, partial FROM tasks ORDER BY id");
+  if (!tasks.ok()) return Error("cannot read tasks");
+  while ((rc = sqlite3_step(tasks.get())) == SQLITE_ROW) {
+    StoredTask task;
+    task.id = FromSql(sqlite3_column_int64(tasks.get(), 0));
+    task.job = FromSql(sqlite3_column_int64(tasks.get(), 1));
+    task.lo = FromSql(sqlite3_column_int64(tasks.get(), 2));
+    task.hi = FromSql(sqlite3_column_int64(tasks.get(), 3));
+    task.done = sqlite3_column_int64(tasks.get(), 4) != 0;
+    if (task.lo > task.hi ||
+        (task.done && !task.partial.ParseFromString(tasks.ColumnBlob(5)))) {
+      return absl::DataLossError(absl::StrCat("state database ", path_,
+                                              ": task ", task.id, " is corrupt"));
+    }
+    state.tasks.push_back(std::move(task));
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read tasks");
+  return state;
+}
+
+absl::Status Store::WriteJob(const proto::StoredJob& job) {
+  Statement s(db_, "INSERT OR REPLACE INTO jobs (id, body) VALUES (?, ?)");
+  if (!s.ok()) return Error("cannot write job");
+  s.Int(1, ToSql(job.id()));
+  s.Blob(2, job.SerializeAsString());
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write job");
+  const bool finished = job.state() == proto::DONE ||
+                        job.state() == proto::FAILED ||
+                        job.state() == proto::CANCELLED;
+  if (!finished) return absl::OkStatus();
+  // The result says all that is left to say about a finished job.
+  Statement d(db_, "DELETE FROM tasks WHERE job = ?");
+  if (!d.ok()) return Error("cannot delete tasks");
+  d.Int(1, ToSql(job.id()));
+  if (sqlite3_step(d.get()) != SQLITE_DONE) return Error("cannot delete tasks");
+  return absl::OkStatus();
+}
+
+absl::Status Store::WriteTask(const StoredTask& task) {
+  Statement s(db_,
+              "INSERT OR REPLACE INTO tasks (id, job, lo, hi, done, partial) "
+              "VALUES (?, ?, ?, ?, ?, ?)");
+  if (!s.ok()) return Error("cannot write task");
+  s.Int(1, ToSql(task.id));
+  s.Int(2, ToSql(task.job));
+  s.Int(3, ToSql(task.lo));
+  s.Int(4, ToSql(task.hi));
+  s.Int(5, task.done ? 1 : 0);
+  if (task.done) s.Blob(6, task.partial.SerializeAsString());
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write task");
+  return absl::OkStatus();
+}
+
+absl::Status Store::Commit(const StoreBatch& batch) {
+  if (batch.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  absl::Status s;
+  // Tasks first: a job finishing in this batch deletes its tasks after.
+  for (const StoredTask& task : batch.tasks) {
+    if (s.ok()) s = WriteTask(task);
+  }
+  for (const proto::StoredJob& job : batch.jobs) {
+    if (s.ok()) s = WriteJob(job);
+  }
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) Exec("ROLLBACK").IgnoreError();
+  return s;
+}
+
+}  // namespace quark

@@ -1,0 +1,89 @@
+// The controller's durable state: jobs and their tasks, in SQLite (WAL
+// mode) in the state directory.
+//
+// What is stored is exactly what a restarted controller needs to carry on
+// without recomputing anything it has acknowledged: every job (spec,
+// priority, state, how far its range has been cut into tasks, its result),
+// and every task of an unfinished job (its range, and once merged, its
+// partial). A finished job keeps only its result; its tasks are deleted
+// in the same transaction.
+//
+// Writes are batched: the server loop collects the records an event loop
+// iteration changed and commits them in one transaction (one fsync), and
+// only then sends the messages those changes produced (assignments, acks,
+// API replies). So nothing a worker or an operator was told is ever
+// missing from disk after a crash.
+//
+// Not thread-safe: one thread (the server loop) uses it.
+#ifndef QUARK_CONTROLLER_STORE_H_
+#define QUARK_CONTROLLER_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/quark.pb.h"
+#include "proto/store.pb.h"
+
+struct sqlite3;
+
+namespace quark {
+
+struct StoredTask {
+  uint64_t id = 0;
+  uint64_t job = 0;
+  uint64_t lo = 0, hi = 0;
+  bool done = false;
+  proto::Partial partial;  // when done
+};
+
+// Everything one batch changes: the latest version of each record.
+struct StoreBatch {
+  std::vector<proto::StoredJob> jobs;
+  std::vector<StoredTask> tasks;
+  bool empty() const { return jobs.empty() && tasks.empty(); }
+};
+
+struct StoredState {
+  std::vector<proto::StoredJob> jobs;
+  std::vector<StoredTask> tasks;  // of unfinished jobs only
+};
+
+class Store {
+ public:
+  // Opens, or creates, `dir`/quark.db. Fails with a message naming the file
+  // when the directory cannot be made or written, when the file is not a
+  // Quark database, is corrupt, or was written by a newer Quark: never
+  // starts afresh over state it cannot read.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Reads everything back, checking every record.
+  absl::StatusOr<StoredState> Load();
+
+  // Writes the batch in one durable transaction. On failure nothing of it
+  // is written.
+  absl::Status Commit(const StoreBatch& batch);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  absl::Status Exec(const char* sql);
+  absl::Status Error(const std::string& what) const;
+  absl::Status PrepareSchema();
+  absl::Status WriteJob(const proto::StoredJob& job);
+  absl::Status WriteTask(const StoredTask& task);
+
+  sqlite3* const db_;
+  const std::string path_;
+};
+
+}  // namespace quark
+
+#endif  // QUARK_CONTROLLER_STORE_H_

@@ -1,0 +1,155 @@
+#include "controller/store.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <sqlite3.h>
+
+#include "gtest/gtest.h"
+
+namespace quark {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(testing::TempDir()) /
+           ("store-" + std::string(testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static proto::StoredJob Job(uint64_t id, proto::JobState state) {
+    proto::StoredJob j;
+    j.set_id(id);
+    j.set_kind(proto::SUM);
+    j.mutable_range()->set_lo(5);
+    j.mutable_range()->set_hi(~uint64_t{0});  // needs all 64 bits
+    j.set_state(state);
+    j.set_next(1000);
+    j.set_seq(id);
+    return j;
+  }
+
+  static StoredTask Task(uint64_t id, uint64_t job, bool done) {
+    StoredTask t;
+    t.id = id;
+    t.job = job;
+    t.lo = ~uint64_t{0} - 10;
+    t.hi = ~uint64_t{0};
+    t.done = done;
+    if (done) t.partial.set_sum_hi(42);
+    return t;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(StoreTest, WhatIsCommittedIsLoadedBack) {
+  {
+    auto store = Store::Open(dir_.string());
+    ASSERT_TRUE(store.ok()) << store.status();
+    StoreBatch batch;
+    batch.jobs = {Job(1, proto::RUNNING)};
+    batch.tasks = {Task(7, 1, false), Task(8, 1, true)};
+    ASSERT_TRUE((*store)->Commit(batch).ok());
+  }
+  auto store = Store::Open(dir_.string());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto state = (*store)->Load();
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->jobs.size(), 1u);
+  EXPECT_EQ(state->jobs[0].range().hi(), ~uint64_t{0});
+  EXPECT_EQ(state->jobs[0].next(), 1000u);
+  ASSERT_EQ(state->tasks.size(), 2u);
+  EXPECT_FALSE(state->tasks[0].done);
+  EXPECT_TRUE(state->tasks[1].done);
+  EXPECT_EQ(state->tasks[1].hi, ~uint64_t{0});
+  EXPECT_EQ(state->tasks[1].partial.sum_hi(), 42u);
+}
+
+TEST_F(StoreTest, LaterVersionsReplaceEarlierOnes) {
+  auto store = Store::Open(dir_.string());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Commit({{Job(1, proto::QUEUED)}, {Task(7, 1, false)}}).ok());
+  ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING)}, {Task(7, 1, true)}}).ok());
+  auto state = (*store)->Load();
+  ASSERT_EQ(state->jobs.size(), 1u);
+  EXPECT_EQ(state->jobs[0].state(), proto::RUNNING);
+  ASSERT_EQ(state->tasks.size(), 1u);
+  EXPECT_TRUE(state->tasks[0].done);
+}
+
+TEST_F(StoreTest, AFinishedJobKeepsItsResultAndDropsItsTasks) {
+  auto store = Store::Open(dir_.string());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING), Job(2, proto::RUNNING)},
+                                {Task(7, 1, true), Task(8, 2, true)}})
+                  .ok());
+  proto::StoredJob done = Job(1, proto::DONE);
+  done.mutable_result()->set_sum("123456789012345678901234567890");
+  ASSERT_TRUE((*store)->Commit({{done}, {}}).ok());
+  auto state = (*store)->Load();
+  ASSERT_EQ(state->jobs.size(), 2u);
+  EXPECT_EQ(state->jobs[0].result().sum(), "123456789012345678901234567890");
+  ASSERT_EQ(state->tasks.size(), 1u);
+  EXPECT_EQ(state->tasks[0].job, 2u);
+}
+
+TEST_F(StoreTest, GarbageIsAnErrorAndIsLeftAlone) {
+  fs::create_directories(dir_);
+  const std::string garbage(4096, 'x');
+  std::ofstream(dir_ / "quark.db") << garbage;
+  auto store = Store::Open(dir_.string());
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("quark.db"), std::string::npos)
+      << store.status();
+  std::ifstream in(dir_ / "quark.db");
+  std::string after((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(after, garbage);
+}
+
+TEST_F(StoreTest, AnotherApplicationsDatabaseIsRefused) {
+  fs::create_directories(dir_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "quark.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t (x)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto store = Store::Open(dir_.string());
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("not a Quark state database"),
+            std::string::npos)
+      << store.status();
+}
+
+TEST_F(StoreTest, CorruptRecordIsAnErrorNotAFreshStart) {
+  {
+    auto store = Store::Open(dir_.string());
+    ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING)}, {}}).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "quark.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE jobs SET body = x'ffffffff'", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = Store::Open(dir_.string());
+  ASSERT_TRUE(store.ok());
+  auto state = (*store)->Load();
+  ASSERT_FALSE(state.ok());
+  EXPECT_NE(state.status().message().find("job 1 is corrupt"), std::string::npos)
+      << state.status();
+}
+
+TEST_F(StoreTest, StateDirThatIsAFileIsAnError) {
+  fs::create_directories(dir_.parent_path());
+  std::ofstream(dir_) << "not a directory";
+  auto store = Store::Open(dir_.string());
+  EXPECT_FALSE(store.ok());
+  fs::remove(dir_);
+}
+
+}  // namespace
+}  // namespace quark
