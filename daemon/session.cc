@@ -20,6 +20,8 @@ const char* StateName(Session::State state) {
       return "registered";
     case Session::State::kLeaving:
       return "leaving";
+    case Session::State::kAwaitingAcks:
+      return "awaiting_acks";
     case Session::State::kDone:
       return "done";
   }
@@ -46,7 +48,8 @@ Session::Session(SessionOptions options)
     : options_(std::move(options)),
       heartbeat_interval_(options_.heartbeat_interval),
       liveness_(options_.liveness),
-      backoff_(options_.initial_backoff) {}
+      backoff_(options_.initial_backoff),
+      unacked_(options_.max_unacked) {}
 
 SessionActions Session::Start(absl::Time now) {
   SessionActions out;
@@ -73,14 +76,24 @@ SessionActions Session::OnTick(absl::Time now) {
         QLOG(kWarning) << "drain timeout passed, leaving without the result"
                        << " node=" << options_.node
                        << " lease=" << running_->assign.lease();
-        Finish(&out);
+        Finish(now, &out);
         return out;
       }
       if (session_ == 0) return out;
       break;
+    case State::kAwaitingAcks:
+      if (now >= leave_deadline_) {
+        QLOG(kWarning) << "drain timeout passed, leaving without acks node="
+                       << options_.node << " unacked=" << unacked_.size();
+        Exit(&out);
+      } else if (session_ != 0) {
+        RepushDue(now, &out);
+      }
+      return out;
     default:
       return out;
   }
+  RepushDue(now, &out);
   if (now >= last_sent_ + heartbeat_interval_) {
     proto::ControlMsg msg;
     msg.mutable_heartbeat()->set_session(session_);
@@ -113,6 +126,9 @@ SessionActions Session::OnMessage(const proto::ControlMsg& msg,
       break;
     case proto::ControlMsg::kReject:
       OnReject(msg.reject(), now, &out);
+      break;
+    case proto::ControlMsg::kAck:
+      OnAck(msg.ack(), &out);
       break;
     default:
       QLOG(kWarning) << "unexpected control message node=" << options_.node
@@ -153,14 +169,15 @@ SessionActions Session::OnTaskFinished(
     *result.mutable_partial() = *partial;
     result.set_compute_us(static_cast<uint64_t>(
         std::max<int64_t>(0, absl::ToInt64Microseconds(compute))));
-    out.push.push_back(std::move(result));
+    result.set_node(options_.node);
     QLOG(kInfo) << "task done lease=" << a.lease() << " job=" << a.job()
                 << " task=" << a.task() << " lo=" << a.range().lo()
                 << " hi=" << a.range().hi()
                 << " ms=" << absl::ToInt64Milliseconds(compute);
+    PushResult(std::move(result), now, &out);
   }
   if (state_ == State::kLeaving) {
-    Finish(&out);
+    Finish(now, &out);
   } else if (state_ == State::kRegistered) {
     GrantCredits(1, now, &out);
     StartNext(&out);
@@ -176,12 +193,14 @@ SessionActions Session::OnShutdown(absl::Time now) {
       BeginLeave(now, &out);
       break;
     case State::kLeaving:
+    case State::kAwaitingAcks:
       QLOG(kWarning) << "asked again to stop, leaving now node="
                      << options_.node;
-      Finish(&out);
+      if (state_ == State::kLeaving) SayGoodbye(&out);
+      Exit(&out);
       break;
     case State::kIdle:
-      Finish(&out);
+      Exit(&out);
       break;
     case State::kDone:
       break;
@@ -191,13 +210,18 @@ SessionActions Session::OnShutdown(absl::Time now) {
 
 absl::Time Session::NextDeadline() const {
   const absl::Time heartbeat = last_sent_ + heartbeat_interval_;
+  const absl::Time resend = unacked_.NextDue(options_.resend_after);
   switch (state_) {
     case State::kJoining:
       return next_hello_;
     case State::kRegistered:
-      return std::min(heartbeat, last_heard_ + liveness_ * heartbeat_interval_);
+      return std::min(
+          {heartbeat, resend, last_heard_ + liveness_ * heartbeat_interval_});
     case State::kLeaving:
-      return session_ != 0 ? std::min(heartbeat, leave_deadline_)
+      return session_ != 0 ? std::min({heartbeat, resend, leave_deadline_})
+                           : leave_deadline_;
+    case State::kAwaitingAcks:
+      return session_ != 0 ? std::min(resend, leave_deadline_)
                            : leave_deadline_;
     default:
       return absl::InfiniteFuture();
@@ -273,6 +297,9 @@ void Session::OnWelcome(const proto::Welcome& welcome, absl::Time now,
   }
   // A task still running from an earlier session holds one slot.
   GrantCredits(options_.credits - (running_ ? 1 : 0), now, out);
+  // The controller may never have seen them (it restarted, or the push
+  // went to a collector that was gone), or lost what it had not committed.
+  Repush(absl::InfiniteFuture(), "registered", now, out);
 }
 
 void Session::OnAssign(const proto::Assign& assign, absl::Time now,
@@ -337,12 +364,23 @@ void Session::OnReject(const proto::Reject& reject, absl::Time now,
   Rejoin("controller asked to re-register", /*reconnect=*/false, now, out);
 }
 
+void Session::OnAck(const proto::Ack& ack, SessionActions* out) {
+  for (uint64_t lease : ack.leases()) {
+    if (unacked_.Ack(lease)) {
+      QLOG(kDebug) << "acked lease=" << lease;
+    } else {
+      QLOG(kDebug) << "ack of unknown lease=" << lease;
+    }
+  }
+  if (state_ == State::kAwaitingAcks && unacked_.empty()) Exit(out);
+}
+
 void Session::BeginLeave(absl::Time now, SessionActions* out) {
   state_ = State::kLeaving;
   DropWaiting("leaving");
   leave_deadline_ = now + options_.drain_timeout;
   if (!running_) {
-    Finish(out);
+    Finish(now, out);
     return;
   }
   QLOG(kNotice) << "leaving node=" << options_.node
@@ -351,15 +389,65 @@ void Session::BeginLeave(absl::Time now, SessionActions* out) {
                 << absl::FormatDuration(options_.drain_timeout);
 }
 
-void Session::Finish(SessionActions* out) {
-  if (session_ != 0) {
-    proto::ControlMsg msg;
-    msg.mutable_goodbye()->set_session(session_);
-    out->send.push_back(std::move(msg));
+void Session::Finish(absl::Time now, SessionActions* out) {
+  SayGoodbye(out);
+  if (unacked_.empty() || now >= leave_deadline_) {
+    Exit(out);
+    return;
   }
+  state_ = State::kAwaitingAcks;
+  QLOG(kNotice) << "waiting for acks node=" << options_.node
+                << " unacked=" << unacked_.size()
+                << " timeout=" << absl::FormatDuration(leave_deadline_ - now);
+}
+
+void Session::SayGoodbye(SessionActions* out) {
+  if (session_ == 0) return;
+  proto::ControlMsg msg;
+  msg.mutable_goodbye()->set_session(session_);
+  out->send.push_back(std::move(msg));
+}
+
+void Session::Exit(SessionActions* out) {
   state_ = State::kDone;
   out->exit = absl::OkStatus();
-  QLOG(kNotice) << "left node=" << options_.node;
+  if (unacked_.empty()) {
+    QLOG(kNotice) << "left node=" << options_.node << " unacked=0";
+  } else {
+    QLOG(kWarning) << "left node=" << options_.node
+                   << " unacked=" << unacked_.size();
+  }
+}
+
+void Session::PushResult(proto::ResultMsg result, absl::Time now,
+                         SessionActions* out) {
+  out->push.push_back(result);
+  for (const proto::ResultMsg& r : unacked_.Add(std::move(result), now)) {
+    QLOG(kWarning) << "dropped unacknowledged result lease=" << r.lease()
+                   << " job=" << r.job() << " task=" << r.task()
+                   << " max_unacked=" << options_.max_unacked;
+  }
+}
+
+void Session::RepushDue(absl::Time now, SessionActions* out) {
+  if (now < unacked_.NextDue(options_.resend_after)) return;
+  // The others that have waited half as long go along, so that results
+  // kept together are pushed again together: one batch, one log line.
+  Repush(now - options_.resend_after / 2, "no ack", now, out);
+}
+
+void Session::Repush(absl::Time pushed_by, const char* why, absl::Time now,
+                     SessionActions* out) {
+  std::vector<proto::ResultMsg> due = unacked_.Repush(pushed_by, session_, now);
+  if (due.empty()) return;
+  QLOG(kInfo) << "pushing results again node=" << options_.node
+              << " session=" << session_ << " results=" << due.size()
+              << " reason=\"" << why << "\"";
+  for (proto::ResultMsg& r : due) {
+    QLOG(kDebug) << "pushed again lease=" << r.lease() << " job=" << r.job()
+                 << " task=" << r.task();
+    out->push.push_back(std::move(r));
+  }
 }
 
 void Session::GrantCredits(uint32_t credits, absl::Time now,

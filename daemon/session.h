@@ -1,7 +1,7 @@
 // The worker's side of the control protocol (docs/protocol.md, steps 1-9)
 // as a pure state machine: registration, credits, heartbeats, loss
-// detection with exponential backoff, re-registration, cancellation and
-// the graceful leave.
+// detection with exponential backoff, re-registration, cancellation,
+// acknowledged results and the graceful leave.
 //
 // Every call takes an event and `now` and returns the actions for the I/O
 // loop to carry out, in this order: reconnect the control socket, send
@@ -12,6 +12,12 @@
 // The session keeps the queue of assignments not started yet and knows
 // which one the executor is running; it hands the executor one task at a
 // time, and only when the previous one has been reported finished.
+//
+// Every result it pushes stays kept until the controller acknowledges its
+// lease with Ack; a kept result is pushed again, under the current session,
+// right after each Welcome and whenever it has waited `resend_after` since
+// its last push (at-least-once delivery: the controller merges a task once).
+// Credits do not wait for Acks: one goes back when a task finishes.
 //
 // Not thread-safe: the I/O thread drives it.
 #ifndef QUARK_DAEMON_SESSION_H_
@@ -26,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "daemon/unacked_results.h"
 #include "proto/quark.pb.h"
 
 namespace quark {
@@ -50,6 +57,14 @@ struct SessionOptions {
   // Delay before the first Hello is repeated, doubling up to the maximum.
   absl::Duration initial_backoff = absl::Seconds(1);
   absl::Duration max_backoff = absl::Seconds(32);
+  // A pushed result nobody acknowledged is pushed again after this long,
+  // while the worker is registered or leaving; the others kept that have
+  // waited at least half as long go with it, in one batch.
+  absl::Duration resend_after = absl::Seconds(5);
+  // Most results kept unacknowledged. Beyond it the oldest is dropped with
+  // a warning: a bound on memory that credit-based flow control should
+  // never let the worker reach. 0 keeps none (at-most-once).
+  size_t max_unacked = 1024;
 };
 
 struct SessionActions {
@@ -60,7 +75,8 @@ struct SessionActions {
   // Non-empty: (re)connect the collector socket to this endpoint, as the
   // Welcome gave it (a bind address such as tcp://*:7701).
   std::string connect_collector;
-  // Results to push to the collector.
+  // Results to push to the collector: new ones and unacknowledged ones
+  // pushed again.
   std::vector<proto::ResultMsg> push;
   // A task for the executor, which is idle.
   std::optional<proto::Assign> start;
@@ -71,7 +87,17 @@ struct SessionActions {
 
 class Session {
  public:
-  enum class State { kIdle, kJoining, kRegistered, kLeaving, kDone };
+  // kLeaving: finishing the running task. kAwaitingAcks: the Goodbye is
+  // sent; waiting, until the drain timeout, for the Acks of the results
+  // still kept.
+  enum class State {
+    kIdle,
+    kJoining,
+    kRegistered,
+    kLeaving,
+    kAwaitingAcks,
+    kDone
+  };
 
   explicit Session(SessionOptions options);
   Session(const Session&) = delete;
@@ -80,7 +106,8 @@ class Session {
   // Says the first Hello. The control socket is fresh: no reconnect.
   SessionActions Start(absl::Time now);
 
-  // Time passes: heartbeats, Hello retries, loss detection, drain timeout.
+  // Time passes: heartbeats, Hello retries, loss detection, results pushed
+  // again, drain timeout.
   SessionActions OnTick(absl::Time now);
 
   // A message from the controller. Malformed or unexpected ones are
@@ -93,7 +120,10 @@ class Session {
                                 const absl::StatusOr<proto::Partial>& partial,
                                 absl::Duration compute, absl::Time now);
 
-  // SIGTERM or SIGINT: leave gracefully; a second request leaves at once.
+  // SIGTERM or SIGINT: leave gracefully (finish the running task, push its
+  // result, say Goodbye, wait for the Acks of the kept results; all within
+  // the drain timeout, and exit OK even when it passes); a second request
+  // leaves at once.
   SessionActions OnShutdown(absl::Time now);
 
   // When OnTick next has something to do; InfiniteFuture when nothing.
@@ -103,6 +133,7 @@ class Session {
   uint64_t session() const { return session_; }  // 0 when not registered
   size_t waiting() const { return waiting_.size(); }
   bool running() const { return running_.has_value(); }
+  size_t unacked() const { return unacked_.size(); }
 
  private:
   struct Running {
@@ -122,8 +153,15 @@ class Session {
                 SessionActions* out);
   void OnReject(const proto::Reject& reject, absl::Time now,
                 SessionActions* out);
+  void OnAck(const proto::Ack& ack, SessionActions* out);
   void BeginLeave(absl::Time now, SessionActions* out);
-  void Finish(SessionActions* out);
+  void Finish(absl::Time now, SessionActions* out);
+  void SayGoodbye(SessionActions* out);
+  void Exit(SessionActions* out);
+  void PushResult(proto::ResultMsg result, absl::Time now, SessionActions* out);
+  void RepushDue(absl::Time now, SessionActions* out);
+  void Repush(absl::Time pushed_by, const char* why, absl::Time now,
+              SessionActions* out);
   void GrantCredits(uint32_t credits, absl::Time now, SessionActions* out);
   void SendControl(proto::ControlMsg msg, absl::Time now, SessionActions* out);
   void DropWaiting(const char* why);
@@ -142,6 +180,7 @@ class Session {
   absl::Time leave_deadline_ = absl::InfiniteFuture();
   std::deque<proto::Assign> waiting_;
   std::optional<Running> running_;
+  UnackedResults unacked_;
 };
 
 }  // namespace quark

@@ -30,7 +30,6 @@ absl::Time Now() {
 
 }  // namespace
 
-
 Worker::Worker(WorkerOptions options)
     : options_(std::move(options)), session_([this] {
         SessionOptions s = options_.session;
@@ -199,9 +198,10 @@ void Worker::Push(const proto::ResultMsg& result) {
                        ? SendMessage(*collector_, result)
                        : absl::FailedPreconditionError("no collector yet");
   if (!s.ok()) {
-    QLOG(kError) << "result lost lease=" << result.lease()
-                 << " job=" << result.job() << " task=" << result.task()
-                 << " error=\"" << s.message() << "\"";
+    // Not lost: the session keeps it until acknowledged and pushes it again.
+    QLOG(kWarning) << "result not pushed lease=" << result.lease()
+                   << " job=" << result.job() << " task=" << result.task()
+                   << " error=\"" << s.message() << "\"";
   }
 }
 

@@ -64,6 +64,13 @@ proto::ControlMsg Reject(bool reregister, uint32_t version = kProtocolVersion) {
   return m;
 }
 
+proto::ControlMsg Ack(std::vector<uint64_t> leases) {
+  proto::ControlMsg m;
+  m.mutable_ack();  // an empty Ack is still an Ack
+  for (uint64_t lease : leases) m.mutable_ack()->add_leases(lease);
+  return m;
+}
+
 proto::ControlMsg Beat() {
   proto::ControlMsg m;
   m.mutable_heartbeat();
@@ -76,6 +83,12 @@ proto::Partial SomePartial() {
   p.set_first_prime(2);
   p.set_last_prime(97);
   return p;
+}
+
+std::vector<uint64_t> PushedLeases(const SessionActions& a) {
+  std::vector<uint64_t> leases;
+  for (const auto& r : a.push) leases.push_back(r.lease());
+  return leases;
 }
 
 std::vector<proto::ControlMsg> Sent(const SessionActions& a,
@@ -424,8 +437,14 @@ TEST(SessionTest, LeaveFinishesTheRunningTaskFirst) {
   EXPECT_EQ(done.push[0].lease(), 1u);
   EXPECT_EQ(Granted(done), 0u);
   ASSERT_EQ(Sent(done, proto::ControlMsg::kGoodbye).size(), 1u);
-  ASSERT_TRUE(done.exit.has_value());
-  EXPECT_TRUE(done.exit->ok());
+  // The result is not acknowledged yet: wait for it.
+  EXPECT_FALSE(done.exit);
+  EXPECT_EQ(r.session.state(), Session::State::kAwaitingAcks);
+  SessionActions acked = r.session.OnMessage(Ack({1}), kT0 + absl::Seconds(3));
+  EXPECT_TRUE(acked.send.empty());
+  ASSERT_TRUE(acked.exit.has_value());
+  EXPECT_TRUE(acked.exit->ok());
+  EXPECT_EQ(r.session.state(), Session::State::kDone);
 }
 
 TEST(SessionTest, DrainTimeoutLeavesWithoutTheResult) {
@@ -460,6 +479,277 @@ TEST(SessionTest, NextDeadlineIsTheEarliestTimer) {
   Session joining(Options());
   joining.Start(kT0);
   EXPECT_EQ(joining.NextDeadline(), kT0 + absl::Seconds(1));
+}
+
+// ---------------------------------------------------- acknowledged results
+
+// A session with a long liveness, so that only the steps decide what it
+// does, welcomed at kT0 as kSession.
+struct Durable {
+  explicit Durable(SessionOptions o = Options()) : session(o) {
+    session.Start(kT0);
+    session.OnMessage(Welcome(kSession, 1000, 1000), kT0);
+  }
+  Session session;
+};
+
+// An event at `at` after kT0, the leases it pushes (new results and
+// results pushed again, in order), the credits it grants and how many
+// results are still unacknowledged after it.
+struct AckStep {
+  enum Kind { kAssign, kFinish, kAck, kTick, kReject, kWelcome } kind;
+  absl::Duration at;
+  std::vector<uint64_t> leases;  // assign, finish: the lease; ack: all
+  std::vector<uint64_t> pushed;
+  uint32_t granted;
+  size_t unacked;
+};
+
+TEST(SessionTest, ResultsAreKeptAndPushedAgainUntilAcked) {
+  const absl::Duration ms = absl::Milliseconds(1);
+  const std::vector<AckStep> steps = {
+      {AckStep::kAssign, 0 * ms, {1}, {}, 0, 0},
+      {AckStep::kAssign, 0 * ms, {2}, {}, 0, 0},
+      {AckStep::kFinish, 1000 * ms, {1}, {1}, 1, 1},  // credit on finish
+      {AckStep::kFinish, 2000 * ms, {2}, {2}, 1, 2},
+      // Lease 99 is unknown: ignored. No credit for an Ack.
+      {AckStep::kAck, 3000 * ms, {1, 99}, {}, 0, 1},
+      {AckStep::kAck, 3100 * ms, {1}, {}, 0, 1},  // acked twice: ignored
+      // Lease 2 was pushed at 2 s: due again at 7 s, then at 12 s.
+      {AckStep::kTick, 6999 * ms, {}, {}, 0, 1},
+      {AckStep::kTick, 7000 * ms, {}, {2}, 0, 1},
+      {AckStep::kTick, 11999 * ms, {}, {}, 0, 1},
+      {AckStep::kTick, 12000 * ms, {}, {2}, 0, 1},
+      // Not registered: kept, not pushed, however long it waits.
+      {AckStep::kReject, 12500 * ms, {}, {}, 0, 1},
+      {AckStep::kTick, 17499 * ms, {}, {}, 0, 1},
+      // Registered again: pushed at once under the new session...
+      {AckStep::kWelcome, 17500 * ms, {}, {2}, 2, 1},
+      // ...and counted from there.
+      {AckStep::kTick, 22499 * ms, {}, {}, 0, 1},
+      {AckStep::kTick, 22500 * ms, {}, {2}, 0, 1},
+      {AckStep::kAck, 23000 * ms, {2}, {}, 0, 0},
+      {AckStep::kTick, 40000 * ms, {}, {}, 0, 0},  // acked: never again
+      {AckStep::kWelcome, 40001 * ms, {}, {}, 2, 0},
+  };
+  Durable d;
+  uint64_t session = kSession;
+  for (const AckStep& step : steps) {
+    SCOPED_TRACE(testing::Message() << "step kind=" << step.kind
+                                    << " at=" << absl::FormatDuration(step.at));
+    const absl::Time now = kT0 + step.at;
+    SessionActions a;
+    switch (step.kind) {
+      case AckStep::kAssign:
+        a = d.session.OnMessage(Assign(step.leases[0]), now);
+        break;
+      case AckStep::kFinish:
+        a = d.session.OnTaskFinished(step.leases[0], SomePartial(),
+                                     absl::Milliseconds(3), now);
+        break;
+      case AckStep::kAck:
+        a = d.session.OnMessage(Ack(step.leases), now);
+        break;
+      case AckStep::kTick:
+        d.session.OnMessage(Beat(), now);
+        a = d.session.OnTick(now);
+        break;
+      case AckStep::kReject:
+        a = d.session.OnMessage(Reject(true), now);
+        break;
+      case AckStep::kWelcome:
+        a = d.session.OnMessage(Welcome(++session, 1000, 1000), now);
+        break;
+    }
+    EXPECT_EQ(PushedLeases(a), step.pushed);
+    EXPECT_EQ(Granted(a), step.granted);
+    EXPECT_EQ(d.session.unacked(), step.unacked);
+    // Every copy is the same result, under the current session.
+    for (const proto::ResultMsg& r : a.push) {
+      EXPECT_EQ(r.protocol_version(), kProtocolVersion);
+      EXPECT_EQ(r.session(), session);
+      EXPECT_EQ(r.node(), "pi-1");
+      EXPECT_EQ(r.job(), 7u);
+      EXPECT_EQ(r.task(), r.lease() * 10);
+      EXPECT_EQ(r.range().lo(), 0u);
+      EXPECT_EQ(r.range().hi(), 100u);
+      EXPECT_EQ(r.partial().count(), 25u);
+      EXPECT_EQ(r.compute_us(), 3000u);
+    }
+  }
+}
+
+struct BatchCase {
+  absl::Duration second_push;   // lease 1 is pushed at kT0
+  std::vector<uint64_t> at_5s;  // pushed again when lease 1 is due
+  absl::Time next_due;
+};
+
+TEST(SessionTest, ResultsDueTogetherArePushedAgainInOneBatch) {
+  const absl::Duration s = absl::Seconds(1);
+  const std::vector<BatchCase> cases = {
+      {2 * s, {1, 2}, kT0 + 10 * s},  // waited 3 s >= 2.5 s: goes along
+      {2500 * absl::Milliseconds(1), {1, 2}, kT0 + 10 * s},
+      {3 * s, {1}, kT0 + 8 * s},  // waited 2 s: due on its own at 8 s
+  };
+  for (const BatchCase& c : cases) {
+    SCOPED_TRACE(absl::FormatDuration(c.second_push));
+    Session session(Options());
+    session.Start(kT0);
+    // Heartbeats every minute: only the resends set the deadline.
+    session.OnMessage(Welcome(kSession, 60000, 1000), kT0);
+    for (uint64_t lease : {1, 2}) session.OnMessage(Assign(lease), kT0);
+    session.OnTaskFinished(1, SomePartial(), s, kT0);
+    session.OnTaskFinished(2, SomePartial(), s, kT0 + c.second_push);
+    EXPECT_EQ(session.NextDeadline(), kT0 + 5 * s);
+    EXPECT_TRUE(
+        session.OnTick(kT0 + 4999 * absl::Milliseconds(1)).push.empty());
+    EXPECT_EQ(PushedLeases(session.OnTick(kT0 + 5 * s)), c.at_5s);
+    EXPECT_EQ(session.unacked(), 2u);
+    EXPECT_EQ(session.NextDeadline(), c.next_due);
+  }
+}
+
+// Finishes leases 1..n, one after another, at kT0.
+void FinishTasks(Session& s, uint64_t n) {
+  for (uint64_t lease = 1; lease <= n; ++lease) {
+    s.OnMessage(Assign(lease), kT0);
+    s.OnTaskFinished(lease, SomePartial(), absl::Milliseconds(1), kT0);
+  }
+}
+
+struct CapCase {
+  size_t max_unacked;
+  uint64_t finished;
+  std::vector<uint64_t> kept;  // pushed again after a Welcome
+};
+
+TEST(SessionTest, KeepsAtMostMaxUnackedDroppingTheOldest) {
+  for (const CapCase& c : std::vector<CapCase>{{3, 2, {1, 2}},
+                                               {3, 3, {1, 2, 3}},
+                                               {3, 5, {3, 4, 5}},
+                                               {1, 4, {4}},
+                                               {0, 2, {}}}) {
+    SCOPED_TRACE(testing::Message() << "max_unacked=" << c.max_unacked
+                                    << " finished=" << c.finished);
+    SessionOptions o = Options();
+    o.max_unacked = c.max_unacked;
+    Durable d(o);
+    FinishTasks(d.session, c.finished);
+    EXPECT_EQ(d.session.unacked(), c.kept.size());
+    SessionActions a = d.session.OnMessage(Welcome(kSession + 1), kT0);
+    EXPECT_EQ(PushedLeases(a), c.kept);
+  }
+}
+
+TEST(SessionTest, NextDeadlineIncludesTheResend) {
+  SessionOptions o = Options();
+  o.resend_after = absl::Seconds(5);
+  Session s(o);
+  s.Start(kT0);
+  s.OnMessage(Welcome(kSession, 10000, 3), kT0);  // heartbeat due at 10 s
+  EXPECT_EQ(s.NextDeadline(), kT0 + absl::Seconds(10));
+  s.OnMessage(Assign(1), kT0);
+  s.OnTaskFinished(1, SomePartial(), absl::Seconds(1), kT0 + absl::Seconds(1));
+  EXPECT_EQ(s.NextDeadline(), kT0 + absl::Seconds(6));
+  s.OnMessage(Ack({1}), kT0 + absl::Seconds(2));
+  // The credit's Ready at 1 s counts as the last heartbeat.
+  EXPECT_EQ(s.NextDeadline(), kT0 + absl::Seconds(11));
+}
+
+TEST(SessionTest, LeaveWhenIdleWaitsForTheAcksOfKeptResults) {
+  Durable d;
+  FinishTasks(d.session, 2);
+  d.session.OnMessage(Ack({1}), kT0);
+  SessionActions leave = d.session.OnShutdown(kT0 + absl::Seconds(1));
+  ASSERT_EQ(Sent(leave, proto::ControlMsg::kGoodbye).size(), 1u);
+  EXPECT_EQ(leave.send[0].goodbye().session(), kSession);
+  EXPECT_FALSE(leave.exit);
+  EXPECT_EQ(d.session.state(), Session::State::kAwaitingAcks);
+  EXPECT_EQ(d.session.NextDeadline(), kT0 + absl::Seconds(5));  // resend
+
+  // Session closed: no heartbeat, and a Reject asks for nothing; the kept
+  // result is still pushed again while it waits.
+  SessionActions tick = d.session.OnTick(kT0 + absl::Seconds(5));
+  EXPECT_TRUE(tick.send.empty());
+  EXPECT_EQ(PushedLeases(tick), std::vector<uint64_t>{2});
+  EXPECT_FALSE(tick.exit);
+  SessionActions rejected =
+      d.session.OnMessage(Reject(true), kT0 + absl::Seconds(6));
+  EXPECT_TRUE(rejected.send.empty());
+  EXPECT_FALSE(rejected.exit);
+
+  SessionActions acked = d.session.OnMessage(Ack({2}), kT0 + absl::Seconds(7));
+  EXPECT_TRUE(acked.send.empty());
+  ASSERT_TRUE(acked.exit.has_value());
+  EXPECT_TRUE(acked.exit->ok());
+  EXPECT_EQ(d.session.state(), Session::State::kDone);
+}
+
+TEST(SessionTest, LeaveExitsAtOnceWhenEveryResultIsAcked) {
+  Durable d;
+  FinishTasks(d.session, 2);
+  d.session.OnMessage(Ack({2, 1}), kT0);
+  SessionActions leave = d.session.OnShutdown(kT0);
+  ASSERT_EQ(Sent(leave, proto::ControlMsg::kGoodbye).size(), 1u);
+  ASSERT_TRUE(leave.exit.has_value());
+  EXPECT_TRUE(leave.exit->ok());
+}
+
+// The drain timeout bounds the whole leave, the running task and the
+// wait for acks together, and passing it is still a graceful exit.
+struct AckTimeoutCase {
+  absl::Duration task_done;  // after the shutdown at kT0
+  absl::Time deadline;
+};
+
+TEST(SessionTest, LeaveWithoutAcksExitsOkAtTheDrainTimeout) {
+  const std::vector<AckTimeoutCase> cases = {
+      {absl::Seconds(1), kT0 + absl::Seconds(30)},
+      {absl::Seconds(29), kT0 + absl::Seconds(30)},
+  };
+  for (const AckTimeoutCase& c : cases) {
+    SCOPED_TRACE(absl::FormatDuration(c.task_done));
+    Durable d;
+    d.session.OnMessage(Assign(1), kT0);
+    d.session.OnShutdown(kT0);
+    SessionActions done = d.session.OnTaskFinished(
+        1, SomePartial(), absl::Seconds(1), kT0 + c.task_done);
+    EXPECT_EQ(Sent(done, proto::ControlMsg::kGoodbye).size(), 1u);
+    EXPECT_FALSE(done.exit);
+    for (absl::Time now = kT0 + c.task_done; now < c.deadline;
+         now += absl::Milliseconds(250)) {
+      ASSERT_FALSE(d.session.OnTick(now).exit) << now;
+    }
+    EXPECT_LE(d.session.NextDeadline(), c.deadline);
+    SessionActions timeout = d.session.OnTick(c.deadline);
+    EXPECT_TRUE(timeout.send.empty());  // no second Goodbye
+    ASSERT_TRUE(timeout.exit.has_value());
+    EXPECT_TRUE(timeout.exit->ok());
+    EXPECT_EQ(d.session.unacked(), 1u);
+  }
+}
+
+TEST(SessionTest, SecondShutdownWhileAwaitingAcksLeavesAtOnce) {
+  Durable d;
+  FinishTasks(d.session, 1);
+  EXPECT_FALSE(d.session.OnShutdown(kT0).exit);
+  SessionActions again = d.session.OnShutdown(kT0 + absl::Seconds(1));
+  EXPECT_TRUE(again.send.empty());  // the Goodbye went out already
+  ASSERT_TRUE(again.exit.has_value());
+  EXPECT_TRUE(again.exit->ok());
+}
+
+TEST(SessionTest, ZeroDrainTimeoutLeavesAtOnceWithKeptResults) {
+  // Nothing running but a kept result, and no time to wait for its Ack.
+  SessionOptions o = Options();
+  o.drain_timeout = absl::ZeroDuration();
+  Durable d(o);
+  FinishTasks(d.session, 1);
+  SessionActions leave = d.session.OnShutdown(kT0);
+  EXPECT_EQ(Sent(leave, proto::ControlMsg::kGoodbye).size(), 1u);
+  ASSERT_TRUE(leave.exit.has_value());
+  EXPECT_TRUE(leave.exit->ok());
 }
 
 }  // namespace
