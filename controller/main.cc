@@ -30,6 +30,8 @@ ABSL_FLAG(int, liveness, 3,
           "work handed to others.");
 ABSL_FLAG(double, task_seconds, 2.0,
           "Target time of one task on the node that runs it.");
+ABSL_FLAG(int, max_task_crashes, 3,
+          "A task running on this many workers that died fails its job.");
 ABSL_FLAG(std::string, log_level, "info",
           "error, warning, notice, info or debug.");
 
@@ -57,6 +59,13 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   options.scheduler.liveness = liveness;
   options.scheduler.collector_endpoint = options.collect_endpoint;
   options.scheduler.chunk.task_seconds = task_seconds;
+  // A lease twice as old as a task should take is a straggler.
+  options.scheduler.backup_after = absl::Seconds(2 * task_seconds);
+  const int max_crashes = absl::GetFlag(FLAGS_max_task_crashes);
+  if (max_crashes < 1 || max_crashes > 1000) {
+    return absl::InvalidArgumentError("--max_task_crashes must be in [1, 1000]");
+  }
+  options.scheduler.max_task_crashes = max_crashes;
   options.tick = std::min(absl::Milliseconds(100), absl::Milliseconds(heartbeat_ms) / 2);
   // Sessions of an earlier run of the controller must not be taken for
   // live ones: start each run's ids at a random point.

@@ -16,6 +16,7 @@ struct Scheduler::Task {
   uint64_t job = 0;
   uint64_t lo = 0, hi = 0;
   uint32_t attempts = 0;
+  int crashes = 0;            // workers that died while running it
   std::set<uint64_t> leases;  // live leases on this task
 };
 
@@ -46,6 +47,7 @@ struct Scheduler::Job {
   uint64_t duplicates = 0;
   uint64_t version = 1;
   proto::JobResult result;
+  std::string error;  // why it FAILED
 };
 
 struct Scheduler::Node {
@@ -63,11 +65,12 @@ struct Scheduler::Node {
   std::map<proto::Kind, uint64_t> last_task;  // numbers, by kind
 };
 
-struct Scheduler::Lease {
+struct Scheduler::LeaseInfo {
   uint64_t id = 0;
   uint64_t job = 0;
   uint64_t task = 0;
   uint64_t session = 0;
+  absl::Time start;
 };
 
 namespace {
@@ -133,7 +136,7 @@ std::vector<Outbound> Scheduler::OnControl(const std::string& route,
       Dispatch(now, &out);
       break;
     case proto::ControlMsg::kGoodbye:
-      RemoveNode(session, "left");
+      RemoveNode(session, "left", /*crashed=*/false, now, &out);
       break;
     default:  // Heartbeat: last_heard is all it does.
       break;
@@ -166,7 +169,11 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
     return out;
   }
   if (Node* old = FindNode(hello.node())) {
-    RemoveNode(old->session, "replaced by a new hello");
+    // A new incarnation is a new process: the old one died. The same one
+    // says Hello again after losing touch, which is no crash.
+    const bool restarted = old->incarnation != hello.incarnation();
+    RemoveNode(old->session,
+               restarted ? "restarted" : "registered again", restarted, now, &out);
   }
   auto node = std::make_unique<Node>();
   node->session = next_session_++;
@@ -228,10 +235,27 @@ Scheduler::Node* Scheduler::FindNode(const std::string& name) {
   return nullptr;
 }
 
-void Scheduler::RemoveNode(uint64_t session, const char* why) {
+void Scheduler::RemoveNode(uint64_t session, const char* why, bool crashed,
+                           absl::Time now, std::vector<Outbound>* out) {
   auto it = nodes_.find(session);
   if (it == nodes_.end()) return;
   Node& node = *it->second;
+  // A worker runs its leases in the order given, so its oldest is the one
+  // it was sieving when it died.
+  if (crashed && !node.leases.empty()) {
+    const LeaseInfo& running = leases_.at(*node.leases.begin());
+    Job& job = *jobs_.at(running.job);
+    auto task = job.open.find(running.task);
+    if (task != job.open.end() &&
+        ++task->second.crashes >= options_.max_task_crashes) {
+      FailJob(job,
+              absl::StrCat("task ", task->second.id, " [", task->second.lo, ", ",
+                           task->second.hi, "] was running on ",
+                           task->second.crashes, " workers that died (the last: ",
+                           node.name, "); giving up on it"),
+              now, out);
+    }
+  }
   int requeued = 0;
   for (uint64_t lease : std::set<uint64_t>(node.leases)) {
     requeued += ReleaseLease(lease, /*requeue=*/true) ? 1 : 0;
@@ -246,7 +270,7 @@ void Scheduler::RemoveNode(uint64_t session, const char* why) {
 bool Scheduler::ReleaseLease(uint64_t lease_id, bool requeue) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end()) return false;
-  const Lease lease = it->second;
+  const LeaseInfo lease = it->second;
   leases_.erase(it);
   auto node = nodes_.find(lease.session);
   if (node != nodes_.end()) node->second->leases.erase(lease_id);
@@ -352,6 +376,25 @@ void Scheduler::CancelLeases(Task& task, uint64_t except_lease,
   }
 }
 
+void Scheduler::FailJob(Job& job, const std::string& error, absl::Time now,
+                        std::vector<Outbound>* out) {
+  job.error = error;
+  QLOG(kError) << "job failed job=" << job.id << " error=\"" << error << "\"";
+  StopJob(job, proto::FAILED, now, out);
+}
+
+// Ends an unfinished job: its leases are cancelled at their holders.
+void Scheduler::StopJob(Job& job, proto::JobState state, absl::Time now,
+                        std::vector<Outbound>* out) {
+  for (auto& [id, task] : job.open) {
+    CancelLeases(task, 0, out);
+    for (uint64_t lease : std::set<uint64_t>(task.leases)) {
+      ReleaseLease(lease, /*requeue=*/false);
+    }
+  }
+  FinishJob(job, state, now);
+}
+
 void Scheduler::FinishJob(Job& job, proto::JobState state, absl::Time now) {
   queue_.erase(job.QueueKey());
   job.state = state;
@@ -375,7 +418,9 @@ std::vector<Outbound> Scheduler::OnTick(absl::Time now) {
   for (const auto& [session, node] : nodes_) {
     if (now - node->last_heard > limit) lost.push_back(session);
   }
-  for (uint64_t session : lost) RemoveNode(session, "lost");
+  for (uint64_t session : lost) {
+    RemoveNode(session, "lost", /*crashed=*/true, now, &out);
+  }
   if (now - last_heartbeat_ >= options_.heartbeat_interval) {
     last_heartbeat_ = now;
     for (const auto& [session, node] : nodes_) {
@@ -400,8 +445,38 @@ void Scheduler::Dispatch(absl::Time now, std::vector<Outbound>* out) {
         best = node.get();
       }
     }
-    if (best == nullptr || !AssignOne(*best, now, out)) return;
+    if (best == nullptr) return;
+    if (AssignOne(*best, now, out)) continue;
+    if (!best->leases.empty() || !AssignBackup(*best, now, out)) return;
   }
+}
+
+// Gives idle `node` a second copy of the task whose single lease is the
+// oldest, when that lease is older than backup_after: a straggler (a
+// throttled Pi, a node on a bad link) then no longer holds its job back.
+bool Scheduler::AssignBackup(Node& node, absl::Time now,
+                             std::vector<Outbound>* out) {
+  Job* best_job = nullptr;
+  Task* best_task = nullptr;
+  absl::Time oldest = now - options_.backup_after;
+  for (const auto& key : queue_) {
+    Job& job = *jobs_.at(std::get<2>(key));
+    for (auto& [id, task] : job.open) {
+      if (task.leases.size() != 1) continue;
+      const LeaseInfo& lease = leases_.at(*task.leases.begin());
+      if (lease.session == node.session || lease.start > oldest) continue;
+      oldest = lease.start;
+      best_job = &job;
+      best_task = &task;
+    }
+    if (best_task != nullptr) break;  // the best job with a straggler
+  }
+  if (best_task == nullptr) return false;
+  QLOG(kInfo) << "backup task node=" << node.name << " job=" << best_job->id
+              << " task=" << best_task->id << " running_for="
+              << absl::FormatDuration(now - oldest);
+  Lease(node, *best_job, *best_task, now, out);
+  return true;
 }
 
 Scheduler::Job* Scheduler::NextJobWithWork() {
@@ -413,35 +488,38 @@ Scheduler::Job* Scheduler::NextJobWithWork() {
 }
 
 bool Scheduler::AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out) {
-  (void)now;
   Job* job = NextJobWithWork();
   if (job == nullptr) return false;
-  Task* task = TakeTask(*job, node);
-  Lease lease{next_lease_++, job->id, task->id, node.session};
+  Lease(node, *job, *TakeTask(*job, node), now, out);
+  return true;
+}
+
+void Scheduler::Lease(Node& node, Job& job, Task& task, absl::Time now,
+                      std::vector<Outbound>* out) {
+  LeaseInfo lease{next_lease_++, job.id, task.id, node.session, now};
   leases_.emplace(lease.id, lease);
   node.leases.insert(lease.id);
   --node.credits;
-  task->leases.insert(lease.id);
-  ++task->attempts;
-  if (job->state != proto::RUNNING) dirty_jobs_.insert(job->id);
-  job->state = proto::RUNNING;
-  ++job->version;
+  task.leases.insert(lease.id);
+  ++task.attempts;
+  if (job.state != proto::RUNNING) dirty_jobs_.insert(job.id);
+  job.state = proto::RUNNING;
+  ++job.version;
 
   proto::ControlMsg msg;
   auto* a = msg.mutable_assign();
   a->set_lease(lease.id);
-  a->set_job(job->id);
-  a->set_task(task->id);
-  a->set_attempt(task->attempts);
-  a->set_kind(job->kind);
-  a->mutable_range()->set_lo(task->lo);
-  a->mutable_range()->set_hi(task->hi);
-  QLOG(kDebug) << "assign node=" << node.name << " job=" << job->id
-               << " task=" << task->id << " lease=" << lease.id
-               << " lo=" << task->lo << " hi=" << task->hi
-               << " attempt=" << task->attempts;
+  a->set_job(job.id);
+  a->set_task(task.id);
+  a->set_attempt(task.attempts);
+  a->set_kind(job.kind);
+  a->mutable_range()->set_lo(task.lo);
+  a->mutable_range()->set_hi(task.hi);
+  QLOG(kDebug) << "assign node=" << node.name << " job=" << job.id
+               << " task=" << task.id << " lease=" << lease.id
+               << " lo=" << task.lo << " hi=" << task.hi
+               << " attempt=" << task.attempts;
   out->push_back({node.route, std::move(msg)});
-  return true;
 }
 
 // A task for `node` from `job`: a lost one first, else a new one cut from
@@ -511,6 +589,7 @@ proto::StoredJob Scheduler::Record(const Job& job) const {
   r.set_next(job.next);
   r.set_cut_all(job.cut_all);
   if (job.state == proto::DONE) *r.mutable_result() = job.result;
+  r.set_error(job.error);
   r.set_tasks_done(job.tasks_done);
   r.set_duplicates(job.duplicates);
   return r;
@@ -549,6 +628,7 @@ absl::Status Scheduler::Restore(const StoredState& state) {
     job->next = r.next();
     job->cut_all = r.cut_all();
     job->result = r.result();
+    job->error = r.error();
     job->tasks_done = r.tasks_done();
     job->duplicates = r.duplicates();
     jobs.emplace(job->id, std::move(job));
@@ -630,13 +710,7 @@ absl::StatusOr<proto::Job> Scheduler::CancelJob(uint64_t job_id, absl::Time now,
     return absl::FailedPreconditionError(absl::StrCat(
         "job ", job_id, " is already ", proto::JobState_Name(job.state)));
   }
-  for (auto& [id, task] : job.open) {
-    CancelLeases(task, 0, out);
-    for (uint64_t lease : std::set<uint64_t>(task.leases)) {
-      ReleaseLease(lease, /*requeue=*/false);
-    }
-  }
-  FinishJob(job, proto::CANCELLED, now);
+  StopJob(job, proto::CANCELLED, now, out);
   return JobView(job);
 }
 
@@ -694,6 +768,7 @@ proto::Job Scheduler::JobView(const Job& job) const {
   view.set_priority(job.priority);
   view.set_state(job.state);
   if (job.state == proto::DONE) *view.mutable_result() = job.result;
+  view.set_error(job.error);
   view.set_submitted_ms(UnixMillis(job.submitted));
   view.set_finished_ms(UnixMillis(job.finished));
   view.set_tasks_done(job.tasks_done);

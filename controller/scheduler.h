@@ -44,6 +44,13 @@ struct SchedulerOptions {
   int liveness = 3;
   // Advertised to workers in Welcome: where to push results.
   std::string collector_endpoint = "tcp://*:7701";
+  // Backup tasks (MapReduce): when a job has nothing left to hand out, an
+  // idle node gets a second copy of the task whose lease is oldest, if that
+  // lease is older than this. The first result wins; the other is cancelled.
+  absl::Duration backup_after = absl::Seconds(4);
+  // A task running on this many workers that died (lost, or restarted as a
+  // new process) fails its job instead of taking down node after node.
+  int max_task_crashes = 3;
   // Credits a node may hold at once; more is refused as absurd.
   uint32_t max_credits = 64;
   // First session and lease ids; the server seeds them randomly so that a
@@ -112,12 +119,18 @@ class Scheduler {
   struct Task;
   struct Job;
   struct Node;
-  struct Lease;
+  struct LeaseInfo;
 
   std::vector<Outbound> OnHello(const std::string& route,
                                 const proto::Hello& hello, absl::Time now);
   void OnReady(Node& node, const proto::Ready& ready, std::vector<Outbound>* out);
-  void RemoveNode(uint64_t session, const char* why);
+  void RemoveNode(uint64_t session, const char* why, bool crashed, absl::Time now,
+                  std::vector<Outbound>* out);
+  bool AssignBackup(Node& node, absl::Time now, std::vector<Outbound>* out);
+  void Lease(Node& node, Job& job, Task& task, absl::Time now,
+             std::vector<Outbound>* out);
+  void FailJob(Job& job, const std::string& error, absl::Time now,
+               std::vector<Outbound>* out);
   void Dispatch(absl::Time now, std::vector<Outbound>* out);
   Job* NextJobWithWork();
   bool AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out);
@@ -125,6 +138,8 @@ class Scheduler {
   bool ReleaseLease(uint64_t lease_id, bool requeue);
   void CancelLeases(Task& task, uint64_t except_lease,
                     std::vector<Outbound>* out);
+  void StopJob(Job& job, proto::JobState state, absl::Time now,
+               std::vector<Outbound>* out);
   void FinishJob(Job& job, proto::JobState state, absl::Time now);
   int NodesTakingWork() const;
   proto::Job JobView(const Job& job) const;
@@ -148,7 +163,7 @@ class Scheduler {
   // Jobs that may still get work, best first: (-priority, submit order).
   std::set<std::tuple<int64_t, uint64_t, uint64_t>> queue_;
   std::map<uint64_t, std::unique_ptr<Node>> nodes_;      // by session
-  absl::flat_hash_map<uint64_t, Lease> leases_;          // by id
+  absl::flat_hash_map<uint64_t, LeaseInfo> leases_;          // by id
   std::set<std::string> drained_;                        // node names
   // Changed since the last TakeChanges().
   std::set<uint64_t> dirty_jobs_;

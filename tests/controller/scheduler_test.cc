@@ -613,5 +613,97 @@ TEST_F(SchedulerTest, StaleLeaseOfADuplicateDoesNotReleaseAnotherTask) {
   EXPECT_EQ(scheduler_.ListNodes(now_)[0].leases(), 1u);  // still held
 }
 
+TEST_F(SchedulerTest, IdleNodeGetsABackupOfAStragglerAndTheFirstResultWins) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1000);  // a single task
+  const uint64_t slow = Join("slow");
+  auto held = Assigns(Control("slow", Ready(slow, 1)), "slow");
+  ASSERT_EQ(held.size(), 1u);
+  const uint64_t fast = Join("fast");
+  // Young lease: no backup yet.
+  EXPECT_TRUE(Assigns(Control("fast", Ready(fast, 1)), "fast").empty());
+  now_ += absl::Seconds(3);
+  Control("slow", Beat(slow));
+  Control("fast", Beat(fast));
+  EXPECT_TRUE(Assigns(scheduler_.OnTick(now_), "fast").empty());
+  // Older than backup_after (4 s): the idle node gets a copy.
+  now_ += absl::Seconds(2);
+  Control("slow", Beat(slow));
+  Control("fast", Beat(fast));
+  auto backup = Assigns(scheduler_.OnTick(now_), "fast");
+  ASSERT_EQ(backup.size(), 1u);
+  EXPECT_EQ(backup[0].task(), held[0].task());
+  EXPECT_EQ(backup[0].attempt(), 2u);
+  // Only one backup per task, even with more idle credit.
+  EXPECT_TRUE(Assigns(Control("fast", Ready(fast, 1)), "fast").empty());
+  // The backup finishes first: merged, the straggler is cancelled.
+  auto out = Complete(backup[0], fast);
+  EXPECT_EQ(Cancels(out, "slow"), std::vector<uint64_t>{held[0].lease()});
+  EXPECT_EQ(Job(job).state(), proto::DONE);
+  EXPECT_EQ(Job(job).result().count(), primesieve::count_primes(0, 1000));
+  Complete(held[0], slow);  // too late
+  EXPECT_EQ(Job(job).duplicates(), 1u);
+}
+
+TEST_F(SchedulerTest, NoBackupWhileThereIsFreshWork) {
+  Submit(proto::COUNT, 0, 100'000'000);
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 1)), "a");
+  now_ += absl::Seconds(2.5);
+  Control("a", Beat(a));
+  now_ += absl::Seconds(2.5);
+  Control("a", Beat(a));
+  const uint64_t b = Join("b");
+  auto got = Assigns(Control("b", Ready(b, 1)), "b");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_NE(got[0].task(), held[0].task());  // new work, not a copy
+}
+
+TEST_F(SchedulerTest, TaskThatKillsThreeWorkersFailsItsJob) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1000);
+  for (int crash = 1; crash <= 3; ++crash) {
+    const std::string name = "n" + std::to_string(crash);
+    const uint64_t s = Join(name);
+    auto held = Assigns(Control(name, Ready(s, 1)), name);
+    ASSERT_EQ(held.size(), 1u) << crash;
+    EXPECT_EQ(held[0].attempt(), static_cast<uint32_t>(crash));
+    now_ += absl::Seconds(4);  // silent past liveness: it died
+    scheduler_.OnTick(now_);
+  }
+  const proto::Job failed = Job(job);
+  EXPECT_EQ(failed.state(), proto::FAILED);
+  EXPECT_NE(failed.error().find("3 workers that died"), std::string::npos)
+      << failed.error();
+  // Nothing more of it is handed out.
+  const uint64_t s = Join("n4");
+  EXPECT_TRUE(Assigns(Control("n4", Ready(s, 1)), "n4").empty());
+}
+
+TEST_F(SchedulerTest, ReRegisteringSameProcessIsNoCrash) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1000);
+  for (int i = 0; i < 4; ++i) {
+    // Same incarnation: the worker lost touch and said Hello again.
+    const uint64_t s = Join("a");
+    ASSERT_EQ(Assigns(Control("a", Ready(s, 1)), "a").size(), 1u);
+  }
+  EXPECT_EQ(Job(job).state(), proto::RUNNING);
+}
+
+TEST_F(SchedulerTest, FailedJobKeepsItsErrorAcrossARestart) {
+  MemoryStore disk;
+  const uint64_t job = Submit(proto::COUNT, 0, 1000);
+  for (int crash = 1; crash <= 3; ++crash) {
+    const std::string name = "n" + std::to_string(crash);
+    const uint64_t s = Join(name);
+    Assigns(Control(name, Ready(s, 1)), name);
+    now_ += absl::Seconds(4);
+    scheduler_.OnTick(now_);
+  }
+  disk.Apply(scheduler_.TakeChanges());
+  Scheduler restarted(Options());
+  ASSERT_TRUE(restarted.Restore(disk.State()).ok());
+  EXPECT_EQ(restarted.GetJob(job)->state(), proto::FAILED);
+  EXPECT_FALSE(restarted.GetJob(job)->error().empty());
+}
+
 }  // namespace
 }  // namespace quark
