@@ -1,0 +1,195 @@
+#include "bench/load/fleet.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/transport.h"
+
+namespace quark {
+
+Fleet::Fleet(FleetOptions options) : options_(std::move(options)) {}
+
+Fleet::~Fleet() {
+  dealers_.clear();
+  push_.reset();
+}
+
+absl::Status Fleet::Start() {
+  // Before the context: libzmq's threads must inherit the blocked signals.
+  ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install());
+  context_ = std::make_unique<zmq::context_t>(1);
+  try {
+    // libzmq refuses sockets past 1023 by default.
+    context_->set(zmq::ctxopt::max_sockets, options_.workers + 16);
+    push_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::push);
+    // Results of all workers share one pipe: do not cap it at 1000.
+    push_->set(zmq::sockopt::sndhwm, 0);
+  } catch (const zmq::error_t& e) {
+    return absl::InternalError(absl::StrCat("zmq context: ", e.what()));
+  }
+  RETURN_IF_ERROR(ConfigureClient(*push_, "", absl::Seconds(1), false));
+  std::random_device random;
+  const absl::Time now = absl::Now();
+  started_ = now;
+  workers_.reserve(options_.workers);
+  dealers_.reserve(options_.workers);
+  for (int i = 0; i < options_.workers; ++i) {
+    SimWorkerOptions w;
+    w.name = absl::StrFormat("%s%04d", options_.name_prefix, i + 1);
+    w.incarnation = (uint64_t{random()} << 32 | random()) | 1;
+    w.credits = options_.credits;
+    w.fake_task = options_.fake_task;
+    w.reported_compute = options_.reported_compute;
+    workers_.emplace_back(std::move(w));
+    try {
+      dealers_.emplace_back(*context_, zmq::socket_type::dealer);
+    } catch (const zmq::error_t& e) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("socket ", i + 1, ": ", e.what(), " (raise ulimit -n?)"));
+    }
+    RETURN_IF_ERROR(ConfigureClient(dealers_.back(), absl::StrFormat(
+        "%s%04d", options_.name_prefix, i + 1), absl::ZeroDuration(), false));
+    RETURN_IF_ERROR(Connect(dealers_.back(), options_.controller));
+    SimWorker::Actions actions;
+    workers_.back().Start(now, &actions);
+    RETURN_IF_ERROR(Carry(workers_.size() - 1, actions));
+  }
+  return absl::OkStatus();
+}
+
+// Sends what worker `i` asked for. A full queue is counted, not fatal: the
+// worker's liveness logic recovers as a real worker's would.
+absl::Status Fleet::Carry(size_t i, SimWorker::Actions& actions) {
+  if (!actions.collector.empty() && collector_.empty()) {
+    collector_ = ConnectableEndpoint(
+        actions.collector, options_.collect_host.empty()
+                               ? HostOfEndpoint(options_.controller)
+                               : options_.collect_host);
+    RETURN_IF_ERROR(Connect(*push_, collector_));
+    QLOG(kInfo) << "collector connected endpoint=" << collector_;
+  }
+  for (const auto& msg : actions.send) {
+    if (!SendMessage(dealers_[i], msg).ok()) ++send_errors_;
+  }
+  for (const auto& result : actions.push) {
+    if (!SendMessage(*push_, result).ok()) ++send_errors_;
+  }
+  actions = SimWorker::Actions();
+  return absl::OkStatus();
+}
+
+// Reads every message queued on worker `i`'s DEALER.
+absl::Status Fleet::Drain(size_t i, absl::Time now) {
+  while (true) {
+    auto frames = ReceiveFrames(dealers_[i]);
+    if (!frames.ok()) return frames.status();
+    if (!frames->has_value()) return absl::OkStatus();
+    proto::ControlMsg msg;
+    if ((*frames)->size() != 1 || !ParseFrame((**frames)[0], &msg).ok()) {
+      ++parse_errors_;
+      continue;
+    }
+    SimWorker::Actions actions;
+    workers_[i].OnControl(msg, now, &actions);
+    RETURN_IF_ERROR(Carry(i, actions));
+  }
+}
+
+absl::Status Fleet::Run() {
+  const size_t n = dealers_.size();
+  std::vector<zmq::pollitem_t> items(n + 1);
+  for (size_t i = 0; i < n; ++i) {
+    items[i] = {dealers_[i].handle(), 0, ZMQ_POLLIN, 0};
+  }
+  items[n] = {nullptr, signals_->fd(), ZMQ_POLLIN, 0};
+  const absl::Time end = options_.duration > absl::ZeroDuration()
+                             ? started_ + options_.duration
+                             : absl::InfiniteFuture();
+  absl::Time next_report = started_ + options_.report_every;
+  absl::Time next_tick = started_;
+  while (true) {
+    absl::Time now = absl::Now();
+    if (now >= end) break;
+    if (now >= next_report) {
+      Report(now, "progress");
+      next_report = now + options_.report_every;
+    }
+    if (now >= next_tick) {
+      next_tick = std::min(end, next_report);
+      for (size_t i = 0; i < n; ++i) {
+        SimWorker::Actions actions;
+        workers_[i].OnTick(now, &actions);
+        RETURN_IF_ERROR(Carry(i, actions));
+        next_tick = std::min(next_tick, workers_[i].NextDeadline());
+      }
+    }
+    const auto timeout = std::chrono::milliseconds(
+        std::max<int64_t>(absl::ToInt64Milliseconds(next_tick - absl::Now()), 0) + 1);
+    try {
+      zmq::poll(items.data(), items.size(), timeout);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return absl::InternalError(absl::StrCat("poll: ", e.what()));
+    }
+    if (items[n].revents & ZMQ_POLLIN) {
+      QLOG(kNotice) << "loadgen stopping signal=" << signals_->Take();
+      break;
+    }
+    now = absl::Now();
+    for (size_t i = 0; i < n; ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      RETURN_IF_ERROR(Drain(i, now));
+      next_tick = std::min(next_tick, workers_[i].NextDeadline());
+    }
+  }
+  Report(absl::Now(), "final");
+  Leave();
+  return absl::OkStatus();
+}
+
+void Fleet::Leave() {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    SimWorker::Actions actions;
+    workers_[i].Leave(&actions);
+    Carry(i, actions).IgnoreError();
+  }
+}
+
+void Fleet::Report(absl::Time now, const char* what) const {
+  SimCounters sum;
+  size_t registered = 0, in_flight = 0;
+  for (const SimWorker& w : workers_) {
+    const SimCounters& c = w.counters();
+    sum.welcomes += c.welcomes;
+    sum.assigns += c.assigns;
+    sum.results += c.results;
+    sum.cancels += c.cancels;
+    sum.rejects += c.rejects;
+    sum.heartbeats_in += c.heartbeats_in;
+    sum.heartbeats_out += c.heartbeats_out;
+    sum.acks += c.acks;
+    registered += w.registered() ? 1 : 0;
+    in_flight += w.in_flight();
+  }
+  const double seconds = absl::ToDoubleSeconds(now - started_);
+  // stdout, one line per report, for load_test.sh to parse.
+  std::fputs(absl::StrFormat(
+                 "%s t=%.1f registered=%d in_flight=%d welcomes=%d assigns=%d "
+                 "results=%d cancels=%d rejects=%d hb_in=%d hb_out=%d acks=%d "
+                 "send_errors=%d parse_errors=%d\n",
+                 what, seconds, registered, in_flight, sum.welcomes,
+                 sum.assigns, sum.results, sum.cancels, sum.rejects,
+                 sum.heartbeats_in, sum.heartbeats_out, sum.acks, send_errors_,
+                 parse_errors_)
+                 .c_str(),
+             stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace quark

@@ -1,0 +1,68 @@
+// N simulated workers (sim_worker.h) on one thread: one DEALER per worker
+// to the controller's control endpoint, one PUSH shared by all of them to
+// the collector, and one zmq::poll loop over all the sockets.
+//
+// Prints a progress line on stderr every `report_every` and a summary at
+// the end. Run() returns when `duration` has passed or SIGTERM/SIGINT
+// arrives; the workers then say Goodbye. Errors name the socket or
+// endpoint that failed. Not thread-safe: one thread owns the fleet.
+#ifndef QUARK_BENCH_LOAD_FLEET_H_
+#define QUARK_BENCH_LOAD_FLEET_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "bench/load/sim_worker.h"
+#include "common/signals.h"
+
+namespace quark {
+
+struct FleetOptions {
+  std::string controller = "tcp://127.0.0.1:7700";
+  // Host the collector endpoint of the Welcome is reached on when it is a
+  // bind address such as tcp://*:7701. Empty: the controller's host.
+  std::string collect_host;
+  int workers = 1000;
+  std::string name_prefix = "sim-";
+  uint32_t credits = 2;
+  absl::Duration fake_task = absl::ZeroDuration();
+  absl::Duration reported_compute = absl::Milliseconds(-1);
+  // Zero: run until a signal.
+  absl::Duration duration = absl::ZeroDuration();
+  absl::Duration report_every = absl::Seconds(5);
+};
+
+class Fleet {
+ public:
+  explicit Fleet(FleetOptions options);
+  ~Fleet();
+
+  // Installs the signal fd, creates and connects the sockets, says Hello.
+  absl::Status Start();
+  absl::Status Run();
+
+ private:
+  absl::Status Drain(size_t i, absl::Time now);
+  absl::Status Carry(size_t i, SimWorker::Actions& actions);
+  void Report(absl::Time now, const char* what) const;
+  void Leave();
+
+  FleetOptions options_;
+  std::unique_ptr<ShutdownSignals> signals_;
+  std::unique_ptr<zmq::context_t> context_;
+  std::vector<SimWorker> workers_;
+  std::vector<zmq::socket_t> dealers_;
+  std::unique_ptr<zmq::socket_t> push_;
+  std::string collector_;  // connected endpoint, once known
+  absl::Time started_;
+  uint64_t send_errors_ = 0, parse_errors_ = 0;
+};
+
+}  // namespace quark
+
+#endif  // QUARK_BENCH_LOAD_FLEET_H_

@@ -1,0 +1,162 @@
+#include "bench/load/sim_worker.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/transport.h"
+
+namespace quark {
+
+SimWorker::SimWorker(SimWorkerOptions options) : options_(std::move(options)) {}
+
+void SimWorker::Start(absl::Time now, Actions* out) { SendHello(now, out); }
+
+void SimWorker::SendHello(absl::Time now, Actions* out) {
+  session_ = 0;
+  queue_.clear();
+  proto::ControlMsg msg;
+  proto::Hello* hello = msg.mutable_hello();
+  hello->set_protocol_version(kProtocolVersion);
+  hello->set_node(options_.name);
+  hello->set_cores(1);
+  hello->set_threads(1);
+  hello->set_incarnation(options_.incarnation);
+  out->send.push_back(std::move(msg));
+  last_heard_ = now;
+  next_hello_ = now + options_.hello_retry;
+}
+
+void SimWorker::SendReady(uint32_t credits, Actions* out) {
+  proto::ControlMsg msg;
+  msg.mutable_ready()->set_session(session_);
+  msg.mutable_ready()->set_credits(credits);
+  out->send.push_back(std::move(msg));
+}
+
+void SimWorker::OnControl(const proto::ControlMsg& msg, absl::Time now,
+                          Actions* out) {
+  last_heard_ = now;
+  switch (msg.body_case()) {
+    case proto::ControlMsg::kWelcome:
+      OnWelcome(msg.welcome(), now, out);
+      break;
+    case proto::ControlMsg::kAssign:
+      if (!registered()) break;
+      ++counters_.assigns;
+      if (queue_.empty()) running_since_ = now;
+      queue_.push_back(msg.assign());
+      break;
+    case proto::ControlMsg::kCancel:
+      OnCancel(msg.cancel(), now, out);
+      break;
+    case proto::ControlMsg::kHeartbeat:
+      ++counters_.heartbeats_in;
+      break;
+    case proto::ControlMsg::kAck:
+      ++counters_.acks;
+      break;
+    case proto::ControlMsg::kReject:
+      ++counters_.rejects;
+      if (msg.reject().reregister()) SendHello(now, out);
+      break;
+    default:  // Drain: informational.
+      break;
+  }
+  OnTick(now, out);
+}
+
+void SimWorker::OnWelcome(const proto::Welcome& welcome, absl::Time now,
+                          Actions* out) {
+  if (registered()) return;  // answers a repeated Hello
+  ++counters_.welcomes;
+  session_ = welcome.session();
+  heartbeat_ = absl::Milliseconds(std::max<uint32_t>(welcome.heartbeat_ms(), 1));
+  liveness_ = static_cast<int>(std::max<uint32_t>(welcome.liveness(), 1));
+  next_heartbeat_ = now + heartbeat_;
+  out->collector = welcome.collector();
+  SendReady(options_.credits, out);
+}
+
+// Drops the cancelled leases, the running one included (its result would
+// be discarded anyway), and gives their credits back.
+void SimWorker::OnCancel(const proto::Cancel& cancel, absl::Time now,
+                         Actions* out) {
+  uint32_t dropped = 0;
+  for (uint64_t lease : cancel.leases()) {
+    auto it = std::find_if(queue_.begin(), queue_.end(),
+                           [&](const proto::Assign& a) { return a.lease() == lease; });
+    if (it == queue_.end()) continue;
+    if (it == queue_.begin()) running_since_ = now;
+    queue_.erase(it);
+    ++dropped;
+  }
+  counters_.cancels += dropped;
+  if (dropped > 0 && registered()) SendReady(dropped, out);
+}
+
+absl::Duration SimWorker::Reported() const {
+  return options_.reported_compute < absl::ZeroDuration()
+             ? options_.fake_task
+             : options_.reported_compute;
+}
+
+// Pushes the result of the running assignment and takes the next one.
+void SimWorker::Finish(absl::Time now, Actions* out) {
+  const proto::Assign& a = queue_.front();
+  proto::ResultMsg result;
+  result.set_protocol_version(kProtocolVersion);
+  result.set_session(session_);
+  result.set_lease(a.lease());
+  result.set_job(a.job());
+  result.set_task(a.task());
+  *result.mutable_range() = a.range();
+  result.mutable_partial();  // empty: count 0
+  result.set_compute_us(
+      static_cast<uint64_t>(absl::ToInt64Microseconds(Reported())));
+  result.set_node(options_.name);
+  out->push.push_back(std::move(result));
+  ++counters_.results;
+  queue_.pop_front();
+  running_since_ = now;
+  SendReady(1, out);
+}
+
+void SimWorker::OnTick(absl::Time now, Actions* out) {
+  if (!registered()) {
+    if (now >= next_hello_) SendHello(now, out);
+    return;
+  }
+  if (now - last_heard_ > heartbeat_ * liveness_) {
+    SendHello(now, out);  // controller lost: register again
+    return;
+  }
+  while (!queue_.empty() && now >= running_since_ + options_.fake_task) {
+    Finish(now, out);
+  }
+  if (now >= next_heartbeat_) {
+    proto::ControlMsg msg;
+    msg.mutable_heartbeat()->set_session(session_);
+    msg.mutable_heartbeat()->set_in_flight(static_cast<uint32_t>(queue_.size()));
+    out->send.push_back(std::move(msg));
+    ++counters_.heartbeats_out;
+    next_heartbeat_ = now + heartbeat_;
+  }
+}
+
+absl::Time SimWorker::NextDeadline() const {
+  if (!registered()) return next_hello_;
+  absl::Time next = std::min(next_heartbeat_, last_heard_ + heartbeat_ * liveness_);
+  if (!queue_.empty()) next = std::min(next, running_since_ + options_.fake_task);
+  return next;
+}
+
+void SimWorker::Leave(Actions* out) {
+  if (!registered()) return;
+  proto::ControlMsg msg;
+  msg.mutable_goodbye()->set_session(session_);
+  out->send.push_back(std::move(msg));
+  session_ = 0;
+  queue_.clear();
+}
+
+}  // namespace quark
