@@ -27,8 +27,8 @@ namespace {
 // starts a CLI process, so not much faster than this.
 constexpr auto kApiPoll = std::chrono::milliseconds(50);
 
-std::string Endpoint(int port) {
-  return absl::StrCat("tcp://127.0.0.1:", port);
+std::string Endpoint(const std::string& host, int port) {
+  return absl::StrCat("tcp://", host, ":", port);
 }
 
 }  // namespace
@@ -108,12 +108,14 @@ Cluster::~Cluster() {
 }
 
 std::string Cluster::control_endpoint() const {
-  return Endpoint(control_port_);
+  return Endpoint(options_.host, control_port_);
 }
 std::string Cluster::collect_endpoint() const {
-  return Endpoint(collect_port_);
+  return Endpoint(options_.host, collect_port_);
 }
-std::string Cluster::api_endpoint() const { return Endpoint(api_port_); }
+std::string Cluster::api_endpoint() const {
+  return Endpoint("127.0.0.1", api_port_);
+}
 
 absl::StatusOr<Process*> Cluster::Launch(const std::string& name,
                                          std::vector<std::string> argv) {
@@ -170,6 +172,10 @@ absl::StatusOr<Process*> Cluster::StartWorker(
       "--drain_timeout=" + options_.drain_timeout,
   };
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  if (options_.worker_prefix) {
+    const std::vector<std::string> prefix = options_.worker_prefix(name);
+    argv.insert(argv.begin(), prefix.begin(), prefix.end());
+  }
   absl::StatusOr<Process*> p = Launch("worker-" + name, std::move(argv));
   if (p.ok()) workers_[name] = *p;
   return p;

@@ -48,6 +48,15 @@ struct ClusterOptions {
   int worker_threads = 1;    // the test machine has 2 cores for everything
   int credits = 2;
   std::string drain_timeout = "30s";
+  // Address of the control and collect endpoints (the api stays on
+  // 127.0.0.1). The fault tests put it on a bridge they create.
+  std::string host = "127.0.0.1";
+  // If set, the argv put before a worker's binary, given the worker's name,
+  // e.g. {"/usr/sbin/ip", "netns", "exec", "qf-w1"}. The prefix must exec
+  // the binary in place (as `ip netns exec` does), so that the Process's pid
+  // is the worker's own.
+  std::function<std::vector<std::string>(const std::string& name)>
+      worker_prefix;
 };
 
 // The outcome of one CLI run.
