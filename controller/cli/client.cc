@@ -1,5 +1,6 @@
 #include "controller/cli/client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 #include <vector>
@@ -29,8 +30,35 @@ absl::Status ReplyStatus(const proto::ApiReply& reply) {
   }
 }
 
-ApiClient::ApiClient(zmq::context_t* context, std::string endpoint)
-    : context_(context), endpoint_(std::move(endpoint)) {}
+bool Resendable(const proto::ApiRequest& request) {
+  switch (request.body_case()) {
+    case proto::ApiRequest::kWatch:
+    case proto::ApiRequest::kGetJob:
+    case proto::ApiRequest::kListJobs:
+    case proto::ApiRequest::kListNodes:
+    case proto::ApiRequest::kDrain:
+    case proto::ApiRequest::kUndrain:
+      return true;
+    default:  // Submit, Cancel, and anything added later until proven safe
+      return false;
+  }
+}
+
+ResendSchedule::ResendSchedule(absl::Time start, absl::Duration timeout,
+                               std::optional<absl::Duration> every)
+    : deadline_(start + timeout), every_(every) {}
+
+void ResendSchedule::Sent(absl::Time now) {
+  if (every_.has_value()) next_send_ = now + *every_;
+}
+
+absl::Time ResendSchedule::WaitUntil() const {
+  return std::min(next_send_, deadline_);
+}
+
+ApiClient::ApiClient(zmq::context_t* context, std::string endpoint,
+                     ApiClientOptions options)
+    : context_(context), endpoint_(std::move(endpoint)), options_(options) {}
 
 absl::Status ApiClient::Open() {
   if (socket_.has_value()) return absl::OkStatus();
@@ -53,16 +81,25 @@ absl::Status ApiClient::Open() {
   return absl::OkStatus();
 }
 
+std::optional<absl::Duration> ApiClient::ResendEvery(
+    const proto::ApiRequest& request) const {
+  if (!Resendable(request)) return std::nullopt;
+  if (!request.has_watch()) return options_.retry_interval;
+  return absl::Milliseconds(request.watch().timeout_ms()) +
+         options_.retry_interval;
+}
+
 absl::StatusOr<proto::ApiReply> ApiClient::Call(proto::ApiRequest request,
                                                 absl::Duration timeout) {
   RETURN_IF_ERROR(Open());
-  const absl::Time deadline = absl::Now() + timeout;
   request.set_protocol_version(kProtocolVersion);
-  request.set_request_id(next_request_id_++);
-  RETURN_IF_ERROR(SendMessage(*socket_, request));
+  ResendSchedule schedule(absl::Now(), timeout, ResendEvery(request));
   ASSIGN_OR_RETURN(std::optional<proto::ApiReply> reply,
-                   Await(request.request_id(), deadline));
+                   SendUntilReply(request, schedule));
   if (!reply.has_value()) {
+    // The schedule gave up `timeout` after the first send, which the
+    // caller makes right after the controller's last reply: that is the
+    // silence.
     return absl::DeadlineExceededError(
         absl::StrCat("cannot reach the controller at ", endpoint_,
                      " (no reply in ", absl::FormatDuration(timeout), ")"));
@@ -75,6 +112,21 @@ absl::StatusOr<proto::ApiReply> ApiClient::Call(proto::ApiRequest request,
                      ", this quark speaks ", kProtocolVersion));
   }
   return *std::move(reply);
+}
+
+absl::StatusOr<std::optional<proto::ApiReply>> ApiClient::SendUntilReply(
+    proto::ApiRequest& request, ResendSchedule& schedule) {
+  while (true) {
+    // A new id each time, so that only the reply to the latest send is
+    // taken: the body is the same, and so is its answer.
+    request.set_request_id(next_request_id_++);
+    RETURN_IF_ERROR(SendMessage(*socket_, request));
+    schedule.Sent(absl::Now());
+    ASSIGN_OR_RETURN(std::optional<proto::ApiReply> reply,
+                     Await(request.request_id(), schedule.WaitUntil()));
+    if (reply.has_value()) return reply;
+    if (schedule.Expired(absl::Now())) return std::nullopt;
+  }
 }
 
 absl::StatusOr<std::optional<proto::ApiReply>> ApiClient::Await(
@@ -99,9 +151,9 @@ absl::StatusOr<std::optional<proto::ApiReply>> ApiClient::Await(
           absl::StrCat("unreadable reply from the controller at ", endpoint_,
                        ": ", s.message()));
     }
-    // A late reply to an earlier request (a Watch we gave up on) is not
-    // ours. An error without request_id is: the controller could not read
-    // the request well enough to echo it.
+    // A late reply to an earlier request (a Watch we gave up on, a send
+    // superseded by a resend) is not ours. An error without request_id is:
+    // the controller could not read the request well enough to echo it.
     if (reply.request_id() == request_id ||
         (reply.request_id() == 0 && reply.has_error())) {
       return reply;

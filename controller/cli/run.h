@@ -19,7 +19,9 @@ struct RunOptions {
   // Time zone of the timestamps `quark job ID` prints.
   absl::TimeZone zone = absl::UTCTimeZone();
   // The long poll of --wait: each Watch asks the controller to answer
-  // within this, and waits for the reply this plus --timeout.
+  // within this. --wait gives up when the controller has been silent this
+  // plus --timeout since its last reply (the Watch is sent again meanwhile:
+  // see ApiClientOptions).
   absl::Duration watch_interval = absl::Seconds(1);
   // Called with the job after each Watch reply while waiting; may be empty.
   std::function<void(const proto::Job&)> progress;

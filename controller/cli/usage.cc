@@ -24,8 +24,11 @@ constexpr char kGlobalOptions[] = R"(
 Options (before or after the command, as --opt=value or --opt value):
   --controller EP   the controller's api endpoint; default: $QUARK_CONTROLLER,
                     else tcp://127.0.0.1:7702
-  --timeout D       how long to wait for a reply: 5s (default), 500ms, 2m,
-                    or a bare number of seconds
+  --timeout D       how long the controller may stay silent before quark
+                    gives up: 5s (default), 500ms, 2m, or a bare number of
+                    seconds. Meanwhile requests other than submit and cancel
+                    are sent again, about each second, so a controller that
+                    restarts within it goes unnoticed
   --json            print the reply as one JSON document
   -h, --help        show the usage
   --version         print the version
@@ -38,7 +41,7 @@ Exit codes:
      refused the request in the job's or node's present state
   2  bad usage or bad input: unknown command, kind or option, a bad number,
      an unknown job or node, or a protocol version mismatch
-  3  the controller is unreachable (no reply within --timeout)
+  3  the controller is unreachable (silent for --timeout)
 )";
 
 constexpr char kSubmit[] =

@@ -7,11 +7,11 @@
 
 namespace quark {
 
-FakeController::FakeController(Handler handler)
+FakeController::FakeController(Handler handler, const std::string& endpoint)
     : socket_(context_, zmq::socket_type::router),
       handler_(std::move(handler)) {
   socket_.set(zmq::sockopt::linger, 0);
-  socket_.bind("tcp://127.0.0.1:*");
+  socket_.bind(endpoint);
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
   thread_ = std::thread([this] { Serve(); });
 }

@@ -23,7 +23,10 @@ class FakeController {
   using Handler =
       std::function<std::vector<std::string>(const proto::ApiRequest&)>;
 
-  explicit FakeController(Handler handler);
+  // Binds `endpoint`: by default a port the OS picks; the endpoint() of a
+  // fake that is gone, to stand for a controller restarted on its address.
+  explicit FakeController(Handler handler,
+                          const std::string& endpoint = "tcp://127.0.0.1:*");
   ~FakeController();  // stops and joins the serving thread
 
   const std::string& endpoint() const { return endpoint_; }

@@ -2,6 +2,7 @@
 // and the exit code.
 #include <sys/wait.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -125,6 +126,31 @@ TEST(QuarkTest, UnknownJobExits2WithoutHint) {
   const Ran ran = Quark(absl::StrCat("job 9 --controller ", fake.endpoint()));
   EXPECT_EQ(ran.exit_code, 2);
   EXPECT_EQ(ran.err, "quark: no job 9\n");
+}
+
+TEST(QuarkTest, AQueryLostByTheControllerIsSentAgain) {
+  std::atomic<int> seen{0};
+  FakeController fake([&seen](const proto::ApiRequest& r) {
+    if (seen++ == 0) return std::vector<std::string>{};
+    return Answer(r);
+  });
+  const Ran ran =
+      Quark(absl::StrCat("job 7 --timeout 3s --controller ", fake.endpoint()));
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_NE(ran.out.find("state: done"), std::string::npos) << ran.out;
+  EXPECT_EQ(fake.requests().size(), 2u);
+}
+
+TEST(QuarkTest, AnUnansweredSubmitIsSentOnceAndExits3) {
+  FakeController fake(
+      [](const proto::ApiRequest&) { return std::vector<std::string>{}; });
+  const Ran ran = Quark(absl::StrCat("submit count 1e5 --timeout 1500ms ",
+                                     "--controller ", fake.endpoint()));
+  EXPECT_EQ(ran.exit_code, 3);
+  EXPECT_EQ(ran.out, "");
+  EXPECT_EQ(ran.err, absl::StrCat("quark: cannot reach the controller at ",
+                                  fake.endpoint(), " (no reply in 1.5s)\n"));
+  EXPECT_EQ(fake.requests().size(), 1u);
 }
 
 }  // namespace
