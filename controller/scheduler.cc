@@ -133,10 +133,13 @@ std::vector<Outbound> Scheduler::OnControl(const std::string& route,
   switch (msg.body_case()) {
     case proto::ControlMsg::kReady:
       OnReady(node, msg.ready(), &out);
-      Dispatch(now, &out);
+      // Only this node's credits changed: the last Dispatch left no other
+      // node with both credit and work, so there is no one else to consider.
+      DispatchTo(node, now, &out);
       break;
     case proto::ControlMsg::kGoodbye:
       RemoveNode(session, "left", /*crashed=*/false, now, &out);
+      Dispatch(now, &out);  // its work, back in the queue, goes out at once
       break;
     default:  // Heartbeat: last_heard is all it does.
       break;
@@ -202,6 +205,7 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
     out.push_back({route, std::move(drain)});
   }
   nodes_.emplace(node->session, std::move(node));
+  CountNodesTakingWork();
   return out;
 }
 
@@ -263,6 +267,7 @@ void Scheduler::RemoveNode(uint64_t session, const char* why, bool crashed,
   QLOG(kNotice) << "node " << why << " node=" << node.name
                 << " session=" << session << " requeued=" << requeued;
   nodes_.erase(it);
+  CountNodesTakingWork();
 }
 
 // Forgets a lease. With `requeue`, a task left with no live lease goes
@@ -451,6 +456,16 @@ void Scheduler::Dispatch(absl::Time now, std::vector<Outbound>* out) {
   }
 }
 
+void Scheduler::DispatchTo(Node& node, absl::Time now,
+                           std::vector<Outbound>* out) {
+  if (drained_.count(node.name)) return;
+  while (node.credits > 0) {
+    if (AssignOne(node, now, out)) continue;
+    if (node.leases.empty()) AssignBackup(node, now, out);
+    return;
+  }
+}
+
 // Gives idle `node` a second copy of the task whose single lease is the
 // oldest, when that lease is older than backup_after: a straggler (a
 // throttled Pi, a node on a bad link) then no longer holds its job back.
@@ -535,7 +550,7 @@ Scheduler::Task* Scheduler::TakeTask(Job& job, Node& node) {
   request.hi = job.hi;
   auto rate = node.rate.find(job.kind);
   request.rate = rate == node.rate.end() ? 0 : rate->second;
-  request.nodes = NodesTakingWork();
+  request.nodes = taking_work_;
   auto last = node.last_task.find(job.kind);
   request.last = last == node.last_task.end() ? 0 : last->second;
   const uint64_t size = ChooseTaskNumbers(options_.chunk, request);
@@ -555,12 +570,12 @@ Scheduler::Task* Scheduler::TakeTask(Job& job, Node& node) {
   return &job.open.emplace(task.id, std::move(task)).first->second;
 }
 
-int Scheduler::NodesTakingWork() const {
+void Scheduler::CountNodesTakingWork() {
   int n = 0;
   for (const auto& [session, node] : nodes_) {
     if (!drained_.count(node->name)) ++n;
   }
-  return std::max(n, 1);
+  taking_work_ = std::max(n, 1);
 }
 
 // ---------------------------------------------------------- durability
@@ -726,6 +741,7 @@ absl::StatusOr<proto::Node> Scheduler::Drain(const std::string& name, bool drain
   } else {
     drained_.erase(name);
   }
+  CountNodesTakingWork();
   QLOG(kNotice) << (drain ? "node drained" : "node undrained")
                 << " node=" << name;
   proto::ControlMsg msg;

@@ -132,6 +132,7 @@ class Scheduler {
   void FailJob(Job& job, const std::string& error, absl::Time now,
                std::vector<Outbound>* out);
   void Dispatch(absl::Time now, std::vector<Outbound>* out);
+  void DispatchTo(Node& node, absl::Time now, std::vector<Outbound>* out);
   Job* NextJobWithWork();
   bool AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out);
   Task* TakeTask(Job& job, Node& node);
@@ -141,7 +142,7 @@ class Scheduler {
   void StopJob(Job& job, proto::JobState state, absl::Time now,
                std::vector<Outbound>* out);
   void FinishJob(Job& job, proto::JobState state, absl::Time now);
-  int NodesTakingWork() const;
+  void CountNodesTakingWork();
   proto::Job JobView(const Job& job) const;
   proto::Node NodeView(const Node& node, absl::Time now) const;
   Node* FindNode(const std::string& name);
@@ -157,6 +158,7 @@ class Scheduler {
   uint64_t next_lease_;
   uint64_t next_submit_seq_ = 0;
   uint64_t rejected_ = 0;
+  int taking_work_ = 1;  // registered nodes not drained, at least 1
   absl::Time last_heartbeat_ = absl::InfinitePast();
 
   std::map<uint64_t, std::unique_ptr<Job>> jobs_;        // by id

@@ -372,6 +372,16 @@ TEST_F(SchedulerTest, GoodbyeRequeuesAtOnce) {
   EXPECT_EQ(redo[0].attempt(), 2u);
 }
 
+TEST_F(SchedulerTest, WorkHandedBackByGoodbyeGoesToAnIdleNodeAtOnce) {
+  Submit(proto::COUNT, 0, 2999);  // three tasks, all leased to a
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 64)), "a");
+  const uint64_t b = Join("b");
+  EXPECT_TRUE(Assigns(Control("b", Ready(b, 2)), "b").empty());
+  auto out = Control("a", Goodbye(a));
+  EXPECT_EQ(Assigns(out, "b").size(), 2u);
+}
+
 TEST_F(SchedulerTest, RestartedWorkerReplacesItsOldSelf) {
   Submit(proto::COUNT, 0, 1'000'000);
   const uint64_t old = Join("a");
