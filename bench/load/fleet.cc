@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <chrono>
 #include <random>
+#include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -12,6 +15,23 @@
 #include "common/transport.h"
 
 namespace quark {
+namespace {
+
+// The steady clock as an absl::Time: the simulated workers' pure logic
+// takes absl::Time, and latencies must not jump with the wall clock.
+absl::Time MonoNow() {
+  return absl::UnixEpoch() +
+         absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+std::string LatencyFields(const LatencyHistogram& h) {
+  auto ms = [](absl::Duration d) { return absl::ToDoubleMilliseconds(d); };
+  return absl::StrFormat("p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f",
+                         ms(h.Quantile(0.5)), ms(h.Quantile(0.9)),
+                         ms(h.Quantile(0.99)), ms(h.max()));
+}
+
+}  // namespace
 
 Fleet::Fleet(FleetOptions options) : options_(std::move(options)) {}
 
@@ -35,8 +55,9 @@ absl::Status Fleet::Start() {
   }
   RETURN_IF_ERROR(ConfigureClient(*push_, "", absl::Seconds(1), false));
   std::random_device random;
-  const absl::Time now = absl::Now();
+  const absl::Time now = MonoNow();
   started_ = now;
+  last_report_ = now;
   workers_.reserve(options_.workers);
   dealers_.reserve(options_.workers);
   for (int i = 0; i < options_.workers; ++i) {
@@ -45,6 +66,8 @@ absl::Status Fleet::Start() {
     w.incarnation = (uint64_t{random()} << 32 | random()) | 1;
     w.credits = options_.credits;
     w.fake_task = options_.fake_task;
+    w.fake_task_max = options_.fake_task_max;
+    w.seed = options_.seed * 1000003 + static_cast<uint64_t>(i);
     w.reported_compute = options_.reported_compute;
     workers_.emplace_back(std::move(w));
     try {
@@ -80,16 +103,25 @@ absl::Status Fleet::Carry(size_t i, SimWorker::Actions& actions) {
   for (const auto& result : actions.push) {
     if (!SendMessage(*push_, result).ok()) ++send_errors_;
   }
+  if (!actions.acked.empty()) {
+    const bool counted = MonoNow() >= started_ + options_.warmup;
+    for (absl::Duration latency : actions.acked) {
+      interval_.Record(latency);
+      if (counted) total_.Record(latency);
+    }
+  }
   actions = SimWorker::Actions();
   return absl::OkStatus();
 }
 
-// Reads every message queued on worker `i`'s DEALER.
-absl::Status Fleet::Drain(size_t i, absl::Time now) {
+// Reads every message queued on worker `i`'s DEALER. Each is stamped when
+// it is read, so that an Ack's latency includes the time it waited here.
+absl::Status Fleet::Drain(size_t i) {
   while (true) {
     auto frames = ReceiveFrames(dealers_[i]);
     if (!frames.ok()) return frames.status();
     if (!frames->has_value()) return absl::OkStatus();
+    const absl::Time now = MonoNow();
     proto::ControlMsg msg;
     if ((*frames)->size() != 1 || !ParseFrame((**frames)[0], &msg).ok()) {
       ++parse_errors_;
@@ -114,7 +146,7 @@ absl::Status Fleet::Run() {
   absl::Time next_report = started_ + options_.report_every;
   absl::Time next_tick = started_;
   while (true) {
-    absl::Time now = absl::Now();
+    absl::Time now = MonoNow();
     if (now >= end) break;
     if (now >= next_report) {
       Report(now, "progress");
@@ -124,13 +156,14 @@ absl::Status Fleet::Run() {
       next_tick = std::min(end, next_report);
       for (size_t i = 0; i < n; ++i) {
         SimWorker::Actions actions;
-        workers_[i].OnTick(now, &actions);
+        // Fresh for each: a push is stamped when it is sent.
+        workers_[i].OnTick(MonoNow(), &actions);
         RETURN_IF_ERROR(Carry(i, actions));
         next_tick = std::min(next_tick, workers_[i].NextDeadline());
       }
     }
     const auto timeout = std::chrono::milliseconds(
-        std::max<int64_t>(absl::ToInt64Milliseconds(next_tick - absl::Now()), 0) + 1);
+        std::max<int64_t>(absl::ToInt64Milliseconds(next_tick - MonoNow()), 0) + 1);
     try {
       zmq::poll(items.data(), items.size(), timeout);
     } catch (const zmq::error_t& e) {
@@ -141,14 +174,13 @@ absl::Status Fleet::Run() {
       QLOG(kNotice) << "loadgen stopping signal=" << signals_->Take();
       break;
     }
-    now = absl::Now();
     for (size_t i = 0; i < n; ++i) {
       if (!(items[i].revents & ZMQ_POLLIN)) continue;
-      RETURN_IF_ERROR(Drain(i, now));
+      RETURN_IF_ERROR(Drain(i));
       next_tick = std::min(next_tick, workers_[i].NextDeadline());
     }
   }
-  Report(absl::Now(), "final");
+  Report(MonoNow(), "final");
   Leave();
   return absl::OkStatus();
 }
@@ -161,9 +193,9 @@ void Fleet::Leave() {
   }
 }
 
-void Fleet::Report(absl::Time now, const char* what) const {
+void Fleet::Report(absl::Time now, const char* what) {
   SimCounters sum;
-  size_t registered = 0, in_flight = 0;
+  size_t registered = 0, in_flight = 0, unacked = 0;
   for (const SimWorker& w : workers_) {
     const SimCounters& c = w.counters();
     sum.welcomes += c.welcomes;
@@ -174,22 +206,41 @@ void Fleet::Report(absl::Time now, const char* what) const {
     sum.heartbeats_in += c.heartbeats_in;
     sum.heartbeats_out += c.heartbeats_out;
     sum.acks += c.acks;
+    sum.acked += c.acked;
+    sum.unknown_acks += c.unknown_acks;
+    sum.resends += c.resends;
+    sum.dropped += c.dropped;
     registered += w.registered() ? 1 : 0;
     in_flight += w.in_flight();
+    unacked += w.unacked();
   }
   const double seconds = absl::ToDoubleSeconds(now - started_);
+  // Progress: the interval since the last report. Final: the run after
+  // the warmup.
+  const bool final = std::string_view(what) == "final";
+  const LatencyHistogram& h = final ? total_ : interval_;
+  const double window = std::max(
+      1e-9, absl::ToDoubleSeconds(
+                final ? now - std::min(now, started_ + options_.warmup)
+                      : now - last_report_));
   // stdout, one line per report, for load_test.sh to parse.
   std::fputs(absl::StrFormat(
                  "%s t=%.1f registered=%d in_flight=%d welcomes=%d assigns=%d "
                  "results=%d cancels=%d rejects=%d hb_in=%d hb_out=%d acks=%d "
-                 "send_errors=%d parse_errors=%d\n",
+                 "acked=%d unacked=%d resends=%d unknown_acks=%d dropped=%d "
+                 "send_errors=%d parse_errors=%d window_s=%.1f "
+                 "acked_per_s=%.0f %s\n",
                  what, seconds, registered, in_flight, sum.welcomes,
                  sum.assigns, sum.results, sum.cancels, sum.rejects,
-                 sum.heartbeats_in, sum.heartbeats_out, sum.acks, send_errors_,
-                 parse_errors_)
+                 sum.heartbeats_in, sum.heartbeats_out, sum.acks, sum.acked,
+                 unacked, sum.resends, sum.unknown_acks, sum.dropped,
+                 send_errors_, parse_errors_, window,
+                 static_cast<double>(h.count()) / window, LatencyFields(h))
                  .c_str(),
              stdout);
   std::fflush(stdout);
+  interval_.Clear();
+  last_report_ = now;
 }
 
 }  // namespace quark

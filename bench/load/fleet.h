@@ -2,8 +2,10 @@
 // to the controller's control endpoint, one PUSH shared by all of them to
 // the collector, and one zmq::poll loop over all the sockets.
 //
-// Prints a progress line on stderr every `report_every` and a summary at
-// the end. Run() returns when `duration` has passed or SIGTERM/SIGINT
+// Prints a progress line on stdout every `report_every` and a summary at
+// the end, each with the results acked per second and the percentiles of
+// the ack latency (first push of a result to its Ack, on the steady clock)
+// over the interval (progress) or the whole run after `warmup` (final). Run() returns when `duration` has passed or SIGTERM/SIGINT
 // arrives; the workers then say Goodbye. Errors name the socket or
 // endpoint that failed. Not thread-safe: one thread owns the fleet.
 #ifndef QUARK_BENCH_LOAD_FLEET_H_
@@ -17,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "bench/load/latency.h"
 #include "bench/load/sim_worker.h"
 #include "common/signals.h"
 
@@ -31,10 +34,15 @@ struct FleetOptions {
   std::string name_prefix = "sim-";
   uint32_t credits = 2;
   absl::Duration fake_task = absl::ZeroDuration();
+  absl::Duration fake_task_max = absl::ZeroDuration();  // see SimWorkerOptions
+  uint64_t seed = 1;
   absl::Duration reported_compute = absl::Milliseconds(-1);
   // Zero: run until a signal.
   absl::Duration duration = absl::ZeroDuration();
   absl::Duration report_every = absl::Seconds(5);
+  // Acks received before this much time has passed are left out of the
+  // final figures (registration, the first burst of work).
+  absl::Duration warmup = absl::ZeroDuration();
 };
 
 class Fleet {
@@ -47,9 +55,9 @@ class Fleet {
   absl::Status Run();
 
  private:
-  absl::Status Drain(size_t i, absl::Time now);
+  absl::Status Drain(size_t i);
   absl::Status Carry(size_t i, SimWorker::Actions& actions);
-  void Report(absl::Time now, const char* what) const;
+  void Report(absl::Time now, const char* what);
   void Leave();
 
   FleetOptions options_;
@@ -61,6 +69,9 @@ class Fleet {
   std::string collector_;  // connected endpoint, once known
   absl::Time started_;
   uint64_t send_errors_ = 0, parse_errors_ = 0;
+  // Ack latencies since the last report, and since the warmup ended.
+  LatencyHistogram interval_, total_;
+  absl::Time last_report_;
 };
 
 }  // namespace quark
