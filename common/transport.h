@@ -28,11 +28,11 @@ inline constexpr int64_t kMaxMessageBytes = 1 << 20;
 
 // Options for a bound ROUTER (control, api): handover of a route to a
 // reconnecting peer with the same identity, errors for unroutable sends,
-// ZMTP heartbeats that close dead TCP connections, size limits.
+// TCP keepalive that closes dead connections, size limits.
 absl::Status ConfigureRouter(zmq::socket_t& socket);
 
 // Options for a connecting DEALER or PUSH: its routing id (may be empty),
-// reconnect backoff, ZMTP heartbeats, and a linger so that queued messages
+// reconnect backoff, TCP keepalive, and a linger so that queued messages
 // still leave on close. With `immediate`, sends fail while no connection
 // is up instead of queueing (right for Hello and heartbeats, which are
 // stale by the time a connection comes; wrong for results, which a PUSH

@@ -32,6 +32,9 @@ ABSL_FLAG(double, task_seconds, 2.0,
           "Target time of one task on the node that runs it.");
 ABSL_FLAG(int, max_task_crashes, 3,
           "A task running on this many workers that died fails its job.");
+ABSL_FLAG(int, keep_jobs, 10000,
+          "Finished jobs kept, listed and stored; the oldest beyond this "
+          "are forgotten.");
 ABSL_FLAG(std::string, log_level, "info",
           "error, warning, notice, info or debug.");
 
@@ -66,6 +69,9 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
     return absl::InvalidArgumentError("--max_task_crashes must be in [1, 1000]");
   }
   options.scheduler.max_task_crashes = max_crashes;
+  const int keep_jobs = absl::GetFlag(FLAGS_keep_jobs);
+  if (keep_jobs < 1) return absl::InvalidArgumentError("--keep_jobs must be at least 1");
+  options.scheduler.keep_finished = static_cast<size_t>(keep_jobs);
   options.tick = std::min(absl::Milliseconds(100), absl::Milliseconds(heartbeat_ms) / 2);
   // Sessions of an earlier run of the controller must not be taken for
   // live ones: start each run's ids at a random point.

@@ -408,10 +408,22 @@ void Scheduler::FinishJob(Job& job, proto::JobState state, absl::Time now) {
   job.open.clear();
   ++job.version;
   dirty_jobs_.insert(job.id);
+  finished_.push_back(job.id);
   QLOG(kNotice) << "job finished job=" << job.id
                 << " state=" << proto::JobState_Name(state)
                 << " tasks=" << job.tasks_done
                 << " duplicates=" << job.duplicates;
+  ForgetOldJobs();
+}
+
+void Scheduler::ForgetOldJobs() {
+  while (finished_.size() > options_.keep_finished) {
+    const uint64_t id = finished_.front();
+    finished_.pop_front();
+    jobs_.erase(id);
+    dirty_jobs_.erase(id);
+    deleted_jobs_.push_back(id);
+  }
 }
 
 // ---------------------------------------------------------- scheduling
@@ -617,8 +629,10 @@ StoreBatch Scheduler::TakeChanges() {
     if (it != jobs_.end()) batch.jobs.push_back(Record(*it->second));
   }
   for (auto& [id, task] : dirty_tasks_) batch.tasks.push_back(std::move(task));
+  batch.deleted_jobs = std::move(deleted_jobs_);
   dirty_jobs_.clear();
   dirty_tasks_.clear();
+  deleted_jobs_.clear();
   return batch;
 }
 
@@ -667,13 +681,23 @@ absl::Status Scheduler::Restore(const StoredState& state) {
     job.open.emplace(task.id, task);
     job.requeued.push_back(task.id);
   }
+  std::vector<const Job*> finished;
   for (auto& [id, job] : jobs) {
     next_job_ = std::max(next_job_, id + 1);
     next_submit_seq_ = std::max(next_submit_seq_, job->seq + 1);
-    if (job->Active()) queue_.insert(job->QueueKey());
+    if (job->Active()) {
+      queue_.insert(job->QueueKey());
+    } else {
+      finished.push_back(job.get());
+    }
   }
+  std::sort(finished.begin(), finished.end(), [](const Job* a, const Job* b) {
+    return std::tie(a->finished, a->id) < std::tie(b->finished, b->id);
+  });
+  for (const Job* job : finished) finished_.push_back(job->id);
   next_task_ = std::max(next_task_, max_task + 1);
   jobs_ = std::move(jobs);
+  ForgetOldJobs();  // the limit may have been lowered
   QLOG(kNotice) << "state restored jobs=" << jobs_.size()
                 << " active=" << queue_.size() << " tasks=" << state.tasks.size();
   return absl::OkStatus();

@@ -51,6 +51,9 @@ struct SchedulerOptions {
   // A task running on this many workers that died (lost, or restarted as a
   // new process) fails its job instead of taking down node after node.
   int max_task_crashes = 3;
+  // Finished jobs kept (listed, and on disk) before the oldest is
+  // forgotten: memory and the state file grow with this, not with history.
+  size_t keep_finished = 10000;
   // Credits a node may hold at once; more is refused as absurd.
   uint32_t max_credits = 64;
   // First session and lease ids; the server seeds them randomly so that a
@@ -142,6 +145,7 @@ class Scheduler {
   void StopJob(Job& job, proto::JobState state, absl::Time now,
                std::vector<Outbound>* out);
   void FinishJob(Job& job, proto::JobState state, absl::Time now);
+  void ForgetOldJobs();
   void CountNodesTakingWork();
   proto::Job JobView(const Job& job) const;
   proto::Node NodeView(const Node& node, absl::Time now) const;
@@ -169,6 +173,8 @@ class Scheduler {
   std::set<std::string> drained_;                        // node names
   // Changed since the last TakeChanges().
   std::set<uint64_t> dirty_jobs_;
+  std::vector<uint64_t> deleted_jobs_;
+  std::deque<uint64_t> finished_;  // ids of finished jobs, oldest first
   std::map<uint64_t, StoredTask> dirty_tasks_;
 };
 

@@ -235,6 +235,16 @@ absl::Status Store::WriteTask(const StoredTask& task) {
   return absl::OkStatus();
 }
 
+absl::Status Store::DeleteJob(uint64_t id) {
+  for (const char* sql : {"DELETE FROM tasks WHERE job = ?", "DELETE FROM jobs WHERE id = ?"}) {
+    Statement s(db_, sql);
+    if (!s.ok()) return Error("cannot delete job");
+    s.Int(1, ToSql(id));
+    if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot delete job");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Store::Commit(const StoreBatch& batch) {
   if (batch.empty()) return absl::OkStatus();
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -245,6 +255,9 @@ absl::Status Store::Commit(const StoreBatch& batch) {
   }
   for (const proto::StoredJob& job : batch.jobs) {
     if (s.ok()) s = WriteJob(job);
+  }
+  for (uint64_t id : batch.deleted_jobs) {
+    if (s.ok()) s = DeleteJob(id);
   }
   if (s.ok()) s = Exec("COMMIT");
   if (!s.ok()) Exec("ROLLBACK").IgnoreError();

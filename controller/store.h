@@ -40,11 +40,15 @@ struct StoredTask {
   proto::Partial partial;  // when done
 };
 
-// Everything one batch changes: the latest version of each record.
+// Everything one batch changes: the latest version of each record, and
+// the jobs forgotten (with their tasks).
 struct StoreBatch {
   std::vector<proto::StoredJob> jobs;
   std::vector<StoredTask> tasks;
-  bool empty() const { return jobs.empty() && tasks.empty(); }
+  std::vector<uint64_t> deleted_jobs;
+  bool empty() const {
+    return jobs.empty() && tasks.empty() && deleted_jobs.empty();
+  }
 };
 
 struct StoredState {
@@ -79,6 +83,7 @@ class Store {
   absl::Status PrepareSchema();
   absl::Status WriteJob(const proto::StoredJob& job);
   absl::Status WriteTask(const StoredTask& task);
+  absl::Status DeleteJob(uint64_t id);
 
   sqlite3* const db_;
   const std::string path_;

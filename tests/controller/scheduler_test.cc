@@ -495,6 +495,10 @@ TEST_F(SchedulerTest, RangeAtTheTopOfSixtyFourBits) {
 class MemoryStore {
  public:
   void Apply(StoreBatch batch) {
+    for (uint64_t id : batch.deleted_jobs) {
+      jobs_.erase(id);
+      std::erase_if(tasks_, [&](auto& t) { return t.second.job == id; });
+    }
     for (auto& t : batch.tasks) tasks_[t.id] = t;
     for (auto& j : batch.jobs) {
       const bool finished = j.state() == proto::DONE ||
@@ -713,6 +717,37 @@ TEST_F(SchedulerTest, FailedJobKeepsItsErrorAcrossARestart) {
   ASSERT_TRUE(restarted.Restore(disk.State()).ok());
   EXPECT_EQ(restarted.GetJob(job)->state(), proto::FAILED);
   EXPECT_FALSE(restarted.GetJob(job)->error().empty());
+}
+
+TEST_F(SchedulerTest, OnlyTheNewestFinishedJobsAreKept) {
+  SchedulerOptions o = Options();
+  o.keep_finished = 2;
+  Scheduler small(o);
+  std::vector<Outbound> out;
+  proto::Submit s;
+  s.set_kind(proto::COUNT);
+  s.mutable_range()->set_hi(10);
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(small.Submit(s, now_, &out)->job_id());
+  MemoryStore disk;
+  ASSERT_TRUE(small.CancelJob(ids[3], now_, &out).ok());
+  ASSERT_TRUE(small.CancelJob(ids[0], now_, &out).ok());
+  EXPECT_EQ(small.ListJobs().size(), 4u);  // 2 finished, 2 queued
+  disk.Apply(small.TakeChanges());
+  // A third finished job: the oldest finished one (ids[3]) is forgotten,
+  // however old the unfinished ones are.
+  ASSERT_TRUE(small.CancelJob(ids[1], now_, &out).ok());
+  EXPECT_EQ(small.GetJob(ids[3]).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(small.GetJob(ids[0]).ok());
+  EXPECT_TRUE(small.GetJob(ids[1]).ok());
+  EXPECT_TRUE(small.GetJob(ids[2]).ok());
+  StoreBatch batch = small.TakeChanges();
+  EXPECT_EQ(batch.deleted_jobs, std::vector<uint64_t>{ids[3]});
+  disk.Apply(std::move(batch));
+  Scheduler restarted(o);
+  ASSERT_TRUE(restarted.Restore(disk.State()).ok());
+  EXPECT_EQ(restarted.ListJobs().size(), 3u);
+  EXPECT_FALSE(restarted.GetJob(ids[3]).ok());
 }
 
 }  // namespace

@@ -73,8 +73,8 @@ TEST_F(StoreTest, WhatIsCommittedIsLoadedBack) {
 TEST_F(StoreTest, LaterVersionsReplaceEarlierOnes) {
   auto store = Store::Open(dir_.string());
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Commit({{Job(1, proto::QUEUED)}, {Task(7, 1, false)}}).ok());
-  ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING)}, {Task(7, 1, true)}}).ok());
+  ASSERT_TRUE((*store)->Commit({{Job(1, proto::QUEUED)}, {Task(7, 1, false)}, {}}).ok());
+  ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING)}, {Task(7, 1, true)}, {}}).ok());
   auto state = (*store)->Load();
   ASSERT_EQ(state->jobs.size(), 1u);
   EXPECT_EQ(state->jobs[0].state(), proto::RUNNING);
@@ -86,14 +86,30 @@ TEST_F(StoreTest, AFinishedJobKeepsItsResultAndDropsItsTasks) {
   auto store = Store::Open(dir_.string());
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING), Job(2, proto::RUNNING)},
-                                {Task(7, 1, true), Task(8, 2, true)}})
+                                {Task(7, 1, true), Task(8, 2, true)},
+                                {}})
                   .ok());
   proto::StoredJob done = Job(1, proto::DONE);
   done.mutable_result()->set_sum("123456789012345678901234567890");
-  ASSERT_TRUE((*store)->Commit({{done}, {}}).ok());
+  ASSERT_TRUE((*store)->Commit({{done}, {}, {}}).ok());
   auto state = (*store)->Load();
   ASSERT_EQ(state->jobs.size(), 2u);
   EXPECT_EQ(state->jobs[0].result().sum(), "123456789012345678901234567890");
+  ASSERT_EQ(state->tasks.size(), 1u);
+  EXPECT_EQ(state->tasks[0].job, 2u);
+}
+
+TEST_F(StoreTest, ForgottenJobsLeaveWithTheirTasks) {
+  auto store = Store::Open(dir_.string());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING), Job(2, proto::RUNNING)},
+                                {Task(7, 1, true), Task(8, 2, false)},
+                                {}})
+                  .ok());
+  ASSERT_TRUE((*store)->Commit({{}, {}, {1}}).ok());
+  auto state = (*store)->Load();
+  ASSERT_EQ(state->jobs.size(), 1u);
+  EXPECT_EQ(state->jobs[0].id(), 2u);
   ASSERT_EQ(state->tasks.size(), 1u);
   EXPECT_EQ(state->tasks[0].job, 2u);
 }
@@ -127,7 +143,7 @@ TEST_F(StoreTest, AnotherApplicationsDatabaseIsRefused) {
 TEST_F(StoreTest, CorruptRecordIsAnErrorNotAFreshStart) {
   {
     auto store = Store::Open(dir_.string());
-    ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING)}, {}}).ok());
+    ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING)}, {}, {}}).ok());
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "quark.db").c_str(), &db), SQLITE_OK);
