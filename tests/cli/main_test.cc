@@ -1,8 +1,10 @@
 // Runs the quark executable as a process: what reaches stdout and stderr,
 // and the exit code.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -28,11 +30,13 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-// `args` go through the shell; tests pass only plain words.
+// `args` go through the shell; tests pass only plain words. The output
+// files are this process's own: ctest runs the cases of this binary as
+// parallel processes, which must not read each other's output.
 Ran Quark(const std::string& args) {
   const std::string dir = testing::TempDir();
-  const std::string out = absl::StrCat(dir, "/quark_out.txt");
-  const std::string err = absl::StrCat(dir, "/quark_err.txt");
+  const std::string out = absl::StrCat(dir, "/quark_out.", getpid(), ".txt");
+  const std::string err = absl::StrCat(dir, "/quark_err.", getpid(), ".txt");
   const std::string line =
       absl::StrCat("env -u QUARK_CONTROLLER ", QUARK_CLI_BINARY, " ", args,
                    " >", out, " 2>", err, " </dev/null");
@@ -41,6 +45,8 @@ Ran Quark(const std::string& args) {
   if (WIFEXITED(status)) ran.exit_code = WEXITSTATUS(status);
   ran.out = ReadFile(out);
   ran.err = ReadFile(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
   return ran;
 }
 
