@@ -201,6 +201,50 @@ TEST_F(FaultTest, FrozenWorkerReregistersAndLateResultsDoNotDoubleCount) {
             << " duplicates=" << done.duplicates() << "\n";
 }
 
+// A worker killed while cut off leaves the controller a half-open TCP
+// connection under its routing id (its FIN never arrived). Restarted with
+// the same name, it must take the route over at once (ZMQ_ROUTER_HANDOVER):
+// registered again long before its old session would expire (10 x 1 s
+// here) or TCP keepalive would close the old connection (25 s and more).
+TEST_F(FaultTest, RestartedWorkerTakesOverAHalfOpenRoute) {
+  if (!HaveIptables()) GTEST_SKIP() << net().CheckIptables().message();
+  cluster().options().heartbeat_ms = 1000;
+  cluster().options().liveness = 10;
+  ASSERT_OK(Start(2, DeadlineIn(20s)));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kJobHi));
+  ASSERT_OK_AND_ASSIGN(proto::Node before,
+                       cluster().WaitForNode("w1", Busy, DeadlineIn(60s)));
+
+  ASSERT_OK(net().Cut("w1"));
+  Process* old = cluster().worker("w1");
+  ASSERT_TRUE(old->Signal(SIGKILL));
+  ASSERT_TRUE(old->Wait(DeadlineIn(10s)).has_value());
+  ASSERT_OK(net().Heal("w1"));
+  ExpectStillRunning(cluster(), job.job_id(), "w1 was restarted");
+
+  const auto restarted_at = integration::Clock::now();
+  ASSERT_OK(StartWorker("w1"));
+  ASSERT_OK(cluster().WaitRegistered("w1", DeadlineIn(20s)));
+  ASSERT_OK(cluster().WaitForNode(
+      "w1",
+      [&](const proto::Node& n) { return n.session() != before.session(); },
+      DeadlineIn(20s)));
+  const auto took = integration::Clock::now() - restarted_at;
+  EXPECT_LT(took, 5s) << "the new w1 waited for the old connection to die";
+  const std::string log = cluster().controller()->ReadStderr();
+  EXPECT_NE(log.find("node restarted node=w1 "), std::string::npos)
+      << integration::Tail(log, 30);
+  EXPECT_EQ(log.find("node lost node=w1 "), std::string::npos)
+      << "w1 was expired instead of taken over";
+
+  ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 150s));
+  EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kJobHi));
+  std::cout << "took_over_after_ms="
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+            << "\n";
+}
+
 // In one job: a worker added, another leaving with SIGTERM, a third killed
 // with kill -9. The leaver exits 0 and is forgotten at once, the killed one
 // is expired, the added one gets work, and the answer is exact.
