@@ -5,8 +5,12 @@
 #include "tests/fault/fault_test.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -243,6 +247,90 @@ TEST_F(FaultTest, RestartedWorkerTakesOverAHalfOpenRoute) {
   std::cout << "took_over_after_ms="
             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
             << "\n";
+}
+
+// Puts process `pid` (and every thread it starts later) under a CFS quota
+// of `percent` of one CPU, with the cgroup-v1 cpu controller: a throttled
+// Pi that still answers heartbeats but sieves at a crawl. Removes the group
+// when destroyed (the process must be gone by then).
+class CpuThrottle {
+ public:
+  static absl::StatusOr<std::unique_ptr<CpuThrottle>> Apply(pid_t pid, int percent) {
+    const std::filesystem::path root = "/sys/fs/cgroup/cpu";
+    if (!std::filesystem::exists(root / "cgroup.procs")) {
+      return absl::FailedPreconditionError("no cgroup-v1 cpu controller at " + root.string());
+    }
+    const std::filesystem::path dir = root / absl::StrCat("qf-slow-", getpid());
+    std::error_code error;
+    std::filesystem::create_directory(dir, error);
+    if (error) return absl::FailedPreconditionError("cannot make " + dir.string());
+    auto throttle = std::unique_ptr<CpuThrottle>(new CpuThrottle(dir));
+    if (!Write(dir / "cpu.cfs_period_us", "100000") ||
+        !Write(dir / "cpu.cfs_quota_us", absl::StrCat(percent * 1000)) ||
+        !Write(dir / "cgroup.procs", absl::StrCat(pid))) {
+      return absl::FailedPreconditionError("cannot set a cpu quota in " + dir.string());
+    }
+    // Threads that exist already are moved with the process (cgroup.procs).
+    return throttle;
+  }
+  // Moves whatever still runs in the group back to the root group (a test
+  // that failed early has not stopped the worker yet), then removes it.
+  ~CpuThrottle() {
+    std::ifstream procs(dir_ / "cgroup.procs");
+    for (std::string pid; std::getline(procs, pid);) {
+      Write(dir_.parent_path() / "cgroup.procs", pid);
+    }
+    std::error_code ignored;
+    std::filesystem::remove(dir_, ignored);
+  }
+
+ private:
+  explicit CpuThrottle(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  static bool Write(const std::filesystem::path& file, const std::string& text) {
+    std::ofstream out(file);
+    out << text;
+    out.close();
+    return static_cast<bool>(out);
+  }
+  std::filesystem::path dir_;
+};
+
+// A straggler: a worker throttled to 2% of a CPU keeps answering heartbeats,
+// so it is never lost, but its tasks would take minutes. Once its leases are
+// older than backup_after (2 x --task_seconds = 1 s) and the other worker
+// is idle, that one gets backup copies; the first result wins and the job
+// ends long before the straggler could have finished.
+TEST_F(FaultTest, ThrottledWorkerIsOvertakenByBackupTasks) {
+  cluster().options().task_seconds = "0.5";
+  cluster().options().drain_timeout = "1s";
+  ASSERT_OK(Start(2, DeadlineIn(20s)));
+  // Sized for ~4 s on the two workers (count [0, 2e10] takes 3.3 s).
+  constexpr uint64_t kHi = 20'000'000'000ull;
+  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kHi));
+  ASSERT_OK(cluster().WaitForNode("w1", Busy, DeadlineIn(60s)));
+  Process* slow = cluster().worker("w1");
+  absl::StatusOr<std::unique_ptr<CpuThrottle>> throttle = CpuThrottle::Apply(slow->pid(), 2);
+  if (absl::IsFailedPrecondition(throttle.status())) {
+    GTEST_SKIP() << throttle.status().message();
+  }
+  ASSERT_TRUE(throttle.ok()) << throttle.status();
+  ExpectStillRunning(cluster(), job.job_id(), "w1 was throttled");
+  const auto throttled_at = integration::Clock::now();
+
+  ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 120s));
+  const auto took = integration::Clock::now() - throttled_at;
+  EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kHi));
+  const std::string log = cluster().controller()->ReadStderr();
+  EXPECT_NE(log.find("backup task node=w2 "), std::string::npos)
+      << integration::Tail(log, 30);
+  EXPECT_EQ(log.find("node lost node=w1 "), std::string::npos)
+      << "the throttled worker was expired, not overtaken";
+  EXPECT_LT(took, 60s);
+  // The straggler is stopped by its own pid before its group goes away.
+  slow->Kill();
+  std::cout << "finished_after_throttle_ms="
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+            << " duplicates=" << done.duplicates() << "\n";
 }
 
 // In one job: a worker added, another leaving with SIGTERM, a third killed
