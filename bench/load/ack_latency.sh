@@ -22,7 +22,8 @@
 # Usage: bench/load/ack_latency.sh
 #   REAL_WORKERS=10 REAL_CREDITS=2 REAL_MIN_MS=50 REAL_MAX_MS=200 REAL_S=60
 #   FLOOD_WORKERS="100 1000" FLOOD_S=30 LONG_S=90  (the last flood runs LONG_S)
-#   WARMUP_S=5 SAMPLE_S=5 FSYNC_N=1000 PHASES="fsync real flood"
+#   WARMUP_S=5 SAMPLE_S=5 FSYNC_N=1000 PHASES="fsync real flood fsync"
+#                  (the disk is measured before and after: a shared disk varies)
 #   STATE_PARENT   where the state directories go (default ${TMPDIR:-/tmp});
 #                  refused when it is tmpfs or ramfs unless ALLOW_TMPFS=1
 #   BUILD_DIR      Release build directory (default build-load)
@@ -46,7 +47,7 @@ long_s=${LONG_S:-90}
 warmup_s=${WARMUP_S:-5}
 sample_s=${SAMPLE_S:-5}
 fsync_n=${FSYNC_N:-1000}
-phases=${PHASES:-fsync real flood}
+phases=${PHASES:-fsync real flood fsync}
 build_dir=${BUILD_DIR:-build-load}
 log_level=${LOG_LEVEL:-debug}
 state_parent=${STATE_PARENT:-${TMPDIR:-/tmp}}
