@@ -88,15 +88,15 @@ absl::Status Server::Run() {
       return absl::OkStatus();
     }
     // Drain each socket in bounded bites so that none starves the others.
-    for (int i = 0; i < 256 && (items[0].revents & ZMQ_POLLIN); ++i) {
+    for (int i = 0; i < options_.control_batch && (items[0].revents & ZMQ_POLLIN); ++i) {
       if (!(control_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
       HandleControl();
     }
-    for (int i = 0; i < 256 && (items[1].revents & ZMQ_POLLIN); ++i) {
+    for (int i = 0; i < options_.result_batch && (items[1].revents & ZMQ_POLLIN); ++i) {
       if (!(collect_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
       HandleCollector();
     }
-    for (int i = 0; i < 256 && (items[2].revents & ZMQ_POLLIN); ++i) {
+    for (int i = 0; i < options_.api_batch && (items[2].revents & ZMQ_POLLIN); ++i) {
       if (!(api_socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
       HandleApi();
     }
