@@ -8,77 +8,14 @@
 #include "common/log.h"
 #include "common/partial.h"
 #include "common/transport.h"
+#include "controller/scheduler_internal.h"
 
 namespace quark {
 
-struct Scheduler::Task {
-  uint64_t id = 0;
-  uint64_t job = 0;
-  uint64_t lo = 0, hi = 0;
-  uint32_t attempts = 0;
-  int crashes = 0;            // workers that died while running it
-  std::set<uint64_t> leases;  // live leases on this task
-};
-
-struct Scheduler::Job {
-  Job(uint64_t lo, uint64_t hi) : lo(lo), hi(hi), next(lo), acc(lo, hi) {}
-
-  bool Active() const {
-    return state == proto::QUEUED || state == proto::RUNNING;
-  }
-  bool HasWork() const { return Active() && (!requeued.empty() || !cut_all); }
-  std::tuple<int64_t, uint64_t, uint64_t> QueueKey() const {
-    return {-static_cast<int64_t>(priority), seq, id};
-  }
-
-  uint64_t id = 0;
-  proto::Kind kind = proto::KIND_UNSPECIFIED;
-  const uint64_t lo, hi;
-  int32_t priority = 0;
-  uint64_t seq = 0;
-  proto::JobState state = proto::QUEUED;
-  absl::Time submitted, finished;
-  uint64_t next;         // first number not cut into a task yet
-  bool cut_all = false;  // the whole range has been cut into tasks
-  std::deque<uint64_t> requeued;   // open tasks that lost their lease
-  std::map<uint64_t, Task> open;   // tasks cut and not merged, by id
-  RangeAccumulator acc;
-  uint64_t tasks_done = 0;
-  uint64_t duplicates = 0;
-  uint64_t version = 1;
-  proto::JobResult result;
-  std::string error;  // why it FAILED
-};
-
-struct Scheduler::Node {
-  uint64_t session = 0;
-  std::string name;
-  std::string route;
-  uint64_t incarnation = 0;
-  uint32_t cores = 0, threads = 0;
-  uint32_t credits = 0;
-  std::set<uint64_t> leases;
-  absl::Time last_heard;
-  uint64_t tasks_done = 0;
-  double last_rate = 0;                 // numbers per second, any kind
-  std::map<proto::Kind, double> rate;   // numbers per second, by kind
-  std::map<proto::Kind, uint64_t> last_task;  // numbers, by kind
-};
-
-struct Scheduler::LeaseInfo {
-  uint64_t id = 0;
-  uint64_t job = 0;
-  uint64_t task = 0;
-  uint64_t session = 0;
-  absl::Time start;
-};
-
 namespace {
 
-bool ValidKind(proto::Kind kind) {
-  return kind == proto::COUNT || kind == proto::TWINS ||
-         kind == proto::GAPS || kind == proto::SUM;
-}
+using scheduler_internal::UnixMillis;
+using scheduler_internal::ValidKind;
 
 uint64_t SessionOf(const proto::ControlMsg& msg) {
   switch (msg.body_case()) {
@@ -91,10 +28,6 @@ uint64_t SessionOf(const proto::ControlMsg& msg) {
     default:
       return 0;
   }
-}
-
-uint64_t UnixMillis(absl::Time t) {
-  return t == absl::Time() ? 0 : static_cast<uint64_t>(absl::ToUnixMillis(t));
 }
 
 }  // namespace
@@ -588,119 +521,6 @@ void Scheduler::CountNodesTakingWork() {
     if (!drained_.count(node->name)) ++n;
   }
   taking_work_ = std::max(n, 1);
-}
-
-// ---------------------------------------------------------- durability
-
-void Scheduler::MarkTask(const Task& task, const proto::Partial* partial) {
-  StoredTask& record = dirty_tasks_[task.id];
-  record.id = task.id;
-  record.job = task.job;
-  record.lo = task.lo;
-  record.hi = task.hi;
-  record.done = partial != nullptr;
-  if (partial != nullptr) record.partial = *partial;
-}
-
-proto::StoredJob Scheduler::Record(const Job& job) const {
-  proto::StoredJob r;
-  r.set_id(job.id);
-  r.set_kind(job.kind);
-  r.mutable_range()->set_lo(job.lo);
-  r.mutable_range()->set_hi(job.hi);
-  r.set_priority(job.priority);
-  r.set_seq(job.seq);
-  r.set_state(job.state);
-  r.set_submitted_ms(UnixMillis(job.submitted));
-  r.set_finished_ms(UnixMillis(job.finished));
-  r.set_next(job.next);
-  r.set_cut_all(job.cut_all);
-  if (job.state == proto::DONE) *r.mutable_result() = job.result;
-  r.set_error(job.error);
-  r.set_tasks_done(job.tasks_done);
-  r.set_duplicates(job.duplicates);
-  return r;
-}
-
-StoreBatch Scheduler::TakeChanges() {
-  StoreBatch batch;
-  for (uint64_t id : dirty_jobs_) {
-    auto it = jobs_.find(id);
-    if (it != jobs_.end()) batch.jobs.push_back(Record(*it->second));
-  }
-  for (auto& [id, task] : dirty_tasks_) batch.tasks.push_back(std::move(task));
-  batch.deleted_jobs = std::move(deleted_jobs_);
-  dirty_jobs_.clear();
-  dirty_tasks_.clear();
-  deleted_jobs_.clear();
-  return batch;
-}
-
-absl::Status Scheduler::Restore(const StoredState& state) {
-  std::map<uint64_t, std::unique_ptr<Job>> jobs;
-  uint64_t max_task = 0;
-  for (const proto::StoredJob& r : state.jobs) {
-    if (!ValidKind(r.kind()) || r.range().lo() > r.range().hi() ||
-        r.next() < r.range().lo() || r.next() > r.range().hi()) {
-      return absl::DataLossError(absl::StrCat("stored job ", r.id(), " is inconsistent"));
-    }
-    auto job = std::make_unique<Job>(r.range().lo(), r.range().hi());
-    job->id = r.id();
-    job->kind = r.kind();
-    job->priority = r.priority();
-    job->seq = r.seq();
-    job->state = r.state() == proto::RUNNING ? proto::QUEUED : r.state();
-    job->submitted = absl::FromUnixMillis(static_cast<int64_t>(r.submitted_ms()));
-    if (r.finished_ms() != 0) {
-      job->finished = absl::FromUnixMillis(static_cast<int64_t>(r.finished_ms()));
-    }
-    job->next = r.next();
-    job->cut_all = r.cut_all();
-    job->result = r.result();
-    job->error = r.error();
-    job->tasks_done = r.tasks_done();
-    job->duplicates = r.duplicates();
-    jobs.emplace(job->id, std::move(job));
-  }
-  for (const StoredTask& t : state.tasks) {
-    auto it = jobs.find(t.job);
-    if (it == jobs.end() || !it->second->Active()) continue;  // finished since
-    Job& job = *it->second;
-    max_task = std::max(max_task, t.id);
-    if (t.done) {
-      if (absl::Status s = job.acc.Add(t.lo, t.hi, t.partial); !s.ok()) {
-        return absl::DataLossError(absl::StrCat("stored task ", t.id, ": ", s.message()));
-      }
-      continue;
-    }
-    Task task;
-    task.id = t.id;
-    task.job = t.job;
-    task.lo = t.lo;
-    task.hi = t.hi;
-    job.open.emplace(task.id, task);
-    job.requeued.push_back(task.id);
-  }
-  std::vector<const Job*> finished;
-  for (auto& [id, job] : jobs) {
-    next_job_ = std::max(next_job_, id + 1);
-    next_submit_seq_ = std::max(next_submit_seq_, job->seq + 1);
-    if (job->Active()) {
-      queue_.insert(job->QueueKey());
-    } else {
-      finished.push_back(job.get());
-    }
-  }
-  std::sort(finished.begin(), finished.end(), [](const Job* a, const Job* b) {
-    return std::tie(a->finished, a->id) < std::tie(b->finished, b->id);
-  });
-  for (const Job* job : finished) finished_.push_back(job->id);
-  next_task_ = std::max(next_task_, max_task + 1);
-  jobs_ = std::move(jobs);
-  ForgetOldJobs();  // the limit may have been lowered
-  QLOG(kNotice) << "state restored jobs=" << jobs_.size()
-                << " active=" << queue_.size() << " tasks=" << state.tasks.size();
-  return absl::OkStatus();
 }
 
 // ------------------------------------------------------------ operator

@@ -1,0 +1,128 @@
+// What the scheduler stores and how it is restored (controller/store.h):
+// the records an event changed, and the rebuilding of jobs from them.
+#include <algorithm>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "controller/scheduler.h"
+#include "controller/scheduler_internal.h"
+
+namespace quark {
+
+using scheduler_internal::UnixMillis;
+using scheduler_internal::ValidKind;
+
+void Scheduler::MarkTask(const Task& task, const proto::Partial* partial) {
+  StoredTask& record = dirty_tasks_[task.id];
+  record.id = task.id;
+  record.job = task.job;
+  record.lo = task.lo;
+  record.hi = task.hi;
+  record.done = partial != nullptr;
+  if (partial != nullptr) record.partial = *partial;
+}
+
+proto::StoredJob Scheduler::Record(const Job& job) const {
+  proto::StoredJob r;
+  r.set_id(job.id);
+  r.set_kind(job.kind);
+  r.mutable_range()->set_lo(job.lo);
+  r.mutable_range()->set_hi(job.hi);
+  r.set_priority(job.priority);
+  r.set_seq(job.seq);
+  r.set_state(job.state);
+  r.set_submitted_ms(UnixMillis(job.submitted));
+  r.set_finished_ms(UnixMillis(job.finished));
+  r.set_next(job.next);
+  r.set_cut_all(job.cut_all);
+  if (job.state == proto::DONE) *r.mutable_result() = job.result;
+  r.set_error(job.error);
+  r.set_tasks_done(job.tasks_done);
+  r.set_duplicates(job.duplicates);
+  return r;
+}
+
+StoreBatch Scheduler::TakeChanges() {
+  StoreBatch batch;
+  for (uint64_t id : dirty_jobs_) {
+    auto it = jobs_.find(id);
+    if (it != jobs_.end()) batch.jobs.push_back(Record(*it->second));
+  }
+  for (auto& [id, task] : dirty_tasks_) batch.tasks.push_back(std::move(task));
+  batch.deleted_jobs = std::move(deleted_jobs_);
+  dirty_jobs_.clear();
+  dirty_tasks_.clear();
+  deleted_jobs_.clear();
+  return batch;
+}
+
+absl::Status Scheduler::Restore(const StoredState& state) {
+  std::map<uint64_t, std::unique_ptr<Job>> jobs;
+  uint64_t max_task = 0;
+  for (const proto::StoredJob& r : state.jobs) {
+    if (!ValidKind(r.kind()) || r.range().lo() > r.range().hi() ||
+        r.next() < r.range().lo() || r.next() > r.range().hi()) {
+      return absl::DataLossError(absl::StrCat("stored job ", r.id(), " is inconsistent"));
+    }
+    auto job = std::make_unique<Job>(r.range().lo(), r.range().hi());
+    job->id = r.id();
+    job->kind = r.kind();
+    job->priority = r.priority();
+    job->seq = r.seq();
+    job->state = r.state() == proto::RUNNING ? proto::QUEUED : r.state();
+    job->submitted = absl::FromUnixMillis(static_cast<int64_t>(r.submitted_ms()));
+    if (r.finished_ms() != 0) {
+      job->finished = absl::FromUnixMillis(static_cast<int64_t>(r.finished_ms()));
+    }
+    job->next = r.next();
+    job->cut_all = r.cut_all();
+    job->result = r.result();
+    job->error = r.error();
+    job->tasks_done = r.tasks_done();
+    job->duplicates = r.duplicates();
+    jobs.emplace(job->id, std::move(job));
+  }
+  for (const StoredTask& t : state.tasks) {
+    auto it = jobs.find(t.job);
+    if (it == jobs.end() || !it->second->Active()) continue;  // finished since
+    Job& job = *it->second;
+    max_task = std::max(max_task, t.id);
+    if (t.done) {
+      if (absl::Status s = job.acc.Add(t.lo, t.hi, t.partial); !s.ok()) {
+        return absl::DataLossError(absl::StrCat("stored task ", t.id, ": ", s.message()));
+      }
+      continue;
+    }
+    Task task;
+    task.id = t.id;
+    task.job = t.job;
+    task.lo = t.lo;
+    task.hi = t.hi;
+    job.open.emplace(task.id, task);
+    job.requeued.push_back(task.id);
+  }
+  std::vector<const Job*> finished;
+  for (auto& [id, job] : jobs) {
+    next_job_ = std::max(next_job_, id + 1);
+    next_submit_seq_ = std::max(next_submit_seq_, job->seq + 1);
+    if (job->Active()) {
+      queue_.insert(job->QueueKey());
+    } else {
+      finished.push_back(job.get());
+    }
+  }
+  std::sort(finished.begin(), finished.end(), [](const Job* a, const Job* b) {
+    return std::tie(a->finished, a->id) < std::tie(b->finished, b->id);
+  });
+  for (const Job* job : finished) finished_.push_back(job->id);
+  next_task_ = std::max(next_task_, max_task + 1);
+  jobs_ = std::move(jobs);
+  ForgetOldJobs();  // the limit may have been lowered
+  QLOG(kNotice) << "state restored jobs=" << jobs_.size()
+                << " active=" << queue_.size() << " tasks=" << state.tasks.size();
+  return absl::OkStatus();
+}
+
+}  // namespace quark

@@ -1,0 +1,98 @@
+// The scheduler's own records, shared by its implementation files
+// (scheduler.cc: events and scheduling; scheduler_durability.cc: what is
+// stored and restored). Not part of the scheduler's interface.
+#ifndef QUARK_CONTROLLER_SCHEDULER_INTERNAL_H_
+#define QUARK_CONTROLLER_SCHEDULER_INTERNAL_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "absl/time/time.h"
+#include "controller/range_accumulator.h"
+#include "controller/scheduler.h"
+#include "proto/quark.pb.h"
+
+namespace quark {
+
+struct Scheduler::Task {
+  uint64_t id = 0;
+  uint64_t job = 0;
+  uint64_t lo = 0, hi = 0;
+  uint32_t attempts = 0;
+  int crashes = 0;            // workers that died while running it
+  std::set<uint64_t> leases;  // live leases on this task
+};
+
+struct Scheduler::Job {
+  Job(uint64_t lo, uint64_t hi) : lo(lo), hi(hi), next(lo), acc(lo, hi) {}
+
+  bool Active() const {
+    return state == proto::QUEUED || state == proto::RUNNING;
+  }
+  bool HasWork() const { return Active() && (!requeued.empty() || !cut_all); }
+  std::tuple<int64_t, uint64_t, uint64_t> QueueKey() const {
+    return {-static_cast<int64_t>(priority), seq, id};
+  }
+
+  uint64_t id = 0;
+  proto::Kind kind = proto::KIND_UNSPECIFIED;
+  const uint64_t lo, hi;
+  int32_t priority = 0;
+  uint64_t seq = 0;
+  proto::JobState state = proto::QUEUED;
+  absl::Time submitted, finished;
+  uint64_t next;         // first number not cut into a task yet
+  bool cut_all = false;  // the whole range has been cut into tasks
+  std::deque<uint64_t> requeued;   // open tasks that lost their lease
+  std::map<uint64_t, Task> open;   // tasks cut and not merged, by id
+  RangeAccumulator acc;
+  uint64_t tasks_done = 0;
+  uint64_t duplicates = 0;
+  uint64_t version = 1;
+  proto::JobResult result;
+  std::string error;  // why it FAILED
+};
+
+struct Scheduler::Node {
+  uint64_t session = 0;
+  std::string name;
+  std::string route;
+  uint64_t incarnation = 0;
+  uint32_t cores = 0, threads = 0;
+  uint32_t credits = 0;
+  std::set<uint64_t> leases;
+  absl::Time last_heard;
+  uint64_t tasks_done = 0;
+  double last_rate = 0;                 // numbers per second, any kind
+  std::map<proto::Kind, double> rate;   // numbers per second, by kind
+  std::map<proto::Kind, uint64_t> last_task;  // numbers, by kind
+};
+
+struct Scheduler::LeaseInfo {
+  uint64_t id = 0;
+  uint64_t job = 0;
+  uint64_t task = 0;
+  uint64_t session = 0;
+  absl::Time start;
+};
+
+namespace scheduler_internal {
+
+inline bool ValidKind(proto::Kind kind) {
+  return kind == proto::COUNT || kind == proto::TWINS ||
+         kind == proto::GAPS || kind == proto::SUM;
+}
+
+// Unix milliseconds; 0 for the unset time.
+inline uint64_t UnixMillis(absl::Time t) {
+  return t == absl::Time() ? 0 : static_cast<uint64_t>(absl::ToUnixMillis(t));
+}
+
+}  // namespace scheduler_internal
+}  // namespace quark
+
+#endif  // QUARK_CONTROLLER_SCHEDULER_INTERNAL_H_
