@@ -265,6 +265,10 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
         "result range [", result.range().lo(), ", ", result.range().hi(),
         "] does not match task ", task.id, " [", task.lo, ", ", task.hi, "]"));
   }
+  if (!result.error().empty()) {
+    TaskFailed(job, task, result, now, out);
+    return absl::OkStatus();
+  }
   if (absl::Status s = job.acc.Add(task.lo, task.hi, result.partial()); !s.ok()) {
     ++rejected_;
     return s;
@@ -297,6 +301,28 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
     FinishJob(job, proto::DONE, now);
   }
   return absl::OkStatus();
+}
+
+// A worker could not compute `task` (result.error says why): the lease
+// goes, the task goes back to the queue, and the failure counts toward
+// the task's poison limit like a crash.
+void Scheduler::TaskFailed(Job& job, Task& task, const proto::ResultMsg& result,
+                           absl::Time now, std::vector<Outbound>* out) {
+  QLOG(kWarning) << "task failed on a worker node=" << result.node()
+                 << " job=" << job.id << " task=" << task.id << " error=\""
+                 << result.error() << "\"";
+  if (++task.crashes >= options_.max_task_crashes) {
+    FailJob(job,
+            absl::StrCat("task ", task.id, " [", task.lo, ", ", task.hi,
+                         "] failed on ", task.crashes,
+                         " workers (the last said: ", result.error(), ")"),
+            now, out);
+    return;
+  }
+  auto lease = leases_.find(result.lease());
+  if (lease != leases_.end() && lease->second.task == task.id) {
+    ReleaseLease(result.lease(), /*requeue=*/true);
+  }
 }
 
 // Tells every holder of a lease on `task`, but `except_lease`'s, to drop it.

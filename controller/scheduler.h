@@ -134,6 +134,8 @@ class Scheduler {
              std::vector<Outbound>* out);
   void FailJob(Job& job, const std::string& error, absl::Time now,
                std::vector<Outbound>* out);
+  void TaskFailed(Job& job, Task& task, const proto::ResultMsg& result,
+                  absl::Time now, std::vector<Outbound>* out);
   void Dispatch(absl::Time now, std::vector<Outbound>* out);
   void DispatchTo(Node& node, absl::Time now, std::vector<Outbound>* out);
   Job* NextJobWithWork();

@@ -23,6 +23,15 @@ std::string Peer(const zmq::message_t& route) {
 
 }  // namespace
 
+// The scheduler's clock: the wall time at start plus the monotonic time
+// since. Liveness, ticks and long polls must not jump when NTP steps the
+// wall clock (a Pi without a real-time clock boots with a stale one);
+// the price is that job timestamps keep the start's offset.
+absl::Time Server::Now() const {
+  return start_wall_ +
+         absl::FromChrono(std::chrono::steady_clock::now() - start_steady_);
+}
+
 Server::Server(ServerOptions options)
     : options_(std::move(options)),
       scheduler_(options_.scheduler),
@@ -58,19 +67,11 @@ absl::Status Server::Start() {
 }
 
 absl::Status Server::Run() {
-  absl::Time next_tick = absl::Now();
+  absl::Time next_tick = Now();
   while (true) {
-    const absl::Time now = absl::Now();
-    if (now >= next_tick) {
-      Queue(scheduler_.OnTick(now));
-      next_tick = now + options_.tick;
-    }
-    for (auto& out : api_.Poll(now)) api_out_.push_back(std::move(out));
-    RETURN_IF_ERROR(Flush());
-
     const absl::Time wake = std::min(next_tick, api_.NextDeadline());
     const auto timeout = std::chrono::milliseconds(
-        std::max<int64_t>(absl::ToInt64Milliseconds(wake - absl::Now()), 0) + 1);
+        std::max<int64_t>(absl::ToInt64Milliseconds(wake - Now()), 0) + 1);
     zmq::pollitem_t items[] = {
         {control_.handle(), 0, ZMQ_POLLIN, 0},
         {collect_.handle(), 0, ZMQ_POLLIN, 0},
@@ -87,7 +88,10 @@ absl::Status Server::Run() {
       QLOG(kNotice) << "controller stopping signal=" << strsignal(signals_->Take());
       return absl::OkStatus();
     }
-    // Drain each socket in bounded bites so that none starves the others.
+    // Messages first, then time: after a stall (a slow fsync, a paused VM)
+    // the heartbeats waiting in the queue are heard before anyone is
+    // declared lost. Each socket is read in a bounded bite so that none
+    // starves the others.
     for (int i = 0; i < options_.control_batch && (items[0].revents & ZMQ_POLLIN); ++i) {
       if (!(control_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
       HandleControl();
@@ -100,6 +104,12 @@ absl::Status Server::Run() {
       if (!(api_socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
       HandleApi();
     }
+    const absl::Time now = Now();
+    if (now >= next_tick) {
+      Queue(scheduler_.OnTick(now));
+      next_tick = now + options_.tick;
+    }
+    for (auto& out : api_.Poll(now)) api_out_.push_back(std::move(out));
     RETURN_IF_ERROR(Flush());
   }
 }
@@ -162,7 +172,7 @@ void Server::HandleControl() {
                    << " reason=\"" << s.message() << "\"";
     return;
   }
-  Queue(scheduler_.OnControl(parts[0].to_string(), msg, absl::Now()));
+  Queue(scheduler_.OnControl(parts[0].to_string(), msg, Now()));
 }
 
 void Server::HandleCollector() {
@@ -175,7 +185,7 @@ void Server::HandleCollector() {
                        : absl::InvalidArgumentError(absl::StrCat(
                              parts.size(), " frames, expected 1"));
   std::vector<Outbound> out;
-  if (s.ok()) s = scheduler_.OnResult(result, absl::Now(), &out);
+  if (s.ok()) s = scheduler_.OnResult(result, Now(), &out);
   if (!s.ok()) {
     QLOG(kWarning) << "result rejected node=" << result.node()
                    << " session=" << result.session()
@@ -209,7 +219,7 @@ void Server::HandleApi() {
     return;
   }
   std::vector<Outbound> control;
-  auto reply = api_.Handle(route, request, absl::Now(), &control);
+  auto reply = api_.Handle(route, request, Now(), &control);
   Queue(std::move(control));
   if (reply.has_value()) {
     if (reply->has_error()) {

@@ -6,6 +6,7 @@
 #ifndef QUARK_CONTROLLER_SERVER_H_
 #define QUARK_CONTROLLER_SERVER_H_
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -66,12 +67,16 @@ class Server {
   absl::Status Flush();
   void Queue(std::vector<Outbound> out);
   void SendApi(const std::string& route, const proto::ApiReply& reply);
+  absl::Time Now() const;
 
   ServerOptions options_;
   Scheduler scheduler_;
   Api api_;
   zmq::context_t context_;
   zmq::socket_t control_, collect_, api_socket_;
+  const absl::Time start_wall_ = absl::Now();
+  const std::chrono::steady_clock::time_point start_steady_ =
+      std::chrono::steady_clock::now();
   std::unique_ptr<ShutdownSignals> signals_;
   std::unique_ptr<Store> store_;
   // Waiting for the next Flush().

@@ -138,6 +138,21 @@ SessionActions Session::OnMessage(const proto::ControlMsg& msg,
   return out;
 }
 
+// A result for `a`, without its partial: valid from any session; the
+// current one, if any, gets the credit in the controller's statistics.
+proto::ResultMsg Session::ResultFor(const proto::Assign& a,
+                                   uint64_t session) const {
+  proto::ResultMsg result;
+  result.set_protocol_version(kProtocolVersion);
+  result.set_session(session_ != 0 ? session_ : session);
+  result.set_lease(a.lease());
+  result.set_job(a.job());
+  result.set_task(a.task());
+  *result.mutable_range() = a.range();
+  result.set_node(options_.node);
+  return result;
+}
+
 SessionActions Session::OnTaskFinished(
     uint64_t lease, const absl::StatusOr<proto::Partial>& partial,
     absl::Duration compute, absl::Time now) {
@@ -149,31 +164,27 @@ SessionActions Session::OnTaskFinished(
   const Running done = *std::move(running_);
   running_.reset();
   const proto::Assign& a = done.assign;
-  if (!partial.ok()) {
-    QLOG(kError) << "task failed lease=" << a.lease() << " job=" << a.job()
-                 << " task=" << a.task() << " error=\""
-                 << partial.status().message() << "\"";
-  } else if (done.cancelled) {
+  if (done.cancelled) {
     QLOG(kInfo) << "discarded result of cancelled task lease=" << a.lease()
                 << " job=" << a.job() << " task=" << a.task();
   } else {
-    proto::ResultMsg result;
-    result.set_protocol_version(kProtocolVersion);
-    // A result is valid from any session; the current one gets the credit
-    // for it in the controller's statistics.
-    result.set_session(session_ != 0 ? session_ : done.session);
-    result.set_lease(a.lease());
-    result.set_job(a.job());
-    result.set_task(a.task());
-    *result.mutable_range() = a.range();
-    *result.mutable_partial() = *partial;
+    proto::ResultMsg result = ResultFor(a, done.session);
     result.set_compute_us(static_cast<uint64_t>(
         std::max<int64_t>(0, absl::ToInt64Microseconds(compute))));
-    result.set_node(options_.node);
-    QLOG(kInfo) << "task done lease=" << a.lease() << " job=" << a.job()
-                << " task=" << a.task() << " lo=" << a.range().lo()
-                << " hi=" << a.range().hi()
-                << " ms=" << absl::ToInt64Milliseconds(compute);
+    if (partial.ok()) {
+      *result.mutable_partial() = *partial;
+      QLOG(kInfo) << "task done lease=" << a.lease() << " job=" << a.job()
+                  << " task=" << a.task() << " lo=" << a.range().lo()
+                  << " hi=" << a.range().hi()
+                  << " ms=" << absl::ToInt64Milliseconds(compute);
+    } else {
+      // Reported, so that the controller hands the task to someone else
+      // instead of waiting for it forever.
+      result.set_error(std::string(partial.status().message()));
+      QLOG(kError) << "task failed lease=" << a.lease() << " job=" << a.job()
+                   << " task=" << a.task() << " error=\""
+                   << partial.status().message() << "\"";
+    }
     PushResult(std::move(result), now, &out);
   }
   if (state_ == State::kLeaving) {
@@ -313,6 +324,9 @@ void Session::OnAssign(const proto::Assign& assign, absl::Time now,
     QLOG(kWarning) << "refused assignment lease=" << assign.lease()
                    << " job=" << assign.job() << " task=" << assign.task()
                    << " reason=\"" << error << "\"";
+    proto::ResultMsg refused = ResultFor(assign, session_);
+    refused.set_error(absl::StrCat("refused by the worker: ", error));
+    PushResult(std::move(refused), now, out);
     GrantCredits(1, now, out);
     return;
   }

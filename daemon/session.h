@@ -159,6 +159,7 @@ class Session {
   void SayGoodbye(SessionActions* out);
   void Exit(SessionActions* out);
   void PushResult(proto::ResultMsg result, absl::Time now, SessionActions* out);
+  proto::ResultMsg ResultFor(const proto::Assign& a, uint64_t session) const;
   void RepushDue(absl::Time now, SessionActions* out);
   void Repush(absl::Time pushed_by, const char* why, absl::Time now,
               SessionActions* out);

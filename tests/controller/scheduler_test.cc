@@ -692,6 +692,30 @@ TEST_F(SchedulerTest, TaskThatKillsThreeWorkersFailsItsJob) {
   EXPECT_TRUE(Assigns(Control("n4", Ready(s, 1)), "n4").empty());
 }
 
+TEST_F(SchedulerTest, ATaskThatFailsOnAWorkerIsRequeuedThenFailsTheJob) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1000);
+  const uint64_t a = Join("a");
+  for (int failure = 1; failure <= 3; ++failure) {
+    auto held = Assigns(Control("a", Ready(a, 1)), "a");
+    ASSERT_EQ(held.size(), 1u) << "the task came back after failure " << failure - 1;
+    EXPECT_EQ(held[0].attempt(), static_cast<uint32_t>(failure));
+    proto::ResultMsg r;
+    r.set_protocol_version(kProtocolVersion);
+    r.set_session(a);
+    r.set_lease(held[0].lease());
+    r.set_job(held[0].job());
+    r.set_task(held[0].task());
+    *r.mutable_range() = held[0].range();
+    r.set_error("std::bad_alloc");
+    std::vector<Outbound> out;
+    ASSERT_TRUE(scheduler_.OnResult(r, now_, &out).ok());
+    EXPECT_EQ(scheduler_.ListNodes(now_)[0].leases(), 0u);  // no lease leaks
+  }
+  const proto::Job failed = Job(job);
+  EXPECT_EQ(failed.state(), proto::FAILED);
+  EXPECT_NE(failed.error().find("std::bad_alloc"), std::string::npos) << failed.error();
+}
+
 TEST_F(SchedulerTest, ReRegisteringSameProcessIsNoCrash) {
   const uint64_t job = Submit(proto::COUNT, 0, 1000);
   for (int i = 0; i < 4; ++i) {

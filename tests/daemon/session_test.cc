@@ -162,7 +162,7 @@ TEST(SessionTest, CreditsComeBackOnePerFinishedOrDroppedTask) {
       {Step::kCancel, 2, 0, 0, false},  // running: credit when it ends
       {Step::kFinish, 2, 1, 0, false},  // result discarded
       {Step::kAssign, 4, 0, 4, false},
-      {Step::kFail, 4, 1, 0, false},     // failed: logged, credit back
+      {Step::kFail, 4, 1, 0, true},      // failed: reported, credit back
       {Step::kCancel, 99, 0, 0, false},  // unknown lease: nothing
   };
   Registered r;
@@ -199,8 +199,14 @@ TEST(SessionTest, CreditsComeBackOnePerFinishedOrDroppedTask) {
       EXPECT_EQ(result.job(), 7u);
       EXPECT_EQ(result.task(), step.lease * 10);
       EXPECT_EQ(result.range().hi(), 100u);
-      EXPECT_EQ(result.partial().count(), 25u);
       EXPECT_EQ(result.compute_us(), 3000u);
+      if (step.kind == Step::kFail) {
+        EXPECT_EQ(result.error(), "boom");
+        EXPECT_FALSE(result.has_partial());
+      } else {
+        EXPECT_TRUE(result.error().empty());
+        EXPECT_EQ(result.partial().count(), 25u);
+      }
     }
   }
 }
@@ -215,6 +221,11 @@ TEST(SessionTest, RefusesBadAssignmentsAndGivesTheCreditBack) {
     EXPECT_FALSE(a.start);
     EXPECT_EQ(Granted(a), 1u);
     EXPECT_FALSE(r.session.running());
+    // Reported, so that the controller does not wait for it forever.
+    ASSERT_EQ(a.push.size(), 1u);
+    EXPECT_EQ(a.push[0].lease(), msg.assign().lease());
+    EXPECT_NE(a.push[0].error().find("refused by the worker"), std::string::npos);
+    EXPECT_FALSE(a.push[0].has_partial());
   }
 }
 
