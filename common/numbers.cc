@@ -187,8 +187,10 @@ class Parser {
     if (base <= 1) return base;
     int128 value = 1;
     for (uint64_t i = 0; i < exponent; ++i) {
+      // Checked before multiplying: the product of two terms up to the
+      // cap would overflow even 128 bits.
+      if (value > kTermCap / base) return TooLarge();
       value *= base;
-      if (value > kTermCap) return TooLarge();
     }
     return value;
   }

@@ -25,6 +25,8 @@ inline constexpr uint32_t kProtocolVersion = 1;
 
 // Larger frames are dropped by libzmq before they reach us.
 inline constexpr int64_t kMaxMessageBytes = 1 << 20;
+// The CLI's limit for the controller's replies (lists of jobs and nodes).
+inline constexpr int64_t kMaxReplyBytes = int64_t{256} << 20;
 
 // Options for a bound ROUTER (control, api): handover of a route to a
 // reconnecting peer with the same identity, errors for unroutable sends,
@@ -53,9 +55,11 @@ absl::Status SendMessage(zmq::socket_t& socket,
 absl::StatusOr<std::optional<std::vector<zmq::message_t>>> ReceiveFrames(
     zmq::socket_t& socket);
 
-// Parses a frame into `message`; a clear error names what was wrong.
+// Parses a frame of at most `max_bytes` into `message`; a clear error
+// names what was wrong.
 absl::Status ParseFrame(const zmq::message_t& frame,
-                        google::protobuf::MessageLite* message);
+                        google::protobuf::MessageLite* message,
+                        int64_t max_bytes = kMaxMessageBytes);
 
 // A node name is also its DEALER routing id: 1 to 64 characters of
 // [A-Za-z0-9._-].

@@ -73,6 +73,14 @@ absl::Status ApiClient::Open() {
   // until the connection is up, which --timeout bounds.
   RETURN_IF_ERROR(
       ConfigureClient(*socket_, "", absl::ZeroDuration(), /*immediate=*/false));
+  // Replies can be far larger than any request: `quark jobs` lists up to
+  // --keep_jobs jobs (about 90 bytes each, more with errors), past the
+  // 1 MiB that guards the daemons' inbound sockets.
+  try {
+    socket_->set(zmq::sockopt::maxmsgsize, kMaxReplyBytes);
+  } catch (const zmq::error_t& e) {
+    return absl::InternalError(absl::StrCat("socket option: ", e.what()));
+  }
   if (absl::Status s = Connect(*socket_, endpoint_); !s.ok()) {
     socket_.reset();
     return absl::InvalidArgumentError(absl::StrCat(
@@ -146,7 +154,7 @@ absl::StatusOr<std::optional<proto::ApiReply>> ApiClient::Await(
     ASSIGN_OR_RETURN(auto frames, ReceiveFrames(*socket_));
     if (!frames.has_value() || frames->size() != 1) continue;
     proto::ApiReply reply;
-    if (absl::Status s = ParseFrame(frames->front(), &reply); !s.ok()) {
+    if (absl::Status s = ParseFrame(frames->front(), &reply, kMaxReplyBytes); !s.ok()) {
       return absl::InternalError(
           absl::StrCat("unreadable reply from the controller at ", endpoint_,
                        ": ", s.message()));

@@ -162,6 +162,27 @@ TEST_F(ClientTest, SendsVersionAndIdAndReturnsTheMatchingReply) {
   EXPECT_EQ(requests[1].get_job().job_id(), 8u);
 }
 
+TEST_F(ClientTest, TakesAReplyLargerThanTheDaemonsInboundLimit) {
+  // 20,000 jobs with an error text each: several MiB, as `quark jobs` can
+  // be with --keep_jobs at its default.
+  FakeController fake([](const proto::ApiRequest& r) -> Frames {
+    proto::ApiReply reply = FakeController::ReplyTo(r);
+    for (int i = 0; i < 20000; ++i) {
+      proto::Job* job = reply.mutable_jobs()->add_jobs();
+      job->set_job_id(i + 1);
+      job->set_error(std::string(200, 'e'));
+    }
+    return {FakeController::Serialize(reply)};
+  });
+  ApiClient client(&context_, fake.endpoint());
+  proto::ApiRequest list;
+  list.mutable_list_jobs();
+  const auto reply = client.Call(list, absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_GT(reply->ByteSizeLong(), static_cast<size_t>(kMaxMessageBytes));
+  EXPECT_EQ(reply->jobs().jobs_size(), 20000);
+}
+
 TEST_F(ClientTest, SkipsAStaleReplyToAnEarlierRequest) {
   FakeController fake([](const proto::ApiRequest& r) -> Frames {
     proto::ApiReply stale = JobReply(r);

@@ -85,6 +85,9 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{"99999999999999999999999999999999999999999", kRange,
                 "does not fit in 64 bits"},
         Invalid{"2^64-1+1", kRange, "does not fit in 64 bits"},
+        // Once parsed as 0 through a 128-bit overflow (undefined behaviour).
+        Invalid{"18446744073709551616^2", kRange, "does not fit in 64 bits"},
+        Invalid{"4294967296^4", kRange, "does not fit in 64 bits"},
         Invalid{"1.5", kBad, "not an integer"},
         Invalid{"1.23e1", kBad, "not an integer"},
         Invalid{"1.", kBad, "digits after '.'"},
