@@ -58,7 +58,9 @@ std::vector<Outbound> Scheduler::OnControl(const std::string& route,
     ++rejected_;
     QLOG(kInfo) << "unknown session, asking to re-register peer=" << route
                 << " session=" << session;
-    out.push_back(Reject(route, absl::StrCat("unknown session ", session), true));
+    Outbound reject = Reject(route, absl::StrCat("unknown session ", session), true);
+    reject.msg.mutable_reject()->set_session(session);
+    out.push_back(std::move(reject));
     return out;
   }
   Node& node = *it->second;

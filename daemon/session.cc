@@ -375,6 +375,12 @@ void Session::OnReject(const proto::Reject& reject, absl::Time now,
                  << " state=" << StateName(state_);
     return;
   }
+  if (reject.session() != 0 && reject.session() != session_) {
+    // Answers a message of an earlier session, queued before the Welcome.
+    QLOG(kDebug) << "ignored reject of an earlier session node=" << options_.node
+                 << " rejected=" << reject.session() << " session=" << session_;
+    return;
+  }
   Rejoin("controller asked to re-register", /*reconnect=*/false, now, out);
 }
 

@@ -183,6 +183,7 @@ TEST_F(SchedulerTest, UnknownSessionIsAskedToReregister) {
   auto out = Control("pi1", Ready(12345, 2));
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].msg.reject().reregister());
+  EXPECT_EQ(out[0].msg.reject().session(), 12345u);
   // A known session spoken from another route is as unknown.
   const uint64_t s = Join("pi1");
   out = Control("pi2", Beat(s));

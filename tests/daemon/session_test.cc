@@ -370,6 +370,22 @@ TEST(SessionTest, ReregistersAtOnceAndStillPushesTheRunningResult) {
   EXPECT_EQ(Granted(done), 1u);
 }
 
+TEST(SessionTest, IgnoresARejectOfAnEarlierSessionOnceWelcomedAgain) {
+  Registered r;
+  r.session.OnMessage(Reject(true), kT0);  // re-registers
+  r.session.OnMessage(Welcome(kSession + 1), kT0);
+  ASSERT_EQ(r.session.state(), Session::State::kRegistered);
+  // A heartbeat of session kSession was still queued: its Reject is stale.
+  proto::ControlMsg stale = Reject(true);
+  stale.mutable_reject()->set_session(kSession);
+  EXPECT_TRUE(r.session.OnMessage(stale, kT0).send.empty());
+  EXPECT_EQ(r.session.state(), Session::State::kRegistered);
+  // One naming the current session is obeyed.
+  proto::ControlMsg current = Reject(true);
+  current.mutable_reject()->set_session(kSession + 1);
+  EXPECT_EQ(Sent(r.session.OnMessage(current, kT0), proto::ControlMsg::kHello).size(), 1u);
+}
+
 TEST(SessionTest, ResultOfATaskFinishedWhileJoiningIsPushedWithoutCredit) {
   Registered r;
   r.session.OnMessage(Assign(1), kT0);
