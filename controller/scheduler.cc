@@ -613,6 +613,7 @@ absl::StatusOr<proto::Node> Scheduler::Drain(const std::string& name, bool drain
   } else {
     drained_.erase(name);
   }
+  dirty_drains_.emplace_back(name, drain);
   CountNodesTakingWork();
   QLOG(kNotice) << (drain ? "node drained" : "node undrained")
                 << " node=" << name;

@@ -176,6 +176,8 @@ class Scheduler {
   // Changed since the last TakeChanges().
   std::set<uint64_t> dirty_jobs_;
   std::vector<uint64_t> deleted_jobs_;
+  std::vector<std::pair<std::string, bool>> dirty_drains_;
+  uint64_t stored_next_job_ = 0, stored_next_task_ = 0;
   std::deque<uint64_t> finished_;  // ids of finished jobs, oldest first
   std::map<uint64_t, StoredTask> dirty_tasks_;
 };

@@ -52,6 +52,10 @@ StoreBatch Scheduler::TakeChanges() {
   }
   for (auto& [id, task] : dirty_tasks_) batch.tasks.push_back(std::move(task));
   batch.deleted_jobs = std::move(deleted_jobs_);
+  batch.drains = std::move(dirty_drains_);
+  dirty_drains_.clear();
+  if (next_job_ != stored_next_job_) batch.next_job = stored_next_job_ = next_job_;
+  if (next_task_ != stored_next_task_) batch.next_task = stored_next_task_ = next_task_;
   dirty_jobs_.clear();
   dirty_tasks_.clear();
   deleted_jobs_.clear();
@@ -117,7 +121,11 @@ absl::Status Scheduler::Restore(const StoredState& state) {
     return std::tie(a->finished, a->id) < std::tie(b->finished, b->id);
   });
   for (const Job* job : finished) finished_.push_back(job->id);
-  next_task_ = std::max(next_task_, max_task + 1);
+  next_task_ = std::max({next_task_, max_task + 1, state.next_task});
+  next_job_ = std::max(next_job_, state.next_job);
+  stored_next_job_ = state.next_job;
+  stored_next_task_ = state.next_task;
+  drained_.insert(state.drained.begin(), state.drained.end());
   jobs_ = std::move(jobs);
   ForgetOldJobs();  // the limit may have been lowered
   QLOG(kNotice) << "state restored jobs=" << jobs_.size()

@@ -29,6 +29,13 @@ CREATE TABLE IF NOT EXISTS tasks (
   partial BLOB                   -- quark.proto.Partial, when done
 );
 CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks (job);
+CREATE TABLE IF NOT EXISTS drained (
+  node  TEXT PRIMARY KEY         -- drained by the operator
+);
+CREATE TABLE IF NOT EXISTS counters (
+  key   TEXT PRIMARY KEY,        -- next_job, next_task
+  value INTEGER NOT NULL
+);
 )sql";
 
 // SQLite integers are signed 64-bit: uint64 values are stored bit for bit.
@@ -199,7 +206,46 @@ absl::StatusOr<StoredState> Store::Load() {
     state.tasks.push_back(std::move(task));
   }
   if (rc != SQLITE_DONE) return Error("cannot read tasks");
+
+  Statement drained(db_, "SELECT node FROM drained ORDER BY node");
+  if (!drained.ok()) return Error("cannot read drained nodes");
+  while ((rc = sqlite3_step(drained.get())) == SQLITE_ROW) {
+    const unsigned char* name = sqlite3_column_text(drained.get(), 0);
+    state.drained.emplace_back(name ? reinterpret_cast<const char*>(name) : "");
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read drained nodes");
+  ASSIGN_OR_RETURN(state.next_job, ReadCounter("next_job"));
+  ASSIGN_OR_RETURN(state.next_task, ReadCounter("next_task"));
   return state;
+}
+
+absl::StatusOr<uint64_t> Store::ReadCounter(const char* key) {
+  Statement s(db_, "SELECT value FROM counters WHERE key = ?");
+  if (!s.ok()) return Error("cannot read counters");
+  sqlite3_bind_text(s.get(), 1, key, -1, SQLITE_STATIC);
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return 0;
+  if (rc != SQLITE_ROW) return Error("cannot read counters");
+  return FromSql(sqlite3_column_int64(s.get(), 0));
+}
+
+absl::Status Store::WriteCounter(const char* key, uint64_t value) {
+  Statement s(db_, "INSERT OR REPLACE INTO counters (key, value) VALUES (?, ?)");
+  if (!s.ok()) return Error("cannot write counters");
+  sqlite3_bind_text(s.get(), 1, key, -1, SQLITE_STATIC);
+  s.Int(2, ToSql(value));
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write counters");
+  return absl::OkStatus();
+}
+
+absl::Status Store::WriteDrain(const std::string& node, bool drained) {
+  Statement s(db_, drained ? "INSERT OR REPLACE INTO drained (node) VALUES (?)"
+                           : "DELETE FROM drained WHERE node = ?");
+  if (!s.ok()) return Error("cannot write drained nodes");
+  sqlite3_bind_text(s.get(), 1, node.data(), static_cast<int>(node.size()),
+                    SQLITE_TRANSIENT);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write drained nodes");
+  return absl::OkStatus();
 }
 
 absl::Status Store::WriteJob(const proto::StoredJob& job) {
@@ -259,6 +305,11 @@ absl::Status Store::Commit(const StoreBatch& batch) {
   for (uint64_t id : batch.deleted_jobs) {
     if (s.ok()) s = DeleteJob(id);
   }
+  for (const auto& [node, drained] : batch.drains) {
+    if (s.ok()) s = WriteDrain(node, drained);
+  }
+  if (s.ok() && batch.next_job != 0) s = WriteCounter("next_job", batch.next_job);
+  if (s.ok() && batch.next_task != 0) s = WriteCounter("next_task", batch.next_task);
   if (s.ok()) s = Exec("COMMIT");
   if (!s.ok()) Exec("ROLLBACK").IgnoreError();
   return s;

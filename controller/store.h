@@ -46,14 +46,24 @@ struct StoreBatch {
   std::vector<proto::StoredJob> jobs;
   std::vector<StoredTask> tasks;
   std::vector<uint64_t> deleted_jobs;
+  // Node names drained (true) or undrained (false).
+  std::vector<std::pair<std::string, bool>> drains;
+  // The next ids to hand out, when they moved (0: unchanged). Stored so
+  // that ids are never reused, even those of forgotten jobs.
+  uint64_t next_job = 0;
+  uint64_t next_task = 0;
   bool empty() const {
-    return jobs.empty() && tasks.empty() && deleted_jobs.empty();
+    return jobs.empty() && tasks.empty() && deleted_jobs.empty() &&
+           drains.empty() && next_job == 0 && next_task == 0;
   }
 };
 
 struct StoredState {
   std::vector<proto::StoredJob> jobs;
   std::vector<StoredTask> tasks;  // of unfinished jobs only
+  std::vector<std::string> drained;
+  uint64_t next_job = 0;   // 0 when never stored
+  uint64_t next_task = 0;
 };
 
 class Store {
@@ -84,6 +94,9 @@ class Store {
   absl::Status WriteJob(const proto::StoredJob& job);
   absl::Status WriteTask(const StoredTask& task);
   absl::Status DeleteJob(uint64_t id);
+  absl::Status WriteDrain(const std::string& node, bool drained);
+  absl::Status WriteCounter(const char* key, uint64_t value);
+  absl::StatusOr<uint64_t> ReadCounter(const char* key);
 
   sqlite3* const db_;
   const std::string path_;

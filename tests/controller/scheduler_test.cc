@@ -501,6 +501,15 @@ class MemoryStore {
       std::erase_if(tasks_, [&](auto& t) { return t.second.job == id; });
     }
     for (auto& t : batch.tasks) tasks_[t.id] = t;
+    for (auto& [node, drained] : batch.drains) {
+      if (drained) {
+        drained_.insert(node);
+      } else {
+        drained_.erase(node);
+      }
+    }
+    if (batch.next_job != 0) next_job_ = batch.next_job;
+    if (batch.next_task != 0) next_task_ = batch.next_task;
     for (auto& j : batch.jobs) {
       const bool finished = j.state() == proto::DONE ||
                             j.state() == proto::CANCELLED ||
@@ -513,10 +522,15 @@ class MemoryStore {
     StoredState s;
     for (auto& [id, j] : jobs_) s.jobs.push_back(j);
     for (auto& [id, t] : tasks_) s.tasks.push_back(t);
+    s.drained.assign(drained_.begin(), drained_.end());
+    s.next_job = next_job_;
+    s.next_task = next_task_;
     return s;
   }
 
  private:
+  std::set<std::string> drained_;
+  uint64_t next_job_ = 0, next_task_ = 0;
   std::map<uint64_t, proto::StoredJob> jobs_;
   std::map<uint64_t, StoredTask> tasks_;
 };
@@ -742,6 +756,32 @@ TEST_F(SchedulerTest, FailedJobKeepsItsErrorAcrossARestart) {
   ASSERT_TRUE(restarted.Restore(disk.State()).ok());
   EXPECT_EQ(restarted.GetJob(job)->state(), proto::FAILED);
   EXPECT_FALSE(restarted.GetJob(job)->error().empty());
+}
+
+TEST_F(SchedulerTest, DrainAndIdsSurviveARestart) {
+  MemoryStore disk;
+  SchedulerOptions o = Options();
+  o.keep_finished = 1;
+  Scheduler first(o);
+  std::vector<Outbound> out;
+  first.OnControl("a", Hello("a"), now_);
+  ASSERT_TRUE(first.Drain("a", true, now_, &out).ok());
+  proto::Submit s;
+  s.set_kind(proto::COUNT);
+  s.mutable_range()->set_hi(10);
+  const uint64_t j1 = first.Submit(s, now_, &out)->job_id();
+  const uint64_t j2 = first.Submit(s, now_, &out)->job_id();
+  ASSERT_TRUE(first.CancelJob(j2, now_, &out).ok());
+  ASSERT_TRUE(first.CancelJob(j1, now_, &out).ok());  // j2, the newest id, is forgotten
+  disk.Apply(first.TakeChanges());
+
+  Scheduler restarted(o);
+  ASSERT_TRUE(restarted.Restore(disk.State()).ok());
+  EXPECT_GT(restarted.Submit(s, now_, &out)->job_id(), j2);  // never reused
+  auto welcome = restarted.OnControl("a", Hello("a"), now_);
+  const uint64_t a = welcome[0].msg.welcome().session();
+  EXPECT_EQ(restarted.ListNodes(now_)[0].state(), proto::DRAINING);
+  EXPECT_TRUE(Assigns(restarted.OnControl("a", Ready(a, 2), now_), "a").empty());
 }
 
 TEST_F(SchedulerTest, OnlyTheNewestFinishedJobsAreKept) {

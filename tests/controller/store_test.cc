@@ -12,6 +12,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+StoreBatch Batch(std::vector<proto::StoredJob> jobs, std::vector<StoredTask> tasks,
+                 std::vector<uint64_t> deleted = {}) {
+  StoreBatch batch;
+  batch.jobs = std::move(jobs);
+  batch.tasks = std::move(tasks);
+  batch.deleted_jobs = std::move(deleted);
+  return batch;
+}
+
 class StoreTest : public testing::Test {
  protected:
   void SetUp() override {
@@ -73,8 +82,8 @@ TEST_F(StoreTest, WhatIsCommittedIsLoadedBack) {
 TEST_F(StoreTest, LaterVersionsReplaceEarlierOnes) {
   auto store = Store::Open(dir_.string());
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Commit({{Job(1, proto::QUEUED)}, {Task(7, 1, false)}, {}}).ok());
-  ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING)}, {Task(7, 1, true)}, {}}).ok());
+  ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::QUEUED)}, {Task(7, 1, false)}, {})).ok());
+  ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::RUNNING)}, {Task(7, 1, true)}, {})).ok());
   auto state = (*store)->Load();
   ASSERT_EQ(state->jobs.size(), 1u);
   EXPECT_EQ(state->jobs[0].state(), proto::RUNNING);
@@ -85,13 +94,11 @@ TEST_F(StoreTest, LaterVersionsReplaceEarlierOnes) {
 TEST_F(StoreTest, AFinishedJobKeepsItsResultAndDropsItsTasks) {
   auto store = Store::Open(dir_.string());
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING), Job(2, proto::RUNNING)},
-                                {Task(7, 1, true), Task(8, 2, true)},
-                                {}})
+  ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::RUNNING), Job(2, proto::RUNNING)}, {Task(7, 1, true), Task(8, 2, true)}, {}))
                   .ok());
   proto::StoredJob done = Job(1, proto::DONE);
   done.mutable_result()->set_sum("123456789012345678901234567890");
-  ASSERT_TRUE((*store)->Commit({{done}, {}, {}}).ok());
+  ASSERT_TRUE((*store)->Commit(Batch({done}, {}, {})).ok());
   auto state = (*store)->Load();
   ASSERT_EQ(state->jobs.size(), 2u);
   EXPECT_EQ(state->jobs[0].result().sum(), "123456789012345678901234567890");
@@ -102,16 +109,36 @@ TEST_F(StoreTest, AFinishedJobKeepsItsResultAndDropsItsTasks) {
 TEST_F(StoreTest, ForgottenJobsLeaveWithTheirTasks) {
   auto store = Store::Open(dir_.string());
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING), Job(2, proto::RUNNING)},
-                                {Task(7, 1, true), Task(8, 2, false)},
-                                {}})
+  ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::RUNNING), Job(2, proto::RUNNING)}, {Task(7, 1, true), Task(8, 2, false)}, {}))
                   .ok());
-  ASSERT_TRUE((*store)->Commit({{}, {}, {1}}).ok());
+  ASSERT_TRUE((*store)->Commit(Batch({}, {}, {1})).ok());
   auto state = (*store)->Load();
   ASSERT_EQ(state->jobs.size(), 1u);
   EXPECT_EQ(state->jobs[0].id(), 2u);
   ASSERT_EQ(state->tasks.size(), 1u);
   EXPECT_EQ(state->tasks[0].job, 2u);
+}
+
+TEST_F(StoreTest, DrainedNodesAndIdCountersSurviveAReopen) {
+  {
+    auto store = Store::Open(dir_.string());
+    ASSERT_TRUE(store.ok());
+    StoreBatch batch;
+    batch.drains = {{"pi1", true}, {"pi2", true}};
+    batch.next_job = 42;
+    batch.next_task = 4242;
+    ASSERT_TRUE((*store)->Commit(batch).ok());
+    StoreBatch undrain;
+    undrain.drains = {{"pi2", false}};
+    ASSERT_TRUE((*store)->Commit(undrain).ok());
+  }
+  auto store = Store::Open(dir_.string());
+  ASSERT_TRUE(store.ok());
+  auto state = (*store)->Load();
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->drained, std::vector<std::string>{"pi1"});
+  EXPECT_EQ(state->next_job, 42u);
+  EXPECT_EQ(state->next_task, 4242u);
 }
 
 TEST_F(StoreTest, GarbageIsAnErrorAndIsLeftAlone) {
@@ -143,7 +170,7 @@ TEST_F(StoreTest, AnotherApplicationsDatabaseIsRefused) {
 TEST_F(StoreTest, CorruptRecordIsAnErrorNotAFreshStart) {
   {
     auto store = Store::Open(dir_.string());
-    ASSERT_TRUE((*store)->Commit({{Job(1, proto::RUNNING)}, {}, {}}).ok());
+    ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::RUNNING)}, {}, {})).ok());
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "quark.db").c_str(), &db), SQLITE_OK);
