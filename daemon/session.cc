@@ -196,6 +196,14 @@ SessionActions Session::OnTaskFinished(
   return out;
 }
 
+SessionActions Session::OnDisconnected(absl::Time now) {
+  SessionActions out;
+  if (state_ == State::kRegistered) {
+    Rejoin("connection to the controller dropped", /*reconnect=*/false, now, &out);
+  }
+  return out;
+}
+
 SessionActions Session::OnShutdown(absl::Time now) {
   SessionActions out;
   switch (state_) {

@@ -126,6 +126,13 @@ class Session {
   // leaves at once.
   SessionActions OnShutdown(absl::Time now);
 
+  // The TCP connection to the controller dropped (a reset, a restart).
+  // Messages that were in flight on it are gone both ways, Assigns and
+  // Readys among them, so a registered worker says Hello again: the
+  // controller then puts whatever this node held back in the queue, and
+  // credits start afresh. Registration is the one resynchronization.
+  SessionActions OnDisconnected(absl::Time now);
+
   // When OnTick next has something to do; InfiniteFuture when nothing.
   absl::Time NextDeadline() const;
 

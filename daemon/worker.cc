@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -84,9 +85,10 @@ absl::Status Worker::Loop() {
          0},
         {nullptr, wakeup_->fd(), ZMQ_POLLIN, 0},
         {nullptr, signals_->fd(), ZMQ_POLLIN, 0},
+        {monitor_->handle(), 0, ZMQ_POLLIN, 0},
     };
     try {
-      zmq::poll(items, 3,
+      zmq::poll(items, 4,
                 std::chrono::milliseconds(absl::ToInt64Milliseconds(
                     absl::Ceil(wait, absl::Milliseconds(1)))));
     } catch (const zmq::error_t& e) {
@@ -110,6 +112,9 @@ absl::Status Worker::Loop() {
       }
     }
     if (!exit_ && (items[0].revents & ZMQ_POLLIN)) ReceiveControl(now);
+    if (!exit_ && (items[3].revents & ZMQ_POLLIN) && TakeDisconnect()) {
+      RETURN_IF_ERROR(Apply(session_.OnDisconnected(now)));
+    }
     if (!exit_) RETURN_IF_ERROR(Apply(session_.OnTick(now)));
     FlushOutbox();
   }
@@ -161,16 +166,46 @@ absl::Status Worker::Apply(SessionActions actions) {
 }
 
 absl::Status Worker::OpenControl() {
-  control_.reset();
+  CloseControl();
+  const std::string monitor =
+      absl::StrCat("inproc://quark-control-monitor-", ++monitors_);
   try {
     control_ =
         std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
+    if (zmq_socket_monitor(control_->handle(), monitor.c_str(),
+                           ZMQ_EVENT_DISCONNECTED) != 0) {
+      throw zmq::error_t();
+    }
+    monitor_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pair);
+    monitor_->set(zmq::sockopt::linger, 0);
+    monitor_->connect(monitor);
   } catch (const zmq::error_t& e) {
     return absl::InternalError(absl::StrCat("control socket: ", e.what()));
   }
   RETURN_IF_ERROR(ConfigureClient(*control_, options_.session.node,
                                   options_.control_linger, /*immediate=*/true));
   return Connect(*control_, options_.controller);
+}
+
+void Worker::CloseControl() {
+  if (control_) zmq_socket_monitor(control_->handle(), nullptr, 0);
+  monitor_.reset();
+  control_.reset();
+}
+
+// Reads the monitor's pending events; true when one was a disconnect.
+// An event is two frames: 6 bytes (uint16 event, uint32 value), then the
+// endpoint.
+bool Worker::TakeDisconnect() {
+  bool disconnected = false;
+  while (true) {
+    auto frames = ReceiveFrames(*monitor_);
+    if (!frames.ok() || !frames->has_value()) return disconnected;
+    const zmq::message_t& head = (*frames)->front();
+    uint16_t event = 0;
+    if (head.size() >= sizeof event) std::memcpy(&event, head.data(), sizeof event);
+    disconnected |= event == ZMQ_EVENT_DISCONNECTED;
+  }
 }
 
 absl::Status Worker::ConnectCollector(const std::string& advertised) {
@@ -222,7 +257,7 @@ void Worker::Close() {
   if (control_) FlushOutbox();
   // Closing waits up to each socket's linger for what it still queues:
   // the Goodbye, results on their way to the collector.
-  control_.reset();
+  CloseControl();
   collector_.reset();
   context_.reset();
 }

@@ -71,6 +71,8 @@ class Worker {
   absl::Status Loop();
   absl::Status Apply(SessionActions actions);
   absl::Status OpenControl();
+  void CloseControl();
+  bool TakeDisconnect();
   absl::Status ConnectCollector(const std::string& advertised);
   void Push(const proto::ResultMsg& result);
   void ReceiveControl(absl::Time now);
@@ -84,6 +86,9 @@ class Worker {
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<zmq::socket_t> control_;
+  // Receives the control socket's DISCONNECTED events (zmq_socket_monitor).
+  std::unique_ptr<zmq::socket_t> monitor_;
+  int monitors_ = 0;  // for a fresh inproc endpoint per control socket
   std::unique_ptr<zmq::socket_t> collector_;
   std::string collector_endpoint_;
   std::deque<proto::ControlMsg> outbox_;

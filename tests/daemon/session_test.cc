@@ -370,6 +370,19 @@ TEST(SessionTest, ReregistersAtOnceAndStillPushesTheRunningResult) {
   EXPECT_EQ(Granted(done), 1u);
 }
 
+TEST(SessionTest, ALostConnectionMeansRegisteringAgain) {
+  Registered r;
+  r.session.OnMessage(Assign(1), kT0);
+  r.session.OnMessage(Assign(2), kT0);
+  SessionActions a = r.session.OnDisconnected(kT0);
+  EXPECT_FALSE(a.reconnect);  // ZeroMQ reconnects the socket by itself
+  EXPECT_EQ(Sent(a, proto::ControlMsg::kHello).size(), 1u);
+  EXPECT_EQ(r.session.state(), Session::State::kJoining);
+  EXPECT_EQ(r.session.waiting(), 0u);  // the controller requeues them
+  // While joining, a disconnect changes nothing.
+  EXPECT_TRUE(r.session.OnDisconnected(kT0).send.empty());
+}
+
 TEST(SessionTest, IgnoresARejectOfAnEarlierSessionOnceWelcomedAgain) {
   Registered r;
   r.session.OnMessage(Reject(true), kT0);  // re-registers
