@@ -263,6 +263,12 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
   Task& task = task_it->second;
   if (result.range().lo() != task.lo || result.range().hi() != task.hi) {
     ++rejected_;
+    // Acked and so forgotten by the worker: its lease must not hold the
+    // task hostage.
+    auto lease = leases_.find(result.lease());
+    if (lease != leases_.end() && lease->second.task == task.id) {
+      ReleaseLease(result.lease(), /*requeue=*/true);
+    }
     return absl::InvalidArgumentError(absl::StrCat(
         "result range [", result.range().lo(), ", ", result.range().hi(),
         "] does not match task ", task.id, " [", task.lo, ", ", task.hi, "]"));

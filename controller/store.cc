@@ -1,6 +1,12 @@
 #include "controller/store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <system_error>
@@ -79,6 +85,22 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create state directory ", dir, ": ", error.message()));
   }
+  // Two controllers on one state would overwrite each other's jobs.
+  const std::string lock = (std::filesystem::path(dir) / "quark.lock").string();
+  const int lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open ", lock, ": ", std::strerror(errno)));
+  }
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(lock_fd);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state directory ", dir,
+        error == EWOULDBLOCK ? " is in use by another quark-controller"
+                             : absl::StrCat(": cannot lock ", lock, ": ",
+                                            std::strerror(error))));
+  }
   const std::string path = (std::filesystem::path(dir) / "quark.db").string();
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
@@ -87,15 +109,19 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
+    ::close(lock_fd);
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open state database ", path, ": ", message));
   }
-  std::unique_ptr<Store> store(new Store(db, path));
+  std::unique_ptr<Store> store(new Store(db, path, lock_fd));
   RETURN_IF_ERROR(store->PrepareSchema());
   return store;
 }
 
-Store::~Store() { sqlite3_close(db_); }
+Store::~Store() {
+  sqlite3_close(db_);
+  ::close(lock_fd_);  // releases the flock
+}
 
 absl::Status Store::Error(const std::string& what) const {
   return absl::DataLossError(

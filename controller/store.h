@@ -69,8 +69,9 @@ struct StoredState {
 class Store {
  public:
   // Opens, or creates, `dir`/quark.db. Fails with a message naming the file
-  // when the directory cannot be made or written, when the file is not a
-  // Quark database, is corrupt, or was written by a newer Quark: never
+  // when the directory cannot be made or written, when another controller
+  // uses it (an exclusive flock on `dir`/quark.lock), when the file is not
+  // a Quark database, is corrupt, or was written by a newer Quark: never
   // starts afresh over state it cannot read.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir);
   ~Store();
@@ -87,7 +88,8 @@ class Store {
   const std::string& path() const { return path_; }
 
  private:
-  Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Store(sqlite3* db, std::string path, int lock_fd)
+      : db_(db), path_(std::move(path)), lock_fd_(lock_fd) {}
   absl::Status Exec(const char* sql);
   absl::Status Error(const std::string& what) const;
   absl::Status PrepareSchema();
@@ -100,6 +102,7 @@ class Store {
 
   sqlite3* const db_;
   const std::string path_;
+  const int lock_fd_;  // flock'ed: one controller per state directory
 };
 
 }  // namespace quark

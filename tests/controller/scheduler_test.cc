@@ -349,6 +349,8 @@ TEST_F(SchedulerTest, ResultsThatDoNotMatchAreRejected) {
   wrong.mutable_range()->set_hi(wrong.range().hi() + 1);
   Complete(wrong, a, &status);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  // Refused for good (and acked): the lease does not hold the task hostage.
+  EXPECT_EQ(scheduler_.ListNodes(now_)[0].leases(), 0u);
   wrong = held[0];
   wrong.set_job(job + 100);
   Complete(wrong, a, &status);

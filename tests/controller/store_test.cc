@@ -141,6 +141,18 @@ TEST_F(StoreTest, DrainedNodesAndIdCountersSurviveAReopen) {
   EXPECT_EQ(state->next_task, 4242u);
 }
 
+TEST_F(StoreTest, OneControllerPerStateDirectory) {
+  auto first = Store::Open(dir_.string());
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = Store::Open(dir_.string());
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("in use by another quark-controller"),
+            std::string::npos)
+      << second.status();
+  first->reset();  // closing releases it
+  EXPECT_TRUE(Store::Open(dir_.string()).ok());
+}
+
 TEST_F(StoreTest, GarbageIsAnErrorAndIsLeftAlone) {
   fs::create_directories(dir_);
   const std::string garbage(4096, 'x');
