@@ -45,6 +45,7 @@ Server::~Server() = default;
 
 absl::Status Server::Start() {
   ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install());
+  systemd_ = SystemdNotifier::FromEnvironment();
   ASSIGN_OR_RETURN(store_, Store::Open(options_.state_dir));
   ASSIGN_OR_RETURN(StoredState state, store_->Load());
   RETURN_IF_ERROR(scheduler_.Restore(state));
@@ -63,13 +64,15 @@ absl::Status Server::Start() {
                 << " collect=" << options_.collect_endpoint
                 << " api=" << options_.api_endpoint
                 << " state=" << store_->path();
+  systemd_->Ready();
   return absl::OkStatus();
 }
 
 absl::Status Server::Run() {
   absl::Time next_tick = Now();
   while (true) {
-    const absl::Time wake = std::min(next_tick, api_.NextDeadline());
+    const absl::Time wake = std::min(
+        {next_tick, api_.NextDeadline(), systemd_->NextDeadline()});
     const auto timeout = std::chrono::milliseconds(
         std::max<int64_t>(absl::ToInt64Milliseconds(wake - Now()), 0) + 1);
     zmq::pollitem_t items[] = {
@@ -86,6 +89,7 @@ absl::Status Server::Run() {
     }
     if (items[3].revents & ZMQ_POLLIN) {
       QLOG(kNotice) << "controller stopping signal=" << strsignal(signals_->Take());
+      systemd_->Stopping();
       return absl::OkStatus();
     }
     // Messages first, then time: after a stall (a slow fsync, a paused VM)
@@ -111,7 +115,25 @@ absl::Status Server::Run() {
     }
     for (auto& out : api_.Poll(now)) api_out_.push_back(std::move(out));
     RETURN_IF_ERROR(Flush());
+    NotifySystemd(now);
   }
+}
+
+// E.g. "STATUS=3 nodes, 1 job running"; sampled at most once a second, as
+// listing the nodes and jobs builds their protos.
+void Server::NotifySystemd(absl::Time now) {
+  if (systemd_->StatusDue(now)) {
+    const size_t nodes = scheduler_.ListNodes(now).size();
+    size_t running = 0;
+    for (const proto::Job& job : scheduler_.ListJobs()) {
+      running += job.state() == proto::RUNNING;
+    }
+    systemd_->SetStatus(
+        absl::StrCat(nodes, nodes == 1 ? " node, " : " nodes, ", running,
+                     running == 1 ? " job running" : " jobs running"),
+        now);
+  }
+  systemd_->Tick(now);
 }
 
 absl::Status Server::Flush() {

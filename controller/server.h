@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "controller/api.h"
+#include "common/sd_notify.h"
 #include "common/signals.h"
 #include "controller/scheduler.h"
 #include "controller/store.h"
@@ -51,6 +52,7 @@ class Server {
   // block every signal, so none of them takes one), opens the state
   // database and restores the jobs in it, and binds the sockets. Fails,
   // naming the file or endpoint, when any of that cannot be done.
+  // Once bound, tells systemd READY=1 (common/sd_notify.h).
   absl::Status Start();
 
   // Serves until SIGTERM or SIGINT. Fails on a broken socket, and when the
@@ -68,6 +70,8 @@ class Server {
   void Queue(std::vector<Outbound> out);
   void SendApi(const std::string& route, const proto::ApiReply& reply);
   absl::Time Now() const;
+  // STATUS= when due, and WATCHDOG=1, from the loop itself.
+  void NotifySystemd(absl::Time now);
 
   ServerOptions options_;
   Scheduler scheduler_;
@@ -78,6 +82,7 @@ class Server {
   const std::chrono::steady_clock::time_point start_steady_ =
       std::chrono::steady_clock::now();
   std::unique_ptr<ShutdownSignals> signals_;
+  std::unique_ptr<SystemdNotifier> systemd_;
   std::unique_ptr<Store> store_;
   // Waiting for the next Flush().
   std::vector<Outbound> control_out_;

@@ -52,6 +52,7 @@ bool Worker::TaskStillRunning() { return executor_ && executor_->Busy(); }
 absl::Status Worker::Setup() {
   // Before any thread exists, so that every thread inherits the mask.
   ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install());
+  systemd_ = SystemdNotifier::FromEnvironment();
   ASSIGN_OR_RETURN(wakeup_, Wakeup::Create());
   const int threads = options_.threads;
   executor_ = std::make_unique<Executor>(
@@ -76,9 +77,9 @@ absl::Status Worker::Setup() {
 absl::Status Worker::Loop() {
   RETURN_IF_ERROR(Apply(session_.Start(Now())));
   while (!exit_) {
-    const absl::Duration wait =
-        std::clamp(session_.NextDeadline() - Now(), absl::ZeroDuration(),
-                   options_.max_poll);
+    const absl::Duration wait = std::clamp(
+        std::min(session_.NextDeadline(), systemd_->NextDeadline()) - Now(),
+        absl::ZeroDuration(), options_.max_poll);
     zmq_pollitem_t items[] = {
         {control_->handle(), 0,
          static_cast<short>(ZMQ_POLLIN | (outbox_.empty() ? 0 : ZMQ_POLLOUT)),
@@ -100,6 +101,7 @@ absl::Status Worker::Loop() {
       if (const int signal = signals_->Take(); signal != 0) {
         QLOG(kNotice) << "stopping node=" << options_.session.node
                       << " signal=" << signal;
+        systemd_->Stopping();
         RETURN_IF_ERROR(Apply(session_.OnShutdown(now)));
       }
     }
@@ -117,8 +119,39 @@ absl::Status Worker::Loop() {
     }
     if (!exit_) RETURN_IF_ERROR(Apply(session_.OnTick(now)));
     FlushOutbox();
+    NotifySystemd(now);
   }
   return *exit_;
+}
+
+// From the loop itself, on every turn: a wedged loop stops the watchdog
+// pings, and systemd restarts the worker.
+void Worker::NotifySystemd(absl::Time now) {
+  if (!ready_sent_ && session_.state() == Session::State::kRegistered) {
+    systemd_->Ready();
+    ready_sent_ = true;
+  }
+  if (systemd_->StatusDue(now)) systemd_->SetStatus(StatusLine(), now);
+  systemd_->Tick(now);
+}
+
+// E.g. "registered to tcp://ctl:7700; 1 task running, 2 waiting".
+std::string Worker::StatusLine() const {
+  const char* state = "leaving";
+  switch (session_.state()) {
+    case Session::State::kIdle:
+    case Session::State::kJoining:
+      state = "joining";
+      break;
+    case Session::State::kRegistered:
+      state = "registered to";
+      break;
+    default:
+      break;
+  }
+  return absl::StrCat(state, " ", options_.controller, "; ",
+                      session_.running() ? "1 task" : "no task", " running, ",
+                      session_.waiting(), " waiting");
 }
 
 void Worker::ReceiveControl(absl::Time now) {

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "daemon/executor.h"
 #include "daemon/session.h"
+#include "common/sd_notify.h"
 #include "common/signals.h"
 #include "daemon/wakeup.h"
 #include "proto/quark.pb.h"
@@ -45,7 +46,8 @@ struct WorkerOptions {
   // and results on their way to the collector.
   absl::Duration control_linger = absl::Seconds(1);
   absl::Duration collector_linger = absl::Seconds(5);
-  // Longest sleep of the loop when nothing is due.
+  // Longest sleep of the loop when nothing is due. The systemd watchdog
+  // (common/sd_notify.h) may wake it sooner.
   absl::Duration max_poll = absl::Seconds(1);
 };
 
@@ -77,11 +79,16 @@ class Worker {
   void Push(const proto::ResultMsg& result);
   void ReceiveControl(absl::Time now);
   void FlushOutbox();
+  // Tells systemd: READY=1 once registered, STATUS=, WATCHDOG=1.
+  void NotifySystemd(absl::Time now);
+  std::string StatusLine() const;
   void Close();
 
   const WorkerOptions options_;
   Session session_;
   std::unique_ptr<ShutdownSignals> signals_;
+  std::unique_ptr<SystemdNotifier> systemd_;
+  bool ready_sent_ = false;  // READY=1 goes out once, at the first Welcome
   std::unique_ptr<Wakeup> wakeup_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<zmq::context_t> context_;
