@@ -4,15 +4,21 @@
 
 #include <cstdio>
 #include <random>
+#include <set>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "controller/server.h"
 
+ABSL_FLAG(std::string, config, "/etc/quark/controller.conf",
+          "Settings file: one `flag = value` per line, for any other flag; "
+          "the command line wins over it. A missing file is fine unless "
+          "given here.");
 ABSL_FLAG(std::string, control, "tcp://*:7700",
           "Endpoint the workers' control channel binds to.");
 ABSL_FLAG(std::string, collect, "tcp://*:7701",
@@ -87,11 +93,21 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "quark-controller: the controller of a Quark prime-search cluster.\n"
-      "Usage: quark-controller [--control=tcp://*:7700] [--collect=tcp://*:7701]\n"
+      "Usage: quark-controller [--config=/etc/quark/controller.conf]\n"
+      "                        [--control=tcp://*:7700] [--collect=tcp://*:7701]\n"
       "                        [--api=tcp://127.0.0.1:7702] [--state_dir=DIR]");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr, "quark-controller: unexpected argument '%s'\n", rest[1]);
+    return 2;
+  }
+  // The command line first, to learn where the file is; then the file
+  // fills in what the command line left alone.
+  const std::set<std::string> given = FlagsOnCommandLine(argc, argv);
+  if (absl::Status s = LoadConfigFile(absl::GetFlag(FLAGS_config),
+                                      given.count("config") != 0, given);
+      !s.ok()) {
+    std::fprintf(stderr, "quark-controller: %s\n", std::string(s.message()).c_str());
     return 2;
   }
   LogLevel level;

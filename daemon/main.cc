@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/transport.h"
 #include "daemon/worker.h"
@@ -31,6 +33,10 @@ std::string Hostname() {
 
 }  // namespace
 
+ABSL_FLAG(std::string, config, "/etc/quark/worker.conf",
+          "Settings file: one `flag = value` per line, for any other flag; "
+          "the command line wins over it. A missing file is fine unless "
+          "given here.");
 ABSL_FLAG(std::string, controller, "tcp://127.0.0.1:7700",
           "Control endpoint of the controller.");
 ABSL_FLAG(int, threads, 0,
@@ -53,7 +59,8 @@ namespace {
 
 constexpr char kUsage[] =
     "the worker of a Quark prime-search cluster.\n"
-    "Usage: quark-worker [--controller=tcp://HOST:7700] [--threads=N] "
+    "Usage: quark-worker [--config=/etc/quark/worker.conf]\n"
+    "                    [--controller=tcp://HOST:7700] [--threads=N] "
     "[--name=NODE]\n"
     "                    [--credits=N] [--drain_timeout=30s] "
     "[--log_level=info]";
@@ -118,6 +125,15 @@ int Main(int argc, char** argv) {
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr, "quark-worker: unexpected argument '%s'\n", rest[1]);
+    return 2;
+  }
+  // The command line first, to learn where the file is; then the file
+  // fills in what the command line left alone.
+  const std::set<std::string> given = FlagsOnCommandLine(argc, argv);
+  if (absl::Status s = LoadConfigFile(absl::GetFlag(FLAGS_config),
+                                      given.count("config") != 0, given);
+      !s.ok()) {
+    std::fprintf(stderr, "quark-worker: %s\n", std::string(s.message()).c_str());
     return 2;
   }
   LogLevel level;
