@@ -23,6 +23,20 @@ void ExpectStillRunning(Cluster& cluster, uint64_t id) {
       << job->ShortDebugString();
 }
 
+// Three workers on the big job, and w2 "after it has taken work": it has
+// finished a task and holds more, the state the events below act on.
+absl::StatusOr<proto::Job> BigJobWithW2Busy(Cluster& cluster) {
+  if (absl::Status s = cluster.Start(3, DeadlineIn(20s)); !s.ok()) return s;
+  absl::StatusOr<proto::Job> job = cluster.Submit(proto::COUNT, 0, kBigHi);
+  if (!job.ok()) return job.status();
+  absl::StatusOr<proto::Node> busy = cluster.WaitForNode(
+      "w2",
+      [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
+      DeadlineIn(60s));
+  if (!busy.ok()) return busy.status();
+  return job;
+}
+
 TEST_F(ClusterTest, WorkerStartedMidJobGetsWork) {
   ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
   ASSERT_OK_AND_ASSIGN(proto::Job job,
@@ -39,14 +53,7 @@ TEST_F(ClusterTest, WorkerStartedMidJobGetsWork) {
 }
 
 TEST_F(ClusterTest, KilledWorkerTasksAreRedone) {
-  ASSERT_OK(cluster().Start(3, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job job,
-                       cluster().Submit(proto::COUNT, 0, kBigHi));
-  // "After it has taken work": it finished one task and holds more.
-  ASSERT_OK(cluster().WaitForNode(
-      "w2",
-      [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
-      DeadlineIn(60s)));
+  ASSERT_OK_AND_ASSIGN(proto::Job job, BigJobWithW2Busy(cluster()));
 
   ExpectStillRunning(cluster(), job.job_id());
 
@@ -66,13 +73,7 @@ TEST_F(ClusterTest, KilledWorkerTasksAreRedone) {
 
 TEST_F(ClusterTest, SigtermWorkerFinishesTaskAndLeaves) {
   cluster().options().drain_timeout = "20s";
-  ASSERT_OK(cluster().Start(3, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job job,
-                       cluster().Submit(proto::COUNT, 0, kBigHi));
-  ASSERT_OK(cluster().WaitForNode(
-      "w2",
-      [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
-      DeadlineIn(60s)));
+  ASSERT_OK_AND_ASSIGN(proto::Job job, BigJobWithW2Busy(cluster()));
 
   ExpectStillRunning(cluster(), job.job_id());
 
