@@ -17,6 +17,7 @@ readonly PACKAGES=(
   libgtest-dev libgmock-dev
   libprimecount-dev primecount      # reference values in the tests
   systemd                           # systemd-analyze, to verify the units
+  lintian                           # scripts/package.sh checks the .deb files
   iproute2 iptables                 # tests/fault: a network namespace per worker, cuts
 )
 

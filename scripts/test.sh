@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds (scripts/build.sh), runs every test under
 # ctest, and checks the systemd units with `systemd-analyze verify` (any line
-# it prints is a failure) and, when shellcheck is installed, the scripts.
+# it prints is a failure), the .deb packages with lintian (scripts/package.sh)
+# and, when shellcheck is installed, the scripts.
 # Prints a summary and exits non-zero when anything failed.
 #
 # Usage: scripts/test.sh [EXTRA CTEST ARGS...]     e.g. -R scheduler
@@ -51,6 +52,19 @@ if ((verify_rc != 0)) || [[ -s "$tmp/verify.log" ]]; then
   summary+=("systemd: verify printed $(wc -l <"$tmp/verify.log") line(s), exit $verify_rc")
 else
   summary+=("systemd: both units verify cleanly")
+fi
+
+# ------------------------------------------------------------ packages
+# The .deb files of this build, checked by lintian (scripts/package.sh).
+echo "== package.sh"
+package_rc=0
+BUILD_DIR=$build_dir SKIP_DEPS=1 PACKAGE_DIR="$tmp/packages" scripts/package.sh \
+  2>&1 | tee "$tmp/package.log" || package_rc=$?
+if ((package_rc == 0)); then
+  summary+=("packages: $(grep -c '\.deb$' "$tmp/package.log") .deb built; $(tail -n 1 "$tmp/package.log" | sed 's/^package.sh: //')")
+else
+  failed+=("package.sh (exit $package_rc)")
+  summary+=("packages: package.sh failed, exit $package_rc")
 fi
 
 # ---------------------------------------------------------- shellcheck
