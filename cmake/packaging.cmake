@@ -37,17 +37,16 @@ execute_process(COMMAND gzip -9 -n -c
                 INPUT_FILE ${_quark_debian}/changelog
                 OUTPUT_FILE ${CMAKE_BINARY_DIR}/packaging/changelog.gz
                 COMMAND_ERROR_IS_FATAL ANY)
-foreach(_quark_pkg IN ITEMS cli:quark worker:quark-worker
-                            controller:quark-controller)
-  string(REPLACE ":" ";" _quark_pkg "${_quark_pkg}")
-  list(GET _quark_pkg 0 _quark_component)
-  list(GET _quark_pkg 1 _quark_name)
+function(quark_package_docs component package)
   install(FILES ${CMAKE_BINARY_DIR}/packaging/changelog.gz
-          DESTINATION share/doc/${_quark_name} COMPONENT ${_quark_component})
-  install(FILES ${_quark_debian}/${_quark_name}/lintian-overrides
-          DESTINATION share/lintian/overrides RENAME ${_quark_name}
-          COMPONENT ${_quark_component})
-endforeach()
+          DESTINATION share/doc/${package} COMPONENT ${component})
+  install(FILES ${_quark_debian}/${package}/lintian-overrides
+          DESTINATION share/lintian/overrides RENAME ${package}
+          COMPONENT ${component})
+endfunction()
+quark_package_docs(cli quark)
+quark_package_docs(worker quark-worker)
+quark_package_docs(controller quark-controller)
 
 # Debian's name for the architecture the binaries are built for: dpkg's own
 # in a native build, the toolchain's processor in a cross build. A -D on the
