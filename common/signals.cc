@@ -13,11 +13,13 @@
 
 namespace quark {
 
-absl::StatusOr<std::unique_ptr<ShutdownSignals>> ShutdownSignals::Install() {
+absl::StatusOr<std::unique_ptr<ShutdownSignals>> ShutdownSignals::Install(
+    bool reload) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  if (reload) sigaddset(&set, SIGHUP);
   if (const int err = pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0) {
     return absl::InternalError(
         absl::StrCat("pthread_sigmask: ", std::strerror(err)));

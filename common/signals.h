@@ -1,4 +1,5 @@
-// SIGTERM and SIGINT as a file descriptor for the poll loop (signalfd).
+// SIGTERM and SIGINT (and SIGHUP when asked for) as a file descriptor for
+// the poll loop (signalfd).
 //
 // Install() blocks both signals in the calling thread, and so in every
 // thread it starts afterwards: call it before creating the zmq context or
@@ -14,7 +15,10 @@ namespace quark {
 
 class ShutdownSignals {
  public:
-  static absl::StatusOr<std::unique_ptr<ShutdownSignals>> Install();
+  // With `reload`, SIGHUP arrives on fd() as well (the controller reloads
+  // its allowlists on it) instead of ending the process.
+  static absl::StatusOr<std::unique_ptr<ShutdownSignals>> Install(
+      bool reload = false);
   ~ShutdownSignals();
   ShutdownSignals(const ShutdownSignals&) = delete;
   ShutdownSignals& operator=(const ShutdownSignals&) = delete;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace quark {
@@ -60,6 +61,58 @@ absl::Status ConfigureClient(zmq::socket_t& socket, const std::string& identity,
     return ZmqError("configuring client socket", e);
   }
   return absl::OkStatus();
+}
+
+// Declared by zmq.h only under ZMQ_BUILD_DRAFT_API, which Debian's
+// libzmq3-dev leaves off; libzmq 4.3.4 honours it all the same.
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
+
+absl::Status ConfigureCurveServer(zmq::socket_t& socket,
+                                  const std::string& secret_key,
+                                  const std::string& zap_domain) {
+  try {
+    socket.set(zmq::sockopt::curve_server, true);
+    socket.set(zmq::sockopt::curve_secretkey, secret_key);
+    socket.set(zmq::sockopt::zap_domain, zap_domain);
+    const int enforce = 1;
+    if (zmq_setsockopt(socket.handle(), ZMQ_ZAP_ENFORCE_DOMAIN, &enforce,
+                       sizeof enforce) != 0) {
+      throw zmq::error_t();
+    }
+  } catch (const zmq::error_t& e) {
+    return ZmqError("configuring CURVE server", e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConfigureCurveClient(zmq::socket_t& socket,
+                                  const std::string& server_key,
+                                  const KeyPair& own) {
+  try {
+    socket.set(zmq::sockopt::curve_serverkey, server_key);
+    socket.set(zmq::sockopt::curve_publickey, own.public_key);
+    socket.set(zmq::sockopt::curve_secretkey, own.secret_key);
+  } catch (const zmq::error_t& e) {
+    return ZmqError("configuring CURVE client", e);
+  }
+  return absl::OkStatus();
+}
+
+bool LoopbackEndpoint(const std::string& endpoint) {
+  if (absl::StartsWith(endpoint, "ipc://") ||
+      absl::StartsWith(endpoint, "inproc://")) {
+    return true;
+  }
+  if (!absl::StartsWith(endpoint, "tcp://")) return false;
+  const std::string rest = endpoint.substr(6);
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string::npos) return false;
+  // "*", an interface name or an outside address all reach the network.
+  const std::string host = rest.substr(0, colon);
+  return absl::StartsWith(host, "127.") || host == "[::1]" ||
+         host == "localhost";
 }
 
 absl::Status Bind(zmq::socket_t& socket, const std::string& endpoint) {
@@ -146,6 +199,12 @@ bool ValidNodeName(std::string_view name) {
     return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
            c == '_' || c == '-';
   });
+}
+
+std::string FrameProperty(const zmq::message_t& frame, const char* name) {
+  const char* value =
+      zmq_msg_gets(const_cast<zmq::message_t&>(frame).handle(), name);
+  return value == nullptr ? std::string() : std::string(value);
 }
 
 std::string HostOfEndpoint(const std::string& endpoint) {

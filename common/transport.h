@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/keys.h"
 
 namespace quark {
 
@@ -42,6 +43,25 @@ absl::Status ConfigureRouter(zmq::socket_t& socket);
 absl::Status ConfigureClient(zmq::socket_t& socket, const std::string& identity,
                              absl::Duration linger, bool immediate);
 
+// Makes a bound socket a CURVE server with `secret_key` (Z85) whose every
+// handshake is put to the ZAP handler (controller/auth.h) under
+// `zap_domain`. ZMQ_ZAP_ENFORCE_DOMAIN is set as well: without it libzmq
+// admits every CURVE client when no handler answers, with it a missing or
+// dead handler refuses everyone. Call before Bind.
+absl::Status ConfigureCurveServer(zmq::socket_t& socket,
+                                  const std::string& secret_key,
+                                  const std::string& zap_domain);
+
+// Makes a connecting socket a CURVE client of the server whose public key
+// is `server_key`, authenticating with `own`. Call before Connect.
+absl::Status ConfigureCurveClient(zmq::socket_t& socket,
+                                  const std::string& server_key,
+                                  const KeyPair& own);
+
+// Whether `endpoint` can only be reached from this machine: ipc://,
+// inproc://, or tcp:// on 127.0.0.0/8, ::1 or localhost.
+bool LoopbackEndpoint(const std::string& endpoint);
+
 absl::Status Bind(zmq::socket_t& socket, const std::string& endpoint);
 absl::Status Connect(zmq::socket_t& socket, const std::string& endpoint);
 
@@ -60,6 +80,10 @@ absl::StatusOr<std::optional<std::vector<zmq::message_t>>> ReceiveFrames(
 absl::Status ParseFrame(const zmq::message_t& frame,
                         google::protobuf::MessageLite* message,
                         int64_t max_bytes = kMaxMessageBytes);
+
+// A metadata property of a received frame ("User-Id", "Peer-Address"),
+// or "" when it has none.
+std::string FrameProperty(const zmq::message_t& frame, const char* name);
 
 // A node name is also its DEALER routing id: 1 to 64 characters of
 // [A-Za-z0-9._-].

@@ -12,7 +12,9 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "common/keys.h"
 #include "common/log.h"
+#include "common/status.h"
 #include "controller/server.h"
 
 ABSL_FLAG(std::string, config, "/etc/quark/controller.conf",
@@ -41,6 +43,22 @@ ABSL_FLAG(int, max_task_crashes, 3,
 ABSL_FLAG(int, keep_jobs, 10000,
           "Finished jobs kept, listed and stored; the oldest beyond this "
           "are forgotten.");
+ABSL_FLAG(std::string, key, "",
+          "The controller's CURVE secret key file (`quark keygen controller`). "
+          "With it the control and collector sockets admit only the workers "
+          "in --authorized_workers. A name without '/' is looked up in "
+          "$CREDENTIALS_DIRECTORY when systemd sets it (LoadCredential=).");
+ABSL_FLAG(std::string, authorized_workers, "/etc/quark/authorized_workers",
+          "With --key: the workers let in, one `NAME PUBLIC-KEY` line each "
+          "(what `quark keygen NAME` writes to NAME.pub). SIGHUP reloads it; "
+          "a node whose key is removed is evicted and its work redone.");
+ABSL_FLAG(std::string, authorized_operators, "",
+          "With --key: the operators (quark CLI users) let into the API, one "
+          "`NAME PUBLIC-KEY` line each. Needed to bind --api beyond "
+          "loopback. Empty: the API is plain and must be on loopback.");
+ABSL_FLAG(bool, insecure, false,
+          "Allow plain, unauthenticated sockets beyond loopback: any machine "
+          "that reaches the ports can join, send results and submit jobs.");
 ABSL_FLAG(std::string, log_level, "info",
           "error, warning, notice, info or debug.");
 
@@ -87,6 +105,23 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   options.scheduler.first_lease =
       ((uint64_t{random()} << 32 | random()) >> 2) + 1;
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  options.insecure = absl::GetFlag(FLAGS_insecure);
+  options.auth.workers_path = absl::GetFlag(FLAGS_authorized_workers);
+  options.auth.operators_path = absl::GetFlag(FLAGS_authorized_operators);
+  if (const std::string key = absl::GetFlag(FLAGS_key); !key.empty()) {
+    ASSIGN_OR_RETURN(options.key, ReadSecretKeyFile(ResolveCredentialPath(key)));
+    // Checked here too, so that a bad line is a configuration error (exit
+    // 2) and not a failed start that systemd would retry.
+    RETURN_IF_ERROR(Allowlist::Load(options.auth.workers_path).status());
+    if (!options.auth.operators_path.empty()) {
+      RETURN_IF_ERROR(Allowlist::Load(options.auth.operators_path).status());
+    }
+  } else if (!options.auth.operators_path.empty()) {
+    return absl::InvalidArgumentError(
+        "--authorized_operators needs --key: operators authenticate to the "
+        "controller's CURVE key");
+  }
+  RETURN_IF_ERROR(CheckExposure(options));
   return options;
 }
 
@@ -95,7 +130,9 @@ int Main(int argc, char** argv) {
       "quark-controller: the controller of a Quark prime-search cluster.\n"
       "Usage: quark-controller [--config=/etc/quark/controller.conf]\n"
       "                        [--control=tcp://*:7700] [--collect=tcp://*:7701]\n"
-      "                        [--api=tcp://127.0.0.1:7702] [--state_dir=DIR]");
+      "                        [--api=tcp://127.0.0.1:7702] [--state_dir=DIR]\n"
+      "                        [--key=FILE --authorized_workers=FILE\n"
+      "                         [--authorized_operators=FILE]] [--insecure]");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr, "quark-controller: unexpected argument '%s'\n", rest[1]);

@@ -43,8 +43,9 @@ Scheduler::~Scheduler() = default;
 
 std::vector<Outbound> Scheduler::OnControl(const std::string& route,
                                            const proto::ControlMsg& msg,
-                                           absl::Time now) {
-  if (msg.has_hello()) return OnHello(route, msg.hello(), now);
+                                           absl::Time now,
+                                           const std::string& key) {
+  if (msg.has_hello()) return OnHello(route, msg.hello(), now, key);
   std::vector<Outbound> out;
   const uint64_t session = SessionOf(msg);
   if (session == 0) {
@@ -82,9 +83,20 @@ std::vector<Outbound> Scheduler::OnControl(const std::string& route,
   return out;
 }
 
+std::vector<Outbound> Scheduler::Evict(const std::string& name,
+                                       absl::Time now) {
+  std::vector<Outbound> out;
+  if (Node* node = FindNode(name)) {
+    RemoveNode(node->session, "evicted", /*crashed=*/false, now, &out);
+    Dispatch(now, &out);  // its work, back in the queue, goes out at once
+  }
+  return out;
+}
+
 std::vector<Outbound> Scheduler::OnHello(const std::string& route,
                                          const proto::Hello& hello,
-                                         absl::Time now) {
+                                         absl::Time now,
+                                         const std::string& key) {
   std::vector<Outbound> out;
   if (hello.protocol_version() != kProtocolVersion) {
     ++rejected_;
@@ -118,6 +130,7 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
   node->name = hello.node();
   node->route = route;
   node->incarnation = hello.incarnation();
+  node->key = key;
   node->cores = hello.cores();
   node->threads = hello.threads();
   node->last_heard = now;
@@ -243,6 +256,13 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
     return absl::NotFoundError(absl::StrCat("result for unknown job ", result.job()));
   }
   Job& job = *job_it->second;
+  const uint64_t lo = result.range().lo(), hi = result.range().hi();
+  if (lo > hi || lo < job.lo || hi > job.hi) {
+    ++rejected_;
+    return absl::InvalidArgumentError(
+        absl::StrCat("result range [", lo, ", ", hi, "] is not within job ",
+                     job.id, " [", job.lo, ", ", job.hi, "]"));
+  }
   auto task_it = job.open.find(result.task());
   if (task_it == job.open.end()) {
     if (result.task() == 0 || result.task() >= next_task_) {
@@ -688,6 +708,7 @@ proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {
       std::max<int64_t>(absl::ToInt64Milliseconds(now - node.last_heard), 0)));
   view.set_leases(static_cast<uint32_t>(node.leases.size()));
   view.set_session(node.session);
+  view.set_key(node.key);
   return view;
 }
 

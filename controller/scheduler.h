@@ -79,9 +79,17 @@ class Scheduler {
 
   // --- Worker events -----------------------------------------------------
 
-  // A control message from the worker behind `route`.
+  // A control message from the worker behind `route`. `key` is the CURVE
+  // public key the worker authenticated with (empty without CURVE); a
+  // Hello records it for ListNodes.
   std::vector<Outbound> OnControl(const std::string& route,
-                                  const proto::ControlMsg& msg, absl::Time now);
+                                  const proto::ControlMsg& msg, absl::Time now,
+                                  const std::string& key = {});
+
+  // The node's key was revoked: it is removed as if it had left, its
+  // leases go back to the queue and to the other nodes. Nothing is sent
+  // to it; the server tells it why.
+  std::vector<Outbound> Evict(const std::string& node, absl::Time now);
 
   // A result from the collector. Invalid results are rejected (returned
   // as an error) and change nothing.
@@ -125,7 +133,8 @@ class Scheduler {
   struct LeaseInfo;
 
   std::vector<Outbound> OnHello(const std::string& route,
-                                const proto::Hello& hello, absl::Time now);
+                                const proto::Hello& hello, absl::Time now,
+                                const std::string& key);
   void OnReady(Node& node, const proto::Ready& ready, std::vector<Outbound>* out);
   void RemoveNode(uint64_t session, const char* why, bool crashed, absl::Time now,
                   std::vector<Outbound>* out);

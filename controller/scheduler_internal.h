@@ -62,6 +62,7 @@ struct Scheduler::Node {
   std::string name;
   std::string route;
   uint64_t incarnation = 0;
+  std::string key;  // CURVE public key it authenticated with, if any
   uint32_t cores = 0, threads = 0;
   uint32_t credits = 0;
   std::set<uint64_t> leases;

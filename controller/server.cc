@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,31 @@ std::string Peer(const zmq::message_t& route) {
 }
 
 }  // namespace
+
+absl::Status CheckExposure(const ServerOptions& options) {
+  if (options.insecure) return absl::OkStatus();
+  if (!options.key) {
+    for (const std::string& endpoint :
+         {options.control_endpoint, options.collect_endpoint}) {
+      if (!LoopbackEndpoint(endpoint)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "refusing to serve workers on ", endpoint,
+            " without CURVE keys: any machine that reaches it could join and "
+            "send results. Set key and authorized_workers (docs/security.md), "
+            "bind it to 127.0.0.1, or pass --insecure"));
+      }
+    }
+  }
+  if (options.auth.operators_path.empty() &&
+      !LoopbackEndpoint(options.api_endpoint)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve the API on ", options.api_endpoint,
+        " without operator keys: any machine that reaches it could submit "
+        "and cancel jobs. Set key and authorized_operators (docs/security.md), "
+        "bind it to 127.0.0.1, or pass --insecure"));
+  }
+  return absl::OkStatus();
+}
 
 // The scheduler's clock: the wall time at start plus the monotonic time
 // since. Liveness, ticks and long polls must not jump when NTP steps the
@@ -44,7 +70,7 @@ Server::Server(ServerOptions options)
 Server::~Server() = default;
 
 absl::Status Server::Start() {
-  ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install());
+  ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install(/*reload=*/true));
   systemd_ = SystemdNotifier::FromEnvironment();
   ASSIGN_OR_RETURN(store_, Store::Open(options_.state_dir));
   ASSIGN_OR_RETURN(StoredState state, store_->Load());
@@ -53,9 +79,26 @@ absl::Status Server::Start() {
   RETURN_IF_ERROR(ConfigureRouter(api_socket_));
   try {
     collect_.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
+    collect_.set(zmq::sockopt::handshake_ivl, 10000);
     collect_.set(zmq::sockopt::linger, 0);
   } catch (const zmq::error_t& e) {
     return absl::InternalError(absl::StrCat("collector socket: ", e.what()));
+  }
+  if (options_.key) {
+    ASSIGN_OR_RETURN(auth_, Authenticator::Start(context_, options_.auth));
+    const std::string& secret = options_.key->secret_key;
+    RETURN_IF_ERROR(ConfigureCurveServer(control_, secret, kWorkerDomain));
+    RETURN_IF_ERROR(ConfigureCurveServer(collect_, secret, kWorkerDomain));
+    if (!options_.auth.operators_path.empty()) {
+      RETURN_IF_ERROR(ConfigureCurveServer(api_socket_, secret, kOperatorDomain));
+    }
+    // Routes are libzmq's own here (routes_): a peer that names a route in
+    // use must not take it over.
+    try {
+      control_.set(zmq::sockopt::router_handover, false);
+    } catch (const zmq::error_t& e) {
+      return absl::InternalError(absl::StrCat("control socket: ", e.what()));
+    }
   }
   RETURN_IF_ERROR(Bind(control_, options_.control_endpoint));
   RETURN_IF_ERROR(Bind(collect_, options_.collect_endpoint));
@@ -63,7 +106,11 @@ absl::Status Server::Start() {
   QLOG(kNotice) << "controller ready control=" << options_.control_endpoint
                 << " collect=" << options_.collect_endpoint
                 << " api=" << options_.api_endpoint
-                << " state=" << store_->path();
+                << " state=" << store_->path() << " curve="
+                << (auth_ ? absl::StrCat("on key=", options_.key->public_key,
+                                         " workers=", auth_->workers(),
+                                         " operators=", auth_->operators())
+                          : std::string("off"));
   systemd_->Ready();
   return absl::OkStatus();
 }
@@ -80,17 +127,28 @@ absl::Status Server::Run() {
         {collect_.handle(), 0, ZMQ_POLLIN, 0},
         {api_socket_.handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, signals_->fd(), ZMQ_POLLIN, 0},
+        {auth_ ? auth_->socket().handle() : nullptr, -1, ZMQ_POLLIN, 0},
     };
     try {
-      zmq::poll(items, 4, timeout);
+      zmq::poll(items, auth_ ? 5 : 4, timeout);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       return absl::InternalError(absl::StrCat("poll: ", e.what()));
     }
     if (items[3].revents & ZMQ_POLLIN) {
-      QLOG(kNotice) << "controller stopping signal=" << strsignal(signals_->Take());
-      systemd_->Stopping();
-      return absl::OkStatus();
+      const int signal = signals_->Take();
+      if (signal == SIGHUP) {
+        Reload(Now());
+      } else if (signal != 0) {
+        QLOG(kNotice) << "controller stopping signal=" << strsignal(signal);
+        systemd_->Stopping();
+        return absl::OkStatus();
+      }
+    }
+    // Handshakes first: a peer waits on each answer.
+    for (int i = 0; i < options_.control_batch && (items[4].revents & ZMQ_POLLIN); ++i) {
+      if (!(auth_->socket().get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+      auth_->HandleRequest(Now());
     }
     // Messages first, then time: after a stall (a slow fsync, a paused VM)
     // the heartbeats waiting in the queue are heard before anyone is
@@ -149,19 +207,29 @@ absl::Status Server::Flush() {
                  << absl::ToDoubleMilliseconds(absl::Now() - start);
   }
   for (const Outbound& o : control_out_) {
-    if (absl::Status s = SendMessage(control_, o.msg, &o.route); !s.ok()) {
+    const std::string* route = RouteOf(o.route);
+    absl::Status s = route ? SendMessage(control_, o.msg, route)
+                           : absl::NotFoundError("no route");
+    if (!s.ok()) {
       // The worker is gone; expiry will clean up after it.
-      QLOG(kDebug) << "control send failed peer=" << o.route
+      QLOG(kDebug) << "control send failed node=" << o.route
                    << " error=\"" << s.message() << "\"";
     }
   }
   control_out_.clear();
-  for (auto& [route, leases] : acks_) {
+  for (const Outbound& o : rejects_out_) {
+    (void)SendMessage(control_, o.msg, &o.route);  // best effort
+  }
+  rejects_out_.clear();
+  for (auto& [node, leases] : acks_) {
     proto::ControlMsg ack;
     for (uint64_t lease : leases) ack.mutable_ack()->add_leases(lease);
-    if (absl::Status s = SendMessage(control_, ack, &route); !s.ok()) {
+    const std::string* route = RouteOf(node);
+    absl::Status s = route ? SendMessage(control_, ack, route)
+                           : absl::NotFoundError("no route");
+    if (!s.ok()) {
       // Not lost: the worker pushes the result again and is acked then.
-      QLOG(kDebug) << "ack send failed peer=" << route
+      QLOG(kDebug) << "ack send failed node=" << node
                    << " error=\"" << s.message() << "\"";
     }
   }
@@ -184,17 +252,40 @@ void Server::HandleControl() {
   if (!frames->has_value()) return;
   auto& parts = **frames;
   if (parts.size() != 2) {
+    ++refused_;
     QLOG(kWarning) << "control message dropped peer=" << Peer(parts[0])
+                   << " address=" << FrameProperty(parts[0], "Peer-Address")
                    << " reason=\"" << parts.size() << " frames, expected 2\"";
     return;
   }
+  std::string node = parts[0].to_string();
+  if (auth_) {
+    const std::string* name = AuthenticatedNode(parts[0], parts[1]);
+    if (name == nullptr) return;
+    node = *name;
+  }
   proto::ControlMsg msg;
   if (absl::Status s = ParseFrame(parts[1], &msg); !s.ok()) {
+    ++refused_;
     QLOG(kWarning) << "control message dropped peer=" << Peer(parts[0])
+                   << " node=" << node
+                   << " address=" << FrameProperty(parts[1], "Peer-Address")
                    << " reason=\"" << s.message() << "\"";
     return;
   }
-  Queue(scheduler_.OnControl(parts[0].to_string(), msg, Now()));
+  if (auth_ && msg.has_hello() && msg.hello().node() != node) {
+    ++refused_;
+    const std::string reason =
+        absl::StrCat("this node's key is authorized as '", node, "', not '",
+                     msg.hello().node(), "' (authorized_workers)");
+    QLOG(kWarning) << "refused worker node=" << msg.hello().node()
+                   << " address=" << FrameProperty(parts[1], "Peer-Address")
+                   << " reason=\"" << reason << "\"";
+    RejectPeer(parts[0].to_string(), reason);
+    return;
+  }
+  Queue(scheduler_.OnControl(node, msg, Now(),
+                             auth_ ? node_keys_[node] : std::string()));
 }
 
 void Server::HandleCollector() {
@@ -206,9 +297,27 @@ void Server::HandleCollector() {
                        ? ParseFrame(parts[0], &result)
                        : absl::InvalidArgumentError(absl::StrCat(
                              parts.size(), " frames, expected 1"));
+  if (s.ok() && auth_) {
+    // A result counts only under the name its key is authorized as; and
+    // it is not acked otherwise, as the ack would go to that other node.
+    const std::string key = FrameProperty(parts[0], "User-Id");
+    const std::string* name = auth_->NameOf(kWorkerDomain, key);
+    if (name == nullptr || *name != result.node()) {
+      ++refused_;
+      QLOG(kWarning) << "result refused node=" << result.node()
+                     << " address=" << FrameProperty(parts[0], "Peer-Address")
+                     << " reason=\""
+                     << (name == nullptr
+                             ? std::string("key not authorized")
+                             : absl::StrCat("sent with the key of '", *name, "'"))
+                     << "\"";
+      return;
+    }
+  }
   std::vector<Outbound> out;
   if (s.ok()) s = scheduler_.OnResult(result, Now(), &out);
   if (!s.ok()) {
+    ++refused_;
     QLOG(kWarning) << "result rejected node=" << result.node()
                    << " session=" << result.session()
                    << " job=" << result.job() << " task=" << result.task()
@@ -228,13 +337,31 @@ void Server::HandleApi() {
   auto& parts = **frames;
   const std::string route = parts[0].to_string();
   if (parts.size() != 2) {
+    ++refused_;
     QLOG(kWarning) << "api request dropped peer=" << Peer(parts[0])
                    << " reason=\"" << parts.size() << " frames, expected 2\"";
     return;
   }
+  std::string who = "local";
+  if (auth_ && !options_.auth.operators_path.empty()) {
+    const std::string* name =
+        auth_->NameOf(kOperatorDomain, FrameProperty(parts[1], "User-Id"));
+    if (name == nullptr) {
+      ++refused_;
+      proto::ApiReply reply = ErrorReply(absl::PermissionDeniedError(
+          "this operator key is no longer in authorized_operators"));
+      reply.set_protocol_version(kProtocolVersion);
+      api_out_.push_back({route, std::move(reply)});
+      return;
+    }
+    who = *name;
+  }
   proto::ApiRequest request;
   if (absl::Status s = ParseFrame(parts[1], &request); !s.ok()) {
-    QLOG(kWarning) << "api request rejected reason=\"" << s.message() << "\"";
+    ++refused_;
+    QLOG(kWarning) << "api request rejected operator=" << who
+                   << " address=" << FrameProperty(parts[1], "Peer-Address")
+                   << " reason=\"" << s.message() << "\"";
     proto::ApiReply reply = ErrorReply(absl::InvalidArgumentError(s.message()));
     reply.set_protocol_version(kProtocolVersion);
     api_out_.push_back({route, std::move(reply)});
@@ -245,8 +372,8 @@ void Server::HandleApi() {
   Queue(std::move(control));
   if (reply.has_value()) {
     if (reply->has_error()) {
-      QLOG(kInfo) << "api request refused reason=\"" << reply->error().message()
-                  << "\"";
+      QLOG(kInfo) << "api request refused operator=" << who << " reason=\""
+                  << reply->error().message() << "\"";
     }
     api_out_.push_back({route, *std::move(reply)});
   }
@@ -255,6 +382,78 @@ void Server::HandleApi() {
 void Server::SendApi(const std::string& route, const proto::ApiReply& reply) {
   if (absl::Status s = SendMessage(api_socket_, reply, &route); !s.ok()) {
     QLOG(kDebug) << "api send failed error=\"" << s.message() << "\"";
+  }
+}
+
+}  // namespace quark
+
+namespace quark {
+
+const std::string* Server::RouteOf(const std::string& node) const {
+  if (!auth_) return &node;
+  auto it = routes_.find(node);
+  return it == routes_.end() ? nullptr : &it->second;
+}
+
+const std::string* Server::AuthenticatedNode(const zmq::message_t& route,
+                                             const zmq::message_t& body) {
+  const std::string key = FrameProperty(body, "User-Id");
+  const std::string* name = auth_->NameOf(kWorkerDomain, key);
+  if (name == nullptr) {
+    // Authorized at the handshake, revoked since (SIGHUP).
+    ++refused_;
+    QLOG(kInfo) << "message refused address="
+                << FrameProperty(body, "Peer-Address") << " key=" << key
+                << " reason=\"key no longer authorized\"";
+    RejectPeer(route.to_string(),
+               "this node's key is no longer in the controller's "
+               "authorized_workers");
+    return nullptr;
+  }
+  routes_[*name] = route.to_string();
+  node_keys_[*name] = key;
+  return name;
+}
+
+void Server::RejectPeer(const std::string& route, const std::string& reason) {
+  Outbound o;
+  o.route = route;
+  proto::Reject* reject = o.msg.mutable_reject();
+  reject->set_reason(reason);
+  reject->set_reregister(false);
+  reject->set_protocol_version(kProtocolVersion);
+  rejects_out_.push_back(std::move(o));
+}
+
+void Server::Reload(absl::Time now) {
+  if (!auth_) {
+    QLOG(kNotice) << "SIGHUP: nothing to reload (no CURVE key configured)";
+    return;
+  }
+  if (absl::Status s = auth_->Reload(); !s.ok()) {
+    QLOG(kError) << "reload failed, the old allowlists stay in force error=\""
+                 << s.message() << "\"";
+    return;
+  }
+  QLOG(kNotice) << "allowlists reloaded workers=" << auth_->workers()
+                << " operators=" << auth_->operators();
+  for (auto it = node_keys_.begin(); it != node_keys_.end();) {
+    const std::string* name = auth_->NameOf(kWorkerDomain, it->second);
+    if (name != nullptr && *name == it->first) {
+      ++it;
+      continue;
+    }
+    const std::string node = it->first;
+    QLOG(kNotice) << "key revoked, evicting node=" << node
+                  << " key=" << it->second;
+    Queue(scheduler_.Evict(node, now));
+    if (auto route = routes_.find(node); route != routes_.end()) {
+      RejectPeer(route->second,
+                 "this node's key was removed from the controller's "
+                 "authorized_workers");
+      routes_.erase(route);
+    }
+    it = node_keys_.erase(it);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <zmq.hpp>
@@ -16,6 +17,8 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "controller/api.h"
+#include "controller/auth.h"
+#include "common/keys.h"
 #include "common/sd_notify.h"
 #include "common/signals.h"
 #include "controller/scheduler.h"
@@ -41,7 +44,20 @@ struct ServerOptions {
   int api_batch = 256;
   SchedulerOptions scheduler;
   ApiOptions api;
+  // CURVE (controller/auth.h). With a key, the control and collector
+  // sockets admit only the workers in auth.workers_path, and the API only
+  // the operators in auth.operators_path when that is set. Without one,
+  // every socket is plain TCP.
+  std::optional<KeyPair> key;
+  AuthOptions auth;
+  // Allows plain sockets beyond loopback (CheckExposure).
+  bool insecure = false;
 };
+
+// Refuses, with the reason and the way out, options that would let any
+// machine that reaches a port in: a plain control or collector socket, or
+// an API without operator keys, bound beyond loopback without `insecure`.
+absl::Status CheckExposure(const ServerOptions& options);
 
 class Server {
  public:
@@ -55,7 +71,9 @@ class Server {
   // Once bound, tells systemd READY=1 (common/sd_notify.h).
   absl::Status Start();
 
-  // Serves until SIGTERM or SIGINT. Fails on a broken socket, and when the
+  // Serves until SIGTERM or SIGINT; SIGHUP reloads the allowlists and
+  // evicts the nodes whose key is no longer in them (their work goes
+  // back to the queue). Fails on a broken socket, and when the
   // state cannot be written: then it stops at once (fail-stop), before
   // telling anyone about a change that is not on disk.
   absl::Status Run();
@@ -64,6 +82,15 @@ class Server {
   void HandleControl();
   void HandleCollector();
   void HandleApi();
+  void Reload(absl::Time now);
+  // With CURVE: the node a control message's key is authorized as, after
+  // recording the route it came from; nullptr when the key is not (or no
+  // longer) authorized, after telling the peer so.
+  const std::string* AuthenticatedNode(const zmq::message_t& route,
+                                       const zmq::message_t& body);
+  void RejectPeer(const std::string& route, const std::string& reason);
+  // The routing id to reach `node` by, or nullptr when none is known.
+  const std::string* RouteOf(const std::string& node) const;
   // Commits what changed, then sends what was queued: nothing leaves the
   // controller before the state that produced it is durable.
   absl::Status Flush();
@@ -84,10 +111,21 @@ class Server {
   std::unique_ptr<ShutdownSignals> signals_;
   std::unique_ptr<SystemdNotifier> systemd_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<Authenticator> auth_;  // with CURVE only
+  // With CURVE, the scheduler knows a node by its authorized name; the
+  // ROUTER knows it by a routing id libzmq chose for its connection. The
+  // route of a node is the one its last authenticated message came on.
+  // Without CURVE the two are the same (the worker sets its routing id).
+  std::map<std::string, std::string> routes_;     // node -> routing id
+  std::map<std::string, std::string> node_keys_;  // node -> key (Z85)
   // Waiting for the next Flush().
-  std::vector<Outbound> control_out_;
+  std::vector<Outbound> control_out_;    // route = node name
+  std::vector<Outbound> rejects_out_;    // route = routing id
   std::vector<ApiOutbound> api_out_;
-  std::map<std::string, std::vector<uint64_t>> acks_;  // by node route
+  std::map<std::string, std::vector<uint64_t>> acks_;  // by node name
+  // Messages refused here (bad frames, unauthorized keys, forged names);
+  // the scheduler counts those it refuses itself.
+  uint64_t refused_ = 0;
 };
 
 }  // namespace quark

@@ -19,7 +19,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/keys.h"
 #include "common/log.h"
+#include "common/status.h"
 #include "common/transport.h"
 #include "daemon/worker.h"
 
@@ -51,6 +53,14 @@ ABSL_FLAG(int, credits, 2,
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
           "On SIGTERM or SIGINT, how long to wait for the running task before "
           "leaving without its result.");
+ABSL_FLAG(std::string, key, "",
+          "This node's CURVE secret key file (`quark keygen NODE`); needs "
+          "--controller_key. A name without '/' is looked up in "
+          "$CREDENTIALS_DIRECTORY when systemd sets it (LoadCredential=). "
+          "Empty: plain TCP, which a controller only takes on loopback or "
+          "with --insecure.");
+ABSL_FLAG(std::string, controller_key, "",
+          "The controller's CURVE public key file (its controller.pub).");
 ABSL_FLAG(std::string, log_level, "info",
           "error, warning, notice, info or debug.");
 
@@ -63,7 +73,8 @@ constexpr char kUsage[] =
     "                    [--controller=tcp://HOST:7700] [--threads=N] "
     "[--name=NODE]\n"
     "                    [--credits=N] [--drain_timeout=30s] "
-    "[--log_level=info]";
+    "[--log_level=info]\n"
+    "                    [--key=NODE.key --controller_key=controller.pub]";
 
 // Fresh per process start, never 0.
 uint64_t RandomIncarnation() {
@@ -105,6 +116,19 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   options.session.credits = static_cast<uint32_t>(credits);
   options.session.drain_timeout = drain_timeout;
   options.session.incarnation = RandomIncarnation();
+  const std::string key = absl::GetFlag(FLAGS_key);
+  const std::string controller_key = absl::GetFlag(FLAGS_controller_key);
+  if (key.empty() != controller_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--key and --controller_key go together: CURVE needs this node's "
+        "secret key and the controller's public key");
+  }
+  if (!key.empty()) {
+    WorkerOptions::Curve curve;
+    ASSIGN_OR_RETURN(curve.own, ReadSecretKeyFile(ResolveCredentialPath(key)));
+    ASSIGN_OR_RETURN(curve.controller_key, ReadPublicKeyFile(controller_key));
+    options.curve = std::move(curve);
+  }
   return options;
 }
 

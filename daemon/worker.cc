@@ -69,7 +69,9 @@ absl::Status Worker::Setup() {
   QLOG(kInfo) << "starting node=" << options_.session.node
               << " controller=" << options_.controller
               << " threads=" << options_.threads
-              << " credits=" << options_.session.credits
+              << " credits=" << options_.session.credits << " curve="
+              << (options_.curve ? absl::StrCat("on key=", options_.curve->own.public_key)
+                                 : std::string("off"))
               << " incarnation=" << options_.session.incarnation;
   return OpenControl();
 }
@@ -114,7 +116,7 @@ absl::Status Worker::Loop() {
       }
     }
     if (!exit_ && (items[0].revents & ZMQ_POLLIN)) ReceiveControl(now);
-    if (!exit_ && (items[3].revents & ZMQ_POLLIN) && TakeDisconnect()) {
+    if (!exit_ && (items[3].revents & ZMQ_POLLIN) && TakeDisconnect(now)) {
       RETURN_IF_ERROR(Apply(session_.OnDisconnected(now)));
     }
     if (!exit_) RETURN_IF_ERROR(Apply(session_.OnTick(now)));
@@ -148,6 +150,10 @@ std::string Worker::StatusLine() const {
       break;
     default:
       break;
+  }
+  if (!handshake_error_.empty() &&
+      session_.state() != Session::State::kRegistered) {
+    return absl::StrCat("joining ", options_.controller, ": ", handshake_error_);
   }
   return absl::StrCat(state, " ", options_.controller, "; ",
                       session_.running() ? "1 task" : "no task", " running, ",
@@ -206,7 +212,10 @@ absl::Status Worker::OpenControl() {
     control_ =
         std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
     if (zmq_socket_monitor(control_->handle(), monitor.c_str(),
-                           ZMQ_EVENT_DISCONNECTED) != 0) {
+                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
       throw zmq::error_t();
     }
     monitor_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pair);
@@ -215,9 +224,17 @@ absl::Status Worker::OpenControl() {
   } catch (const zmq::error_t& e) {
     return absl::InternalError(absl::StrCat("control socket: ", e.what()));
   }
-  RETURN_IF_ERROR(ConfigureClient(*control_, options_.session.node,
-                                  options_.control_linger, /*immediate=*/true));
+  RETURN_IF_ERROR(ConfigureClient(
+      *control_, options_.curve ? std::string() : options_.session.node,
+      options_.control_linger, /*immediate=*/true));
+  RETURN_IF_ERROR(ConfigureSecurity(*control_));
   return Connect(*control_, options_.controller);
+}
+
+absl::Status Worker::ConfigureSecurity(zmq::socket_t& socket) {
+  if (!options_.curve) return absl::OkStatus();
+  return ConfigureCurveClient(socket, options_.curve->controller_key,
+                              options_.curve->own);
 }
 
 void Worker::CloseControl() {
@@ -226,18 +243,54 @@ void Worker::CloseControl() {
   control_.reset();
 }
 
-// Reads the monitor's pending events; true when one was a disconnect.
 // An event is two frames: 6 bytes (uint16 event, uint32 value), then the
 // endpoint.
-bool Worker::TakeDisconnect() {
+bool Worker::TakeDisconnect(absl::Time now) {
   bool disconnected = false;
   while (true) {
     auto frames = ReceiveFrames(*monitor_);
     if (!frames.ok() || !frames->has_value()) return disconnected;
     const zmq::message_t& head = (*frames)->front();
     uint16_t event = 0;
-    if (head.size() >= sizeof event) std::memcpy(&event, head.data(), sizeof event);
-    disconnected |= event == ZMQ_EVENT_DISCONNECTED;
+    uint32_t value = 0;
+    if (head.size() >= 6) {
+      std::memcpy(&event, head.data(), sizeof event);
+      std::memcpy(&value, static_cast<const char*>(head.data()) + 2, sizeof value);
+    }
+    std::string error;
+    switch (event) {
+      case ZMQ_EVENT_DISCONNECTED:
+        disconnected = true;
+        continue;
+      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        if (!handshake_error_.empty()) {
+          QLOG(kNotice) << "handshake with the controller succeeded node="
+                        << options_.session.node;
+        }
+        handshake_error_.clear();
+        continue;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        error = absl::StrCat(
+            "the controller refused this node's key (ZAP status ", value,
+            "): is its public key in the controller's authorized_workers?");
+        break;
+      default:  // protocol or no detail
+        error = options_.curve
+                    ? "CURVE handshake with the controller failed: is "
+                      "controller_key the controller's public key, and does "
+                      "the controller run with a key?"
+                    : "handshake with the controller failed: does it require "
+                      "CURVE keys (set key and controller_key)?";
+        break;
+    }
+    // A refused peer retries every couple of seconds: say it once a minute.
+    if (error != handshake_error_ || now - handshake_error_logged_ >= absl::Minutes(1)) {
+      QLOG(kWarning) << "cannot join node=" << options_.session.node
+                     << " controller=" << options_.controller << " error=\""
+                     << error << "\"";
+      handshake_error_logged_ = now;
+    }
+    handshake_error_ = std::move(error);
   }
 }
 
@@ -254,6 +307,7 @@ absl::Status Worker::ConnectCollector(const std::string& advertised) {
   }
   RETURN_IF_ERROR(ConfigureClient(*collector_, "", options_.collector_linger,
                                   /*immediate=*/false));
+  RETURN_IF_ERROR(ConfigureSecurity(*collector_));
   RETURN_IF_ERROR(Connect(*collector_, endpoint));
   collector_endpoint_ = endpoint;
   QLOG(kInfo) << "collector node=" << options_.session.node

@@ -6,8 +6,10 @@
 // executor thread (executor.h) runs the tasks, waking the loop through an
 // eventfd when one finishes; zmq's own I/O threads.
 //
-//   control   DEALER, routing id = node name, immediate: a message waits in
-//             an outbox until a connection is up, and a reconnect drops it
+//   control   DEALER, routing id = node name (without CURVE; with it the
+//             controller knows the node by its key), immediate: a message
+//             waits in an outbox until a connection is up, and a reconnect
+//             drops it
 //   collector PUSH, not immediate, with a linger: results wait for the
 //             collector to come back
 #ifndef QUARK_DAEMON_WORKER_H_
@@ -24,6 +26,7 @@
 #include "absl/time/time.h"
 #include "daemon/executor.h"
 #include "daemon/session.h"
+#include "common/keys.h"
 #include "common/sd_notify.h"
 #include "common/signals.h"
 #include "daemon/wakeup.h"
@@ -46,6 +49,14 @@ struct WorkerOptions {
   // and results on their way to the collector.
   absl::Duration control_linger = absl::Seconds(1);
   absl::Duration collector_linger = absl::Seconds(5);
+  // CURVE: the controller's public key and this node's pair. Without it
+  // the sockets are plain (the controller must run --insecure, or be on
+  // loopback).
+  struct Curve {
+    std::string controller_key;  // Z85
+    KeyPair own;
+  };
+  std::optional<Curve> curve;
   // Longest sleep of the loop when nothing is due. The systemd watchdog
   // (common/sd_notify.h) may wake it sooner.
   absl::Duration max_poll = absl::Seconds(1);
@@ -74,7 +85,10 @@ class Worker {
   absl::Status Apply(SessionActions actions);
   absl::Status OpenControl();
   void CloseControl();
-  bool TakeDisconnect();
+  // Reads the monitor's events: logs failed handshakes, and returns
+  // whether the connection dropped.
+  bool TakeDisconnect(absl::Time now);
+  absl::Status ConfigureSecurity(zmq::socket_t& socket);
   absl::Status ConnectCollector(const std::string& advertised);
   void Push(const proto::ResultMsg& result);
   void ReceiveControl(absl::Time now);
@@ -101,6 +115,10 @@ class Worker {
   std::deque<proto::ControlMsg> outbox_;
   std::optional<absl::Status> exit_;
   uint64_t rejected_ = 0;  // malformed control messages
+  // The last failed handshake, for the log and STATUS=; cleared by a
+  // successful one.
+  std::string handshake_error_;
+  absl::Time handshake_error_logged_ = absl::InfinitePast();
 };
 
 }  // namespace quark

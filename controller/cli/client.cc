@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -81,7 +83,27 @@ absl::Status ApiClient::Open() {
   } catch (const zmq::error_t& e) {
     return absl::InternalError(absl::StrCat("socket option: ", e.what()));
   }
+  if (options_.curve) {
+    RETURN_IF_ERROR(ConfigureCurveClient(*socket_, options_.curve->controller_key,
+                                         options_.curve->own));
+  }
+  const std::string monitor = absl::StrCat(
+      "inproc://quark-cli-monitor-", reinterpret_cast<uintptr_t>(this));
+  try {
+    if (zmq_socket_monitor(socket_->handle(), monitor.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
+      throw zmq::error_t();
+    }
+    monitor_.emplace(*context_, zmq::socket_type::pair);
+    monitor_->set(zmq::sockopt::linger, 0);
+    monitor_->connect(monitor);
+  } catch (const zmq::error_t& e) {
+    return absl::InternalError(absl::StrCat("socket monitor: ", e.what()));
+  }
   if (absl::Status s = Connect(*socket_, endpoint_); !s.ok()) {
+    monitor_.reset();
     socket_.reset();
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid controller endpoint '", endpoint_, "': ", s.message()));
@@ -143,13 +165,15 @@ absl::StatusOr<std::optional<proto::ApiReply>> ApiClient::Await(
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return std::nullopt;
     std::vector<zmq::pollitem_t> items = {
-        {socket_->handle(), 0, ZMQ_POLLIN, 0}};
+        {socket_->handle(), 0, ZMQ_POLLIN, 0},
+        {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
     try {
       zmq::poll(items, std::chrono::milliseconds(absl::ToInt64Milliseconds(
                            absl::Ceil(left, absl::Milliseconds(1)))));
     } catch (const zmq::error_t& e) {
       return absl::InternalError(absl::StrCat("poll: ", e.what()));
     }
+    if (items[1].revents & ZMQ_POLLIN) RETURN_IF_ERROR(HandshakeFailure());
     if ((items[0].revents & ZMQ_POLLIN) == 0) continue;
     ASSIGN_OR_RETURN(auto frames, ReceiveFrames(*socket_));
     if (!frames.has_value() || frames->size() != 1) continue;
@@ -166,6 +190,28 @@ absl::StatusOr<std::optional<proto::ApiReply>> ApiClient::Await(
         (reply.request_id() == 0 && reply.has_error())) {
       return reply;
     }
+  }
+}
+
+absl::Status ApiClient::HandshakeFailure() {
+  while (true) {
+    auto frames = ReceiveFrames(*monitor_);
+    if (!frames.ok() || !frames->has_value()) return absl::OkStatus();
+    const zmq::message_t& head = (*frames)->front();
+    uint16_t event = 0;
+    if (head.size() >= sizeof event) std::memcpy(&event, head.data(), sizeof event);
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "the controller at ", endpoint_,
+          " refused this operator key: is its public key in the controller's "
+          "authorized_operators?"));
+    }
+    return absl::PermissionDeniedError(absl::StrCat(
+        "handshake with the controller at ", endpoint_, " failed: ",
+        options_.curve
+            ? "is --controller_key the controller's public key, and does its "
+              "API take operator keys (authorized_operators)?"
+            : "its API needs operator keys (--key and --controller_key)"));
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/keys.h"
 #include "proto/quark.pb.h"
 
 namespace quark {
@@ -50,6 +51,12 @@ struct ApiClientOptions {
   // hold it that long. The DEALER reconnects by itself to a controller that
   // restarted, but a request it had received is lost with it.
   absl::Duration retry_interval = absl::Seconds(1);
+  // CURVE: the controller's public key and this operator's pair.
+  struct Curve {
+    std::string controller_key;  // Z85
+    KeyPair own;
+  };
+  std::optional<Curve> curve;
 };
 
 // When to send a request again and when to give up on it. Pure: the caller
@@ -103,7 +110,14 @@ class ApiClient : public ApiCaller {
   zmq::context_t* const context_;
   const std::string endpoint_;
   const ApiClientOptions options_;
+  // Reads the monitor's events: an error when a handshake failed (the
+  // controller refused the key, or the keys do not fit), else OK.
+  absl::Status HandshakeFailure();
+
   std::optional<zmq::socket_t> socket_;
+  // The socket's handshake events (zmq_socket_monitor), so that a refused
+  // key is reported as such rather than as a silent controller.
+  std::optional<zmq::socket_t> monitor_;
   uint64_t next_request_id_ = 1;
 };
 

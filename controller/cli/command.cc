@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "common/numbers.h"
 #include "common/status.h"
+#include "common/transport.h"
 
 namespace quark {
 namespace {
@@ -32,6 +33,7 @@ constexpr VerbInfo kVerbs[] = {
     {"nodes", Verb::kNodes, 0, 0, ""},
     {"drain", Verb::kDrain, 1, 1, "NODE"},
     {"undrain", Verb::kUndrain, 1, 1, "NODE"},
+    {"keygen", Verb::kKeygen, 1, 1, "NAME"},
     {"help", Verb::kHelp, 0, 1, "[COMMAND]"},
 };
 
@@ -50,7 +52,8 @@ struct OptionInfo {
 constexpr OptionInfo kOptions[] = {
     {"controller", true}, {"timeout", true},  {"json", false},
     {"help", false},      {"version", false}, {"wait", false},
-    {"priority", true},
+    {"priority", true},   {"key", true},      {"controller_key", true},
+    {"dir", true},
 };
 
 const OptionInfo* FindOption(absl::string_view name) {
@@ -183,6 +186,16 @@ absl::Status ApplyOption(const std::string& name, const std::string& value,
     auto timeout = ParseTimeout(value);
     if (!timeout.ok()) return UsageError(timeout.status().message(), verb.name);
     command->timeout = *timeout;
+  } else if (name == "key" || name == "controller_key") {
+    if (value.empty()) {
+      return UsageError(absl::StrCat("option '--", name, "' needs a file"),
+                        verb.name);
+    }
+    (name == "key" ? command->key : command->controller_key) = value;
+  } else if (name == "dir") {
+    if (verb.verb != Verb::kKeygen) return not_for();
+    if (value.empty()) return UsageError("option '--dir' needs a directory", verb.name);
+    command->dir = value;
   } else if (name == "json") {
     command->json = true;
   } else if (name == "wait") {
@@ -243,6 +256,14 @@ absl::Status ParseVerbArgs(const VerbInfo& verb,
       if (args[0].empty()) return UsageError("empty node name", verb.name);
       command->node = args[0];
       return absl::OkStatus();
+    case Verb::kKeygen:
+      if (!ValidNodeName(args[0])) {
+        return UsageError(absl::StrCat("invalid key name '", args[0],
+                                       "': 1-64 characters of [A-Za-z0-9._-]"),
+                          verb.name);
+      }
+      command->name = args[0];
+      return absl::OkStatus();
     case Verb::kHelp:
       if (!args.empty() && FindVerb(args[0]) == nullptr) {
         return UsageError(absl::StrCat("unknown command '", args[0], "'"), "");
@@ -275,10 +296,14 @@ absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
 }
 
 absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
-                                     const std::string& env_controller) {
+                                     const std::string& env_controller,
+                                     const std::string& env_key,
+                                     const std::string& env_controller_key) {
   const Scanned scanned = Scan(args);
   Command command;
   if (!env_controller.empty()) command.controller = env_controller;
+  command.key = env_key;
+  command.controller_key = env_controller_key;
   if (scanned.positional.empty()) {
     if (scanned.help) return command;  // the overview
     if (!scanned.error.empty()) return UsageError(scanned.error, "");
@@ -309,6 +334,13 @@ absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
   const std::vector<std::string> rest(scanned.positional.begin() + 1,
                                       scanned.positional.end());
   RETURN_IF_ERROR(ParseVerbArgs(*verb, rest, &command));
+  if (command.verb != Verb::kKeygen &&
+      command.key.empty() != command.controller_key.empty()) {
+    return UsageError(
+        "--key and --controller_key go together: CURVE needs this operator's "
+        "secret key and the controller's public key",
+        verb->name);
+  }
   return command;
 }
 

@@ -31,6 +31,7 @@ enum class Verb {
   kNodes,
   kDrain,
   kUndrain,
+  kKeygen,  // write NAME.key and NAME.pub; no controller involved
 };
 
 struct Command {
@@ -41,6 +42,10 @@ struct Command {
   std::string controller = kDefaultController;
   absl::Duration timeout = absl::Seconds(5);
   bool json = false;
+  // CURVE: this operator's secret key file and the controller's public
+  // key file; both or neither (QUARK_KEY, QUARK_CONTROLLER_KEY).
+  std::string key;
+  std::string controller_key;
 
   bool wait = false;  // submit, job
   // submit: the inclusive range [lo, hi].
@@ -51,14 +56,20 @@ struct Command {
 
   uint64_t job_id = 0;  // job, cancel
   std::string node;     // drain, undrain
+  std::string name;     // keygen
+  std::string dir = ".";  // keygen --dir
 };
 
 // Parses the arguments after the program name. `env_controller` is the value
 // of QUARK_CONTROLLER (empty when unset). On failure the error (code
 // InvalidArgument or OutOfRange, one line) carries a hint such as
 // "see 'quark submit --help'" that UsageHint() returns.
+// `env_key` and `env_controller_key` are QUARK_KEY and QUARK_CONTROLLER_KEY,
+// which --key and --controller_key override.
 absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
-                                     const std::string& env_controller);
+                                     const std::string& env_controller,
+                                     const std::string& env_key = "",
+                                     const std::string& env_controller_key = "");
 
 // The hint line attached to a usage error, or "" when there is none.
 std::string UsageHint(const absl::Status& status);

@@ -172,13 +172,16 @@ std::string FormatJobList(const proto::JobList& jobs) {
 
 std::string FormatNodeList(const proto::NodeList& nodes) {
   std::vector<Row> rows = {{"NAME", "STATE", "CORES", "THREADS", "LEASES",
-                            "TASKS", "RATE", "LAST_HEARD"}};
+                            "TASKS", "RATE", "LAST_HEARD", "KEY"}};
   for (const proto::Node& node : nodes.nodes()) {
+    // 12 of the key's 40 Z85 characters tell the keys of a cluster apart;
+    // --json has all of it.
     rows.push_back({node.name(), NodeStateName(node.state()),
                     absl::StrCat(node.cores()), absl::StrCat(node.threads()),
                     absl::StrCat(node.leases()),
                     absl::StrCat(node.tasks_done()), FormatRate(node.rate()),
-                    FormatAgo(node.last_heard_ms_ago())});
+                    FormatAgo(node.last_heard_ms_ago()),
+                    node.key().empty() ? "-" : node.key().substr(0, 12) + "..."});
   }
   std::string out = Table(rows);
   if (nodes.nodes().empty()) out += "(no nodes)\n";

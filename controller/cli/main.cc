@@ -10,6 +10,7 @@
 #include <zmq.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/keys.h"
 #include "controller/cli/client.h"
 #include "controller/cli/command.h"
 #include "controller/cli/format.h"
@@ -35,8 +36,12 @@ void ShowProgress(const quark::proto::Job& job) {
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
-  const char* env = std::getenv("QUARK_CONTROLLER");
-  auto command = quark::ParseCommand(args, env == nullptr ? "" : env);
+  auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return std::string(value == nullptr ? "" : value);
+  };
+  auto command = quark::ParseCommand(args, env("QUARK_CONTROLLER"),
+                                     env("QUARK_KEY"), env("QUARK_CONTROLLER_KEY"));
   if (!command.ok()) {
     PrintError(command.status());
     return quark::ExitCode(command.status());
@@ -54,8 +59,19 @@ int main(int argc, char** argv) {
     };
   }
 
+  quark::ApiClientOptions client_options;
+  if (!command->key.empty() && command->verb != quark::Verb::kKeygen) {
+    auto own = quark::ReadSecretKeyFile(command->key);
+    auto server = own.ok() ? quark::ReadPublicKeyFile(command->controller_key)
+                           : absl::StatusOr<std::string>(own.status());
+    if (!server.ok()) {
+      PrintError(absl::InvalidArgumentError(server.status().message()));
+      return 2;
+    }
+    client_options.curve = quark::ApiClientOptions::Curve{*server, *own};
+  }
   zmq::context_t context;
-  quark::ApiClient client(&context, command->controller);
+  quark::ApiClient client(&context, command->controller, client_options);
   const quark::Outcome outcome = quark::RunCommand(*command, client, options);
   if (progress_shown) std::fputs("\r\033[K", stderr);
   std::fputs(outcome.out.c_str(), stdout);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/keys.h"
 #include "common/status.h"
 #include "controller/cli/format.h"
 #include "controller/cli/usage.h"
@@ -160,6 +161,7 @@ proto::ApiRequest BuildRequest(const Command& command) {
       break;
     case Verb::kHelp:
     case Verb::kVersion:
+    case Verb::kKeygen:
       break;
   }
   return request;
@@ -172,6 +174,14 @@ Outcome RunCommand(const Command& command, ApiCaller& api,
       return {UsageText(command.topic), absl::OkStatus()};
     case Verb::kVersion:
       return {absl::StrCat("quark ", options.version, "\n"), absl::OkStatus()};
+    case Verb::kKeygen: {
+      auto key = WriteKeyPair(command.dir, command.name);
+      if (!key.ok()) return {"", key.status()};
+      const std::string base = absl::StrCat(command.dir, "/", command.name);
+      return {absl::StrCat("wrote ", base, ".key (secret, mode 0600) and ",
+                           base, ".pub\n", command.name, " ", *key, "\n"),
+              absl::OkStatus()};
+    }
     case Verb::kSubmit:
     case Verb::kJob:
     case Verb::kCancel:
@@ -188,6 +198,7 @@ int ExitCode(const absl::Status& status) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
     case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kPermissionDenied:
     case absl::StatusCode::kUnimplemented:
       return 2;
     case absl::StatusCode::kDeadlineExceeded:

@@ -17,6 +17,7 @@ Commands:
   nodes                 list the worker nodes
   drain NODE            give a node no new work
   undrain NODE          give a drained node work again
+  keygen NAME           write a CURVE key pair NAME.key and NAME.pub
   help [COMMAND]        show this text or the usage of COMMAND
 )";
 
@@ -29,6 +30,12 @@ Options (before or after the command, as --opt=value or --opt value):
                     seconds. Meanwhile requests other than submit and cancel
                     are sent again, about each second, so a controller that
                     restarts within it goes unnoticed
+  --key FILE        this operator's CURVE secret key (quark keygen), for a
+                    controller whose API takes operator keys; default:
+                    $QUARK_KEY. Needs --controller_key
+  --controller_key FILE
+                    the controller's public key (its controller.pub);
+                    default: $QUARK_CONTROLLER_KEY
   --json            print the reply as one JSON document
   -h, --help        show the usage
   --version         print the version
@@ -40,7 +47,8 @@ Exit codes:
   1  the job FAILED or was CANCELLED (with --wait), or the controller
      refused the request in the job's or node's present state
   2  bad usage or bad input: unknown command, kind or option, a bad number,
-     an unknown job or node, or a protocol version mismatch
+     an unknown job or node, a protocol version mismatch, or a key the
+     controller refused (or keys that do not fit)
   3  the controller is unreachable (silent for --timeout)
 )";
 
@@ -91,7 +99,20 @@ already ended cannot be cancelled (exit code 1).
 constexpr char kNodes[] = R"(Usage: quark nodes [--json]
 
 Lists the worker nodes: NAME STATE CORES THREADS LEASES TASKS RATE
-LAST_HEARD. RATE is in numbers sieved per second.
+LAST_HEARD KEY. RATE is in numbers sieved per second; KEY is the start of
+the CURVE public key the node authenticated with ("-" without CURVE; the
+whole key is in --json).
+)";
+
+constexpr char kKeygen[] = R"(Usage: quark keygen NAME [--dir DIR]
+
+Writes a new CURVE key pair for a node, an operator or the controller:
+DIR/NAME.key holds the secret key (mode 0600; keep it on that machine) and
+DIR/NAME.pub the public key as the line `NAME KEY`, which is what the
+controller's authorized_workers and authorized_operators files take:
+  cat NAME.pub >> /etc/quark/authorized_workers
+Refuses to overwrite either file. DIR defaults to the current directory.
+See docs/security.md.
 )";
 
 constexpr char kDrain[] = R"(Usage: quark drain NODE [--json]
@@ -121,6 +142,7 @@ std::string UsageText(absl::string_view command) {
   if (command == "nodes") text = kNodes;
   if (command == "drain") text = kDrain;
   if (command == "undrain") text = kUndrain;
+  if (command == "keygen") text = kKeygen;
   if (command == "help") text = kHelp;
   if (text == nullptr)
     return absl::StrCat(kOverview, kGlobalOptions, kExitCodes);

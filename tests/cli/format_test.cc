@@ -110,6 +110,7 @@ TEST(FormatNodeListTest, AlignedTableAndEmptyCluster) {
   node->set_tasks_done(130);
   node->set_rate(3.14e9);
   node->set_last_heard_ms_ago(400);
+  node->set_key("Cs?(=SbPRcT:PkqSTg1sbjD9jo48USO}:nx8PB1j");
   node = list.add_nodes();
   node->set_name("pi-garage");
   node->set_state(proto::DRAINING);
@@ -118,13 +119,13 @@ TEST(FormatNodeListTest, AlignedTableAndEmptyCluster) {
   node->set_last_heard_ms_ago(125000);
   EXPECT_EQ(FormatNodeList(list),
             "NAME       STATE     CORES  THREADS  LEASES  TASKS  RATE     "
-            "LAST_HEARD\n"
+            "LAST_HEARD  KEY\n"
             "pi1        active    4      4        2       130    3.1e9/s  "
-            "0.4s ago\n"
+            "0.4s ago    Cs?(=SbPRcT:...\n"
             "pi-garage  draining  4      3        0       0      0/s      "
-            "2m5s ago\n");
+            "2m5s ago    -\n");
   EXPECT_EQ(FormatNodeList(proto::NodeList()),
-            "NAME  STATE  CORES  THREADS  LEASES  TASKS  RATE  LAST_HEARD\n"
+            "NAME  STATE  CORES  THREADS  LEASES  TASKS  RATE  LAST_HEARD  KEY\n"
             "(no nodes)\n");
 }
 

@@ -1,6 +1,7 @@
 #include "tests/integration/cluster.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <thread>
 #include <utility>
 
@@ -148,6 +150,22 @@ absl::Status Cluster::StartController(Deadline deadline,
   if (!options_.task_seconds.empty()) {
     argv.push_back("--task_seconds=" + options_.task_seconds);
   }
+  if (options_.curve) {
+    for (const char* name : {"controller", "operator"}) {
+      if (auto key = MakeKey(name); !key.ok()) return key.status();
+    }
+    std::filesystem::copy_file(keys_dir() / "operator.pub",
+                               keys_dir() / "authorized_operators",
+                               std::filesystem::copy_options::skip_existing);
+    // Exists even before the first worker's key is added.
+    std::ofstream(authorized_workers(), std::ios::app).flush();
+    argv.push_back("--key=" + (keys_dir() / "controller.key").string());
+    argv.push_back("--authorized_workers=" + authorized_workers().string());
+    argv.push_back("--authorized_operators=" +
+                   (keys_dir() / "authorized_operators").string());
+  } else if (options_.host.rfind("127.", 0) != 0) {
+    argv.push_back("--insecure");
+  }
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   absl::StatusOr<Process*> p = Launch("controller", std::move(argv));
   if (!p.ok()) return p.status();
@@ -171,6 +189,13 @@ absl::StatusOr<Process*> Cluster::StartWorker(
       absl::StrCat("--credits=", options_.credits),
       "--drain_timeout=" + options_.drain_timeout,
   };
+  if (options_.curve) {
+    if (auto key = WorkerKey(name); !key.ok()) return key.status();
+    if (auto key = MakeKey("controller"); !key.ok()) return key.status();
+    argv.push_back("--key=" + (keys_dir() / (name + ".key")).string());
+    argv.push_back("--controller_key=" +
+                   (keys_dir() / "controller.pub").string());
+  }
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   if (options_.worker_prefix) {
     const std::vector<std::string> prefix = options_.worker_prefix(name);
@@ -179,6 +204,42 @@ absl::StatusOr<Process*> Cluster::StartWorker(
   absl::StatusOr<Process*> p = Launch("worker-" + name, std::move(argv));
   if (p.ok()) workers_[name] = *p;
   return p;
+}
+
+absl::StatusOr<std::string> Cluster::MakeKey(const std::string& name) {
+  std::filesystem::create_directories(keys_dir());
+  const std::filesystem::path pub = keys_dir() / (name + ".pub");
+  if (!std::filesystem::exists(pub)) {
+    const CliResult r = RunCli({"keygen", name, "--dir", keys_dir().string()});
+    if (r.exit_code != 0) {
+      return absl::InternalError("quark keygen failed: " + r.ToString());
+    }
+  }
+  std::ifstream in(pub);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] != '#') last = line;
+  }
+  const size_t space = last.find(' ');
+  if (space == std::string::npos) {
+    return absl::InternalError("no key in " + pub.string());
+  }
+  return last.substr(space + 1);
+}
+
+absl::StatusOr<std::string> Cluster::WorkerKey(const std::string& name,
+                                               bool authorize) {
+  const bool fresh = !std::filesystem::exists(keys_dir() / (name + ".pub"));
+  absl::StatusOr<std::string> key = MakeKey(name);
+  if (key.ok() && fresh && authorize) {
+    std::ofstream(authorized_workers(), std::ios::app)
+        << name << " " << *key << "\n";
+    // A running controller learns of it by a reload.
+    if (controller_ != nullptr && controller_->Running()) {
+      controller_->Signal(SIGHUP);
+    }
+  }
+  return key;
 }
 
 Process* Cluster::worker(const std::string& name) {
@@ -200,6 +261,10 @@ absl::Status Cluster::WaitRegistered(const std::string& name,
 }
 
 absl::Status Cluster::Start(int workers, Deadline deadline) {
+  // With CURVE, the workers' keys are in authorized_workers from the start.
+  for (int i = 1; options_.curve && i <= workers; ++i) {
+    if (auto key = WorkerKey(absl::StrCat("w", i)); !key.ok()) return key.status();
+  }
   if (absl::Status s = StartController(deadline); !s.ok()) return s;
   for (int i = 1; i <= workers; ++i) {
     if (auto w = StartWorker(absl::StrCat("w", i)); !w.ok()) return w.status();
@@ -219,6 +284,11 @@ CliResult Cluster::RunCli(std::vector<std::string> args,
   result.command = absl::StrJoin(args, " ");
   std::vector<std::string> argv = {binaries_.cli,
                                    "--controller=" + api_endpoint()};
+  if (options_.curve && (args.empty() || args[0] != "keygen")) {
+    argv.push_back("--key=" + (keys_dir() / "operator.key").string());
+    argv.push_back("--controller_key=" +
+                   (keys_dir() / "controller.pub").string());
+  }
   argv.insert(argv.end(), args.begin(), args.end());
   const Deadline deadline = Clock::now() + timeout;
   absl::StatusOr<std::unique_ptr<Process>> p =

@@ -57,6 +57,12 @@ struct ClusterOptions {
   // is the worker's own.
   std::function<std::vector<std::string>(const std::string& name)>
       worker_prefix;
+  // CURVE everywhere: keys made with `quark keygen` in dir/keys, the
+  // controller with --key, authorized_workers (each worker's key added
+  // when the worker is first started, see WorkerKey) and
+  // authorized_operators (the CLI's "operator" key). Without it, a
+  // controller on another host than loopback runs --insecure.
+  bool curve = false;
 };
 
 // The outcome of one CLI run.
@@ -107,6 +113,16 @@ class Cluster {
       const std::string& name, std::vector<std::string> extra_flags = {});
   Process* worker(const std::string& name);
 
+  // With `curve`: makes the key pair dir/keys/<name>.key, .pub (once) and,
+  // with `authorize`, adds it to authorized_workers (the caller sends the
+  // controller SIGHUP if it runs). Returns the public key.
+  absl::StatusOr<std::string> WorkerKey(const std::string& name,
+                                        bool authorize = true);
+  std::filesystem::path keys_dir() const { return dir_ / "keys"; }
+  std::filesystem::path authorized_workers() const {
+    return keys_dir() / "authorized_workers";
+  }
+
   // Waits for "registered node=<name>" in the worker's log.
   absl::Status WaitRegistered(const std::string& name, Deadline deadline);
 
@@ -149,6 +165,8 @@ class Cluster {
  private:
   absl::StatusOr<Process*> Launch(const std::string& name,
                                   std::vector<std::string> argv);
+  // `quark keygen NAME --dir keys_dir()`, unless made already.
+  absl::StatusOr<std::string> MakeKey(const std::string& name);
   template <typename Message>
   absl::StatusOr<Message> RunJson(std::vector<std::string> args,
                                   Clock::duration timeout, bool allow_exit_1);
