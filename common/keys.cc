@@ -200,12 +200,10 @@ absl::StatusOr<std::string> WriteKeyPair(const std::string& dir,
 }
 
 std::string ResolveCredentialPath(const std::string& path) {
+  if (path.empty() || path.find('/') != std::string::npos) return path;
   const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
-  if (dir == nullptr || *dir == '\0' || path.empty() ||
-      path.find('/') != std::string::npos) {
-    return path;
-  }
-  return absl::StrCat(dir, "/", path);
+  return absl::StrCat(dir != nullptr && *dir != '\0' ? dir : "/etc/quark", "/",
+                      path);
 }
 
 absl::StatusOr<KeyPair> ReadSecretKeyFile(const std::string& path) {

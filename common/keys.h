@@ -45,8 +45,9 @@ absl::StatusOr<std::string> WriteKeyPair(const std::string& dir,
                                          const std::string& name);
 
 // systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY: a path
-// without a '/' is looked up there when that variable is set; any other
-// path is used as given.
+// without a '/' ("worker.key") is looked up there when that variable is
+// set, and in /etc/quark otherwise, so that one config file serves both a
+// unit and a daemon started by hand. Any other path is used as given.
 std::string ResolveCredentialPath(const std::string& path);
 
 // Reads a secret key file (one entry) and derives its public key. Refuses

@@ -47,7 +47,8 @@ ABSL_FLAG(std::string, key, "",
           "The controller's CURVE secret key file (`quark keygen controller`). "
           "With it the control and collector sockets admit only the workers "
           "in --authorized_workers. A name without '/' is looked up in "
-          "$CREDENTIALS_DIRECTORY when systemd sets it (LoadCredential=).");
+          "$CREDENTIALS_DIRECTORY when systemd sets it (LoadCredential=), "
+          "else in /etc/quark.");
 ABSL_FLAG(std::string, authorized_workers, "/etc/quark/authorized_workers",
           "With --key: the workers let in, one `NAME PUBLIC-KEY` line each "
           "(what `quark keygen NAME` writes to NAME.pub). SIGHUP reloads it; "

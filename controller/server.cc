@@ -177,7 +177,7 @@ absl::Status Server::Run() {
   }
 }
 
-// E.g. "STATUS=3 nodes, 1 job running"; sampled at most once a second, as
+// E.g. "STATUS=3 nodes, 1 job running, 12 refused"; sampled at most once a second, as
 // listing the nodes and jobs builds their protos.
 void Server::NotifySystemd(absl::Time now) {
   if (systemd_->StatusDue(now)) {
@@ -186,9 +186,14 @@ void Server::NotifySystemd(absl::Time now) {
     for (const proto::Job& job : scheduler_.ListJobs()) {
       running += job.state() == proto::RUNNING;
     }
+    // Refused handshakes and messages: bad input from the network, which
+    // changed nothing but is worth a look when it keeps growing.
+    const uint64_t refused =
+        refused_ + scheduler_.rejected() + (auth_ ? auth_->refused() : 0);
     systemd_->SetStatus(
         absl::StrCat(nodes, nodes == 1 ? " node, " : " nodes, ", running,
-                     running == 1 ? " job running" : " jobs running"),
+                     running == 1 ? " job running" : " jobs running",
+                     refused == 0 ? "" : absl::StrCat(", ", refused, " refused")),
         now);
   }
   systemd_->Tick(now);

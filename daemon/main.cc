@@ -56,7 +56,8 @@ ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
 ABSL_FLAG(std::string, key, "",
           "This node's CURVE secret key file (`quark keygen NODE`); needs "
           "--controller_key. A name without '/' is looked up in "
-          "$CREDENTIALS_DIRECTORY when systemd sets it (LoadCredential=). "
+          "$CREDENTIALS_DIRECTORY when systemd sets it (LoadCredential=), "
+          "else in /etc/quark. "
           "Empty: plain TCP, which a controller only takes on loopback or "
           "with --insecure.");
 ABSL_FLAG(std::string, controller_key, "",

@@ -148,7 +148,8 @@ TEST_F(KeysTest, CredentialsDirectoryForBareNames) {
   EXPECT_EQ(ResolveCredentialPath("/etc/quark/worker.key"), "/etc/quark/worker.key");
   EXPECT_EQ(ResolveCredentialPath("./worker.key"), "./worker.key");
   ::unsetenv("CREDENTIALS_DIRECTORY");
-  EXPECT_EQ(ResolveCredentialPath("worker.key"), "worker.key");
+  EXPECT_EQ(ResolveCredentialPath("worker.key"), "/etc/quark/worker.key");
+  EXPECT_EQ(ResolveCredentialPath("keys/worker.key"), "keys/worker.key");
 }
 
 TEST(LoopbackEndpointTest, OnlyLoopbackCounts) {

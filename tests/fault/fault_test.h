@@ -45,6 +45,9 @@ class FaultTest : public ::testing::Test {
     net_ = std::move(*net);
     ClusterOptions options;
     options.host = TestNetwork::HostAddress();
+    // As a cluster on a LAN runs: CURVE keys and allowlists, every worker
+    // on its own address.
+    options.curve = true;
     options.worker_prefix = [net = net_.get()](const std::string& name) {
       return net->ExecPrefix(name);
     };
