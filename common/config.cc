@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -89,6 +90,12 @@ absl::StatusOr<ConfigEntry> ParseLine(absl::string_view text,
   return entry;
 }
 
+// Where each flag set from a file was set: "PATH:LINE".
+std::map<std::string, std::string>& Origins() {
+  static auto* origins = new std::map<std::string, std::string>;
+  return *origins;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<ConfigEntry>> ParseConfig(absl::string_view text,
@@ -152,8 +159,28 @@ absl::Status ApplyConfig(const std::vector<ConfigEntry>& entries,
           path, entry.line,
           absl::StrCat("bad value for '", entry.key, "': ", error));
     }
+    Origins()[entry.key] = absl::StrCat(path, ":", entry.line);
   }
   return absl::OkStatus();
+}
+
+std::string ConfigOrigin(absl::string_view flag) {
+  auto it = Origins().find(std::string(flag));
+  return it == Origins().end() ? std::string() : it->second;
+}
+
+absl::Status WithConfigOrigin(const absl::Status& status) {
+  absl::string_view message = status.message();
+  if (!absl::StartsWith(message, "--")) return status;
+  size_t end = 2;
+  while (end < message.size() &&
+         (absl::ascii_isalnum(static_cast<unsigned char>(message[end])) ||
+          message[end] == '_')) {
+    ++end;
+  }
+  const std::string origin = ConfigOrigin(message.substr(2, end - 2));
+  if (origin.empty()) return status;
+  return absl::Status(status.code(), absl::StrCat(origin, ": ", message));
 }
 
 absl::Status LoadConfigFile(const std::string& path, bool required,

@@ -54,6 +54,16 @@ absl::Status ApplyConfig(const std::vector<ConfigEntry>& entries,
                          absl::string_view path,
                          const std::set<std::string>& on_command_line);
 
+// "PATH:LINE" of the config line that set `flag` (without dashes), or ""
+// when no file set it.
+std::string ConfigOrigin(absl::string_view flag);
+
+// For a validation error about a flag ("--threads must be in [0, 1024]"):
+// when a config file set that flag, the same error prefixed with the
+// file and line ("/etc/quark/worker.conf:7: --threads must be ..."), so
+// a value that parses but is out of range is found like a bad line.
+absl::Status WithConfigOrigin(const absl::Status& status);
+
 // Reads, parses and applies the file at `path`. A missing file is fine
 // (OK, nothing set) unless `required`; then, and for any other read
 // error, the result is an error naming the path.

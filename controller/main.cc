@@ -158,7 +158,7 @@ int Main(int argc, char** argv) {
   auto options = OptionsFromFlags();
   if (!options.ok()) {
     std::fprintf(stderr, "quark-controller: %s\n",
-                 std::string(options.status().message()).c_str());
+                 std::string(WithConfigOrigin(options.status()).message()).c_str());
     return 2;
   }
   Server server(*std::move(options));

@@ -173,7 +173,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<WorkerOptions> options = OptionsFromFlags();
   if (!options.ok()) {
     std::fprintf(stderr, "quark-worker: %s\n",
-                 std::string(options.status().message()).c_str());
+                 std::string(WithConfigOrigin(options.status()).message()).c_str());
     return 2;
   }
   Worker worker(*std::move(options));

@@ -173,6 +173,10 @@ SessionActions Session::OnTaskFinished(
         std::max<int64_t>(0, absl::ToInt64Microseconds(compute))));
     if (partial.ok()) {
       *result.mutable_partial() = *partial;
+      const double seconds = std::max(absl::ToDoubleSeconds(compute), 1e-6);
+      const double rate =
+          (static_cast<double>(a.range().hi() - a.range().lo()) + 1) / seconds;
+      rate_ = rate_ == 0 ? rate : 0.5 * rate_ + 0.5 * rate;
       QLOG(kInfo) << "task done lease=" << a.lease() << " job=" << a.job()
                   << " task=" << a.task() << " lo=" << a.range().lo()
                   << " hi=" << a.range().hi()

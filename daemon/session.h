@@ -140,6 +140,9 @@ class Session {
   uint64_t session() const { return session_; }  // 0 when not registered
   size_t waiting() const { return waiting_.size(); }
   bool running() const { return running_.has_value(); }
+  // Numbers sieved per second, averaged over the recent tasks (0 before
+  // the first).
+  double rate() const { return rate_; }
   size_t unacked() const { return unacked_.size(); }
 
  private:
@@ -188,6 +191,7 @@ class Session {
   absl::Time leave_deadline_ = absl::InfiniteFuture();
   std::deque<proto::Assign> waiting_;
   std::optional<Running> running_;
+  double rate_ = 0;
   UnackedResults unacked_;
 };
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/transport.h"
@@ -137,7 +138,8 @@ void Worker::NotifySystemd(absl::Time now) {
   systemd_->Tick(now);
 }
 
-// E.g. "registered to tcp://ctl:7700; 1 task running, 2 waiting".
+// E.g. "registered to tcp://ctl:7700; 1 task running, 2 waiting, 3.1e+09
+// numbers/s".
 std::string Worker::StatusLine() const {
   const char* state = "leaving";
   switch (session_.state()) {
@@ -155,9 +157,13 @@ std::string Worker::StatusLine() const {
       session_.state() != Session::State::kRegistered) {
     return absl::StrCat("joining ", options_.controller, ": ", handshake_error_);
   }
+  std::string rate;
+  if (session_.rate() > 0) {
+    rate = absl::StrFormat(", %.2g numbers/s", session_.rate());
+  }
   return absl::StrCat(state, " ", options_.controller, "; ",
                       session_.running() ? "1 task" : "no task", " running, ",
-                      session_.waiting(), " waiting");
+                      session_.waiting(), " waiting", rate);
 }
 
 void Worker::ReceiveControl(absl::Time now) {

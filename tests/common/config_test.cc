@@ -175,6 +175,22 @@ TEST_F(ApplyConfigTest, CommandLineWins) {
   EXPECT_EQ(absl::GetFlag(FLAGS_test_endpoint), "tcp://h:1");
 }
 
+TEST_F(ApplyConfigTest, OutOfRangeValueNamesItsLine) {
+  // The value parses; the binary's own check refuses it later, naming the
+  // flag. The error then points at the file and line too.
+  ASSERT_TRUE(Apply("test_endpoint = tcp://h:1\n\ntest_timeout = 5h\n", {}).ok());
+  EXPECT_EQ(ConfigOrigin("test_timeout"), "t.conf:3");
+  EXPECT_EQ(WithConfigOrigin(absl::InvalidArgumentError(
+                                 "--test_timeout must be in [0, 1h]"))
+                .message(),
+            "t.conf:3: --test_timeout must be in [0, 1h]");
+  EXPECT_EQ(WithConfigOrigin(absl::InvalidArgumentError("--nonesuch is bad"))
+                .message(),
+            "--nonesuch is bad");
+  EXPECT_EQ(WithConfigOrigin(absl::InvalidArgumentError("cannot read x")).message(),
+            "cannot read x");
+}
+
 TEST_F(ApplyConfigTest, CommandLineDoesNotExcuseAnUnknownKey) {
   const absl::Status s = Apply("test_threads = 4\nbogus = 1\n", {"bogus"});
   EXPECT_EQ(s.message(), "t.conf:2: unknown setting 'bogus'");

@@ -370,6 +370,21 @@ TEST(SessionTest, ReregistersAtOnceAndStillPushesTheRunningResult) {
   EXPECT_EQ(Granted(done), 1u);
 }
 
+TEST(SessionTest, RateAveragesTheFinishedTasks) {
+  Registered r;
+  EXPECT_EQ(r.session.rate(), 0);
+  r.session.OnMessage(Assign(1, 0, 999'999), kT0);
+  r.session.OnTaskFinished(1, SomePartial(), absl::Seconds(1), kT0);
+  EXPECT_DOUBLE_EQ(r.session.rate(), 1e6);
+  r.session.OnMessage(Assign(2, 1'000'000, 3'999'999), kT0);
+  r.session.OnTaskFinished(2, SomePartial(), absl::Seconds(1), kT0);
+  EXPECT_DOUBLE_EQ(r.session.rate(), 2e6);  // (1e6 + 3e6) / 2
+  // A failed task says nothing about the rate.
+  r.session.OnMessage(Assign(3, 0, 9), kT0);
+  r.session.OnTaskFinished(3, absl::InternalError("boom"), absl::Seconds(9), kT0);
+  EXPECT_DOUBLE_EQ(r.session.rate(), 2e6);
+}
+
 TEST(SessionTest, ALostConnectionMeansRegisteringAgain) {
   Registered r;
   r.session.OnMessage(Assign(1), kT0);
