@@ -302,7 +302,17 @@ void Server::HandleCollector() {
                        ? ParseFrame(parts[0], &result)
                        : absl::InvalidArgumentError(absl::StrCat(
                              parts.size(), " frames, expected 1"));
-  if (s.ok() && auth_) {
+  if (!s.ok()) {
+    // Unreadable: not acked either, as whatever node and lease it seems to
+    // name cannot be believed (no worker sends such a thing).
+    ++refused_;
+    QLOG(kWarning) << "result dropped address="
+                   << (parts.empty() ? std::string("?")
+                                     : FrameProperty(parts[0], "Peer-Address"))
+                   << " reason=\"" << s.message() << "\"";
+    return;
+  }
+  if (auth_) {
     // A result counts only under the name its key is authorized as; and
     // it is not acked otherwise, as the ack would go to that other node.
     const std::string key = FrameProperty(parts[0], "User-Id");
@@ -320,9 +330,8 @@ void Server::HandleCollector() {
     }
   }
   std::vector<Outbound> out;
-  if (s.ok()) s = scheduler_.OnResult(result, Now(), &out);
-  if (!s.ok()) {
-    ++refused_;
+  s = scheduler_.OnResult(result, Now(), &out);
+  if (!s.ok()) {  // counted by the scheduler
     QLOG(kWarning) << "result rejected node=" << result.node()
                    << " session=" << result.session()
                    << " job=" << result.job() << " task=" << result.task()
