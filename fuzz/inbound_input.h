@@ -1,0 +1,65 @@
+// The fuzz input of controller_inbound_fuzz: a sequence of steps, each a
+// message arriving on one of the controller's three sockets, or the end of
+// a server loop iteration, or a well-behaved worker's result.
+//
+// Byte format (every byte string decodes to some input, so that libFuzzer's
+// mutations stay meaningful; truncation just ends it):
+//
+//   input    := mode step*           mode & 1: the controller runs with CURVE
+//   step     := op [body]
+//   op % 6 == 0  control ROUTER  frames        (server: 2 frames expected)
+//   op % 6 == 1  collector PULL  frames        (server: 1 frame expected;
+//                                               with CURVE a first frame
+//                                               stands for the User-Id)
+//   op % 6 == 2  api ROUTER      frames        (server: 2 frames expected)
+//   op % 6 == 3  end of a loop iteration: arg  (time passes arg x 20 ms)
+//   op % 6 == 4  honest result:  arg flags     (see InboundDriver)
+//   op % 6 == 5  SIGHUP: arg                   (a key revoked or restored)
+//   frames   := count (1 + count % 4 frames), then per frame a 16-bit
+//               little-endian length and that many bytes
+//
+// A frame count of 0 is not encodable: ZeroMQ never delivers a message
+// without a frame.
+#ifndef QUARK_FUZZ_INBOUND_INPUT_H_
+#define QUARK_FUZZ_INBOUND_INPUT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace quark::fuzz {
+
+enum class Op : uint8_t {
+  kControl = 0,
+  kCollector = 1,
+  kApi = 2,
+  kEndIteration = 3,
+  kHonestResult = 4,
+  kReload = 5,
+};
+inline constexpr int kOps = 6;
+inline constexpr size_t kMaxFrames = 4;
+
+struct Step {
+  Op op = Op::kEndIteration;
+  std::vector<std::string> frames;  // kControl, kCollector, kApi
+  uint8_t arg = 0;                  // kEndIteration, kHonestResult, kReload
+  uint8_t flags = 0;                // kHonestResult
+};
+
+struct Input {
+  bool curve = false;
+  std::vector<Step> steps;
+};
+
+// Never fails: a truncated last step is dropped or cut short.
+Input DecodeInput(const uint8_t* data, size_t size);
+
+// The bytes DecodeInput turns back into `input`. Frames longer than 65535
+// bytes are cut to that; more than kMaxFrames frames are cut to that.
+std::string EncodeInput(const Input& input);
+
+}  // namespace quark::fuzz
+
+#endif  // QUARK_FUZZ_INBOUND_INPUT_H_

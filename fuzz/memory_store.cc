@@ -1,0 +1,44 @@
+#include "fuzz/memory_store.h"
+
+namespace quark::fuzz {
+
+void MemoryStore::DeleteTasksOf(uint64_t job) {
+  std::erase_if(tasks_,
+                [job](const auto& entry) { return entry.second.job == job; });
+}
+
+void MemoryStore::Commit(const StoreBatch& batch) {
+  for (const StoredTask& task : batch.tasks) tasks_[task.id] = task;
+  for (const proto::StoredJob& job : batch.jobs) {
+    jobs_[job.id()] = job;
+    if (job.state() == proto::DONE || job.state() == proto::FAILED ||
+        job.state() == proto::CANCELLED) {
+      DeleteTasksOf(job.id());
+    }
+  }
+  for (uint64_t id : batch.deleted_jobs) {
+    DeleteTasksOf(id);
+    jobs_.erase(id);
+  }
+  for (const auto& [node, drained] : batch.drains) {
+    if (drained) {
+      drained_.insert(node);
+    } else {
+      drained_.erase(node);
+    }
+  }
+  if (batch.next_job != 0) next_job_ = batch.next_job;
+  if (batch.next_task != 0) next_task_ = batch.next_task;
+}
+
+StoredState MemoryStore::Load() const {
+  StoredState state;
+  for (const auto& [id, job] : jobs_) state.jobs.push_back(job);
+  for (const auto& [id, task] : tasks_) state.tasks.push_back(task);
+  state.drained.assign(drained_.begin(), drained_.end());
+  state.next_job = next_job_;
+  state.next_task = next_task_;
+  return state;
+}
+
+}  // namespace quark::fuzz

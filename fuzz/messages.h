@@ -1,0 +1,66 @@
+// Valid inbound messages, serialized as a peer sends them: for the fuzz
+// driver's fixture and for the seed corpus.
+#ifndef QUARK_FUZZ_MESSAGES_H_
+#define QUARK_FUZZ_MESSAGES_H_
+
+#include <cstdint>
+#include <string>
+
+#include "common/transport.h"
+#include "proto/quark.pb.h"
+
+namespace quark::fuzz {
+
+inline std::string HelloFrame(const std::string& node, uint64_t incarnation) {
+  proto::ControlMsg m;
+  m.mutable_hello()->set_protocol_version(kProtocolVersion);
+  m.mutable_hello()->set_node(node);
+  m.mutable_hello()->set_cores(4);
+  m.mutable_hello()->set_threads(4);
+  m.mutable_hello()->set_incarnation(incarnation);
+  return m.SerializeAsString();
+}
+
+inline std::string ReadyFrame(uint64_t session, uint32_t credits) {
+  proto::ControlMsg m;
+  m.mutable_ready()->set_session(session);
+  m.mutable_ready()->set_credits(credits);
+  return m.SerializeAsString();
+}
+
+inline std::string HeartbeatFrame(uint64_t session, uint32_t in_flight) {
+  proto::ControlMsg m;
+  m.mutable_heartbeat()->set_session(session);
+  m.mutable_heartbeat()->set_in_flight(in_flight);
+  return m.SerializeAsString();
+}
+
+inline std::string GoodbyeFrame(uint64_t session) {
+  proto::ControlMsg m;
+  m.mutable_goodbye()->set_session(session);
+  return m.SerializeAsString();
+}
+
+// An ApiRequest of the current version; `fill` sets its body.
+template <typename Fill>
+std::string RequestFrame(uint64_t request_id, Fill fill) {
+  proto::ApiRequest r;
+  r.set_protocol_version(kProtocolVersion);
+  r.set_request_id(request_id);
+  fill(r);
+  return r.SerializeAsString();
+}
+
+inline std::string SubmitFrame(uint64_t request_id, proto::Kind kind,
+                               uint64_t lo, uint64_t hi, int32_t priority) {
+  return RequestFrame(request_id, [&](proto::ApiRequest& r) {
+    r.mutable_submit()->set_kind(kind);
+    r.mutable_submit()->mutable_range()->set_lo(lo);
+    r.mutable_submit()->mutable_range()->set_hi(hi);
+    r.mutable_submit()->set_priority(priority);
+  });
+}
+
+}  // namespace quark::fuzz
+
+#endif  // QUARK_FUZZ_MESSAGES_H_
