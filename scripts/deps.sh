@@ -19,6 +19,8 @@ readonly PACKAGES=(
   systemd                           # systemd-analyze, to verify the units
   lintian                           # scripts/package.sh checks the .deb files
   iproute2 iptables                 # tests/fault: a network namespace per worker, cuts
+  clang-14 libclang-rt-14-dev       # scripts/sanitize.sh: ASan, UBSan, libFuzzer (the
+                                    #   runtime -fsanitize=fuzzer links; not libfuzzer-14-dev)
 )
 
 die() {
