@@ -215,14 +215,18 @@ absl::StatusOr<std::string> Cluster::MakeKey(const std::string& name) {
       return absl::InternalError("quark keygen failed: " + r.ToString());
     }
   }
-  std::ifstream in(pub);
+  return KeyInFile(pub);
+}
+
+absl::StatusOr<std::string> KeyInFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
   std::string line, last;
   while (std::getline(in, line)) {
     if (!line.empty() && line[0] != '#') last = line;
   }
   const size_t space = last.find(' ');
   if (space == std::string::npos) {
-    return absl::InternalError("no key in " + pub.string());
+    return absl::InternalError("no key in " + path.string());
   }
   return last.substr(space + 1);
 }

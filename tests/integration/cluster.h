@@ -193,6 +193,9 @@ absl::Status ParseJson(const std::string& json,
                                             proto::Kind kind, uint64_t lo,
                                             uint64_t hi);
 
+// The key of the last `NAME KEY` line of a file `quark keygen` wrote.
+absl::StatusOr<std::string> KeyInFile(const std::filesystem::path& path);
+
 // A node by name from a NodeList, or nullptr.
 const proto::Node* FindNode(const proto::NodeList& nodes,
                             const std::string& name);

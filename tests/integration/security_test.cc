@@ -90,6 +90,15 @@ void AttackWithRawBytes(Cluster& cluster) {
   }
 }
 
+// Waits for `process` to exit with `code`, having said `text` on stderr.
+void ExpectExit(Process& process, int code, const std::string& text) {
+  std::optional<ExitStatus> exit = process.Wait(DeadlineIn(20s));
+  ASSERT_TRUE(exit.has_value()) << process.ReadStderr();
+  EXPECT_EQ(exit->code(), code);
+  EXPECT_NE(process.ReadStderr().find(text), std::string::npos)
+      << process.ReadStderr();
+}
+
 std::string Serialized(const google::protobuf::Message& message) {
   std::string out;
   EXPECT_TRUE(message.SerializeToString(&out));
@@ -140,33 +149,19 @@ TEST_F(SecurityTest, NodeCannotSpeakOrSendResultsUnderAnotherName) {
       cluster().StartWorker(
           "forger", {"--name=w1",
                      "--key=" + (cluster().keys_dir() / "w2.key").string()}));
-  std::optional<ExitStatus> exit = forger->Wait(DeadlineIn(20s));
-  ASSERT_TRUE(exit.has_value()) << forger->ReadStderr();
-  EXPECT_EQ(exit->code(), 1);
-  EXPECT_NE(forger->ReadStderr().find("authorized as 'w2', not 'w1'"),
-            std::string::npos)
-      << forger->ReadStderr();
+  ExpectExit(*forger, 1, "authorized as 'w2', not 'w1'");
 
   // Results pushed with w2's key in w1's name, for every task id the job
   // may have: refused before they reach the scheduler, never acked.
   {
     zmq::context_t context;
     zmq::socket_t push(context, zmq::socket_type::push);
-    std::string w2_secret;
-    {
-      std::ifstream in(cluster().keys_dir() / "w2.key");
-      std::string line;
-      while (std::getline(in, line)) {
-        if (!line.empty() && line[0] != '#') w2_secret = line.substr(line.find(' ') + 1);
-      }
-    }
+    ASSERT_OK_AND_ASSIGN(std::string w2_secret,
+                         KeyInFile(cluster().keys_dir() / "w2.key"));
     char w2_public[41];
     ASSERT_EQ(zmq_curve_public(w2_public, w2_secret.c_str()), 0);
-    std::ifstream pub(cluster().keys_dir() / "controller.pub");
-    std::string line, controller_key;
-    while (std::getline(pub, line)) {
-      if (!line.empty() && line[0] != '#') controller_key = line.substr(line.find(' ') + 1);
-    }
+    ASSERT_OK_AND_ASSIGN(std::string controller_key,
+                         KeyInFile(cluster().keys_dir() / "controller.pub"));
     push.set(zmq::sockopt::curve_serverkey, controller_key);
     push.set(zmq::sockopt::curve_publickey, std::string(w2_public));
     push.set(zmq::sockopt::curve_secretkey, w2_secret);
@@ -209,13 +204,8 @@ TEST_F(SecurityTest, RevokedKeyIsEvictedAfterSighupAndItsWorkRedone) {
       << "# w2 revoked\nw1 " << w1_key << "\n";
   ASSERT_TRUE(cluster().controller()->Signal(SIGHUP));
 
-  Process* w2 = cluster().worker("w2");
-  std::optional<ExitStatus> exit = w2->Wait(DeadlineIn(20s));
-  ASSERT_TRUE(exit.has_value()) << w2->ReadStderr();
-  EXPECT_EQ(exit->code(), 1);
-  EXPECT_NE(w2->ReadStderr().find("removed from the controller's authorized_workers"),
-            std::string::npos)
-      << w2->ReadStderr();
+  ExpectExit(*cluster().worker("w2"), 1,
+             "removed from the controller's authorized_workers");
   EXPECT_TRUE(WaitForLog(*cluster().controller(), "node evicted node=w2",
                          DeadlineIn(5s)));
   ASSERT_OK(cluster().WaitForNodeGone("w2", DeadlineIn(10s)));
