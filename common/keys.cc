@@ -188,8 +188,10 @@ absl::StatusOr<std::string> WriteKeyPair(const std::string& dir,
   absl::Status s = WriteNew(
       public_path,
       absl::StrCat("# Quark CURVE public key of '", name,
-                   "'. Authorize it on the controller with\n"
-                   "#   cat ", name, ".pub >> /etc/quark/authorized_workers\n",
+                   "'. A worker's or an operator's line goes into the\n"
+                   "# controller's authorized_workers or authorized_operators;"
+                   " the controller's\n# goes to its workers and operators "
+                   "as controller.pub (docs/security.md).\n",
                    name, " ", pair.public_key, "\n"),
       0644);
   if (!s.ok()) {
