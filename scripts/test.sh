@@ -8,6 +8,7 @@
 # Usage: scripts/test.sh [EXTRA CTEST ARGS...]     e.g. -R scheduler
 #   BUILD_DIR     build directory (default: build)
 #   TEST_TIMEOUT  per-test timeout in seconds (default: 300)
+#   SANITIZE=0    skip scripts/sanitize.sh (ASan/UBSan build, tests, fuzzing)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -81,6 +82,17 @@ if command -v shellcheck >/dev/null; then
   fi
 else
   summary+=("shellcheck: not installed, skipped (apt-get install shellcheck)")
+fi
+
+# ------------------------------------------- sanitizers and fuzzing
+if [[ "${SANITIZE:-1}" != 0 ]]; then
+  echo "== sanitize.sh"
+  sanitize_rc=0
+  SKIP_DEPS=1 scripts/sanitize.sh 2>&1 | tee "$tmp/sanitize.log" || sanitize_rc=$?
+  summary+=("$(grep -E '^sanitize:' "$tmp/sanitize.log" | tail -n 1 || echo "sanitize: no summary printed")")
+  ((sanitize_rc == 0)) || failed+=("sanitize.sh (exit $sanitize_rc)")
+else
+  summary+=("sanitize: skipped (SANITIZE=0)")
 fi
 
 echo
