@@ -203,15 +203,14 @@ void InboundDriver::Collector(const std::vector<std::string>& frames) {
   absl::Status s = parts.size() == 1
                        ? ParseFrame(parts[0], &result)
                        : absl::InvalidArgumentError("frames, expected 1");
-  if (s.ok() && curve_) {
+  if (!s.ok()) return;  // unreadable: dropped, no ack
+  if (curve_) {
     const std::string* name = NameOf(key);
     if (name == nullptr || *name != result.node()) return;  // refused, no ack
   }
   std::vector<Outbound> out;
-  if (s.ok()) {
-    s = scheduler_.OnResult(result, now_, &out);
-    CheckResult(result, s);
-  }
+  s = scheduler_.OnResult(result, now_, &out);
+  CheckResult(result, s);
   if (result.lease() != 0 && ValidNodeName(result.node())) {
     acks_[result.node()].push_back(result.lease());
   }

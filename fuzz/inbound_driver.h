@@ -4,8 +4,9 @@
 //   control ROUTER  [route, ControlMsg]  frame count, (CURVE: the key's
 //                                        node), ParseFrame, (CURVE: Hello
 //                                        under that name), OnControl
-//   collector PULL  [ResultMsg]          frame count, ParseFrame, (CURVE:
-//                                        the key's node is the sender's),
+//   collector PULL  [ResultMsg]          frame count, ParseFrame (dropped,
+//                                        no ack, when it fails), (CURVE: the
+//                                        key's node is the sender's),
 //                                        Scheduler::OnResult, the ack
 //   api ROUTER      [route, ApiRequest]  frame count, ParseFrame (an error
 //                                        reply when it fails), Api::Handle
@@ -20,7 +21,8 @@
 // a control message's routing id stands for the key its connection
 // authenticated with, and a collector message carries its key as an
 // extra first frame. authorized_workers is modelled as kKeys ("K1" is
-// n1's key, ...), less the keys revoked by kReload steps.
+// n1's key, ...), less the keys revoked by kReload steps. Operator keys
+// (authorized_operators) are not modelled: the API runs as without them.
 //
 // It starts from a fixture (nodes "n1" and "n2" registered with two
 // credits each, a COUNT job [0, 9999] with four tasks leased, a TWINS job
