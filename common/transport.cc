@@ -181,6 +181,14 @@ absl::StatusOr<std::optional<std::vector<zmq::message_t>>> ReceiveFrames(
 absl::Status ParseFrame(const zmq::message_t& frame,
                         google::protobuf::MessageLite* message,
                         int64_t max_bytes) {
+  return ParseFrame(absl::string_view(static_cast<const char*>(frame.data()),
+                                      frame.size()),
+                    message, max_bytes);
+}
+
+absl::Status ParseFrame(absl::string_view frame,
+                        google::protobuf::MessageLite* message,
+                        int64_t max_bytes) {
   if (frame.size() > static_cast<size_t>(max_bytes)) {
     return absl::InvalidArgumentError(
         absl::StrCat("frame of ", frame.size(), " bytes is too large"));

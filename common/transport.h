@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/keys.h"
 
@@ -78,6 +79,9 @@ absl::StatusOr<std::optional<std::vector<zmq::message_t>>> ReceiveFrames(
 // Parses a frame of at most `max_bytes` into `message`; a clear error
 // names what was wrong.
 absl::Status ParseFrame(const zmq::message_t& frame,
+                        google::protobuf::MessageLite* message,
+                        int64_t max_bytes = kMaxMessageBytes);
+absl::Status ParseFrame(absl::string_view frame,
                         google::protobuf::MessageLite* message,
                         int64_t max_bytes = kMaxMessageBytes);
 

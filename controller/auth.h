@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/keys.h"
+#include "controller/inbound.h"
 
 namespace quark {
 
@@ -46,7 +47,7 @@ struct ZapVerdict {
   std::string reason;   // when refused
 };
 
-class Authenticator {
+class Authenticator : public KeyDirectory {
  public:
   // Loads the allowlists (a missing or bad file is an error naming it and
   // its line) and binds the handler in `context`.
@@ -76,7 +77,7 @@ class Authenticator {
 
   // The name `key` (Z85) is authorized as in `domain`, or nullptr.
   const std::string* NameOf(const std::string& domain,
-                            const std::string& key) const;
+                            const std::string& key) const override;
 
   size_t workers() const { return workers_.size(); }
   size_t operators() const { return operators_ ? operators_->size() : 0; }

@@ -11,18 +11,6 @@
 #include "common/transport.h"
 
 namespace quark {
-namespace {
-
-// A peer's routing id, printable for logs.
-std::string Peer(const zmq::message_t& route) {
-  std::string out;
-  for (char c : route.to_string_view()) {
-    out += (c >= 0x21 && c <= 0x7e) ? c : '?';
-  }
-  return out;
-}
-
-}  // namespace
 
 absl::Status CheckExposure(const ServerOptions& options) {
   if (options.insecure) return absl::OkStatus();
@@ -100,6 +88,8 @@ absl::Status Server::Start() {
       return absl::InternalError(absl::StrCat("control socket: ", e.what()));
     }
   }
+  inbound_ = std::make_unique<Inbound>(&scheduler_, &api_, auth_.get(),
+                                       !options_.auth.operators_path.empty());
   RETURN_IF_ERROR(Bind(control_, options_.control_endpoint));
   RETURN_IF_ERROR(Bind(collect_, options_.collect_endpoint));
   RETURN_IF_ERROR(Bind(api_socket_, options_.api_endpoint));
@@ -138,7 +128,7 @@ absl::Status Server::Run() {
     if (items[3].revents & ZMQ_POLLIN) {
       const int signal = signals_->Take();
       if (signal == SIGHUP) {
-        Reload(Now());
+        Reload();
       } else if (signal != 0) {
         QLOG(kNotice) << "controller stopping signal=" << strsignal(signal);
         systemd_->Stopping();
@@ -154,24 +144,19 @@ absl::Status Server::Run() {
     // the heartbeats waiting in the queue are heard before anyone is
     // declared lost. Each socket is read in a bounded bite so that none
     // starves the others.
-    for (int i = 0; i < options_.control_batch && (items[0].revents & ZMQ_POLLIN); ++i) {
-      if (!(control_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
-      HandleControl();
+    if (items[0].revents & ZMQ_POLLIN) {
+      Drain(control_, options_.control_batch, &Inbound::OnControl);
     }
-    for (int i = 0; i < options_.result_batch && (items[1].revents & ZMQ_POLLIN); ++i) {
-      if (!(collect_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
-      HandleCollector();
+    if (items[1].revents & ZMQ_POLLIN) {
+      Drain(collect_, options_.result_batch, &Inbound::OnResult);
     }
-    for (int i = 0; i < options_.api_batch && (items[2].revents & ZMQ_POLLIN); ++i) {
-      if (!(api_socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
-      HandleApi();
+    if (items[2].revents & ZMQ_POLLIN) {
+      Drain(api_socket_, options_.api_batch, &Inbound::OnApi);
     }
     const absl::Time now = Now();
-    if (now >= next_tick) {
-      Queue(scheduler_.OnTick(now));
-      next_tick = now + options_.tick;
-    }
-    for (auto& out : api_.Poll(now)) api_out_.push_back(std::move(out));
+    const bool tick = now >= next_tick;
+    if (tick) next_tick = now + options_.tick;
+    inbound_->OnTime(now, tick);
     RETURN_IF_ERROR(Flush());
     NotifySystemd(now);
   }
@@ -189,7 +174,8 @@ void Server::NotifySystemd(absl::Time now) {
     // Refused handshakes and messages: bad input from the network, which
     // changed nothing but is worth a look when it keeps growing.
     const uint64_t refused =
-        refused_ + scheduler_.rejected() + (auth_ ? auth_->refused() : 0);
+        inbound_->refused() + scheduler_.rejected() +
+        (auth_ ? auth_->refused() : 0);
     systemd_->SetStatus(
         absl::StrCat(nodes, nodes == 1 ? " node, " : " nodes, ", running,
                      running == 1 ? " job running" : " jobs running",
@@ -211,235 +197,49 @@ absl::Status Server::Flush() {
                  << " tasks=" << batch.tasks.size() << " ms="
                  << absl::ToDoubleMilliseconds(absl::Now() - start);
   }
-  for (const Outbound& o : control_out_) {
-    const std::string* route = RouteOf(o.route);
-    absl::Status s = route ? SendMessage(control_, o.msg, route)
-                           : absl::NotFoundError("no route");
-    if (!s.ok()) {
-      // The worker is gone; expiry will clean up after it.
-      QLOG(kDebug) << "control send failed node=" << o.route
-                   << " error=\"" << s.message() << "\"";
+  InboundOutput out = inbound_->TakeOutput();
+  for (const Outbound& o : out.control) {
+    if (absl::Status s = SendMessage(control_, o.msg, &o.route); !s.ok()) {
+      // The worker is gone; expiry will clean up after it. An ack that did
+      // not go is not lost: the worker pushes the result again.
+      QLOG(kDebug) << "control send failed error=\"" << s.message() << "\"";
     }
   }
-  control_out_.clear();
-  for (const Outbound& o : rejects_out_) {
-    (void)SendMessage(control_, o.msg, &o.route);  // best effort
-  }
-  rejects_out_.clear();
-  for (auto& [node, leases] : acks_) {
-    proto::ControlMsg ack;
-    for (uint64_t lease : leases) ack.mutable_ack()->add_leases(lease);
-    const std::string* route = RouteOf(node);
-    absl::Status s = route ? SendMessage(control_, ack, route)
-                           : absl::NotFoundError("no route");
-    if (!s.ok()) {
-      // Not lost: the worker pushes the result again and is acked then.
-      QLOG(kDebug) << "ack send failed node=" << node
-                   << " error=\"" << s.message() << "\"";
+  for (const ApiOutbound& o : out.api) {
+    if (absl::Status s = SendMessage(api_socket_, o.reply, &o.route); !s.ok()) {
+      QLOG(kDebug) << "api send failed error=\"" << s.message() << "\"";
     }
   }
-  acks_.clear();
-  for (const ApiOutbound& o : api_out_) SendApi(o.route, o.reply);
-  api_out_.clear();
   return absl::OkStatus();
 }
 
-void Server::Queue(std::vector<Outbound> out) {
-  for (Outbound& o : out) control_out_.push_back(std::move(o));
-}
-
-void Server::HandleControl() {
-  auto frames = ReceiveFrames(control_);
-  if (!frames.ok()) {
-    QLOG(kWarning) << "control receive failed error=\"" << frames.status().message() << "\"";
-    return;
-  }
-  if (!frames->has_value()) return;
-  auto& parts = **frames;
-  if (parts.size() != 2) {
-    ++refused_;
-    QLOG(kWarning) << "control message dropped peer=" << Peer(parts[0])
-                   << " address=" << FrameProperty(parts[0], "Peer-Address")
-                   << " reason=\"" << parts.size() << " frames, expected 2\"";
-    return;
-  }
-  std::string node = parts[0].to_string();
-  if (auth_) {
-    const std::string* name = AuthenticatedNode(parts[0], parts[1]);
-    if (name == nullptr) return;
-    node = *name;
-  }
-  proto::ControlMsg msg;
-  if (absl::Status s = ParseFrame(parts[1], &msg); !s.ok()) {
-    ++refused_;
-    QLOG(kWarning) << "control message dropped peer=" << Peer(parts[0])
-                   << " node=" << node
-                   << " address=" << FrameProperty(parts[1], "Peer-Address")
-                   << " reason=\"" << s.message() << "\"";
-    return;
-  }
-  if (auth_ && msg.has_hello() && msg.hello().node() != node) {
-    ++refused_;
-    const std::string reason =
-        absl::StrCat("this node's key is authorized as '", node, "', not '",
-                     msg.hello().node(), "' (authorized_workers)");
-    QLOG(kWarning) << "refused worker node=" << msg.hello().node()
-                   << " address=" << FrameProperty(parts[1], "Peer-Address")
-                   << " reason=\"" << reason << "\"";
-    RejectPeer(parts[0].to_string(), reason);
-    return;
-  }
-  Queue(scheduler_.OnControl(node, msg, Now(),
-                             auth_ ? node_keys_[node] : std::string()));
-}
-
-void Server::HandleCollector() {
-  auto frames = ReceiveFrames(collect_);
-  if (!frames.ok() || !frames->has_value()) return;
-  auto& parts = **frames;
-  proto::ResultMsg result;
-  absl::Status s = parts.size() == 1
-                       ? ParseFrame(parts[0], &result)
-                       : absl::InvalidArgumentError(absl::StrCat(
-                             parts.size(), " frames, expected 1"));
-  if (!s.ok()) {
-    // Unreadable: not acked either, as whatever node and lease it seems to
-    // name cannot be believed (no worker sends such a thing).
-    ++refused_;
-    QLOG(kWarning) << "result dropped address="
-                   << (parts.empty() ? std::string("?")
-                                     : FrameProperty(parts[0], "Peer-Address"))
-                   << " reason=\"" << s.message() << "\"";
-    return;
-  }
-  if (auth_) {
-    // A result counts only under the name its key is authorized as; and
-    // it is not acked otherwise, as the ack would go to that other node.
-    const std::string key = FrameProperty(parts[0], "User-Id");
-    const std::string* name = auth_->NameOf(kWorkerDomain, key);
-    if (name == nullptr || *name != result.node()) {
-      ++refused_;
-      QLOG(kWarning) << "result refused node=" << result.node()
-                     << " address=" << FrameProperty(parts[0], "Peer-Address")
-                     << " reason=\""
-                     << (name == nullptr
-                             ? std::string("key not authorized")
-                             : absl::StrCat("sent with the key of '", *name, "'"))
+// Reads up to `batch` messages from `socket` and hands each, with what
+// libzmq says of its sender, to `handle`.
+void Server::Drain(zmq::socket_t& socket, int batch, InboundHandler handle) {
+  for (int i = 0; i < batch; ++i) {
+    if (!(socket.get(zmq::sockopt::events) & ZMQ_POLLIN)) return;
+    auto frames = ReceiveFrames(socket);
+    if (!frames.ok()) {
+      QLOG(kWarning) << "receive failed error=\"" << frames.status().message()
                      << "\"";
       return;
     }
-  }
-  std::vector<Outbound> out;
-  s = scheduler_.OnResult(result, Now(), &out);
-  if (!s.ok()) {  // counted by the scheduler
-    QLOG(kWarning) << "result rejected node=" << result.node()
-                   << " session=" << result.session()
-                   << " job=" << result.job() << " task=" << result.task()
-                   << " reason=\"" << s.message() << "\"";
-  }
-  // Merged, a duplicate, or refused for good: either way the worker may
-  // forget it, once this iteration's changes are on disk.
-  if (result.lease() != 0 && ValidNodeName(result.node())) {
-    acks_[result.node()].push_back(result.lease());
-  }
-  Queue(std::move(out));
-}
-
-void Server::HandleApi() {
-  auto frames = ReceiveFrames(api_socket_);
-  if (!frames.ok() || !frames->has_value()) return;
-  auto& parts = **frames;
-  const std::string route = parts[0].to_string();
-  if (parts.size() != 2) {
-    ++refused_;
-    QLOG(kWarning) << "api request dropped peer=" << Peer(parts[0])
-                   << " reason=\"" << parts.size() << " frames, expected 2\"";
-    return;
-  }
-  std::string who = "local";
-  if (auth_ && !options_.auth.operators_path.empty()) {
-    const std::string* name =
-        auth_->NameOf(kOperatorDomain, FrameProperty(parts[1], "User-Id"));
-    if (name == nullptr) {
-      ++refused_;
-      proto::ApiReply reply = ErrorReply(absl::PermissionDeniedError(
-          "this operator key is no longer in authorized_operators"));
-      reply.set_protocol_version(kProtocolVersion);
-      api_out_.push_back({route, std::move(reply)});
-      return;
+    if (!frames->has_value() || (*frames)->empty()) return;
+    const std::vector<zmq::message_t>& parts = **frames;
+    std::vector<absl::string_view> views;
+    views.reserve(parts.size());
+    for (const zmq::message_t& part : parts) {
+      views.emplace_back(static_cast<const char*>(part.data()), part.size());
     }
-    who = *name;
-  }
-  proto::ApiRequest request;
-  if (absl::Status s = ParseFrame(parts[1], &request); !s.ok()) {
-    ++refused_;
-    QLOG(kWarning) << "api request rejected operator=" << who
-                   << " address=" << FrameProperty(parts[1], "Peer-Address")
-                   << " reason=\"" << s.message() << "\"";
-    proto::ApiReply reply = ErrorReply(absl::InvalidArgumentError(s.message()));
-    reply.set_protocol_version(kProtocolVersion);
-    api_out_.push_back({route, std::move(reply)});
-    return;
-  }
-  std::vector<Outbound> control;
-  auto reply = api_.Handle(route, request, Now(), &control);
-  Queue(std::move(control));
-  if (reply.has_value()) {
-    if (reply->has_error()) {
-      QLOG(kInfo) << "api request refused operator=" << who << " reason=\""
-                  << reply->error().message() << "\"";
-    }
-    api_out_.push_back({route, *std::move(reply)});
+    Peer peer;
+    // Metadata is the connection's: any frame of the message has it.
+    peer.key = FrameProperty(parts.back(), "User-Id");
+    peer.address = FrameProperty(parts.back(), "Peer-Address");
+    (inbound_.get()->*handle)(views, peer, Now());
   }
 }
 
-void Server::SendApi(const std::string& route, const proto::ApiReply& reply) {
-  if (absl::Status s = SendMessage(api_socket_, reply, &route); !s.ok()) {
-    QLOG(kDebug) << "api send failed error=\"" << s.message() << "\"";
-  }
-}
-
-}  // namespace quark
-
-namespace quark {
-
-const std::string* Server::RouteOf(const std::string& node) const {
-  if (!auth_) return &node;
-  auto it = routes_.find(node);
-  return it == routes_.end() ? nullptr : &it->second;
-}
-
-const std::string* Server::AuthenticatedNode(const zmq::message_t& route,
-                                             const zmq::message_t& body) {
-  const std::string key = FrameProperty(body, "User-Id");
-  const std::string* name = auth_->NameOf(kWorkerDomain, key);
-  if (name == nullptr) {
-    // Authorized at the handshake, revoked since (SIGHUP).
-    ++refused_;
-    QLOG(kInfo) << "message refused address="
-                << FrameProperty(body, "Peer-Address") << " key=" << key
-                << " reason=\"key no longer authorized\"";
-    RejectPeer(route.to_string(),
-               "this node's key is no longer in the controller's "
-               "authorized_workers");
-    return nullptr;
-  }
-  routes_[*name] = route.to_string();
-  node_keys_[*name] = key;
-  return name;
-}
-
-void Server::RejectPeer(const std::string& route, const std::string& reason) {
-  Outbound o;
-  o.route = route;
-  proto::Reject* reject = o.msg.mutable_reject();
-  reject->set_reason(reason);
-  reject->set_reregister(false);
-  reject->set_protocol_version(kProtocolVersion);
-  rejects_out_.push_back(std::move(o));
-}
-
-void Server::Reload(absl::Time now) {
+void Server::Reload() {
   if (!auth_) {
     QLOG(kNotice) << "SIGHUP: nothing to reload (no CURVE key configured)";
     return;
@@ -451,24 +251,7 @@ void Server::Reload(absl::Time now) {
   }
   QLOG(kNotice) << "allowlists reloaded workers=" << auth_->workers()
                 << " operators=" << auth_->operators();
-  for (auto it = node_keys_.begin(); it != node_keys_.end();) {
-    const std::string* name = auth_->NameOf(kWorkerDomain, it->second);
-    if (name != nullptr && *name == it->first) {
-      ++it;
-      continue;
-    }
-    const std::string node = it->first;
-    QLOG(kNotice) << "key revoked, evicting node=" << node
-                  << " key=" << it->second;
-    Queue(scheduler_.Evict(node, now));
-    if (auto route = routes_.find(node); route != routes_.end()) {
-      RejectPeer(route->second,
-                 "this node's key was removed from the controller's "
-                 "authorized_workers");
-      routes_.erase(route);
-    }
-    it = node_keys_.erase(it);
-  }
+  inbound_->OnKeysChanged(Now());
 }
 
 }  // namespace quark

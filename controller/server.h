@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "controller/api.h"
 #include "controller/auth.h"
+#include "controller/inbound.h"
 #include "common/keys.h"
 #include "common/sd_notify.h"
 #include "common/signals.h"
@@ -79,23 +80,14 @@ class Server {
   absl::Status Run();
 
  private:
-  void HandleControl();
-  void HandleCollector();
-  void HandleApi();
-  void Reload(absl::Time now);
-  // With CURVE: the node a control message's key is authorized as, after
-  // recording the route it came from; nullptr when the key is not (or no
-  // longer) authorized, after telling the peer so.
-  const std::string* AuthenticatedNode(const zmq::message_t& route,
-                                       const zmq::message_t& body);
-  void RejectPeer(const std::string& route, const std::string& reason);
-  // The routing id to reach `node` by, or nullptr when none is known.
-  const std::string* RouteOf(const std::string& node) const;
+  using InboundHandler = void (Inbound::*)(
+      const std::vector<absl::string_view>&, const Peer&, absl::Time);
+  void Drain(zmq::socket_t& socket, int batch, InboundHandler handle);
+  // SIGHUP: rereads the allowlists; evicts the nodes whose key went.
+  void Reload();
   // Commits what changed, then sends what was queued: nothing leaves the
   // controller before the state that produced it is durable.
   absl::Status Flush();
-  void Queue(std::vector<Outbound> out);
-  void SendApi(const std::string& route, const proto::ApiReply& reply);
   absl::Time Now() const;
   // STATUS= when due, and WATCHDOG=1, from the loop itself.
   void NotifySystemd(absl::Time now);
@@ -112,20 +104,9 @@ class Server {
   std::unique_ptr<SystemdNotifier> systemd_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Authenticator> auth_;  // with CURVE only
-  // With CURVE, the scheduler knows a node by its authorized name; the
-  // ROUTER knows it by a routing id libzmq chose for its connection. The
-  // route of a node is the one its last authenticated message came on.
-  // Without CURVE the two are the same (the worker sets its routing id).
-  std::map<std::string, std::string> routes_;     // node -> routing id
-  std::map<std::string, std::string> node_keys_;  // node -> key (Z85)
-  // Waiting for the next Flush().
-  std::vector<Outbound> control_out_;    // route = node name
-  std::vector<Outbound> rejects_out_;    // route = routing id
-  std::vector<ApiOutbound> api_out_;
-  std::map<std::string, std::vector<uint64_t>> acks_;  // by node name
-  // Messages refused here (bad frames, unauthorized keys, forged names);
-  // the scheduler counts those it refuses itself.
-  uint64_t refused_ = 0;
+  // Decodes, checks and applies what the sockets read; holds what to send
+  // until the next Flush().
+  std::unique_ptr<Inbound> inbound_;
 };
 
 }  // namespace quark

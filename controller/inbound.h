@@ -1,0 +1,117 @@
+// Everything the controller receives, decoded, checked and applied, with
+// no socket in sight: frame counts, parsing, who the peer is (with CURVE,
+// the name its key is authorized as), then the scheduler and the API. What
+// that produces waits here until the server has committed the scheduler's
+// changes (the write-ahead rule, server.h) and calls TakeOutput().
+//
+// The server (server.cc) feeds it what its sockets read; the fuzzer
+// (fuzz/controller_inbound_fuzz) feeds it fuzzed frames. Both thus run the
+// same code: nothing about inbound validation lives in the server.
+//
+//   control ROUTER  [route, ControlMsg]
+//   collector PULL  [ResultMsg]
+//   api ROUTER      [route, ApiRequest]
+//
+// With CURVE a message's Peer carries the key its connection authenticated
+// with (the ZAP User-Id, controller/auth.h). The scheduler knows a node by
+// the name that key is authorized as; the ROUTER knows it by a routing id
+// libzmq chose. A node's route is the one its last authenticated message
+// came on. Without CURVE the two are the same: the worker sets its routing
+// id to its name.
+//
+// Not thread-safe; one per server.
+#ifndef QUARK_CONTROLLER_INBOUND_H_
+#define QUARK_CONTROLLER_INBOUND_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "controller/api.h"
+#include "controller/scheduler.h"
+
+namespace quark {
+
+// Who may connect (implemented by Authenticator, controller/auth.h).
+class KeyDirectory {
+ public:
+  virtual ~KeyDirectory() = default;
+  // The name `key` (Z85) is authorized as in `domain` (kWorkerDomain,
+  // kOperatorDomain), or nullptr.
+  virtual const std::string* NameOf(const std::string& domain,
+                                    const std::string& key) const = 0;
+};
+
+// What libzmq says about the sender of a message.
+struct Peer {
+  std::string key;      // ZAP User-Id: the CURVE public key; "" without
+  std::string address;  // Peer-Address, for the log
+};
+
+// Messages to send, in this order, once the changes behind them are on
+// disk. Control routes are ROUTER routing ids.
+struct InboundOutput {
+  std::vector<Outbound> control;
+  std::vector<ApiOutbound> api;
+  bool empty() const { return control.empty() && api.empty(); }
+};
+
+class Inbound {
+ public:
+  // `keys` is nullptr without CURVE; with it, `operator_keys` says whether
+  // the API authenticates operators too. Both pointers must outlive this.
+  Inbound(Scheduler* scheduler, Api* api, const KeyDirectory* keys,
+          bool operator_keys);
+
+  void OnControl(const std::vector<absl::string_view>& frames,
+                 const Peer& peer, absl::Time now);
+  void OnResult(const std::vector<absl::string_view>& frames,
+                const Peer& peer, absl::Time now);
+  void OnApi(const std::vector<absl::string_view>& frames, const Peer& peer,
+             absl::Time now);
+
+  // Time passes: the scheduler's tick (when `tick`) and the API's parked
+  // watches.
+  void OnTime(absl::Time now, bool tick);
+
+  // The key directory changed (a reload): nodes whose key is no longer
+  // authorized as their name are evicted, their work requeued, and they
+  // are told why.
+  void OnKeysChanged(absl::Time now);
+
+  // What to send now, the scheduler's changes being committed.
+  InboundOutput TakeOutput();
+
+  // Messages refused here: bad frames, unauthorized keys, forged names.
+  // The scheduler counts those it refuses itself (Scheduler::rejected).
+  uint64_t refused() const { return refused_; }
+
+ private:
+  // With CURVE: the node `peer`'s key is authorized as, after recording
+  // the route; nullptr (and the peer told) when it is not.
+  const std::string* AuthenticatedNode(const std::string& route,
+                                       const Peer& peer);
+  void RejectPeer(const std::string& route, const std::string& reason);
+  void Queue(std::vector<Outbound> out);
+  const std::string* RouteOf(const std::string& node) const;
+
+  Scheduler* const scheduler_;
+  Api* const api_;
+  const KeyDirectory* const keys_;
+  const bool operator_keys_;
+
+  std::map<std::string, std::string> routes_;     // node -> routing id
+  std::map<std::string, std::string> node_keys_;  // node -> key (Z85)
+  std::vector<Outbound> control_out_;             // route = node name
+  std::vector<Outbound> rejects_out_;             // route = routing id
+  std::vector<ApiOutbound> api_out_;
+  std::map<std::string, std::vector<uint64_t>> acks_;  // by node name
+  uint64_t refused_ = 0;
+};
+
+}  // namespace quark
+
+#endif  // QUARK_CONTROLLER_INBOUND_H_
