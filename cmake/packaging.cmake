@@ -123,7 +123,8 @@ tasks for its workers, merges their results and answers the quark command.
 Its state (SQLite) is in /var/lib/quark. It runs as the systemd service
 quark-controller, as the quark user, with a CurveZMQ key pair made on first
 install (/etc/quark/controller.key and controller.pub).")
-set(CPACK_DEBIAN_CONTROLLER_PACKAGE_DEPENDS "quark ${_quark_same}")
+# procps: the unit's ExecReload= runs /bin/kill, which minimal systems lack.
+set(CPACK_DEBIAN_CONTROLLER_PACKAGE_DEPENDS "quark ${_quark_same}, procps")
 set(CPACK_DEBIAN_CONTROLLER_PACKAGE_CONTROL_EXTRA
     ${_quark_debian}/quark-controller/conffiles
     ${_quark_debian}/quark-controller/postinst
