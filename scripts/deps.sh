@@ -28,10 +28,14 @@ die() {
   exit 1
 }
 
+# Installed for this machine's architecture (or for all): with multiarch
+# (scripts/cross-arm64.sh adds the :arm64 -dev packages) dpkg-query prints
+# one status per architecture.
 installed() {
-  local status
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null) || return 1
-  [[ "$status" == installed ]]
+  local native statuses
+  native=$(dpkg --print-architecture)
+  statuses=$(dpkg-query -W -f='${db:Status-Status} ${Architecture}\n' "$1" 2>/dev/null) || return 1
+  grep -q -x -E "installed ($native|all)" <<<"$statuses"
 }
 
 main() {
