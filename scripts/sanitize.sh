@@ -44,18 +44,21 @@ if [[ "${SKIP_DEPS:-0}" != 1 ]]; then
   scripts/deps.sh
 fi
 
+failed=()
+summary=()
+
 echo "== sanitize.sh: build ($build_dir)"
+start=$SECONDS
 SKIP_DEPS=1 BUILD_DIR="$build_dir" scripts/build.sh \
   -DCMAKE_CXX_COMPILER=clang++-14 \
   -DQUARK_SANITIZE=address,undefined \
   -DQUARK_BUILD_FUZZERS=ON
-
-failed=()
-summary=()
+summary+=("build: $((SECONDS - start)) s")
 
 # ------------------------------------------------------------------ ctest
 if [[ "${SANITIZE_TESTS:-1}" != 0 ]]; then
   echo "== sanitize.sh: ctest under ASan+UBSan (all but label fault)"
+  start=$SECONDS
   rm -rf "$reports"
   mkdir -p "$reports"
   ctest_rc=0
@@ -66,7 +69,7 @@ if [[ "${SANITIZE_TESTS:-1}" != 0 ]]; then
     tee "$build_dir/sanitize-ctest.log" || ctest_rc=$?
   ctest_line=$(grep -E 'tests passed|No tests were found' \
     "$build_dir/sanitize-ctest.log" | tail -n 1 || true)
-  summary+=("ctest: ${ctest_line:-no summary printed}")
+  summary+=("ctest: ${ctest_line:-no summary printed} ($((SECONDS - start)) s)")
   ((ctest_rc == 0)) || failed+=("ctest (exit $ctest_rc)")
   shopt -s nullglob
   found=("$reports"/*)
@@ -79,7 +82,7 @@ if [[ "${SANITIZE_TESTS:-1}" != 0 ]]; then
     failed+=("sanitizer reports")
     summary+=("sanitizers: ${#found[@]} report(s) in $reports")
   else
-    summary+=("sanitizers: no report")
+    summary+=("sanitizer reports: none")
   fi
 fi
 
@@ -123,4 +126,5 @@ if ((${#failed[@]} > 0)); then
   echo "sanitize: FAILED: ${failed[*]}"
   exit 1
 fi
-echo "sanitize: all clean (${summary[*]})"
+joined=$(printf '%s; ' "${summary[@]}")
+echo "sanitize: all clean (${joined%; })"
