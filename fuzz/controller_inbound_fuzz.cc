@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const quark::fuzz::Input input = quark::fuzz::DecodeInput(data, size);
-  quark::fuzz::InboundDriver driver(input.curve);
+  quark::fuzz::InboundDriver driver(input.mode);
   for (const quark::fuzz::Step& step : input.steps) driver.Run(step);
   driver.Finish();
   return 0;

@@ -1,14 +1,14 @@
 #include "fuzz/inbound_driver.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
-#include <zmq.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/partial.h"
 #include "common/transport.h"
+#include "controller/auth.h"
 #include "fuzz/messages.h"
 #include "tests/testutil/reference_partial.h"
 
@@ -45,12 +45,15 @@ ApiOptions FuzzApiOptions() {
 constexpr absl::Duration kTick = absl::Milliseconds(100);  // ServerOptions
 constexpr absl::Duration kTimeUnit = absl::Milliseconds(20);
 
-// What ReceiveFrames (common/transport.h) hands the server.
-std::vector<zmq::message_t> Receive(const std::vector<std::string>& frames) {
-  std::vector<zmq::message_t> parts;
-  for (const std::string& f : frames) parts.emplace_back(f.data(), f.size());
-  return parts;
-}
+struct KeyName {
+  const char* domain;
+  const char* key;
+  const char* name;
+};
+constexpr KeyName kKeys[] = {{kWorkerDomain, "K1", "n1"},
+                             {kWorkerDomain, "K2", "n2"},
+                             {kWorkerDomain, "K3", "n3"},
+                             {kOperatorDomain, "O1", "ann"}};
 
 std::string Same(const google::protobuf::MessageLite& m) {
   return m.SerializeAsString();
@@ -58,44 +61,72 @@ std::string Same(const google::protobuf::MessageLite& m) {
 
 }  // namespace
 
-InboundDriver::InboundDriver(bool curve)
-    : curve_(curve),
-      scheduler_(FuzzSchedulerOptions()),
-      api_(&scheduler_, FuzzApiOptions()),
-      now_(absl::FromUnixSeconds(1'700'000'000)),
-      next_tick_(now_) {
-  Control({RouteOf("n1"), HelloFrame("n1", 1)});
-  Control({RouteOf("n2"), HelloFrame("n2", 1)});
-  EndIteration(absl::ZeroDuration());
-  Control({RouteOf("n1"), ReadyFrame(SessionOf("n1"), 2)});
-  Control({RouteOf("n2"), ReadyFrame(SessionOf("n2"), 2)});
-  HandleApi({"cli", SubmitFrame(1, proto::COUNT, 0, 9999, 0)});
-  HandleApi({"cli", SubmitFrame(2, proto::TWINS, 1'000'000, 1'020'000, -1)});
-  EndIteration(absl::ZeroDuration());
+// ------------------------------------------------------------ FuzzKeys
+
+const std::string* FuzzKeys::NameOf(const std::string& domain,
+                                    const std::string& key) const {
+  static const auto* names = [] {
+    auto* m = new std::map<std::pair<std::string, std::string>, std::string>;
+    for (const KeyName& k : kKeys) (*m)[{k.domain, k.key}] = k.name;
+    return m;
+  }();
+  if (revoked_.count(key)) return nullptr;
+  auto it = names->find({domain, key});
+  return it == names->end() ? nullptr : &it->second;
 }
 
-uint64_t InboundDriver::SessionOf(const std::string& node) const {
-  auto it = sessions_.find(node);
-  return it == sessions_.end() ? 0 : it->second;
+void FuzzKeys::Toggle(uint8_t which) {
+  const std::string key = kKeys[which % std::size(kKeys)].key;
+  if (!revoked_.erase(key)) revoked_.insert(key);
+}
+
+std::string FuzzKeys::KeyOf(const std::string& node) {
+  for (const KeyName& k : kKeys) {
+    if (k.name == node && k.domain == std::string(kWorkerDomain)) return k.key;
+  }
+  return "";
+}
+
+// ------------------------------------------------------- InboundDriver
+
+InboundDriver::InboundDriver(Mode mode)
+    : mode_(mode),
+      scheduler_(FuzzSchedulerOptions()),
+      api_(&scheduler_, FuzzApiOptions()),
+      inbound_(&scheduler_, &api_, mode.curve ? &keys_ : nullptr,
+               mode.operator_keys),
+      now_(absl::FromUnixSeconds(1'700'000'000)),
+      next_tick_(now_) {
+  auto control = [&](const std::string& node, const std::string& body) {
+    Deliver(Op::kControl,
+            StepFrames(FuzzKeys::KeyOf(node), {RouteOf(node), body}));
+  };
+  auto api = [&](const std::string& body) {
+    Deliver(Op::kApi, StepFrames("O1", {"cli", body}));
+  };
+  control("n1", HelloFrame("n1", 1));
+  control("n2", HelloFrame("n2", 1));
+  EndIteration(absl::ZeroDuration());
+  control("n1", ReadyFrame(SessionOf(RouteOf("n1")), 2));
+  control("n2", ReadyFrame(SessionOf(RouteOf("n2")), 2));
+  api(SubmitFrame(1, proto::COUNT, 0, 9999, 0));
+  api(SubmitFrame(2, proto::TWINS, 1'000'000, 1'020'000, -1));
+  EndIteration(absl::ZeroDuration());
 }
 
 std::string InboundDriver::RouteOf(const std::string& node) const {
-  if (!curve_) return node;
-  for (const auto& [key, name] : kKeys) {
-    if (node == name) return key;
-  }
-  return node;  // not authorized: refused
+  return mode_.curve ? absl::StrCat("\x01zmq-", node) : node;
 }
 
-const std::string* InboundDriver::NameOf(const std::string& key) const {
-  static const auto* names = [] {
-    auto* m = new std::map<std::string, std::string>;
-    for (const auto& [k, name] : kKeys) (*m)[k] = name;
-    return m;
-  }();
-  auto it = names->find(key);
-  if (it == names->end() || revoked_.count(it->second)) return nullptr;
-  return &it->second;
+std::vector<std::string> InboundDriver::StepFrames(
+    const std::string& key, std::vector<std::string> frames) const {
+  if (mode_.curve) frames.insert(frames.begin(), key);
+  return frames;
+}
+
+uint64_t InboundDriver::SessionOf(const std::string& route) const {
+  auto it = sessions_.find(route);
+  return it == sessions_.end() ? 0 : it->second;
 }
 
 proto::Partial InboundDriver::Reference(uint64_t lo, uint64_t hi) {
@@ -111,144 +142,59 @@ proto::Partial InboundDriver::Reference(uint64_t lo, uint64_t hi) {
 void InboundDriver::Run(const Step& step) {
   switch (step.op) {
     case Op::kControl:
-      return Control(step.frames);
     case Op::kCollector:
-      return Collector(step.frames);
     case Op::kApi:
-      return HandleApi(step.frames);
+      return Deliver(step.op, step.frames);
     case Op::kEndIteration:
       return EndIteration(step.arg * kTimeUnit);
     case Op::kHonestResult:
       return HonestResult(step.arg, step.flags);
-    case Op::kReload:
-      return Reload(step.arg);
+    case Op::kReload:  // Server::Reload
+      if (!mode_.curve) return;
+      keys_.Toggle(step.arg);
+      return inbound_.OnKeysChanged(now_);
   }
 }
 
-// Server::HandleControl.
-void InboundDriver::Control(const std::vector<std::string>& frames) {
-  auto parts = Receive(frames);
-  if (parts.size() != 2) return;  // logged and dropped
-  std::string node = parts[0].to_string();
-  if (curve_) {
-    const std::string* name = AuthenticatedNode(parts[0].to_string());
-    if (name == nullptr) return;
-    node = *name;
-  }
-  proto::ControlMsg msg;
-  if (!ParseFrame(parts[1], &msg).ok()) return;  // logged and dropped
-  if (curve_ && msg.has_hello() && msg.hello().node() != node) {
-    RejectPeer(parts[0].to_string(), "authorized as another name");
-    return;
-  }
-  if (msg.has_ready()) granted_[msg.ready().session()] += msg.ready().credits();
-  for (Outbound& o : scheduler_.OnControl(
-           node, msg, now_, curve_ ? node_keys_[node] : std::string())) {
-    control_out_.push_back(std::move(o));
-  }
-}
-
-// Server::AuthenticatedNode: here the routing id is the key.
-const std::string* InboundDriver::AuthenticatedNode(const std::string& route) {
-  const std::string* name = NameOf(route);
-  if (name == nullptr) {
-    RejectPeer(route, "key no longer authorized");
-    return nullptr;
-  }
-  routes_[*name] = route;
-  node_keys_[*name] = route;
-  return name;
-}
-
-void InboundDriver::RejectPeer(const std::string& route,
-                               const std::string& reason) {
-  Outbound o;
-  o.route = route;
-  o.msg.mutable_reject()->set_reason(reason);
-  o.msg.mutable_reject()->set_protocol_version(kProtocolVersion);
-  rejects_out_.push_back(std::move(o));
-}
-
-// Server::Reload after a SIGHUP: `which` key is revoked, or restored.
-void InboundDriver::Reload(uint8_t which) {
-  if (!curve_) return;  // nothing to reload
-  const std::string name = kKeys[which % std::size(kKeys)].second;
-  if (!revoked_.erase(name)) revoked_.insert(name);
-  for (auto it = node_keys_.begin(); it != node_keys_.end();) {
-    const std::string* allowed = NameOf(it->second);
-    if (allowed != nullptr && *allowed == it->first) {
-      ++it;
-      continue;
-    }
-    for (Outbound& o : scheduler_.Evict(it->first, now_)) {
-      control_out_.push_back(std::move(o));
-    }
-    if (auto route = routes_.find(it->first); route != routes_.end()) {
-      RejectPeer(route->second, "key removed");
-      routes_.erase(route);
-    }
-    it = node_keys_.erase(it);
-  }
-}
-
-// Server::HandleCollector.
-void InboundDriver::Collector(const std::vector<std::string>& frames) {
-  auto parts = Receive(frames);
-  std::string key;  // the connection's User-Id, with CURVE
-  if (curve_) {
-    key = parts[0].to_string();
+// What Server::Drain hands Inbound: the frames of one message and who
+// sent it. Notes on the side what the invariants need.
+void InboundDriver::Deliver(Op op, const std::vector<std::string>& frames) {
+  Peer peer;
+  peer.address = "192.0.2.1";
+  std::vector<absl::string_view> parts(frames.begin(), frames.end());
+  if (mode_.curve && parts.size() >= 2) {
+    peer.key = frames[0];
     parts.erase(parts.begin());
   }
-  proto::ResultMsg result;
-  absl::Status s = parts.size() == 1
-                       ? ParseFrame(parts[0], &result)
-                       : absl::InvalidArgumentError("frames, expected 1");
-  if (!s.ok()) return;  // unreadable: dropped, no ack
-  if (curve_) {
-    const std::string* name = NameOf(key);
-    if (name == nullptr || *name != result.node()) return;  // refused, no ack
+  if (op == Op::kControl) {
+    proto::ControlMsg msg;
+    if (parts.size() == 2 && ParseFrame(parts[1], &msg).ok()) {
+      if (msg.has_ready()) {
+        granted_[msg.ready().session()] += msg.ready().credits();
+      }
+      if (const std::string* name = keys_.NameOf(kWorkerDomain, peer.key)) {
+        route_names_[std::string(parts[0])] = *name;
+      }
+    }
+    inbound_.OnControl(parts, peer, now_);
+  } else if (op == Op::kCollector) {
+    inbound_.OnResult(parts, peer, now_);
+    if (parts.size() == 1) CheckResult(parts[0]);
+  } else {
+    proto::ApiRequest request;
+    if (parts.size() == 2 && ParseFrame(parts[1], &request).ok()) {
+      request_ids_[std::string(parts[0])].insert(request.request_id());
+    }
+    inbound_.OnApi(parts, peer, now_);
   }
-  std::vector<Outbound> out;
-  s = scheduler_.OnResult(result, now_, &out);
-  CheckResult(result, s);
-  if (result.lease() != 0 && ValidNodeName(result.node())) {
-    acks_[result.node()].push_back(result.lease());
-  }
-  for (Outbound& o : out) control_out_.push_back(std::move(o));
 }
 
-// Server::HandleApi.
-void InboundDriver::HandleApi(const std::vector<std::string>& frames) {
-  auto parts = Receive(frames);
-  const std::string route = parts[0].to_string();
-  if (parts.size() != 2) return;  // logged and dropped
-  proto::ApiRequest request;
-  if (absl::Status s = ParseFrame(parts[1], &request); !s.ok()) {
-    proto::ApiReply reply = ErrorReply(absl::InvalidArgumentError(s.message()));
-    reply.set_protocol_version(kProtocolVersion);
-    api_out_.push_back({route, std::move(reply)});
-    return;
-  }
-  std::vector<Outbound> control;
-  auto reply = api_.Handle(route, request, now_, &control);
-  for (Outbound& o : control) control_out_.push_back(std::move(o));
-  if (!reply.has_value()) return;  // a parked Watch
-  if (reply->request_id() != request.request_id()) {
-    Broken(absl::StrCat("reply to request ", request.request_id(),
-                        " carries request id ", reply->request_id()));
-  }
-  api_out_.push_back({route, *std::move(reply)});
-}
-
-// The end of Server::Run's loop body: time, parked watches, Flush.
+// The end of Server::Run's loop body.
 void InboundDriver::EndIteration(absl::Duration elapsed) {
   now_ += elapsed;
-  if (now_ >= next_tick_) {
-    for (Outbound& o : scheduler_.OnTick(now_))
-      control_out_.push_back(std::move(o));
-    next_tick_ = now_ + kTick;
-  }
-  for (ApiOutbound& o : api_.Poll(now_)) api_out_.push_back(std::move(o));
+  const bool tick = now_ >= next_tick_;
+  if (tick) next_tick_ = now_ + kTick;
+  inbound_.OnTime(now_, tick);
   Flush();
   for (const proto::Node& node : scheduler_.ListNodes(now_)) {
     if (node.leases() > granted_[node.session()]) {
@@ -264,41 +210,51 @@ void InboundDriver::EndIteration(absl::Duration elapsed) {
 // sockets.
 void InboundDriver::Flush() {
   store_.Commit(scheduler_.TakeChanges());
-  for (const Outbound& o : control_out_) Observe(o);
-  control_out_.clear();
-  for (const Outbound& o : rejects_out_) (void)o.msg.SerializeAsString();
-  rejects_out_.clear();
-  acks_.clear();
-  for (const ApiOutbound& o : api_out_) {
+  InboundOutput out = inbound_.TakeOutput();
+  for (const Outbound& o : out.control) Observe(o);
+  for (const ApiOutbound& o : out.api) {
+    (void)o.reply.SerializeAsString();  // as SendMessage does
     if (o.reply.protocol_version() != kProtocolVersion) {
       Broken(absl::StrCat("API reply without the protocol version: ",
                           o.reply.ShortDebugString()));
     }
-    (void)o.reply.SerializeAsString();  // as SendMessage does
+    // 0: the request could not be read, or its sender is not authorized.
+    if (o.reply.request_id() != 0 &&
+        !request_ids_[o.route].count(o.reply.request_id())) {
+      Broken(absl::StrCat("API reply with request id ", o.reply.request_id(),
+                          ", which its client never sent"));
+    }
   }
-  api_out_.clear();
 }
 
 void InboundDriver::Observe(const Outbound& sent) {
   (void)sent.msg.SerializeAsString();  // as SendMessage does
-  if (sent.msg.has_welcome())
+  if (sent.msg.has_welcome()) {
     sessions_[sent.route] = sent.msg.welcome().session();
+  }
   if (sent.msg.has_assign()) {
     assigns_.push_back({sent.route, sent.msg.assign()});
     if (assigns_.size() > 64) assigns_.erase(assigns_.begin());
   }
 }
 
-// What a worker that got assigns_[which] pushes, spoiled as `flags` say.
+// What the worker that got assigns_[which] pushes, spoiled as `flags` say.
 void InboundDriver::HonestResult(uint8_t which, uint8_t flags) {
   if (assigns_.empty()) return;
   const SentAssign sent = assigns_[which % assigns_.size()];
-  const std::string route = RouteOf(sent.route);
   const proto::Assign& a = sent.assign;
+  std::string node = sent.route;
+  if (mode_.curve) {
+    auto it = route_names_.find(sent.route);
+    if (it == route_names_.end()) return;
+    node = it->second;
+  }
+  const std::string key = FuzzKeys::KeyOf(node);
   const uint64_t lo = a.range().lo(), hi = a.range().hi();
+  const uint64_t session = SessionOf(sent.route);
   proto::ResultMsg r;
   r.set_protocol_version(kProtocolVersion);
-  r.set_session(SessionOf(sent.route) + ((flags & kOtherSession) ? 1 : 0));
+  r.set_session(session + ((flags & kOtherSession) ? 1 : 0));
   r.set_lease(a.lease());
   r.set_job(a.job());
   r.set_task(a.task());
@@ -311,22 +267,20 @@ void InboundDriver::HonestResult(uint8_t which, uint8_t flags) {
   }  // else an empty partial: CheckResult sees it as wrong
   // 10,000 numbers a second: tasks grow, but stay small enough to sieve.
   r.set_compute_us(100 * std::min<uint64_t>(hi - lo, uint64_t{1} << 40) + 100);
-  r.set_node(sent.route);
-  if (curve_) {
-    Collector({route, r.SerializeAsString()});
-  } else {
-    Collector({r.SerializeAsString()});
-  }
+  r.set_node(node);
+  Deliver(Op::kCollector, StepFrames(key, {r.SerializeAsString()}));
   if (flags & kThenReady) {
-    Control({route, ReadyFrame(SessionOf(sent.route), 1)});
+    Deliver(Op::kControl,
+            StepFrames(key, {sent.route, ReadyFrame(session, 1)}));
   }
 }
 
-// Checks a DONE job's answer against libprimesieve when every result the
-// scheduler accepted for it carried the right partial.
-void InboundDriver::CheckResult(const proto::ResultMsg& result,
-                                const absl::Status& status) {
-  if (status.ok() && result.error().empty()) {
+// Checks a DONE job's answer against libprimesieve when every result that
+// arrived for it carried the right partial.
+void InboundDriver::CheckResult(absl::string_view frame) {
+  proto::ResultMsg result;
+  if (!ParseFrame(frame, &result).ok()) return;
+  if (result.error().empty()) {
     const uint64_t lo = result.range().lo(), hi = result.range().hi();
     if (lo > hi || hi - lo >= kMaxSievedNumbers ||
         Same(Reference(lo, hi)) != Same(result.partial())) {

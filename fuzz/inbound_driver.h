@@ -1,31 +1,26 @@
-// Drives the controller's inbound path with fuzzed messages, the way
-// controller/server.cc does, minus the sockets, the clock and the disk:
+// Drives the controller's inbound path (controller/inbound.h, the code the
+// server runs on what its sockets read) with fuzzed messages, and the
+// server loop around it (controller/server.cc) minus the sockets, the clock
+// and the disk:
 //
-//   control ROUTER  [route, ControlMsg]  frame count, (CURVE: the key's
-//                                        node), ParseFrame, (CURVE: Hello
-//                                        under that name), OnControl
-//   collector PULL  [ResultMsg]          frame count, ParseFrame (dropped,
-//                                        no ack, when it fails), (CURVE: the
-//                                        key's node is the sender's),
-//                                        Scheduler::OnResult, the ack
-//   api ROUTER      [route, ApiRequest]  frame count, ParseFrame (an error
-//                                        reply when it fails), Api::Handle
-//   end of a loop iteration              Scheduler::OnTick when due,
-//                                        Api::Poll, Flush: the scheduler's
-//                                        changes to a MemoryStore, then the
-//                                        queued messages "sent"
-//   SIGHUP (CURVE)                       allowlist reloaded, nodes whose
-//                                        key went are evicted
+//   control ROUTER  [route, ControlMsg]   Inbound::OnControl
+//   collector PULL  [ResultMsg]           Inbound::OnResult
+//   api ROUTER      [route, ApiRequest]   Inbound::OnApi
+//   end of a loop iteration               Inbound::OnTime (a tick when
+//                                         due), then Flush: the scheduler's
+//                                         changes to a MemoryStore, then
+//                                         Inbound::TakeOutput "sent"
+//   SIGHUP (CURVE)                        a key revoked or restored, then
+//                                         Inbound::OnKeysChanged
 //
-// With CURVE the ZAP handshake itself is not driven (it needs sockets):
-// a control message's routing id stands for the key its connection
-// authenticated with, and a collector message carries its key as an
-// extra first frame. authorized_workers is modelled as kKeys ("K1" is
-// n1's key, ...), less the keys revoked by kReload steps. Operator keys
-// (authorized_operators) are not modelled: the API runs as without them.
+// With CURVE the handshake itself is not driven (it needs sockets): a
+// step of two frames or more carries in its first frame the key its
+// connection authenticated with (libzmq's User-Id, Peer::key). FuzzKeys
+// is the allowlists: workers "K1" (n1), "K2" (n2), "K3" (n3), operator
+// "O1" (ann) when operator keys are on.
 //
-// It starts from a fixture (nodes "n1" and "n2" registered with two
-// credits each, a COUNT job [0, 9999] with four tasks leased, a TWINS job
+// It starts from a fixture (nodes n1 and n2 registered with two credits
+// each, a COUNT job [0, 9999] with four tasks leased, a TWINS job
 // [1e6, 1.02e6] queued behind it), so that results and heartbeats of
 // fuzzed sessions and leases reach deep code. The options are small (8
 // finished jobs kept, 8 credits, 4 parked watches) so that the limits are
@@ -37,9 +32,9 @@
 //    request id;
 //  - no node holds more leases than the credits its session was sent
 //    (Ready), whether the scheduler took them or not;
-//  - a job that ends DONE, over a range small enough to sieve here, and
-//    whose accepted results all carried the right partial, has the right
-//    answer (exactly-once merging, whatever the order, duplicates,
+//  - a job that ends DONE, over a range small enough to sieve here, for
+//    which every result that arrived carried the right partial, has the
+//    right answer (exactly-once merging, whatever the order, duplicates,
 //    requeues and failures);
 //  - Finish(): what the scheduler stored restores (Scheduler::Restore) to
 //    the same jobs: state, result, error, counters and progress.
@@ -52,11 +47,11 @@
 #include <map>
 #include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "controller/api.h"
+#include "controller/inbound.h"
 #include "controller/scheduler.h"
 #include "fuzz/inbound_input.h"
 #include "fuzz/memory_store.h"
@@ -73,11 +68,21 @@ enum HonestFlags : uint8_t {
   kWrongRange = 8,    // range hi one past the task's
 };
 
-// The CURVE model's authorized_workers: key -> node name.
-inline constexpr std::pair<const char*, const char*> kKeys[] = {
-    {"K1", "n1"}, {"K2", "n2"}, {"K3", "n3"}};
+// The allowlists of the CURVE model; a reload toggles one key.
+class FuzzKeys : public KeyDirectory {
+ public:
+  const std::string* NameOf(const std::string& domain,
+                            const std::string& key) const override;
+  // Revokes the `which`-th key (of K1, K2, K3, O1), or restores it.
+  void Toggle(uint8_t which);
+  // The worker key of `node` ("" if none).
+  static std::string KeyOf(const std::string& node);
 
-// An Assign as a worker received it.
+ private:
+  std::set<std::string> revoked_;
+};
+
+// An Assign as a worker received it, on the routing id `route`.
 struct SentAssign {
   std::string route;
   proto::Assign assign;
@@ -85,8 +90,8 @@ struct SentAssign {
 
 class InboundDriver {
  public:
-  // Runs the fixture, on a controller with CURVE or without.
-  explicit InboundDriver(bool curve);
+  // Runs the fixture, on a controller configured as `mode` says.
+  explicit InboundDriver(Mode mode);
 
   void Run(const Step& step);
 
@@ -94,14 +99,17 @@ class InboundDriver {
   // restores to the same jobs.
   void Finish();
 
-  // What the peers were sent so far (assignments: the most recent 64).
-  const std::vector<SentAssign>& assigns() const { return assigns_; }
-  // Sessions and assignments are known by the scheduler's name of a
-  // node: its routing id without CURVE, its authorized name with.
-  uint64_t SessionOf(const std::string& node) const;
-
-  // The routing id a peer named `node` sends from: with CURVE its key.
+  // The routing id a worker named `node` connects with: its name without
+  // CURVE (the worker sets it), one libzmq would choose with.
   std::string RouteOf(const std::string& node) const;
+  // The frames of a step carrying `frames` from a peer with `key`: with
+  // CURVE the key comes first.
+  std::vector<std::string> StepFrames(const std::string& key,
+                                      std::vector<std::string> frames) const;
+  // The session last welcomed on `route`.
+  uint64_t SessionOf(const std::string& route) const;
+  // The assignments sent so far (the most recent 64).
+  const std::vector<SentAssign>& assigns() const { return assigns_; }
 
   // The partial a correct worker computes for [lo, hi] (libprimesieve);
   // only for ranges of at most kMaxSievedNumbers.
@@ -109,41 +117,30 @@ class InboundDriver {
   static proto::Partial Reference(uint64_t lo, uint64_t hi);
 
  private:
-  void Control(const std::vector<std::string>& frames);
-  void Collector(const std::vector<std::string>& frames);
-  void HandleApi(const std::vector<std::string>& frames);
+  // `frames` as the socket delivered them (with CURVE, after the key).
+  void Deliver(Op op, const std::vector<std::string>& frames);
   void EndIteration(absl::Duration elapsed);
   void HonestResult(uint8_t which, uint8_t flags);
-  void Reload(uint8_t which);
-  const std::string* NameOf(const std::string& key) const;
-  const std::string* AuthenticatedNode(const std::string& route);
-  void RejectPeer(const std::string& route, const std::string& reason);
   void Flush();
   void Observe(const Outbound& sent);
-  void CheckResult(const proto::ResultMsg& result, const absl::Status& status);
+  void CheckResult(absl::string_view frame);
   void CheckRestore();
 
-  const bool curve_;
+  const Mode mode_;
+  FuzzKeys keys_;
   Scheduler scheduler_;
   Api api_;
+  Inbound inbound_;
   MemoryStore store_;
   absl::Time now_;
   absl::Time next_tick_;
 
-  // Waiting for the next Flush(), as in Server.
-  std::vector<Outbound> control_out_;
-  std::vector<Outbound> rejects_out_;
-  std::vector<ApiOutbound> api_out_;
-  std::map<std::string, std::vector<uint64_t>> acks_;
-
-  // CURVE, as in Server: node -> routing id, node -> key; revoked names.
-  std::map<std::string, std::string> routes_, node_keys_;
-  std::set<std::string> revoked_;
-
   std::vector<SentAssign> assigns_;
-  std::map<std::string, uint64_t> sessions_;  // node -> last Welcome's
-  std::map<uint64_t, uint64_t> granted_;      // session -> credits in Readys
-  std::set<uint64_t> tainted_jobs_;  // accepted a result with a wrong partial
+  std::map<std::string, uint64_t> sessions_;        // route -> Welcome's
+  std::map<std::string, std::string> route_names_;  // CURVE: route -> node
+  std::map<uint64_t, uint64_t> granted_;  // session -> credits in Readys
+  std::map<std::string, std::set<uint64_t>> request_ids_;  // route -> sent
+  std::set<uint64_t> tainted_jobs_;  // a result with a wrong partial came
   std::set<uint64_t> checked_jobs_;
 };
 

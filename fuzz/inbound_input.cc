@@ -47,7 +47,8 @@ Input DecodeInput(const uint8_t* data, size_t size) {
   Reader in(data, size);
   uint8_t mode = 0, op;
   in.Byte(&mode);
-  input.curve = (mode & 1) != 0;
+  input.mode.curve = (mode & 1) != 0;
+  input.mode.operator_keys = input.mode.curve && (mode & 2) != 0;
   while (in.Byte(&op)) {
     Step step;
     step.op = static_cast<Op>(op % kOps);
@@ -72,7 +73,8 @@ Input DecodeInput(const uint8_t* data, size_t size) {
 }
 
 std::string EncodeInput(const Input& input) {
-  std::string out(1, input.curve ? '\1' : '\0');
+  std::string out(1, static_cast<char>((input.mode.curve ? 1 : 0) |
+                                       (input.mode.operator_keys ? 2 : 0)));
   for (const Step& step : input.steps) {
     out += static_cast<char>(step.op);
     switch (step.op) {

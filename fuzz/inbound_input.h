@@ -6,12 +6,11 @@
 // mutations stay meaningful; truncation just ends it):
 //
 //   input    := mode step*           mode & 1: the controller runs with CURVE
+//                                    mode & 2: and with operator keys
 //   step     := op [body]
-//   op % 6 == 0  control ROUTER  frames        (server: 2 frames expected)
-//   op % 6 == 1  collector PULL  frames        (server: 1 frame expected;
-//                                               with CURVE a first frame
-//                                               stands for the User-Id)
-//   op % 6 == 2  api ROUTER      frames        (server: 2 frames expected)
+//   op % 6 == 0  control ROUTER  frames        (2 frames expected)
+//   op % 6 == 1  collector PULL  frames        (1 frame expected)
+//   op % 6 == 2  api ROUTER      frames        (2 frames expected)
 //   op % 6 == 3  end of a loop iteration: arg  (time passes arg x 20 ms)
 //   op % 6 == 4  honest result:  arg flags     (see InboundDriver)
 //   op % 6 == 5  SIGHUP: arg                   (a key revoked or restored)
@@ -19,7 +18,9 @@
 //               little-endian length and that many bytes
 //
 // A frame count of 0 is not encodable: ZeroMQ never delivers a message
-// without a frame.
+// without a frame. With CURVE, the first of two frames or more stands for
+// the key the sender's connection authenticated with (libzmq's User-Id),
+// not for a frame.
 #ifndef QUARK_FUZZ_INBOUND_INPUT_H_
 #define QUARK_FUZZ_INBOUND_INPUT_H_
 
@@ -48,8 +49,13 @@ struct Step {
   uint8_t flags = 0;                // kHonestResult
 };
 
-struct Input {
+struct Mode {
   bool curve = false;
+  bool operator_keys = false;  // with curve only
+};
+
+struct Input {
+  Mode mode;
   std::vector<Step> steps;
 };
 

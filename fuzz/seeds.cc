@@ -19,24 +19,27 @@ namespace {
 // can use what the controller answered (sessions, assignments).
 class SeedBuilder {
  public:
-  explicit SeedBuilder(bool curve = false) : driver_(curve) {
-    input_.curve = curve;
-  }
-  // From the peer named `node` (with CURVE, its key's connection).
+  explicit SeedBuilder(Mode mode = {}) : driver_(mode) { input_.mode = mode; }
+
+  // From the worker named `node` (with CURVE, on its key's connection).
   SeedBuilder& Control(const std::string& node, const std::string& body) {
-    return Add({Op::kControl, {driver_.RouteOf(node), body}});
+    return ControlFrom(FuzzKeys::KeyOf(node), driver_.RouteOf(node), body);
   }
-  SeedBuilder& ControlFrom(const std::string& route, const std::string& body) {
-    return Add({Op::kControl, {route, body}});
+  // From routing id `route`, on a connection with `key` (with CURVE).
+  SeedBuilder& ControlFrom(const std::string& key, const std::string& route,
+                           const std::string& body) {
+    return Add({Op::kControl, driver_.StepFrames(key, {route, body})});
   }
   // A result pushed by `node` (with CURVE, under its key).
   SeedBuilder& Result(const std::string& node, const std::string& body) {
-    if (!input_.curve) return Add({Op::kCollector, {body}});
-    return Add({Op::kCollector, {driver_.RouteOf(node), body}});
+    return Add(
+        {Op::kCollector, driver_.StepFrames(FuzzKeys::KeyOf(node), {body})});
   }
-  SeedBuilder& Api(const std::string& body) {
-    return Add({Op::kApi, {"cli", body}});
+  // From the CLI, with operator key `key` when that matters.
+  SeedBuilder& Api(const std::string& body, const std::string& key = "O1") {
+    return Add({Op::kApi, driver_.StepFrames(key, {"cli", body})});
   }
+  // Frames as they are, with no key added.
   SeedBuilder& Frames(Op op, std::vector<std::string> frames) {
     return Add({op, std::move(frames)});
   }
@@ -48,10 +51,17 @@ class SeedBuilder {
     return Add({Op::kHonestResult, {}, which, flags});
   }
   SeedBuilder& Reload(uint8_t which) { return Add({Op::kReload, {}, which}); }
-  uint64_t Session(const std::string& route) const {
-    return driver_.SessionOf(route);
+  uint64_t Session(const std::string& node) const {
+    return driver_.SessionOf(driver_.RouteOf(node));
   }
-  InboundDriver& driver() { return driver_; }
+  // The worker behind `route`, of those the seeds speak for.
+  std::string NodeOf(const std::string& route) const {
+    for (const char* node : {"n1", "n2", "n3"}) {
+      if (driver_.RouteOf(node) == route) return node;
+    }
+    return route;
+  }
+  const InboundDriver& driver() const { return driver_; }
   std::string Encode() const { return EncodeInput(input_); }
 
  private:
@@ -65,25 +75,27 @@ class SeedBuilder {
   Input input_;
 };
 
-std::string ResultFrame(InboundDriver& driver, const SentAssign& sent) {
+std::string ResultFrame(const SeedBuilder& b, const SentAssign& sent) {
   const proto::Assign& a = sent.assign;
+  const std::string node = b.NodeOf(sent.route);
   proto::ResultMsg r;
   r.set_protocol_version(kProtocolVersion);
-  r.set_session(driver.SessionOf(sent.route));
+  r.set_session(b.Session(node));
   r.set_lease(a.lease());
   r.set_job(a.job());
   r.set_task(a.task());
   *r.mutable_range() = a.range();
-  *r.mutable_partial() = driver.Reference(a.range().lo(), a.range().hi());
+  *r.mutable_partial() =
+      InboundDriver::Reference(a.range().lo(), a.range().hi());
   r.set_compute_us(250'000);
-  r.set_node(sent.route);
+  r.set_node(node);
   return r.SerializeAsString();
 }
 
 // Workers that answer every assignment correctly, with a credit back,
 // until both fixture jobs are done.
-std::string Results(bool curve) {
-  SeedBuilder b(curve);
+std::string Results(Mode mode) {
+  SeedBuilder b(mode);
   std::set<uint64_t> answered;
   for (int i = 0; i < 64; ++i) {
     const SentAssign* next = nullptr;
@@ -96,8 +108,9 @@ std::string Results(bool curve) {
     if (next == nullptr) break;
     const SentAssign sent = *next;
     answered.insert(sent.assign.lease());
-    b.Result(sent.route, ResultFrame(b.driver(), sent))
-        .Control(sent.route, ReadyFrame(b.Session(sent.route), 1))
+    const std::string node = b.NodeOf(sent.route);
+    b.Result(node, ResultFrame(b, sent))
+        .Control(node, ReadyFrame(b.Session(node), 1))
         .End();
   }
   return b.Encode();
@@ -187,7 +200,7 @@ std::string Malformed() {
       .Frames(Op::kControl, {"n4", hello, hello})
       .Control("n4", "\xff\xff\xff garbage")
       .Control("n5", HelloFrame("n4", 1))  // name is not the route
-      .ControlFrom("bad name!", HelloFrame("bad name!", 1))
+      .ControlFrom("", "bad name!", HelloFrame("bad name!", 1))
       .Control("n1", ReadyFrame(b.Session("n1"), 0))
       .Control("n1", ReadyFrame(b.Session("n1"), 1000))
       .Control("n2", HeartbeatFrame(b.Session("n1"), 0))  // someone else's
@@ -220,10 +233,10 @@ std::string ManyJobs() {
 
 // A controller with CURVE: names come from keys, which a reload revokes.
 std::string Curve() {
-  SeedBuilder b(/*curve=*/true);
-  b.Control("n3", HelloFrame("n3", 1))
-      .ControlFrom("K3", HelloFrame("n1", 1))  // n3's key, n1's name
-      .ControlFrom("K9", HelloFrame("K9", 1))  // a key not authorized
+  SeedBuilder b(Mode{.curve = true});
+  b.ControlFrom("K3", "\x01zmq-x", HelloFrame("n1", 1))     // n3's key
+      .ControlFrom("K9", "\x01zmq-y", HelloFrame("n9", 1))  // no such key
+      .Control("n3", HelloFrame("n3", 1))
       .End();
   b.Control("n3", ReadyFrame(b.Session("n3"), 2)).End();
   b.Honest(0, kThenReady).Honest(1, kThenReady).End();
@@ -240,17 +253,31 @@ std::string Curve() {
   return b.Encode();
 }
 
+// Operators authenticate with their keys too.
+std::string OperatorKeys() {
+  SeedBuilder b(Mode{.curve = true, .operator_keys = true});
+  b.Api(RequestFrame(30, [](proto::ApiRequest& r) { r.mutable_list_jobs(); }));
+  b.Api(RequestFrame(31, [](proto::ApiRequest& r) { r.mutable_list_nodes(); }),
+        "K1");        // a worker's key
+  b.End().Reload(3);  // ann's key revoked
+  b.Api(RequestFrame(32, [](proto::ApiRequest& r) {
+     r.mutable_cancel()->set_job_id(1);
+   })).End();
+  return b.Encode();
+}
+
 }  // namespace
 
 std::map<std::string, std::string> MakeSeeds() {
   return {
       {"api", Api()},
       {"curve", Curve()},
-      {"curve_results", Results(/*curve=*/true)},
+      {"curve_results", Results(Mode{.curve = true})},
       {"malformed", Malformed()},
       {"many_jobs", ManyJobs()},
       {"membership", Membership()},
-      {"results", Results(/*curve=*/false)},
+      {"operator_keys", OperatorKeys()},
+      {"results", Results(Mode{})},
       {"spoiled", Spoiled()},
   };
 }
