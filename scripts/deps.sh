@@ -19,6 +19,7 @@ readonly PACKAGES=(
   systemd                           # systemd-analyze, to verify the units
   lintian                           # scripts/package.sh checks the .deb files
   iproute2 iptables                 # tests/fault: a network namespace per worker, cuts
+  debootstrap                       # tests/system: a bookworm root to boot systemd in
   clang-14 libclang-rt-14-dev       # scripts/sanitize.sh: ASan, UBSan, libFuzzer (the
                                     #   runtime -fsanitize=fuzzer links; not libfuzzer-14-dev)
 )

@@ -2,6 +2,7 @@
 # Installs what is missing, builds (scripts/build.sh), runs every test under
 # ctest, and checks the systemd units with `systemd-analyze verify` (any line
 # it prints is a failure), the .deb packages with lintian (scripts/package.sh)
+# and under a real systemd (tests/system/run.sh, as root with debootstrap)
 # and, when shellcheck is installed, the scripts.
 # Prints a summary and exits non-zero when anything failed.
 #
@@ -9,6 +10,7 @@
 #   BUILD_DIR     build directory (default: build)
 #   TEST_TIMEOUT  per-test timeout in seconds (default: 300)
 #   SANITIZE=0    skip scripts/sanitize.sh (ASan/UBSan build, tests, fuzzing)
+#   SYSTEM_TESTS=0  skip tests/system/run.sh (the packages under systemd)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,11 +70,35 @@ else
   summary+=("packages: package.sh failed, exit $package_rc")
 fi
 
+# ------------------------------------------------ under a real systemd
+# The packages just built, installed in a debootstrapped bookworm root and
+# checked under its systemd (docs/operations.md, "Testing under a real
+# systemd"). The root is cached: the first run takes 1 to 3 minutes more.
+system_skip=
+if [[ "${SYSTEM_TESTS:-1}" == 0 ]]; then
+  system_skip="SYSTEM_TESTS=0"
+elif ((EUID != 0)); then
+  system_skip="needs root"
+elif ! command -v debootstrap >/dev/null; then
+  system_skip="debootstrap is not installed"
+elif ((package_rc != 0)); then
+  system_skip="no packages"
+fi
+if [[ -z "$system_skip" ]]; then
+  echo "== tests/system/run.sh"
+  system_rc=0
+  PACKAGE_DIR="$tmp/packages" tests/system/run.sh 2>&1 | tee "$tmp/system.log" || system_rc=$?
+  summary+=("$(grep -E '^system: [0-9]+ passed' "$tmp/system.log" | tail -n 1 || echo "system: no summary printed")")
+  ((system_rc == 0)) || failed+=("tests/system/run.sh (exit $system_rc)")
+else
+  summary+=("system: skipped ($system_skip)")
+fi
+
 # ---------------------------------------------------------- shellcheck
 echo "== shellcheck"
 if command -v shellcheck >/dev/null; then
   shopt -s nullglob
-  scripts=(scripts/*.sh bench/*.sh .ci/run)
+  scripts=(scripts/*.sh bench/*.sh tests/system/*.sh .ci/run)
   shopt -u nullglob
   if shellcheck -x "${scripts[@]}"; then
     summary+=("shellcheck: ${#scripts[@]} scripts clean")
