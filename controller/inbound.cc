@@ -39,7 +39,7 @@ void Inbound::OnControl(const std::vector<absl::string_view>& frames,
   const std::string route(frames[0]);
   std::string node = route;
   if (keys_ != nullptr) {
-    const std::string* name = AuthenticatedNode(route, peer);
+    const std::string* name = AuthorizedName(route, peer);
     if (name == nullptr) return;
     node = *name;
   }
@@ -61,6 +61,12 @@ void Inbound::OnControl(const std::vector<absl::string_view>& frames,
                    << "\"";
     RejectPeer(route, reason);
     return;
+  }
+  if (keys_ != nullptr) {
+    // Only a message that was accepted moves the node's route: a refused
+    // one from another connection holding the same key must not.
+    routes_[node] = route;
+    node_keys_[node] = peer.key;
   }
   Queue(scheduler_->OnControl(node, msg, now, peer.key));
 }
@@ -211,8 +217,8 @@ InboundOutput Inbound::TakeOutput() {
   return out;
 }
 
-const std::string* Inbound::AuthenticatedNode(const std::string& route,
-                                              const Peer& peer) {
+const std::string* Inbound::AuthorizedName(const std::string& route,
+                                           const Peer& peer) {
   const std::string* name = keys_->NameOf(kWorkerDomain, peer.key);
   if (name == nullptr) {
     // Authorized at the handshake, revoked since (a reload).
@@ -225,8 +231,6 @@ const std::string* Inbound::AuthenticatedNode(const std::string& route,
                "authorized_workers");
     return nullptr;
   }
-  routes_[*name] = route;
-  node_keys_[*name] = peer.key;
   return name;
 }
 

@@ -90,10 +90,9 @@ class Inbound {
   uint64_t refused() const { return refused_; }
 
  private:
-  // With CURVE: the node `peer`'s key is authorized as, after recording
-  // the route; nullptr (and the peer told) when it is not.
-  const std::string* AuthenticatedNode(const std::string& route,
-                                       const Peer& peer);
+  // With CURVE: the node `peer`'s key is authorized as; nullptr (and the
+  // peer told) when it is not.
+  const std::string* AuthorizedName(const std::string& route, const Peer& peer);
   void RejectPeer(const std::string& route, const std::string& reason);
   void Queue(std::vector<Outbound> out);
   const std::string* RouteOf(const std::string& node) const;

@@ -101,6 +101,28 @@ TEST_F(InboundTest, AKeyCannotRegisterUnderAnotherName) {
   EXPECT_EQ(inbound_.refused(), 1u);
 }
 
+TEST_F(InboundTest, ARefusedHelloDoesNotMoveTheRoute) {
+  Control("\x01r1", "K1", Bytes(Hello("w1")));
+  Sent();
+  // Another connection with w1's key, claiming w2: refused, and w1's
+  // messages still go to r1.
+  Control("\x01r2", "K1", Bytes(Hello("w2")));
+  auto sent = Sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].first, "\x01r2");
+  EXPECT_TRUE(sent[0].second.has_reject());
+  proto::ResultMsg result;
+  result.set_protocol_version(kProtocolVersion);
+  result.set_node("w1");
+  result.set_job(1);
+  result.set_task(1);
+  result.set_lease(5);
+  Result("K1", result);
+  sent = Sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].first, "\x01r1");
+}
+
 TEST_F(InboundTest, ResultsCountOnlyUnderTheirKeysName) {
   Control("\x01r1", "K1", Bytes(Hello("w1")));
   Control("\x01r2", "K2", Bytes(Hello("w2")));
