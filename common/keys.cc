@@ -132,7 +132,11 @@ absl::Status WriteNew(const std::string& path, const std::string& text,
 }  // namespace
 
 bool ValidZ85Key(absl::string_view key) {
-  if (key.size() != kZ85KeyLength) return false;
+  // A NUL inside would end the string zmq_z85_decode reads, early.
+  if (key.size() != kZ85KeyLength ||
+      key.find('\0') != absl::string_view::npos) {
+    return false;
+  }
   const std::string copy(key);
   uint8_t bytes[32];
   return zmq_z85_decode(bytes, copy.c_str()) != nullptr;

@@ -13,6 +13,7 @@ readonly PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libabsl-dev
   libsqlite3-dev                    # the controller's durable state
+  libsodium-dev                     # hashing, join tokens (common/token.h)
   libprimesieve-dev primesieve      # primesieve: the command, for bench/
   libgtest-dev libgmock-dev
   libprimecount-dev primecount      # reference values in the tests
