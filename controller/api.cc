@@ -105,8 +105,57 @@ proto::ApiReply Api::Dispatch(const proto::ApiRequest& request, absl::Time now,
       *parked = true;
       return reply;
     }
+    case proto::ApiRequest::kCreateToken:
+    case proto::ApiRequest::kListTokens:
+    case proto::ApiRequest::kRevokeToken:
+    case proto::ApiRequest::kListPending:
+    case proto::ApiRequest::kApprove:
+    case proto::ApiRequest::kReject:
+      return DispatchEnrollment(request, now);
     default:
       return ErrorReply(absl::InvalidArgumentError("empty or unknown request"));
+  }
+}
+
+proto::ApiReply Api::DispatchEnrollment(const proto::ApiRequest& request,
+                                        absl::Time now) {
+  if (enrollment_ == nullptr) {
+    return ErrorReply(absl::FailedPreconditionError(
+        "join tokens need the controller's CURVE key: start it with `key = "
+        "controller.key` (quark keygen controller; docs/security.md)"));
+  }
+  proto::ApiReply reply;
+  auto token_reply = [&](absl::StatusOr<proto::Token> token) {
+    if (!token.ok()) return ErrorReply(token.status());
+    *reply.mutable_token() = *std::move(token);
+    return reply;
+  };
+  auto node_reply = [&](absl::StatusOr<proto::EnrolledNode> node) {
+    if (!node.ok()) return ErrorReply(node.status());
+    *reply.mutable_enrolled_node() = *std::move(node);
+    return reply;
+  };
+  switch (request.body_case()) {
+    case proto::ApiRequest::kCreateToken:
+      return token_reply(enrollment_->CreateToken(request.create_token(), now));
+    case proto::ApiRequest::kRevokeToken:
+      return token_reply(enrollment_->RevokeToken(request.revoke_token().id(), now));
+    case proto::ApiRequest::kListTokens:
+      reply.mutable_tokens();
+      for (proto::Token& token : enrollment_->ListTokens(now)) {
+        *reply.mutable_tokens()->add_tokens() = std::move(token);
+      }
+      return reply;
+    case proto::ApiRequest::kListPending:
+      reply.mutable_enrolled();
+      for (proto::EnrolledNode& node : enrollment_->ListPending()) {
+        *reply.mutable_enrolled()->add_nodes() = std::move(node);
+      }
+      return reply;
+    case proto::ApiRequest::kApprove:
+      return node_reply(enrollment_->Approve(request.approve().name(), now));
+    default:  // kReject
+      return node_reply(enrollment_->Reject(request.reject().name(), now));
   }
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "controller/enrollment.h"
 #include "controller/scheduler.h"
 #include "proto/quark.pb.h"
 
@@ -32,6 +33,10 @@ struct ApiOutbound {
 class Api {
  public:
   Api(Scheduler* scheduler, ApiOptions options);
+
+  // Join tokens and enrollment decisions go to `enrollment` (which must
+  // outlive this); without one (no CURVE key) they are refused.
+  void SetEnrollment(Enrollment* enrollment) { enrollment_ = enrollment; }
 
   // Handles one request. Returns its reply, or nothing when it is a parked
   // Watch. Control messages the request caused go to `control`.
@@ -59,8 +64,12 @@ class Api {
                            std::vector<Outbound>* control, bool* parked,
                            const std::string& route);
 
+  proto::ApiReply DispatchEnrollment(const proto::ApiRequest& request,
+                                     absl::Time now);
+
   Scheduler* const scheduler_;
   const ApiOptions options_;
+  Enrollment* enrollment_ = nullptr;
   std::vector<Watch> watches_;
 };
 

@@ -35,7 +35,11 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Start(
 }
 
 absl::Status Authenticator::Reload() {
-  ASSIGN_OR_RETURN(Allowlist workers, Allowlist::Load(options_.workers_path));
+  absl::StatusOr<Allowlist> loaded = Allowlist::Load(options_.workers_path);
+  if (absl::IsNotFound(loaded.status()) && options_.workers_optional) {
+    loaded = Allowlist();
+  }
+  ASSIGN_OR_RETURN(Allowlist workers, std::move(loaded));
   std::optional<Allowlist> operators;
   if (!options_.operators_path.empty()) {
     ASSIGN_OR_RETURN(operators, Allowlist::Load(options_.operators_path));
@@ -47,12 +51,24 @@ absl::Status Authenticator::Reload() {
 
 const std::string* Authenticator::NameOf(const std::string& domain,
                                          const std::string& key) const {
-  if (domain == kWorkerDomain) return workers_.NameOf(key);
+  if (domain == kWorkerDomain) {
+    const std::string* name = workers_.NameOf(key);
+    if (name == nullptr && enrolled_ != nullptr) name = enrolled_->NameOf(key);
+    return name;
+  }
   if (domain == kOperatorDomain && operators_) return operators_->NameOf(key);
   return nullptr;
 }
 
-ZapVerdict Authenticator::Decide(const std::vector<std::string>& request) const {
+bool Authenticator::ListsWorker(const std::string& name) const {
+  for (const auto& [key, listed] : workers_.entries()) {
+    if (listed == name) return true;
+  }
+  return false;
+}
+
+ZapVerdict Authenticator::Decide(const std::vector<std::string>& request,
+                                 absl::Time now) {
   ZapVerdict verdict;
   if (request.size() < 6 || request[0] != kZapVersion) {
     verdict.reason = "malformed ZAP request";
@@ -67,6 +83,17 @@ ZapVerdict Authenticator::Decide(const std::vector<std::string>& request) const 
   char z85[kZ85KeyLength + 1];
   zmq_z85_encode(z85, reinterpret_cast<const uint8_t*>(request[6].data()), 32);
   const std::string key(z85);
+  if (domain == kEnrollDomain) {
+    // Any key may enroll: the token, checked on the first message, says
+    // whether it gets in.
+    if (!enroll_handshakes_.Allow(request[3], now)) {
+      verdict.reason = "too many enroll handshakes from this address";
+      return verdict;
+    }
+    verdict.allowed = true;
+    verdict.user_id = key;
+    return verdict;
+  }
   if (NameOf(domain, key) == nullptr) {
     verdict.reason = absl::StrCat(
         "key ", key, " is not in ",
@@ -83,7 +110,7 @@ void Authenticator::HandleRequest(absl::Time now) {
   if (!frames.ok() || !frames->has_value()) return;
   std::vector<std::string> request;
   for (const zmq::message_t& frame : **frames) request.push_back(frame.to_string());
-  const ZapVerdict verdict = Decide(request);
+  const ZapVerdict verdict = Decide(request, now);
   if (!verdict.allowed) {
     ++refused_;
     ++refused_unlogged_;

@@ -2,8 +2,12 @@
 // libzmq asks it, during every CURVE handshake on the controller's sockets,
 // whether the client's public key may in. It owns the allowlists:
 //
-//   domain "quark-workers"    control and collector: authorized_workers
+//   domain "quark-workers"    control and collector: authorized_workers,
+//                             and the nodes enrolled with a join token
 //   domain "quark-operators"  API: authorized_operators
+//   domain "quark-enroll"     the enroll socket: any key (that is what is
+//                             being enrolled), at most a few handshakes a
+//                             second from one address
 //
 // It answers with the key itself (Z85) as the ZAP User-Id, which libzmq
 // then attaches to every message of that connection. The server looks the
@@ -28,15 +32,21 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/keys.h"
+#include "controller/enrollment.h"
 #include "controller/inbound.h"
+#include "controller/rate_limiter.h"
 
 namespace quark {
 
 inline constexpr char kWorkerDomain[] = "quark-workers";
 inline constexpr char kOperatorDomain[] = "quark-operators";
+inline constexpr char kEnrollDomain[] = "quark-enroll";
 
 struct AuthOptions {
   std::string workers_path;    // authorized_workers
+  // A missing workers_path is an empty list (nodes join with tokens),
+  // rather than an error.
+  bool workers_optional = false;
   std::string operators_path;  // authorized_operators; empty: no operator keys
 };
 
@@ -68,8 +78,17 @@ class Authenticator : public KeyDirectory {
   void HandleRequest(absl::Time now);
 
   // The verdict for ZAP request frames (RFC 27: version, request id,
-  // domain, address, identity, mechanism, credentials...).
-  ZapVerdict Decide(const std::vector<std::string>& request) const;
+  // domain, address, identity, mechanism, credentials...) at `now` (the
+  // enroll domain's rate limit).
+  ZapVerdict Decide(const std::vector<std::string>& request,
+                    absl::Time now = absl::UnixEpoch());
+
+  // The enrolled nodes, let in besides authorized_workers; nullptr (the
+  // default) for none. Must outlive this.
+  void SetEnrolled(const Enrollment* enrolled) { enrolled_ = enrolled; }
+
+  // Whether authorized_workers lists a node of that name.
+  bool ListsWorker(const std::string& name) const override;
 
   // Reads both files again. On any error the old lists stay in force and
   // the error (naming the file and line) is returned.
@@ -89,6 +108,10 @@ class Authenticator : public KeyDirectory {
   AuthOptions options_;
   Allowlist workers_;
   std::optional<Allowlist> operators_;
+  const Enrollment* enrolled_ = nullptr;
+  // Handshakes on the enroll socket, by peer address: anyone may knock,
+  // nobody may knock a thousand times a second.
+  RateLimiter enroll_handshakes_{10, absl::Milliseconds(500)};
   std::unique_ptr<zmq::socket_t> socket_;
   uint64_t refused_ = 0;
   // Refusals are logged at most once a second, with how many there were:

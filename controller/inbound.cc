@@ -155,6 +155,10 @@ void Inbound::OnApi(const std::vector<absl::string_view>& frames,
   std::vector<Outbound> control;
   auto reply = api_->Handle(route, request, now, &control);
   Queue(std::move(control));
+  // A node rejected after it was let in goes at once, as on a reload.
+  if (request.has_reject() && reply.has_value() && !reply->has_error()) {
+    OnKeysChanged(now);
+  }
   if (reply.has_value()) {
     if (reply->has_error()) {
       QLOG(kInfo) << "api request refused operator=" << who << " reason=\""
@@ -162,6 +166,79 @@ void Inbound::OnApi(const std::vector<absl::string_view>& frames,
     }
     api_out_.push_back({route, *std::move(reply)});
   }
+}
+
+void Inbound::OnEnroll(const std::vector<absl::string_view>& frames,
+                       const Peer& peer, absl::Time now) {
+  if (enrollment_ == nullptr) return;
+  if (frames.size() != 2) {
+    ++refused_;
+    QLOG(kWarning) << "enroll request dropped address=" << peer.address
+                   << " reason=\"" << frames.size() << " frames, expected 2\"";
+    return;
+  }
+  const std::string route(frames[0]);
+  if (!enroll_requests_.Allow(peer.address, now)) {
+    // Unanswered, and logged once a second at most: the limit is there
+    // so that a flood costs neither signature checks nor the journal.
+    ++refused_;
+    ++enroll_limited_;
+    if (now - enroll_limited_logged_ >= absl::Seconds(1)) {
+      QLOG(kWarning) << "enroll requests dropped address=" << peer.address
+                     << " reason=\"rate limit\" dropped=" << enroll_limited_;
+      enroll_limited_ = 0;
+      enroll_limited_logged_ = now;
+    }
+    return;
+  }
+  proto::EnrollRequest request;
+  if (absl::Status s = ParseFrame(frames[1], &request, kMaxEnrollBytes);
+      !s.ok()) {
+    RefuseEnroll(route, peer, absl::StrCat("unreadable request: ", s.message()));
+    return;
+  }
+  const Names names(keys_, scheduler_);
+  EnrollOutcome outcome =
+      enrollment_->Enroll(request, peer.key, peer.address, now, names);
+  const proto::EnrollReply& reply = outcome.reply;
+  if (reply.status() == proto::EnrollReply::REFUSED) {
+    ++refused_;
+    QLOG(kWarning) << "enroll refused address=" << peer.address
+                   << " key=" << peer.key << " token=" << request.token_id()
+                   << " name=" << (ValidNodeName(request.name()) ? request.name() : "?")
+                   << " reason=\"" << reply.reason() << "\"";
+  } else if (outcome.changed) {
+    QLOG(kNotice) << (reply.status() == proto::EnrollReply::ACCEPTED
+                          ? "node enrolled"
+                          : "node waits for approval (quark approve)")
+                  << " node=" << reply.name() << " key=" << peer.key
+                  << " token=" << request.token_id()
+                  << " address=" << peer.address
+                  << " machine=" << request.machine();
+    if (!outcome.replaced_key.empty()) {
+      QLOG(kNotice) << "node re-enrolled with a new key, the old one is let in "
+                       "no more node="
+                    << reply.name() << " old_key=" << outcome.replaced_key
+                    << " key=" << peer.key;
+    }
+  } else {
+    QLOG(kDebug) << "enroll answered again node=" << reply.name()
+                 << " status=" << reply.status();
+  }
+  if (!outcome.replaced_key.empty()) OnKeysChanged(now);
+  enroll_out_.push_back({route, reply});
+}
+
+void Inbound::RefuseEnroll(const std::string& route, const Peer& peer,
+                           const std::string& reason) {
+  ++refused_;
+  QLOG(kWarning) << "enroll refused address=" << peer.address
+                 << " key=" << peer.key << " reason=\"" << reason << "\"";
+  proto::EnrollReply reply;
+  reply.set_protocol_version(kProtocolVersion);
+  reply.set_status(proto::EnrollReply::REFUSED);
+  reply.set_reason(reason);
+  enroll_out_.push_back({route, std::move(reply)});
 }
 
 void Inbound::OnTime(absl::Time now, bool tick) {
@@ -214,6 +291,8 @@ InboundOutput Inbound::TakeOutput() {
   acks_.clear();
   out.api = std::move(api_out_);
   api_out_.clear();
+  out.enroll = std::move(enroll_out_);
+  enroll_out_.clear();
   return out;
 }
 

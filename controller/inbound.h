@@ -11,6 +11,7 @@
 //   control ROUTER  [route, ControlMsg]
 //   collector PULL  [ResultMsg]
 //   api ROUTER      [route, ApiRequest]
+//   enroll ROUTER   [route, EnrollRequest]   (with CURVE only)
 //
 // With CURVE a message's Peer carries the key its connection authenticated
 // with (the ZAP User-Id, controller/auth.h). The scheduler knows a node by
@@ -31,6 +32,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "controller/api.h"
+#include "controller/enrollment.h"
+#include "controller/rate_limiter.h"
 #include "controller/scheduler.h"
 
 namespace quark {
@@ -43,6 +46,11 @@ class KeyDirectory {
   // kOperatorDomain), or nullptr.
   virtual const std::string* NameOf(const std::string& domain,
                                     const std::string& key) const = 0;
+  // Whether authorized_workers lists a node of that name.
+  virtual bool ListsWorker(const std::string& name) const {
+    (void)name;
+    return false;
+  }
 };
 
 // What libzmq says about the sender of a message.
@@ -53,11 +61,19 @@ struct Peer {
 
 // Messages to send, in this order, once the changes behind them are on
 // disk. Control routes are ROUTER routing ids.
+struct EnrollOutbound {
+  std::string route;
+  proto::EnrollReply reply;
+};
 struct InboundOutput {
   std::vector<Outbound> control;
   std::vector<ApiOutbound> api;
-  bool empty() const { return control.empty() && api.empty(); }
+  std::vector<EnrollOutbound> enroll;
+  bool empty() const { return control.empty() && api.empty() && enroll.empty(); }
 };
+
+// Enrollment requests are small; anything bigger is refused unread.
+inline constexpr int64_t kMaxEnrollBytes = 4096;
 
 class Inbound {
  public:
@@ -66,12 +82,21 @@ class Inbound {
   Inbound(Scheduler* scheduler, Api* api, const KeyDirectory* keys,
           bool operator_keys);
 
+  // Takes enrollment requests into `enrollment` (which must outlive this);
+  // without it, OnEnroll drops everything.
+  void SetEnrollment(Enrollment* enrollment) { enrollment_ = enrollment; }
+
   void OnControl(const std::vector<absl::string_view>& frames,
                  const Peer& peer, absl::Time now);
   void OnResult(const std::vector<absl::string_view>& frames,
                 const Peer& peer, absl::Time now);
   void OnApi(const std::vector<absl::string_view>& frames, const Peer& peer,
              absl::Time now);
+  // A node asking to enroll with a join token: answered once the change
+  // it makes is committed, like everything else. At most a few requests a
+  // second from one address; the rest are dropped unanswered.
+  void OnEnroll(const std::vector<absl::string_view>& frames,
+                const Peer& peer, absl::Time now);
 
   // Time passes: the scheduler's tick (when `tick`) and the API's parked
   // watches.
@@ -96,6 +121,26 @@ class Inbound {
   void RejectPeer(const std::string& route, const std::string& reason);
   void Queue(std::vector<Outbound> out);
   const std::string* RouteOf(const std::string& node) const;
+  void RefuseEnroll(const std::string& route, const Peer& peer,
+                    const std::string& reason);
+
+  // What Enrollment needs to know of names: authorized_workers and the
+  // registered nodes.
+  class Names : public NodeNames {
+   public:
+    Names(const KeyDirectory* keys, const Scheduler* scheduler)
+        : keys_(keys), scheduler_(scheduler) {}
+    bool Listed(const std::string& name) const override {
+      return keys_ != nullptr && keys_->ListsWorker(name);
+    }
+    bool Connected(const std::string& name) const override {
+      return scheduler_->HasNode(name);
+    }
+
+   private:
+    const KeyDirectory* keys_;
+    const Scheduler* scheduler_;
+  };
 
   Scheduler* const scheduler_;
   Api* const api_;
@@ -107,6 +152,11 @@ class Inbound {
   std::vector<Outbound> control_out_;             // route = node name
   std::vector<Outbound> rejects_out_;             // route = routing id
   std::vector<ApiOutbound> api_out_;
+  Enrollment* enrollment_ = nullptr;
+  std::vector<EnrollOutbound> enroll_out_;
+  RateLimiter enroll_requests_{10, absl::Seconds(1)};
+  uint64_t enroll_limited_ = 0;  // dropped by the limiter, not yet logged
+  absl::Time enroll_limited_logged_ = absl::InfinitePast();
   std::map<std::string, std::vector<uint64_t>> acks_;  // by node name
   uint64_t refused_ = 0;
 };

@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -52,7 +53,9 @@ ABSL_FLAG(std::string, key, "",
 ABSL_FLAG(std::string, authorized_workers, "/etc/quark/authorized_workers",
           "With --key: the workers let in, one `NAME PUBLIC-KEY` line each "
           "(what `quark keygen NAME` writes to NAME.pub). SIGHUP reloads it; "
-          "a node whose key is removed is evicted and its work redone.");
+          "a node whose key is removed is evicted and its work redone. Nodes "
+          "that join with a token (quark token create) need no line here: "
+          "left at its default, a missing file is an empty list.");
 ABSL_FLAG(std::string, authorized_operators, "",
           "With --key: the operators (quark CLI users) let into the API, one "
           "`NAME PUBLIC-KEY` line each. Needed to bind --api beyond "
@@ -60,13 +63,30 @@ ABSL_FLAG(std::string, authorized_operators, "",
 ABSL_FLAG(bool, insecure, false,
           "Allow plain, unauthenticated sockets beyond loopback: any machine "
           "that reaches the ports can join, send results and submit jobs.");
+ABSL_FLAG(std::string, enroll, "tcp://*:7703",
+          "With --key: the endpoint where new nodes enroll with a join token "
+          "(quark token create). Empty: no enrollment.");
+ABSL_FLAG(bool, beacon, true,
+          "With --key: broadcast a beacon about once a second so that workers "
+          "without a `controller` setting find this controller on the LAN.");
+ABSL_FLAG(int, beacon_port, 7700, "UDP port of the beacon.");
+ABSL_FLAG(std::vector<std::string>, beacon_interfaces, {},
+          "Interfaces to beacon on, e.g. eth0,wlan0. Default: the "
+          "broadcast-capable IPv4 interfaces --control is bound to (all of "
+          "them for tcp://*:PORT, none for a loopback address).");
 ABSL_FLAG(std::string, log_level, "info",
           "error, warning, notice, info or debug.");
 
 namespace quark {
 namespace {
 
-absl::StatusOr<ServerOptions> OptionsFromFlags() {
+// Whether the command line or the config file set `flag`.
+bool Given(const std::set<std::string>& command_line, const char* flag) {
+  return command_line.count(flag) != 0 || !ConfigOrigin(flag).empty();
+}
+
+absl::StatusOr<ServerOptions> OptionsFromFlags(
+    const std::set<std::string>& command_line) {
   ServerOptions options;
   options.control_endpoint = absl::GetFlag(FLAGS_control);
   options.collect_endpoint = absl::GetFlag(FLAGS_collect);
@@ -108,12 +128,31 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.insecure = absl::GetFlag(FLAGS_insecure);
   options.auth.workers_path = absl::GetFlag(FLAGS_authorized_workers);
+  // Nodes may join with tokens alone: the default list may be missing.
+  options.auth.workers_optional = !Given(command_line, "authorized_workers");
+  options.enroll_endpoint = absl::GetFlag(FLAGS_enroll);
+  options.beacon = absl::GetFlag(FLAGS_beacon);
+  const int beacon_port = absl::GetFlag(FLAGS_beacon_port);
+  if (beacon_port < 1 || beacon_port > 65535) {
+    return absl::InvalidArgumentError("--beacon_port must be in [1, 65535]");
+  }
+  options.beacon_port = static_cast<uint16_t>(beacon_port);
+  for (const std::string& name : absl::GetFlag(FLAGS_beacon_interfaces)) {
+    if (name.empty() || name.size() > 15) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--beacon_interfaces: '", name, "' is not an interface name"));
+    }
+    options.beacon_interfaces.push_back(name);
+  }
   options.auth.operators_path = absl::GetFlag(FLAGS_authorized_operators);
   if (const std::string key = absl::GetFlag(FLAGS_key); !key.empty()) {
     ASSIGN_OR_RETURN(options.key, ReadSecretKeyFile(ResolveCredentialPath(key)));
     // Checked here too, so that a bad line is a configuration error (exit
     // 2) and not a failed start that systemd would retry.
-    RETURN_IF_ERROR(Allowlist::Load(options.auth.workers_path).status());
+    if (absl::Status s = Allowlist::Load(options.auth.workers_path).status();
+        !s.ok() && !(absl::IsNotFound(s) && options.auth.workers_optional)) {
+      return s;
+    }
     if (!options.auth.operators_path.empty()) {
       RETURN_IF_ERROR(Allowlist::Load(options.auth.operators_path).status());
     }
@@ -132,8 +171,11 @@ int Main(int argc, char** argv) {
       "Usage: quark-controller [--config=/etc/quark/controller.conf]\n"
       "                        [--control=tcp://*:7700] [--collect=tcp://*:7701]\n"
       "                        [--api=tcp://127.0.0.1:7702] [--state_dir=DIR]\n"
-      "                        [--key=FILE --authorized_workers=FILE\n"
-      "                         [--authorized_operators=FILE]] [--insecure]");
+      "                        [--key=FILE [--authorized_workers=FILE]\n"
+      "                         [--authorized_operators=FILE]\n"
+      "                         [--enroll=tcp://*:7703] [--beacon=false]\n"
+      "                         [--beacon_port=7700] [--beacon_interfaces=eth0]]\n"
+      "                        [--insecure]");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr, "quark-controller: unexpected argument '%s'\n", rest[1]);
@@ -155,7 +197,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   SetLogLevel(level);
-  auto options = OptionsFromFlags();
+  auto options = OptionsFromFlags(given);
   if (!options.ok()) {
     std::fprintf(stderr, "quark-controller: %s\n",
                  std::string(WithConfigOrigin(options.status()).message()).c_str());

@@ -187,6 +187,13 @@ Scheduler::Node* Scheduler::FindNode(const std::string& name) {
   return nullptr;
 }
 
+bool Scheduler::HasNode(const std::string& name) const {
+  for (const auto& [session, node] : nodes_) {
+    if (node->name == name) return true;
+  }
+  return false;
+}
+
 void Scheduler::RemoveNode(uint64_t session, const char* why, bool crashed,
                            absl::Time now, std::vector<Outbound>* out) {
   auto it = nodes_.find(session);

@@ -111,6 +111,8 @@ class Scheduler {
   absl::StatusOr<proto::Job> GetJob(uint64_t job_id) const;
   std::vector<proto::Job> ListJobs() const;
   std::vector<proto::Node> ListNodes(absl::Time now) const;
+  // Whether a node of that name is registered.
+  bool HasNode(const std::string& name) const;
 
   // Messages rejected since start (bad frames, unknown sessions, ...).
   uint64_t rejected() const { return rejected_; }

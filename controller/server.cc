@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -73,7 +74,13 @@ absl::Status Server::Start() {
     return absl::InternalError(absl::StrCat("collector socket: ", e.what()));
   }
   if (options_.key) {
+    EnrollmentOptions enrollment = options_.enrollment;
+    enrollment.controller_key = options_.key->public_key;
+    enrollment.control_endpoint = options_.control_endpoint;
+    enrollment_ = std::make_unique<Enrollment>(std::move(enrollment));
+    RETURN_IF_ERROR(enrollment_->Restore(state));
     ASSIGN_OR_RETURN(auth_, Authenticator::Start(context_, options_.auth));
+    auth_->SetEnrolled(enrollment_.get());
     const std::string& secret = options_.key->secret_key;
     RETURN_IF_ERROR(ConfigureCurveServer(control_, secret, kWorkerDomain));
     RETURN_IF_ERROR(ConfigureCurveServer(collect_, secret, kWorkerDomain));
@@ -90,37 +97,135 @@ absl::Status Server::Start() {
   }
   inbound_ = std::make_unique<Inbound>(&scheduler_, &api_, auth_.get(),
                                        !options_.auth.operators_path.empty());
+  inbound_->SetEnrollment(enrollment_.get());
+  api_.SetEnrollment(enrollment_.get());
   RETURN_IF_ERROR(Bind(control_, options_.control_endpoint));
   RETURN_IF_ERROR(Bind(collect_, options_.collect_endpoint));
   RETURN_IF_ERROR(Bind(api_socket_, options_.api_endpoint));
+  RETURN_IF_ERROR(StartEnrollment());
   QLOG(kNotice) << "controller ready control=" << options_.control_endpoint
                 << " collect=" << options_.collect_endpoint
                 << " api=" << options_.api_endpoint
+                << " enroll=" << (enroll_ ? options_.enroll_endpoint : "off")
                 << " state=" << store_->path() << " curve="
                 << (auth_ ? absl::StrCat("on key=", options_.key->public_key,
                                          " workers=", auth_->workers(),
+                                         " enrolled=", enrollment_->approved(),
+                                         " pending=", enrollment_->pending(),
                                          " operators=", auth_->operators())
                           : std::string("off"));
   systemd_->Ready();
   return absl::OkStatus();
 }
 
+namespace {
+
+// The port of a bound socket's ZMQ_LAST_ENDPOINT ("tcp://0.0.0.0:7700"),
+// or 0.
+uint16_t BoundPort(zmq::socket_t& socket) {
+  try {
+    const std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
+    const size_t colon = endpoint.rfind(':');
+    int port = 0;
+    if (colon != std::string::npos &&
+        absl::SimpleAtoi(endpoint.substr(colon + 1), &port) && port > 0 &&
+        port < 65536) {
+      return static_cast<uint16_t>(port);
+    }
+  } catch (const zmq::error_t&) {
+  }
+  return 0;
+}
+
+}  // namespace
+
+absl::Status Server::StartEnrollment() {
+  if (!enrollment_) return absl::OkStatus();
+  if (!options_.enroll_endpoint.empty()) {
+    enroll_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::router);
+    RETURN_IF_ERROR(ConfigureRouter(*enroll_));
+    try {
+      // Small requests only, and routes are libzmq's own (CURVE).
+      enroll_->set(zmq::sockopt::maxmsgsize, kMaxEnrollBytes);
+      enroll_->set(zmq::sockopt::router_handover, false);
+    } catch (const zmq::error_t& e) {
+      return absl::InternalError(absl::StrCat("enroll socket: ", e.what()));
+    }
+    RETURN_IF_ERROR(ConfigureCurveServer(*enroll_, options_.key->secret_key,
+                                         kEnrollDomain));
+    RETURN_IF_ERROR(Bind(*enroll_, options_.enroll_endpoint));
+  }
+  if (options_.beacon) {
+    Beacon beacon;
+    beacon.controller_key = options_.key->public_key;
+    beacon.control_port = BoundPort(control_);
+    beacon.enroll_port = enroll_ ? BoundPort(*enroll_) : 0;
+    beacon_datagram_ = EncodeBeacon(beacon);
+    beacon_ = std::make_unique<BeaconSender>(options_.beacon_port);
+    next_beacon_ = Now();
+  }
+  return absl::OkStatus();
+}
+
+void Server::SendBeacon(absl::Time now) {
+  if (!beacon_ || now < next_beacon_) return;
+  next_beacon_ = now + options_.beacon_interval;
+  if (now >= next_interface_scan_) {
+    next_interface_scan_ = now + absl::Seconds(10);
+    absl::StatusOr<std::vector<NetInterface>> all = ListInterfaces();
+    if (!all.ok()) {
+      QLOG(kWarning) << "beacon: cannot list interfaces error=\""
+                     << all.status().message() << "\"";
+      return;
+    }
+    std::vector<NetInterface> to = BeaconInterfaces(
+        *all, options_.control_endpoint, options_.beacon_interfaces);
+    std::string names;
+    for (const NetInterface& i : to) {
+      absl::StrAppend(&names, names.empty() ? "" : ",", i.name, "(",
+                      FormatIpv4(i.broadcast), ")");
+    }
+    std::string old;
+    for (const NetInterface& i : beacon_to_) {
+      absl::StrAppend(&old, old.empty() ? "" : ",", i.name, "(",
+                      FormatIpv4(i.broadcast), ")");
+    }
+    if (names != old || !beacon_scanned_) {
+      QLOG(kInfo) << "beacon port=" << options_.beacon_port << " interfaces="
+                  << (names.empty() ? std::string("none") : names);
+    }
+    beacon_to_ = std::move(to);
+    beacon_scanned_ = true;
+  }
+  if (beacon_to_.empty()) return;
+  absl::Status s = beacon_->Send(beacon_datagram_, beacon_to_);
+  if (!s.ok() && std::string(s.message()) != beacon_error_) {
+    QLOG(kWarning) << "beacon not sent error=\"" << s.message() << "\"";
+    beacon_error_ = std::string(s.message());
+  } else if (s.ok()) {
+    beacon_error_.clear();
+  }
+}
+
 absl::Status Server::Run() {
   absl::Time next_tick = Now();
   while (true) {
     const absl::Time wake = std::min(
-        {next_tick, api_.NextDeadline(), systemd_->NextDeadline()});
+        {next_tick, api_.NextDeadline(), systemd_->NextDeadline(), next_beacon_});
     const auto timeout = std::chrono::milliseconds(
         std::max<int64_t>(absl::ToInt64Milliseconds(wake - Now()), 0) + 1);
+    // The ZAP and enroll sockets exist with a key only; a null socket
+    // with fd -1 is never ready.
     zmq::pollitem_t items[] = {
         {control_.handle(), 0, ZMQ_POLLIN, 0},
         {collect_.handle(), 0, ZMQ_POLLIN, 0},
         {api_socket_.handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, signals_->fd(), ZMQ_POLLIN, 0},
         {auth_ ? auth_->socket().handle() : nullptr, -1, ZMQ_POLLIN, 0},
+        {enroll_ ? enroll_->handle() : nullptr, -1, ZMQ_POLLIN, 0},
     };
     try {
-      zmq::poll(items, auth_ ? 5 : 4, timeout);
+      zmq::poll(items, std::size(items), timeout);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       return absl::InternalError(absl::StrCat("poll: ", e.what()));
@@ -153,7 +258,11 @@ absl::Status Server::Run() {
     if (items[2].revents & ZMQ_POLLIN) {
       Drain(api_socket_, options_.api_batch, &Inbound::OnApi);
     }
+    if (items[5].revents & ZMQ_POLLIN) {
+      Drain(*enroll_, options_.api_batch, &Inbound::OnEnroll);
+    }
     const absl::Time now = Now();
+    SendBeacon(now);
     const bool tick = now >= next_tick;
     if (tick) next_tick = now + options_.tick;
     inbound_->OnTime(now, tick);
@@ -176,9 +285,12 @@ void Server::NotifySystemd(absl::Time now) {
     const uint64_t refused =
         inbound_->refused() + scheduler_.rejected() +
         (auth_ ? auth_->refused() : 0);
+    const size_t pending = enrollment_ ? enrollment_->pending() : 0;
     systemd_->SetStatus(
         absl::StrCat(nodes, nodes == 1 ? " node, " : " nodes, ", running,
                      running == 1 ? " job running" : " jobs running",
+                     pending == 0 ? "" : absl::StrCat(", ", pending,
+                                                      " waiting for approval"),
                      refused == 0 ? "" : absl::StrCat(", ", refused, " refused")),
         now);
   }
@@ -187,6 +299,7 @@ void Server::NotifySystemd(absl::Time now) {
 
 absl::Status Server::Flush() {
   StoreBatch batch = scheduler_.TakeChanges();
+  if (enrollment_) enrollment_->TakeChanges(&batch);
   if (!batch.empty()) {
     const absl::Time start = absl::Now();
     if (absl::Status s = store_->Commit(batch); !s.ok()) {
@@ -208,6 +321,13 @@ absl::Status Server::Flush() {
   for (const ApiOutbound& o : out.api) {
     if (absl::Status s = SendMessage(api_socket_, o.reply, &o.route); !s.ok()) {
       QLOG(kDebug) << "api send failed error=\"" << s.message() << "\"";
+    }
+  }
+  for (const EnrollOutbound& o : out.enroll) {
+    if (!enroll_) break;
+    if (absl::Status s = SendMessage(*enroll_, o.reply, &o.route); !s.ok()) {
+      // It asks again: an answer is the same the next time.
+      QLOG(kDebug) << "enroll send failed error=\"" << s.message() << "\"";
     }
   }
   return absl::OkStatus();

@@ -17,7 +17,9 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "controller/api.h"
+#include "common/beacon.h"
 #include "controller/auth.h"
+#include "controller/enrollment.h"
 #include "controller/inbound.h"
 #include "common/keys.h"
 #include "common/sd_notify.h"
@@ -53,6 +55,16 @@ struct ServerOptions {
   AuthOptions auth;
   // Allows plain sockets beyond loopback (CheckExposure).
   bool insecure = false;
+  // With a key: where nodes enroll with a join token (empty: nowhere), and
+  // the LAN beacon that tells them where the controller is
+  // (common/beacon.h): on `beacon_port`, on the interfaces the control
+  // endpoint is bound to, or those named in `beacon_interfaces`.
+  std::string enroll_endpoint = "tcp://*:7703";
+  bool beacon = true;
+  uint16_t beacon_port = 7700;
+  std::vector<std::string> beacon_interfaces;
+  absl::Duration beacon_interval = absl::Seconds(1);
+  EnrollmentOptions enrollment;
 };
 
 // Refuses, with the reason and the way out, options that would let any
@@ -91,12 +103,18 @@ class Server {
   absl::Time Now() const;
   // STATUS= when due, and WATCHDOG=1, from the loop itself.
   void NotifySystemd(absl::Time now);
+  // The enroll socket and the beacon, with a key only.
+  absl::Status StartEnrollment();
+  // Sends the beacon when due, looking at the interfaces again now and
+  // then (a Pi's network comes up after its services).
+  void SendBeacon(absl::Time now);
 
   ServerOptions options_;
   Scheduler scheduler_;
   Api api_;
   zmq::context_t context_;
   zmq::socket_t control_, collect_, api_socket_;
+  std::unique_ptr<zmq::socket_t> enroll_;  // with a key and an endpoint
   const absl::Time start_wall_ = absl::Now();
   const std::chrono::steady_clock::time_point start_steady_ =
       std::chrono::steady_clock::now();
@@ -107,6 +125,14 @@ class Server {
   // Decodes, checks and applies what the sockets read; holds what to send
   // until the next Flush().
   std::unique_ptr<Inbound> inbound_;
+  std::unique_ptr<Enrollment> enrollment_;  // with a key
+  std::unique_ptr<BeaconSender> beacon_;    // with a key, unless silenced
+  std::string beacon_datagram_;
+  std::vector<NetInterface> beacon_to_;
+  absl::Time next_beacon_ = absl::InfiniteFuture();
+  absl::Time next_interface_scan_ = absl::InfinitePast();
+  std::string beacon_error_;  // the last one logged
+  bool beacon_scanned_ = false;
 };
 
 }  // namespace quark

@@ -19,7 +19,8 @@ namespace {
 
 // PRAGMA application_id of a Quark state database: "QRK1".
 constexpr int kApplicationId = 0x51524B31;
-constexpr int kSchemaVersion = 1;
+// 2 added tokens and enrolled; a version 1 file gains them on open.
+constexpr int kSchemaVersion = 2;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
@@ -41,6 +42,14 @@ CREATE TABLE IF NOT EXISTS drained (
 CREATE TABLE IF NOT EXISTS counters (
   key   TEXT PRIMARY KEY,        -- next_job, next_task
   value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+  id    TEXT PRIMARY KEY,        -- the token's public id
+  body  BLOB NOT NULL            -- quark.proto.StoredToken (no secret)
+);
+CREATE TABLE IF NOT EXISTS enrolled (
+  key   TEXT PRIMARY KEY,        -- the node's CURVE public key, Z85
+  body  BLOB NOT NULL            -- quark.proto.EnrolledNode
 );
 )sql";
 
@@ -242,7 +251,69 @@ absl::StatusOr<StoredState> Store::Load() {
   if (rc != SQLITE_DONE) return Error("cannot read drained nodes");
   ASSIGN_OR_RETURN(state.next_job, ReadCounter("next_job"));
   ASSIGN_OR_RETURN(state.next_task, ReadCounter("next_task"));
+  RETURN_IF_ERROR(LoadEnrollment(&state));
   return state;
+}
+
+absl::Status Store::LoadEnrollment(StoredState* state) {
+  Statement tokens(db_, "SELECT id, body FROM tokens ORDER BY id");
+  if (!tokens.ok()) return Error("cannot read tokens");
+  int rc;
+  while ((rc = sqlite3_step(tokens.get())) == SQLITE_ROW) {
+    const unsigned char* id = sqlite3_column_text(tokens.get(), 0);
+    proto::StoredToken token;
+    if (id == nullptr || !token.ParseFromString(tokens.ColumnBlob(1)) ||
+        token.id() != reinterpret_cast<const char*>(id)) {
+      return absl::DataLossError(
+          absl::StrCat("state database ", path_, ": a token is corrupt"));
+    }
+    state->tokens.push_back(std::move(token));
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read tokens");
+  Statement nodes(db_, "SELECT key, body FROM enrolled ORDER BY key");
+  if (!nodes.ok()) return Error("cannot read enrolled nodes");
+  while ((rc = sqlite3_step(nodes.get())) == SQLITE_ROW) {
+    const unsigned char* key = sqlite3_column_text(nodes.get(), 0);
+    proto::EnrolledNode node;
+    if (key == nullptr || !node.ParseFromString(nodes.ColumnBlob(1)) ||
+        node.key() != reinterpret_cast<const char*>(key)) {
+      return absl::DataLossError(absl::StrCat(
+          "state database ", path_, ": an enrolled node is corrupt"));
+    }
+    state->enrolled.push_back(std::move(node));
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read enrolled nodes");
+  return absl::OkStatus();
+}
+
+// `table` and the key column are the code's own, never input.
+absl::Status Store::WriteRecord(const char* table, const std::string& key,
+                                const std::string& body) {
+  const std::string column = std::string(table) == "tokens" ? "id" : "key";
+  Statement s(db_, absl::StrCat("INSERT OR REPLACE INTO ", table, " (", column,
+                                ", body) VALUES (?, ?)")
+                       .c_str());
+  if (!s.ok()) return Error(absl::StrCat("cannot write ", table));
+  sqlite3_bind_text(s.get(), 1, key.data(), static_cast<int>(key.size()),
+                    SQLITE_TRANSIENT);
+  s.Blob(2, body);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) {
+    return Error(absl::StrCat("cannot write ", table));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::DeleteRecord(const char* table, const std::string& key) {
+  const std::string column = std::string(table) == "tokens" ? "id" : "key";
+  Statement s(db_, absl::StrCat("DELETE FROM ", table, " WHERE ", column, " = ?")
+                       .c_str());
+  if (!s.ok()) return Error(absl::StrCat("cannot delete from ", table));
+  sqlite3_bind_text(s.get(), 1, key.data(), static_cast<int>(key.size()),
+                    SQLITE_TRANSIENT);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) {
+    return Error(absl::StrCat("cannot delete from ", table));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> Store::ReadCounter(const char* key) {
@@ -336,6 +407,18 @@ absl::Status Store::Commit(const StoreBatch& batch) {
   }
   if (s.ok() && batch.next_job != 0) s = WriteCounter("next_job", batch.next_job);
   if (s.ok() && batch.next_task != 0) s = WriteCounter("next_task", batch.next_task);
+  for (const proto::StoredToken& token : batch.tokens) {
+    if (s.ok()) s = WriteRecord("tokens", token.id(), token.SerializeAsString());
+  }
+  for (const std::string& id : batch.deleted_tokens) {
+    if (s.ok()) s = DeleteRecord("tokens", id);
+  }
+  for (const proto::EnrolledNode& node : batch.enrolled) {
+    if (s.ok()) s = WriteRecord("enrolled", node.key(), node.SerializeAsString());
+  }
+  for (const std::string& key : batch.deleted_enrolled) {
+    if (s.ok()) s = DeleteRecord("enrolled", key);
+  }
   if (s.ok()) s = Exec("COMMIT");
   if (!s.ok()) Exec("ROLLBACK").IgnoreError();
   return s;

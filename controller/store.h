@@ -4,8 +4,8 @@
 // What is stored is exactly what a restarted controller needs to carry on
 // without recomputing anything it has acknowledged: every job (spec,
 // priority, state, how far its range has been cut into tasks, its result),
-// and every task of an unfinished job (its range, and once merged, its
-// partial). A finished job keeps only its result; its tasks are deleted
+// every task of an unfinished job (its range, and once merged, its
+// partial), and the join tokens and enrolled nodes. A finished job keeps only its result; its tasks are deleted
 // in the same transaction.
 //
 // Writes are batched: the server loop collects the records an event loop
@@ -52,9 +52,17 @@ struct StoreBatch {
   // that ids are never reused, even those of forgotten jobs.
   uint64_t next_job = 0;
   uint64_t next_task = 0;
+  // Join tokens and enrolled nodes (controller/enrollment.h), by id and
+  // by key.
+  std::vector<proto::StoredToken> tokens;
+  std::vector<std::string> deleted_tokens;
+  std::vector<proto::EnrolledNode> enrolled;
+  std::vector<std::string> deleted_enrolled;
   bool empty() const {
     return jobs.empty() && tasks.empty() && deleted_jobs.empty() &&
-           drains.empty() && next_job == 0 && next_task == 0;
+           drains.empty() && next_job == 0 && next_task == 0 &&
+           tokens.empty() && deleted_tokens.empty() && enrolled.empty() &&
+           deleted_enrolled.empty();
   }
 };
 
@@ -64,6 +72,8 @@ struct StoredState {
   std::vector<std::string> drained;
   uint64_t next_job = 0;   // 0 when never stored
   uint64_t next_task = 0;
+  std::vector<proto::StoredToken> tokens;
+  std::vector<proto::EnrolledNode> enrolled;
 };
 
 class Store {
@@ -98,6 +108,11 @@ class Store {
   absl::Status DeleteJob(uint64_t id);
   absl::Status WriteDrain(const std::string& node, bool drained);
   absl::Status WriteCounter(const char* key, uint64_t value);
+  // INSERT OR REPLACE of a protobuf record under a text key, or DELETE.
+  absl::Status WriteRecord(const char* table, const std::string& key,
+                           const std::string& body);
+  absl::Status DeleteRecord(const char* table, const std::string& key);
+  absl::Status LoadEnrollment(StoredState* state);
   absl::StatusOr<uint64_t> ReadCounter(const char* key);
 
   sqlite3* const db_;

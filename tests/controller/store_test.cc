@@ -198,6 +198,76 @@ TEST_F(StoreTest, CorruptRecordIsAnErrorNotAFreshStart) {
       << state.status();
 }
 
+TEST_F(StoreTest, TokensAndEnrolledNodesSurviveAReopen) {
+  proto::StoredToken token;
+  token.set_id("abcdefgh");
+  token.set_verifier(std::string(32, 'v'));
+  token.set_uses(3);
+  token.set_used(1);
+  proto::EnrolledNode node;
+  node.set_key("rq:rm>R4&#Ho%yHRSIl>Yi+9gRdvm1Oo1/ko3V]n");  // '#', '/'...
+  node.set_name("pi-1");
+  node.set_state(proto::ENROLL_PENDING);
+  proto::EnrolledNode gone = node;
+  gone.set_key("0000000000000000000000000000000000000000");
+  {
+    auto store = Store::Open(dir_.string());
+    ASSERT_TRUE(store.ok()) << store.status();
+    StoreBatch batch;
+    batch.tokens = {token};
+    batch.enrolled = {node, gone};
+    ASSERT_TRUE((*store)->Commit(batch).ok());
+    StoreBatch deletion;
+    deletion.deleted_enrolled = {gone.key()};
+    token.set_used(2);
+    deletion.tokens = {token};
+    ASSERT_TRUE((*store)->Commit(deletion).ok());
+  }
+  auto store = Store::Open(dir_.string());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto state = (*store)->Load();
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->tokens.size(), 1u);
+  EXPECT_EQ(state->tokens[0].used(), 2u);
+  EXPECT_EQ(state->tokens[0].verifier(), token.verifier());
+  ASSERT_EQ(state->enrolled.size(), 1u);
+  EXPECT_EQ(state->enrolled[0].key(), node.key());
+  EXPECT_EQ(state->enrolled[0].state(), proto::ENROLL_PENDING);
+  StoreBatch forget;
+  forget.deleted_tokens = {"abcdefgh"};
+  ASSERT_TRUE((*store)->Commit(forget).ok());
+  EXPECT_TRUE((*store)->Load()->tokens.empty());
+}
+
+// A state file of schema 1 (before tokens) gains the new tables and keeps
+// its jobs.
+TEST_F(StoreTest, ASchemaOneFileIsUpgraded) {
+  {
+    auto store = Store::Open(dir_.string());
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Commit(Batch({Job(7, proto::DONE)}, {})).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "quark.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE tokens; DROP TABLE enrolled; "
+                         "PRAGMA user_version=1;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = Store::Open(dir_.string());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto state = (*store)->Load();
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->jobs.size(), 1u);
+  EXPECT_EQ(state->jobs[0].id(), 7u);
+  proto::StoredToken token;
+  token.set_id("abcdefgh");
+  StoreBatch batch;
+  batch.tokens = {token};
+  EXPECT_TRUE((*store)->Commit(batch).ok());
+}
+
 TEST_F(StoreTest, StateDirThatIsAFileIsAnError) {
   fs::create_directories(dir_.parent_path());
   std::ofstream(dir_) << "not a directory";
