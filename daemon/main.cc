@@ -1,10 +1,13 @@
 // quark-worker: joins a Quark cluster and sieves the ranges its controller
 // assigns. See README.md and docs/protocol.md.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -20,9 +23,15 @@
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "common/keys.h"
+#include "common/sd_notify.h"
+#include "common/signals.h"
+#include "common/token.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/transport.h"
+#include "daemon/identity.h"
+#include "daemon/join_command.h"
+#include "daemon/joiner.h"
 #include "daemon/worker.h"
 
 namespace {
@@ -39,8 +48,10 @@ ABSL_FLAG(std::string, config, "/etc/quark/worker.conf",
           "Settings file: one `flag = value` per line, for any other flag; "
           "the command line wins over it. A missing file is fine unless "
           "given here.");
-ABSL_FLAG(std::string, controller, "tcp://127.0.0.1:7700",
-          "Control endpoint of the controller.");
+ABSL_FLAG(std::string, controller, "",
+          "Control endpoint of the controller, tcp://HOST:7700. Default: a "
+          "node that joins with a token finds it by its beacon on the LAN; "
+          "otherwise tcp://127.0.0.1:7700.");
 ABSL_FLAG(int, threads, 0,
           "Threads to sieve with; 0 means all hardware threads.");
 ABSL_FLAG(
@@ -62,6 +73,27 @@ ABSL_FLAG(std::string, key, "",
           "with --insecure.");
 ABSL_FLAG(std::string, controller_key, "",
           "The controller's CURVE public key file (its controller.pub).");
+ABSL_FLAG(std::string, join, "",
+          "A join token (quark token create on the controller): all a node "
+          "needs. It makes this node's key in --state_dir on first start, "
+          "finds the controller (its beacon, or --controller) and enrolls; "
+          "from then on the key is the node. `quark-worker join TOKEN` saves "
+          "it for the service instead. Keep it out of files others can read.");
+ABSL_FLAG(std::string, state_dir, "/var/lib/quark-worker",
+          "Where a node that joins with a token keeps its own key and "
+          "enrollment.");
+ABSL_FLAG(std::string, enroll, "",
+          "The controller's enroll endpoint; default: its beacon says, or "
+          "the host of --controller, port 7703.");
+ABSL_FLAG(int, beacon_port, 7700,
+          "UDP port the controller's beacon is heard on.");
+ABSL_FLAG(std::string, sysfs_root, "/sys",
+          "Where sysfs is (node_exporter's --path.sysfs): the Pi's serial "
+          "number there tells a cloned SD card from the machine it was made "
+          "on.");
+ABSL_FLAG(bool, boot, false,
+          "With `join`: take the token from the boot partition's quark-join "
+          "file (the unit does this before each start) and remove the file.");
 ABSL_FLAG(std::string, log_level, "info",
           "error, warning, notice, info or debug.");
 
@@ -71,11 +103,13 @@ namespace {
 constexpr char kUsage[] =
     "the worker of a Quark prime-search cluster.\n"
     "Usage: quark-worker [--config=/etc/quark/worker.conf]\n"
-    "                    [--controller=tcp://HOST:7700] [--threads=N] "
-    "[--name=NODE]\n"
-    "                    [--credits=N] [--drain_timeout=30s] "
-    "[--log_level=info]\n"
-    "                    [--key=NODE.key --controller_key=controller.pub]";
+    "                    [--join=TOKEN [--state_dir=DIR]] "
+    "[--controller=tcp://HOST:7700]\n"
+    "                    [--threads=N] [--name=NODE] [--credits=N]\n"
+    "                    [--drain_timeout=30s] [--log_level=info]\n"
+    "                    [--key=NODE.key --controller_key=controller.pub]\n"
+    "       quark-worker join TOKEN    (as root: save the token for the "
+    "service and restart it)";
 
 // Fresh per process start, never 0.
 uint64_t RandomIncarnation() {
@@ -85,12 +119,36 @@ uint64_t RandomIncarnation() {
   return value;
 }
 
-absl::StatusOr<WorkerOptions> OptionsFromFlags() {
+// What main does before the worker's loop: join with a token, or find an
+// enrolled node's controller by its beacon, or neither.
+struct Plan {
   WorkerOptions options;
-  options.controller = absl::GetFlag(FLAGS_controller);
-  if (options.controller.empty()) {
-    return absl::InvalidArgumentError("--controller must not be empty");
+  std::optional<JoinOptions> join;  // enroll first
+  bool find_controller = false;     // enrolled, no `controller` setting
+  std::string state_dir;
+  EnrollmentRecord record;          // when enrolled (or once joined)
+};
+
+// Whether the command line or the config file set `flag`.
+bool Given(const std::set<std::string>& command_line, const char* flag) {
+  return command_line.count(flag) != 0 || !ConfigOrigin(flag).empty();
+}
+
+// A token in a config file others may read is a token anyone on the
+// machine can use.
+void WarnIfReadable(const std::string& origin) {
+  const std::string path = origin.substr(0, origin.rfind(':'));
+  struct stat st;
+  if (!path.empty() && ::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH)) {
+    QLOG(kWarning) << "join token readable by every user file=" << path
+                   << " hint=\"chmod 640 it, or use sudo quark-worker join TOKEN, "
+                      "which keeps the token in the state directory, mode 0600\"";
   }
+}
+
+absl::Status PlanCommon(const std::set<std::string>& command_line, Plan* plan) {
+  WorkerOptions& options = plan->options;
+  options.controller = absl::GetFlag(FLAGS_controller);
   const std::string name = absl::GetFlag(FLAGS_name);
   if (!ValidNodeName(name)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -110,6 +168,10 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   if (drain_timeout < absl::ZeroDuration() || drain_timeout > absl::Hours(24)) {
     return absl::InvalidArgumentError("--drain_timeout must be in [0, 24h]");
   }
+  const int beacon_port = absl::GetFlag(FLAGS_beacon_port);
+  if (beacon_port < 1 || beacon_port > 65535) {
+    return absl::InvalidArgumentError("--beacon_port must be in [1, 65535]");
+  }
   options.threads = threads == 0 ? cores : threads;
   options.session.node = name;
   options.session.cores = static_cast<uint32_t>(cores);
@@ -117,6 +179,13 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   options.session.credits = static_cast<uint32_t>(credits);
   options.session.drain_timeout = drain_timeout;
   options.session.incarnation = RandomIncarnation();
+  plan->state_dir = absl::GetFlag(FLAGS_state_dir);
+  (void)command_line;
+  return absl::OkStatus();
+}
+
+// With --key: the manual flow (docs/security.md), as before tokens.
+absl::Status PlanManualKeys(Plan* plan) {
   const std::string key = absl::GetFlag(FLAGS_key);
   const std::string controller_key = absl::GetFlag(FLAGS_controller_key);
   if (key.empty() != controller_key.empty()) {
@@ -124,13 +193,169 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
         "--key and --controller_key go together: CURVE needs this node's "
         "secret key and the controller's public key");
   }
-  if (!key.empty()) {
-    WorkerOptions::Curve curve;
-    ASSIGN_OR_RETURN(curve.own, ReadSecretKeyFile(ResolveCredentialPath(key)));
-    ASSIGN_OR_RETURN(curve.controller_key, ReadPublicKeyFile(controller_key));
-    options.curve = std::move(curve);
+  if (!absl::GetFlag(FLAGS_join).empty()) {
+    return absl::InvalidArgumentError(
+        "--join and --key exclude each other: a node that joins with a token "
+        "makes its own key in --state_dir; leave key and controller_key out");
   }
-  return options;
+  WorkerOptions::Curve curve;
+  ASSIGN_OR_RETURN(curve.own, ReadSecretKeyFile(ResolveCredentialPath(key)));
+  ASSIGN_OR_RETURN(curve.controller_key, ReadPublicKeyFile(controller_key));
+  plan->options.curve = std::move(curve);
+  return absl::OkStatus();
+}
+
+// With a token or an enrollment in the state directory: this node's own
+// key, and either a join or the controller it joined.
+absl::Status PlanJoin(const std::set<std::string>& command_line,
+                      std::optional<JoinToken> token,
+                      std::optional<EnrollmentRecord> record, Plan* plan) {
+  WorkerOptions& options = plan->options;
+  MachineSources sources;
+  sources.sysfs_root = absl::GetFlag(FLAGS_sysfs_root);
+  absl::StatusOr<Machine> machine = ThisMachine(sources);
+  if (!machine.ok()) {
+    QLOG(kWarning) << "clones cannot be told apart error=\""
+                   << machine.status().message() << "\"";
+    machine = Machine{"unknown", "none"};
+  }
+  if (!Given(command_line, "name")) {
+    options.session.node = DefaultNodeName(options.session.node, machine->hash);
+  }
+  ASSIGN_OR_RETURN(NodeIdentity identity,
+                   LoadOrMakeIdentity(plan->state_dir, *machine, options.session.node));
+  if (!identity.discarded.empty()) {
+    QLOG(kWarning) << "new identity reason=\"" << identity.discarded << "\"";
+    record.reset();  // set aside with the old key
+  } else if (identity.made) {
+    QLOG(kNotice) << "made this node's key key=" << identity.key.public_key
+                  << " dir=" << plan->state_dir << " machine=" << machine->hash;
+  }
+  if (token && record && record->controller_key != token->controller_key) {
+    QLOG(kNotice) << "the join token names another controller: joining it "
+                     "old_controller_key="
+                  << record->controller_key
+                  << " controller_key=" << token->controller_key;
+    record.reset();
+  }
+  if (record) {
+    if (Given(command_line, "name") && options.session.node != record->name) {
+      QLOG(kWarning) << "this node's key is enrolled as name=" << record->name
+                     << ", not " << options.session.node << ": using "
+                     << record->name;
+    }
+    options.session.node = record->name;
+    options.curve = WorkerOptions::Curve{record->controller_key, identity.key};
+    options.enrolled = true;
+    plan->record = *record;
+    plan->find_controller = options.controller.empty();
+    if (plan->find_controller) {
+      JoinOptions find;
+      find.token.controller_key = record->controller_key;
+      find.beacon_port = static_cast<uint16_t>(absl::GetFlag(FLAGS_beacon_port));
+      plan->join = std::move(find);
+    }
+    return absl::OkStatus();
+  }
+  JoinOptions join;
+  join.token = *std::move(token);
+  join.own = identity.key;
+  join.name = options.session.node;
+  join.machine = machine->hash;
+  join.controller = options.controller;
+  join.enroll = absl::GetFlag(FLAGS_enroll);
+  join.beacon_port = static_cast<uint16_t>(absl::GetFlag(FLAGS_beacon_port));
+  plan->join = std::move(join);
+  options.enrolled = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Plan> PlanFromFlags(const std::set<std::string>& command_line) {
+  Plan plan;
+  RETURN_IF_ERROR(PlanCommon(command_line, &plan));
+  if (!absl::GetFlag(FLAGS_key).empty() ||
+      !absl::GetFlag(FLAGS_controller_key).empty()) {
+    RETURN_IF_ERROR(PlanManualKeys(&plan));
+  } else {
+    std::optional<JoinToken> token;
+    std::string text = absl::GetFlag(FLAGS_join);
+    if (!text.empty()) {
+      if (const std::string origin = ConfigOrigin("join"); !origin.empty()) {
+        WarnIfReadable(origin);
+      }
+    } else if (::access(plan.state_dir.c_str(), F_OK) == 0) {
+      ASSIGN_OR_RETURN(std::optional<std::string> saved,
+                       ReadSavedToken(plan.state_dir));
+      text = saved.value_or("");
+    }
+    if (!text.empty()) {
+      absl::StatusOr<JoinToken> parsed = ParseJoinToken(text);
+      if (!parsed.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--join: ", parsed.status().message()));
+      }
+      token = *std::move(parsed);
+    }
+    std::optional<EnrollmentRecord> record;
+    if (::access(plan.state_dir.c_str(), F_OK) == 0) {
+      ASSIGN_OR_RETURN(record, ReadEnrollment(plan.state_dir));
+    }
+    if (token || record) {
+      RETURN_IF_ERROR(PlanJoin(command_line, std::move(token), std::move(record), &plan));
+    }
+  }
+  if (plan.options.controller.empty() && !plan.join) {
+    plan.options.controller = "tcp://127.0.0.1:7700";
+  }
+  return plan;
+}
+
+// Joins (or finds the enrolled controller) before the worker's loop.
+// Returns the exit code to end with, or nullopt to go on.
+std::optional<int> JoinFirst(Plan& plan, ShutdownSignals* signals,
+                             SystemdNotifier* systemd) {
+  if (!plan.join) return std::nullopt;
+  Joiner joiner(*plan.join, signals, systemd);
+  WorkerOptions& options = plan.options;
+  if (plan.find_controller) {
+    absl::StatusOr<std::string> found = joiner.FindControl(absl::Seconds(3));
+    if (absl::IsCancelled(found.status())) return 0;
+    if (!found.ok() || found->empty()) {
+      QLOG(kInfo) << "no beacon from the controller: trying where it was "
+                     "control="
+                  << plan.record.control;
+      options.controller = plan.record.control;
+      return std::nullopt;
+    }
+    options.controller = *found;
+    if (*found != plan.record.control) {
+      plan.record.control = *found;
+      if (absl::Status s = WriteEnrollment(plan.state_dir, plan.record); !s.ok()) {
+        QLOG(kWarning) << "cannot update the enrollment error=\"" << s.message() << "\"";
+      }
+    }
+    return std::nullopt;
+  }
+  absl::StatusOr<JoinResult> joined = joiner.Run();
+  if (absl::IsCancelled(joined.status())) return 0;
+  if (!joined.ok()) {
+    QLOG(kError) << "cannot join error=\"" << joined.status().message() << "\"";
+    // A refusal is final (a bad token, a rejected node): exit 2 keeps
+    // systemd from trying again (RestartPreventExitStatus=2).
+    return absl::IsFailedPrecondition(joined.status()) ? 2 : 1;
+  }
+  plan.record = {joined->controller_key, joined->name, joined->controller};
+  if (absl::Status s = WriteEnrollment(plan.state_dir, plan.record); !s.ok()) {
+    QLOG(kError) << "cannot keep the enrollment error=\"" << s.message() << "\"";
+    return 1;
+  }
+  if (absl::Status s = RemoveSavedToken(plan.state_dir); !s.ok()) {
+    QLOG(kWarning) << s.message();
+  }
+  options.controller = joined->controller;
+  options.session.node = joined->name;
+  options.curve = WorkerOptions::Curve{joined->controller_key, plan.join->own};
+  return std::nullopt;
 }
 
 // --help lists the flags of this file (absl looks for a file named after
@@ -148,8 +373,10 @@ void ConfigureUsage() {
 int Main(int argc, char** argv) {
   ConfigureUsage();
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) {
-    std::fprintf(stderr, "quark-worker: unexpected argument '%s'\n", rest[1]);
+  const bool join_command = rest.size() > 1 && std::string(rest[1]) == "join";
+  if (rest.size() > (join_command ? 3 : 1)) {
+    std::fprintf(stderr, "quark-worker: unexpected argument '%s'\n",
+                 rest[join_command ? 3 : 1]);
     return 2;
   }
   // The command line first, to learn where the file is; then the file
@@ -161,6 +388,20 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "quark-worker: %s\n", std::string(s.message()).c_str());
     return 2;
   }
+  if (join_command) {
+    JoinCommandOptions join;
+    join.boot = absl::GetFlag(FLAGS_boot);
+    join.state_dir = absl::GetFlag(FLAGS_state_dir);
+    if (rest.size() == 3) join.token = rest[2];
+    if (join.token.empty() == !join.boot) {
+      std::fprintf(stderr,
+                   "quark-worker: usage: quark-worker join TOKEN (or join "
+                   "--boot); make a token on the controller with `quark token "
+                   "create`\n");
+      return 2;
+    }
+    return RunJoinCommand(join);
+  }
   LogLevel level;
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     std::fprintf(stderr,
@@ -170,13 +411,26 @@ int Main(int argc, char** argv) {
     return 2;
   }
   SetLogLevel(level);
-  absl::StatusOr<WorkerOptions> options = OptionsFromFlags();
-  if (!options.ok()) {
+  absl::StatusOr<Plan> plan = PlanFromFlags(given);
+  if (!plan.ok()) {
     std::fprintf(stderr, "quark-worker: %s\n",
-                 std::string(WithConfigOrigin(options.status()).message()).c_str());
+                 std::string(WithConfigOrigin(plan.status()).message()).c_str());
     return 2;
   }
-  Worker worker(*std::move(options));
+  // Before any thread exists (the joiner's zmq context has some), so that
+  // every thread inherits the signal mask.
+  absl::StatusOr<std::unique_ptr<ShutdownSignals>> signals =
+      ShutdownSignals::Install();
+  if (!signals.ok()) {
+    QLOG(kError) << "fatal error=\"" << signals.status().message() << "\"";
+    return 1;
+  }
+  std::unique_ptr<SystemdNotifier> systemd = SystemdNotifier::FromEnvironment();
+  if (std::optional<int> code = JoinFirst(*plan, signals->get(), systemd.get())) {
+    if (*code == 0) systemd->Stopping();
+    return *code;
+  }
+  Worker worker(std::move(plan->options), *std::move(signals), std::move(systemd));
   const absl::Status status = worker.Run();
   const int code = status.ok() ? 0 : 1;
   if (!status.ok()) {

@@ -32,12 +32,17 @@ absl::Time Now() {
 
 }  // namespace
 
-Worker::Worker(WorkerOptions options)
-    : options_(std::move(options)), session_([this] {
+Worker::Worker(WorkerOptions options,
+               std::unique_ptr<ShutdownSignals> signals,
+               std::unique_ptr<SystemdNotifier> systemd)
+    : options_(std::move(options)),
+      session_([this] {
         SessionOptions s = options_.session;
         s.controller = options_.controller;
         return s;
-      }()) {}
+      }()),
+      signals_(std::move(signals)),
+      systemd_(std::move(systemd)) {}
 
 Worker::~Worker() = default;
 
@@ -52,8 +57,10 @@ bool Worker::TaskStillRunning() { return executor_ && executor_->Busy(); }
 
 absl::Status Worker::Setup() {
   // Before any thread exists, so that every thread inherits the mask.
-  ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install());
-  systemd_ = SystemdNotifier::FromEnvironment();
+  if (!signals_) {
+    ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install());
+  }
+  if (!systemd_) systemd_ = SystemdNotifier::FromEnvironment();
   ASSIGN_OR_RETURN(wakeup_, Wakeup::Create());
   const int threads = options_.threads;
   executor_ = std::make_unique<Executor>(
@@ -276,9 +283,18 @@ bool Worker::TakeDisconnect(absl::Time now) {
         handshake_error_.clear();
         continue;
       case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-        error = absl::StrCat(
-            "the controller refused this node's key (ZAP status ", value,
-            "): is its public key in the controller's authorized_workers?");
+        error = options_.enrolled
+                    ? absl::StrCat(
+                          "the controller refused this node's key (ZAP status ",
+                          value,
+                          "): was the node rejected (quark reject), or its "
+                          "state lost? To join again: sudo quark-worker join "
+                          "TOKEN")
+                    : absl::StrCat(
+                          "the controller refused this node's key (ZAP status ",
+                          value,
+                          "): is its public key in the controller's "
+                          "authorized_workers?");
         break;
       default:  // protocol or no detail
         error = options_.curve

@@ -57,6 +57,9 @@ struct WorkerOptions {
     KeyPair own;
   };
   std::optional<Curve> curve;
+  // The key was enrolled with a join token (daemon/identity.h) rather than
+  // listed by hand: a refusal then means something else.
+  bool enrolled = false;
   // Longest sleep of the loop when nothing is due. The systemd watchdog
   // (common/sd_notify.h) may wake it sooner.
   absl::Duration max_poll = absl::Seconds(1);
@@ -64,7 +67,11 @@ struct WorkerOptions {
 
 class Worker {
  public:
-  explicit Worker(WorkerOptions options);
+  // `signals` and `systemd` may be handed over from an earlier phase (the
+  // joining, daemon/joiner.h); Run() makes them when they are null.
+  explicit Worker(WorkerOptions options,
+                  std::unique_ptr<ShutdownSignals> signals = nullptr,
+                  std::unique_ptr<SystemdNotifier> systemd = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
