@@ -38,9 +38,14 @@ bool Resendable(const proto::ApiRequest& request) {
     case proto::ApiRequest::kGetJob:
     case proto::ApiRequest::kListJobs:
     case proto::ApiRequest::kListNodes:
+    case proto::ApiRequest::kListTokens:
+    case proto::ApiRequest::kListPending:
     case proto::ApiRequest::kDrain:
     case proto::ApiRequest::kUndrain:
       return true;
+    // CreateToken would make a second token. RevokeToken, ApproveNode and
+    // RejectNode leave the same state when repeated, but whether the
+    // controller answers a repeat with an error is not settled yet.
     default:  // Submit, Cancel, and anything added later until proven safe
       return false;
   }

@@ -38,8 +38,10 @@ class ApiCaller {
 };
 
 // Whether `request` may be sent again when its reply is late: reads (Watch,
-// GetJob, ListJobs, ListNodes) and Drain and Undrain, which leave the same
-// state however often they arrive. Submit and Cancel are sent once: a
+// GetJob, ListJobs, ListNodes, ListTokens, ListPending) and Drain and
+// Undrain, which leave the same state however often they arrive. Submit,
+// Cancel, CreateToken, RevokeToken, ApproveNode and RejectNode are sent
+// once: a
 // Submit that reached a controller which then crashed and came back would
 // make a second job if sent again.
 bool Resendable(const proto::ApiRequest& request);

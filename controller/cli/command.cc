@@ -1,5 +1,6 @@
 #include "controller/cli/command.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "common/numbers.h"
 #include "common/status.h"
+#include "common/token.h"
 #include "common/transport.h"
 
 namespace quark {
@@ -17,6 +19,9 @@ namespace {
 
 constexpr char kHintPayload[] = "quark/usage-hint";
 
+// One entry per command. A subcommand is named with its group, as in
+// "token create"; the group ("token") is then what `help` and the usage
+// hints name.
 struct VerbInfo {
   absl::string_view name;
   Verb verb;
@@ -33,8 +38,13 @@ constexpr VerbInfo kVerbs[] = {
     {"nodes", Verb::kNodes, 0, 0, ""},
     {"drain", Verb::kDrain, 1, 1, "NODE"},
     {"undrain", Verb::kUndrain, 1, 1, "NODE"},
+    {"approve", Verb::kApprove, 1, 1, "NAME"},
+    {"reject", Verb::kReject, 1, 1, "NAME"},
+    {"token create", Verb::kTokenCreate, 0, 0, ""},
+    {"token list", Verb::kTokenList, 0, 0, ""},
+    {"token revoke", Verb::kTokenRevoke, 1, 1, "ID"},
     {"keygen", Verb::kKeygen, 1, 1, "NAME"},
-    {"help", Verb::kHelp, 0, 1, "[COMMAND]"},
+    {"help", Verb::kHelp, 0, 2, "[COMMAND]"},
 };
 
 const VerbInfo* FindVerb(absl::string_view name) {
@@ -44,16 +54,63 @@ const VerbInfo* FindVerb(absl::string_view name) {
   return nullptr;
 }
 
+// "token" for "token create", else the name itself.
+absl::string_view GroupOf(absl::string_view name) {
+  return name.substr(0, name.find(' '));
+}
+
+// The help topic and usage hint of a command: its group.
+absl::string_view Topic(const VerbInfo& verb) { return GroupOf(verb.name); }
+
+// Whether `name` is a command or a group of subcommands.
+bool IsCommand(absl::string_view name) {
+  for (const VerbInfo& info : kVerbs) {
+    if (GroupOf(info.name) == name) return true;
+  }
+  return false;
+}
+
+// "create, list or revoke" for the group "token".
+std::string SubcommandList(absl::string_view group) {
+  std::vector<absl::string_view> subs;
+  for (const VerbInfo& info : kVerbs) {
+    if (GroupOf(info.name) == group && info.name != group) {
+      subs.push_back(info.name.substr(group.size() + 1));
+    }
+  }
+  std::string text;
+  for (size_t i = 0; i < subs.size(); ++i) {
+    if (i > 0) text += i + 1 == subs.size() ? " or " : ", ";
+    absl::StrAppend(&text, subs[i]);
+  }
+  return text;
+}
+
+constexpr uint32_t Bit(Verb verb) { return 1u << static_cast<unsigned>(verb); }
+constexpr uint32_t kEveryVerb = ~0u;
+
+// One entry per option, with the commands it applies to.
 struct OptionInfo {
   absl::string_view name;
   bool takes_value;
+  uint32_t verbs;  // Bit()s of the commands it applies to
 };
 
 constexpr OptionInfo kOptions[] = {
-    {"controller", true}, {"timeout", true},  {"json", false},
-    {"help", false},      {"version", false}, {"wait", false},
-    {"priority", true},   {"key", true},      {"controller_key", true},
-    {"dir", true},
+    {"controller", true, kEveryVerb},
+    {"timeout", true, kEveryVerb},
+    {"json", false, kEveryVerb},
+    {"help", false, kEveryVerb},
+    {"version", false, kEveryVerb},
+    {"key", true, kEveryVerb},
+    {"controller_key", true, kEveryVerb},
+    {"wait", false, Bit(Verb::kSubmit) | Bit(Verb::kJob)},
+    {"priority", true, Bit(Verb::kSubmit)},
+    {"dir", true, Bit(Verb::kKeygen)},
+    {"pending", false, Bit(Verb::kNodes)},
+    {"ttl", true, Bit(Verb::kTokenCreate)},
+    {"uses", true, Bit(Verb::kTokenCreate)},
+    {"approve", false, Bit(Verb::kTokenCreate)},
 };
 
 const OptionInfo* FindOption(absl::string_view name) {
@@ -77,6 +134,30 @@ absl::Status UsageError(absl::StatusCode code, absl::string_view message,
 
 absl::Status UsageError(absl::string_view message, absl::string_view command) {
   return UsageError(absl::StatusCode::kInvalidArgument, message, command);
+}
+
+// The command named by the first positional arguments: one word, or a
+// group and its subcommand ("token create"). Sets `used` to how many
+// arguments named it. The first word is known to be a command or group.
+absl::StatusOr<const VerbInfo*> ResolveVerb(
+    const std::vector<std::string>& positional, size_t* used) {
+  const std::string& name = positional[0];
+  *used = 1;
+  if (const VerbInfo* verb = FindVerb(name); verb != nullptr) return verb;
+  if (positional.size() < 2) {
+    return UsageError(
+        absl::StrCat("'", name, "' needs a subcommand: ", SubcommandList(name)),
+        name);
+  }
+  const VerbInfo* verb = FindVerb(absl::StrCat(name, " ", positional[1]));
+  if (verb == nullptr) {
+    return UsageError(
+        absl::StrCat("unknown subcommand '", name, " ", positional[1],
+                     "' (expected ", SubcommandList(name), ")"),
+        name);
+  }
+  *used = 2;
+  return verb;
 }
 
 // The command line split into positional arguments and options, before
@@ -169,47 +250,110 @@ absl::StatusOr<uint64_t> ParseArgNumber(const std::string& text,
       absl::StrCat("invalid ", what, ": ", value.status().message()), command);
 }
 
-// Applies one option to `command`; `verb` says which ones apply.
+// --uses: 1 to kMaxUses enrollments.
+constexpr uint32_t kMaxUses = 1000000;
+
+absl::Status ParseUses(const std::string& text, Command* command) {
+  const bool digits =
+      !text.empty() && text.size() <= 7 &&
+      std::all_of(text.begin(), text.end(), [](char c) {
+        return absl::ascii_isdigit(static_cast<unsigned char>(c));
+      });
+  uint32_t uses = 0;
+  if (!digits || !absl::SimpleAtoi(text, &uses) || uses > kMaxUses) {
+    return UsageError(
+        absl::StrCat("invalid --uses '", text,
+                     "': expected an integer from 1 to ", kMaxUses,
+                     " (leave --uses out for unlimited uses)"),
+        "token");
+  }
+  if (uses == 0) {
+    return UsageError(
+        "invalid --uses '0': a token needs at least 1 use "
+        "(leave --uses out for unlimited uses)",
+        "token");
+  }
+  command->uses = uses;
+  return absl::OkStatus();
+}
+
+// Applies one option to `command`; the option table says which commands
+// take it.
 absl::Status ApplyOption(const std::string& name, const std::string& value,
                          const VerbInfo& verb, Command* command) {
-  auto not_for = [&] {
+  const absl::string_view topic = Topic(verb);
+  const OptionInfo* info = FindOption(name);
+  if (info == nullptr || (info->verbs & Bit(verb.verb)) == 0) {
     return UsageError(absl::StrCat("option '--", name, "' does not apply to '",
                                    verb.name, "'"),
-                      verb.name);
-  };
+                      topic);
+  }
   if (name == "controller") {
     if (value.empty()) {
-      return UsageError("option '--controller' needs an endpoint", verb.name);
+      return UsageError("option '--controller' needs an endpoint", topic);
     }
     command->controller = value;
   } else if (name == "timeout") {
     auto timeout = ParseTimeout(value);
-    if (!timeout.ok()) return UsageError(timeout.status().message(), verb.name);
+    if (!timeout.ok()) return UsageError(timeout.status().message(), topic);
     command->timeout = *timeout;
   } else if (name == "key" || name == "controller_key") {
     if (value.empty()) {
       return UsageError(absl::StrCat("option '--", name, "' needs a file"),
-                        verb.name);
+                        topic);
     }
     (name == "key" ? command->key : command->controller_key) = value;
   } else if (name == "dir") {
-    if (verb.verb != Verb::kKeygen) return not_for();
-    if (value.empty()) return UsageError("option '--dir' needs a directory", verb.name);
+    if (value.empty()) {
+      return UsageError("option '--dir' needs a directory", topic);
+    }
     command->dir = value;
   } else if (name == "json") {
     command->json = true;
   } else if (name == "wait") {
-    if (verb.verb != Verb::kSubmit && verb.verb != Verb::kJob) return not_for();
     command->wait = true;
+  } else if (name == "pending") {
+    command->pending = true;
+  } else if (name == "approve") {
+    command->approve = true;
+  } else if (name == "ttl") {
+    auto ttl = ParseTokenTtl(value);
+    if (!ttl.ok()) return UsageError(ttl.status().message(), topic);
+    command->ttl = *ttl;
+  } else if (name == "uses") {
+    return ParseUses(value, command);
   } else if (name == "priority") {
-    if (verb.verb != Verb::kSubmit) return not_for();
     if (!absl::SimpleAtoi(value, &command->priority)) {
       return UsageError(absl::StrCat("invalid --priority '", value,
                                      "': expected an integer from -2147483648 "
                                      "to 2147483647"),
-                        verb.name);
+                        topic);
     }
   }
+  return absl::OkStatus();
+}
+
+// A token id as `quark token list` shows it; upper case is taken too.
+absl::Status ParseTokenId(const std::string& text, Command* command) {
+  const std::string id = absl::AsciiStrToLower(text);
+  if (!ValidTokenId(id)) {
+    return UsageError(absl::StrCat("invalid token ID '", text,
+                                   "': expected 8 characters of a-z and 2-7, "
+                                   "as 'quark token list' shows"),
+                      "token");
+  }
+  command->token_id = id;
+  return absl::OkStatus();
+}
+
+absl::Status ParseName(const std::string& text, absl::string_view what,
+                       const VerbInfo& verb, std::string* name) {
+  if (!ValidNodeName(text)) {
+    return UsageError(absl::StrCat("invalid ", what, " name '", text,
+                                   "': 1-64 characters of [A-Za-z0-9._-]"),
+                      Topic(verb));
+  }
+  *name = text;
   return absl::OkStatus();
 }
 
@@ -235,12 +379,12 @@ absl::Status ParseVerbArgs(const VerbInfo& verb,
                            Command* command) {
   if (args.size() < verb.min_args) {
     return UsageError(absl::StrCat("'", verb.name, "' needs ", verb.args_text),
-                      verb.name);
+                      Topic(verb));
   }
   if (args.size() > verb.max_args) {
     return UsageError(absl::StrCat("too many arguments for '", verb.name,
                                    "': '", args[verb.max_args], "'"),
-                      verb.name);
+                      Topic(verb));
   }
   switch (verb.verb) {
     case Verb::kSubmit:
@@ -256,23 +400,67 @@ absl::Status ParseVerbArgs(const VerbInfo& verb,
       if (args[0].empty()) return UsageError("empty node name", verb.name);
       command->node = args[0];
       return absl::OkStatus();
+    case Verb::kApprove:
+    case Verb::kReject:
+      return ParseName(args[0], "node", verb, &command->node);
+    case Verb::kTokenRevoke:
+      return ParseTokenId(args[0], command);
     case Verb::kKeygen:
-      if (!ValidNodeName(args[0])) {
-        return UsageError(absl::StrCat("invalid key name '", args[0],
-                                       "': 1-64 characters of [A-Za-z0-9._-]"),
-                          verb.name);
-      }
-      command->name = args[0];
-      return absl::OkStatus();
-    case Verb::kHelp:
-      if (!args.empty() && FindVerb(args[0]) == nullptr) {
+      return ParseName(args[0], "key", verb, &command->name);
+    case Verb::kHelp: {
+      if (args.empty()) return absl::OkStatus();
+      if (!IsCommand(args[0])) {
         return UsageError(absl::StrCat("unknown command '", args[0], "'"), "");
       }
-      command->topic = args.empty() ? "" : args[0];
+      size_t used = 1;  // `help token create` is `help token`
+      if (args.size() > 1) RETURN_IF_ERROR(ResolveVerb(args, &used).status());
+      if (used < args.size()) {
+        return UsageError(
+            absl::StrCat("too many arguments for 'help': '", args[used], "'"),
+            verb.name);
+      }
+      command->topic = args[0];
       return absl::OkStatus();
+    }
     default:
       return absl::OkStatus();
   }
+}
+
+bool AllDigits(absl::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  });
+}
+
+// A --ttl in one of its forms, before its range is checked; nullopt for
+// none of them. Numbers too large for a Duration come out as 1e12 seconds,
+// which the caller refuses as too long rather than as infinite.
+std::optional<absl::Duration> ParseTtlForms(absl::string_view text) {
+  constexpr double kHuge = 1e12;
+  double number = 0;
+  if (AllDigits(text)) {
+    if (!absl::SimpleAtod(text, &number)) return std::nullopt;
+    return absl::Seconds(std::min(number, kHuge));
+  }
+  absl::Duration days;
+  const size_t d = text.find('d');
+  if (d != absl::string_view::npos) {
+    // absl::ParseDuration has no days: "1d12h" is 1 day and "12h".
+    if (!AllDigits(text.substr(0, d)) ||
+        !absl::SimpleAtod(text.substr(0, d), &number)) {
+      return std::nullopt;
+    }
+    days = absl::Hours(24 * std::min(number, kHuge / 86400));
+    text.remove_prefix(d + 1);
+    if (text.empty()) return days;
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(text[0]))) {
+      return std::nullopt;  // no sign, no second "d"
+    }
+  }
+  absl::Duration rest;
+  if (!absl::ParseDuration(text, &rest)) return std::nullopt;
+  return days + rest;
 }
 
 }  // namespace
@@ -293,6 +481,33 @@ absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
         "invalid --timeout '", text, "': must be positive and finite"));
   }
   return d;
+}
+
+absl::StatusOr<absl::Duration> ParseTokenTtl(const std::string& text) {
+  auto invalid = [&text](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --ttl '", text, "': ", why));
+  };
+  if (text.find('-') != std::string::npos) {
+    return invalid("must not be negative (0 means it never expires)");
+  }
+  const std::optional<absl::Duration> ttl = ParseTtlForms(text);
+  if (!ttl.has_value()) {
+    return invalid(
+        "expected seconds (3600), a duration such as 90s, 30m, 24h or "
+        "1h30m, days such as 7d or 1d12h, or 0 for never");
+  }
+  if (*ttl == absl::InfiniteDuration()) {
+    return invalid("must be finite (0 means it never expires)");
+  }
+  if (*ttl > absl::ZeroDuration() && *ttl < absl::Seconds(1)) {
+    return invalid("too short: at least 1s (0 means it never expires)");
+  }
+  if (*ttl > kMaxTokenTtl) {
+    return invalid(
+        "too long: at most 3650d, about 10 years (0 means it never expires)");
+  }
+  return *ttl;
 }
 
 absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
@@ -318,20 +533,22 @@ absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
     return command;
   }
   const std::string& name = scanned.positional[0];
-  const VerbInfo* verb = FindVerb(name);
-  if (verb == nullptr) {
+  if (!IsCommand(name)) {
     return UsageError(absl::StrCat("unknown command '", name, "'"), "");
   }
   if (scanned.help) {
     command.topic = name;
     return command;
   }
-  if (!scanned.error.empty()) return UsageError(scanned.error, verb->name);
+  size_t used = 0;
+  ASSIGN_OR_RETURN(const VerbInfo* verb,
+                   ResolveVerb(scanned.positional, &used));
+  if (!scanned.error.empty()) return UsageError(scanned.error, Topic(*verb));
   command.verb = verb->verb;
   for (const auto& [option, value] : scanned.options) {
     RETURN_IF_ERROR(ApplyOption(option, value, *verb, &command));
   }
-  const std::vector<std::string> rest(scanned.positional.begin() + 1,
+  const std::vector<std::string> rest(scanned.positional.begin() + used,
                                       scanned.positional.end());
   RETURN_IF_ERROR(ParseVerbArgs(*verb, rest, &command));
   if (command.verb != Verb::kKeygen &&
@@ -339,7 +556,7 @@ absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
     return UsageError(
         "--key and --controller_key go together: CURVE needs this operator's "
         "secret key and the controller's public key",
-        verb->name);
+        Topic(*verb));
   }
   return command;
 }

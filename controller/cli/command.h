@@ -31,7 +31,12 @@ enum class Verb {
   kNodes,
   kDrain,
   kUndrain,
-  kKeygen,  // write NAME.key and NAME.pub; no controller involved
+  kKeygen,       // write NAME.key and NAME.pub; no controller involved
+  kTokenCreate,  // `quark token create`
+  kTokenList,
+  kTokenRevoke,
+  kApprove,  // a node waiting with an approval token
+  kReject,
 };
 
 struct Command {
@@ -54,10 +59,19 @@ struct Command {
   uint64_t hi = 0;
   int32_t priority = 0;
 
-  uint64_t job_id = 0;  // job, cancel
-  std::string node;     // drain, undrain
-  std::string name;     // keygen
+  uint64_t job_id = 0;    // job, cancel
+  std::string node;       // drain, undrain, approve, reject
+  bool pending = false;   // nodes --pending: those waiting for approval
+  std::string name;       // keygen
   std::string dir = ".";  // keygen --dir
+
+  // token create: how long the token works (zero: for ever), how many
+  // nodes may join with it (0: any number), and whether they wait for
+  // `quark approve`.
+  absl::Duration ttl = absl::Hours(24);
+  uint32_t uses = 0;
+  bool approve = false;
+  std::string token_id;  // token revoke: 8 characters of [a-z2-7]
 };
 
 // Parses the arguments after the program name. `env_controller` is the value
@@ -77,6 +91,14 @@ std::string UsageHint(const absl::Status& status);
 // Parses "5s", "500ms", "2m" (absl::ParseDuration) or a bare number of
 // seconds ("5", "0.5"); the result must be positive and finite.
 absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text);
+
+// Parses a token's --ttl: a bare number of seconds ("3600"), an
+// absl::ParseDuration form ("24h", "1h30m", "90s"), days with an optional
+// rest ("7d", "1d12h"), or 0 for never. Refuses anything negative,
+// infinite, under a second or over kMaxTokenTtl (InvalidArgument, one line
+// naming the accepted forms).
+inline constexpr absl::Duration kMaxTokenTtl = absl::Hours(24 * 3650);
+absl::StatusOr<absl::Duration> ParseTokenTtl(const std::string& text);
 
 }  // namespace quark
 

@@ -51,6 +51,12 @@ std::string Timestamp(uint64_t unix_ms, absl::TimeZone zone) {
                           zone);
 }
 
+// 12 of a key's 40 Z85 characters tell the keys of a cluster apart;
+// --json has all of it.
+std::string ShortKey(const std::string& key) {
+  return key.empty() ? "-" : key.substr(0, 12) + "...";
+}
+
 // "80ms", "12.3s", "2m5.1s": milliseconds only while they matter.
 std::string Elapsed(uint64_t ms) {
   const absl::Duration took = absl::Milliseconds(ms);
@@ -174,14 +180,11 @@ std::string FormatNodeList(const proto::NodeList& nodes) {
   std::vector<Row> rows = {{"NAME", "STATE", "CORES", "THREADS", "LEASES",
                             "TASKS", "RATE", "LAST_HEARD", "KEY"}};
   for (const proto::Node& node : nodes.nodes()) {
-    // 12 of the key's 40 Z85 characters tell the keys of a cluster apart;
-    // --json has all of it.
     rows.push_back({node.name(), NodeStateName(node.state()),
                     absl::StrCat(node.cores()), absl::StrCat(node.threads()),
                     absl::StrCat(node.leases()),
                     absl::StrCat(node.tasks_done()), FormatRate(node.rate()),
-                    FormatAgo(node.last_heard_ms_ago()),
-                    node.key().empty() ? "-" : node.key().substr(0, 12) + "..."});
+                    FormatAgo(node.last_heard_ms_ago()), ShortKey(node.key())});
   }
   std::string out = Table(rows);
   if (nodes.nodes().empty()) out += "(no nodes)\n";
@@ -205,6 +208,105 @@ std::string FormatProgress(const proto::Job& job) {
   return absl::StrCat("job ", job.job_id(), ": ", JobStateName(job.state()),
                       " ", Percent(job.progress()), ", ", job.tasks_running(),
                       " tasks running");
+}
+
+std::string TokenStateName(proto::TokenState state) {
+  switch (state) {
+    case proto::TOKEN_ACTIVE:
+      return "active";
+    case proto::TOKEN_EXPIRED:
+      return "expired";
+    case proto::TOKEN_USED_UP:
+      return "used up";
+    case proto::TOKEN_REVOKED:
+      return "revoked";
+    default:
+      return "?";
+  }
+}
+
+std::string FormatTtl(absl::Duration ttl) {
+  ttl = absl::Trunc(ttl, absl::Seconds(1));
+  const absl::Duration day = absl::Hours(24);
+  if (ttl < 2 * day) return absl::FormatDuration(ttl);
+  const int64_t days = absl::IDivDuration(ttl, day, &ttl);
+  return absl::StrCat(
+      days, "d", ttl == absl::ZeroDuration() ? "" : absl::FormatDuration(ttl));
+}
+
+std::string FormatCreatedToken(const proto::Token& token, absl::TimeZone zone) {
+  std::string expiry = "never expires";
+  if (token.expires_ms() != 0) {
+    expiry = absl::StrCat(
+        "expires ",
+        absl::FormatTime("%Y-%m-%d %H:%M %Z",
+                         absl::FromUnixMillis(token.expires_ms()), zone));
+    if (token.created_ms() != 0 && token.expires_ms() > token.created_ms()) {
+      absl::StrAppend(&expiry, " (in ",
+                      FormatTtl(absl::Milliseconds(token.expires_ms() -
+                                                   token.created_ms())),
+                      ")");
+    }
+  }
+  const std::string uses =
+      token.uses() == 0
+          ? "unlimited uses"
+          : absl::StrCat(token.uses(), token.uses() == 1 ? " use" : " uses");
+  return absl::StrCat(
+      "token ", token.id(), ": ", expiry, ", ", uses,
+      token.approve() ? ", nodes wait for `quark approve NAME`" : "", "\n",
+      "on each node: sudo quark-worker join ", token.token(), "\n");
+}
+
+std::string FormatTokenList(const proto::TokenList& tokens,
+                            absl::TimeZone zone) {
+  std::vector<Row> rows = {
+      {"ID", "CREATED", "EXPIRES", "USES_LEFT", "APPROVE", "STATE"}};
+  for (const proto::Token& token : tokens.tokens()) {
+    rows.push_back(
+        {token.id(), Timestamp(token.created_ms(), zone),
+         token.expires_ms() == 0 ? "never"
+                                 : Timestamp(token.expires_ms(), zone),
+         token.has_uses_left() ? absl::StrCat(token.uses_left()) : "unlimited",
+         token.approve() ? "yes" : "no", TokenStateName(token.state())});
+  }
+  std::string out = Table(rows);
+  if (tokens.tokens().empty()) out += "(no tokens)\n";
+  return out;
+}
+
+std::string FormatRevoked(const proto::Token& token) {
+  return absl::StrCat("token ", token.id(),
+                      " revoked: it lets no more nodes join; nodes that "
+                      "joined with it stay (quark reject NAME removes one)\n");
+}
+
+std::string FormatPendingList(const proto::EnrolledList& nodes,
+                              absl::TimeZone zone) {
+  std::vector<Row> rows = {{"NAME", "KEY", "ADDRESS", "TOKEN", "REQUESTED"}};
+  for (const proto::EnrolledNode& node : nodes.nodes()) {
+    rows.push_back({node.name(), ShortKey(node.key()),
+                    node.address().empty() ? "-" : node.address(),
+                    node.token_id().empty() ? "-" : node.token_id(),
+                    Timestamp(node.requested_ms(), zone)});
+  }
+  std::string out = Table(rows);
+  if (nodes.nodes().empty()) {
+    out += "(no pending nodes)\n";
+  } else {
+    out += "approve with: quark approve NAME   (or quark reject NAME)\n";
+  }
+  return out;
+}
+
+std::string FormatApproved(const proto::EnrolledNode& node) {
+  return absl::StrCat("node ", node.name(),
+                      " approved: it joins at its next attempt\n");
+}
+
+std::string FormatRejected(const proto::EnrolledNode& node) {
+  return absl::StrCat("node ", node.name(),
+                      " rejected: its key is refused from now on\n");
 }
 
 std::string FormatRate(double numbers_per_second) {

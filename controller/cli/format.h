@@ -51,6 +51,40 @@ std::string FormatNodeState(const proto::Node& node);
 // "job 7: running 42.0%, 3 tasks running".
 std::string FormatProgress(const proto::Job& job);
 
+// "active", "expired", "used up", "revoked".
+std::string TokenStateName(proto::TokenState state);
+
+// A token's lifetime: "90s", "1h30m", "24h" under two days, else whole
+// days and the rest: "7d", "3d12h".
+std::string FormatTtl(absl::Duration ttl);
+
+// The notes for the operator on a token just made, for stderr (stdout has
+// the bare token, for scripts):
+//   token 3fk2abcd: expires 2026-12-02 07:40 UTC (in 24h), unlimited uses
+//   on each node: sudo quark-worker join qk1_...
+// "never expires" without an expiry; ", nodes wait for `quark approve
+// NAME`" for an approval token. The expiry in `zone`.
+std::string FormatCreatedToken(const proto::Token& token, absl::TimeZone zone);
+
+// A table with header ID CREATED EXPIRES USES_LEFT APPROVE STATE, or the
+// header and "(no tokens)". Times in `zone`; no secrets.
+std::string FormatTokenList(const proto::TokenList& tokens,
+                            absl::TimeZone zone);
+
+// "token ID revoked: it lets no more nodes join; ...".
+std::string FormatRevoked(const proto::Token& token);
+
+// A table with header NAME KEY ADDRESS TOKEN REQUESTED and a last line
+// saying how to approve or reject, or the header and "(no pending nodes)".
+// Times in `zone`.
+std::string FormatPendingList(const proto::EnrolledList& nodes,
+                              absl::TimeZone zone);
+
+// "node NAME approved: it joins at its next attempt".
+std::string FormatApproved(const proto::EnrolledNode& node);
+// "node NAME rejected: its key is refused from now on".
+std::string FormatRejected(const proto::EnrolledNode& node);
+
 // "0/s", "950/s", "3.1e9/s".
 std::string FormatRate(double numbers_per_second);
 // "0.4s ago", "2m5s ago".

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   if (progress_shown) std::fputs("\r\033[K", stderr);
   std::fputs(outcome.out.c_str(), stdout);
   std::fflush(stdout);
+  std::fputs(outcome.err.c_str(), stderr);
   if (!outcome.status.ok()) PrintError(outcome.status);
   return quark::ExitCode(outcome.status);
 }

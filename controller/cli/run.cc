@@ -111,7 +111,56 @@ Outcome RunJobCommand(const Command& command, ApiCaller& api,
   return Print(*job, command.json, human);
 }
 
-Outcome RunOtherCommand(const Command& command, ApiCaller& api) {
+// The token alone on stdout, so that `TOKEN=$(quark token create)` works;
+// what it allows goes to stderr, for the person at the terminal.
+Outcome Created(const proto::Token& token, bool json, absl::TimeZone zone) {
+  if (json) {
+    auto text = ToJson(token);
+    if (!text.ok()) return {"", text.status()};
+    return {*text, absl::OkStatus()};
+  }
+  Outcome outcome;
+  outcome.out = token.token() + "\n";
+  outcome.err = FormatCreatedToken(token, zone);
+  return outcome;
+}
+
+Outcome RunTokenCommand(const Command& command, const proto::ApiReply& reply,
+                        absl::TimeZone zone) {
+  if (command.verb == Verb::kTokenList) {
+    if (!reply.has_tokens()) return {"", Unexpected(reply)};
+    return Print<proto::TokenList>(
+        reply.tokens(), command.json,
+        [zone](const proto::TokenList& t) { return FormatTokenList(t, zone); });
+  }
+  if (!reply.has_token()) return {"", Unexpected(reply)};
+  if (command.verb == Verb::kTokenRevoke) {
+    return Print<proto::Token>(reply.token(), command.json, FormatRevoked);
+  }
+  if (reply.token().token().empty()) {
+    return {"", absl::InternalError(
+                    "the controller's reply to CreateToken has no token")};
+  }
+  return Created(reply.token(), command.json, zone);
+}
+
+Outcome RunEnrollCommand(const Command& command, const proto::ApiReply& reply,
+                         absl::TimeZone zone) {
+  if (command.verb == Verb::kNodes) {  // --pending
+    if (!reply.has_enrolled()) return {"", Unexpected(reply)};
+    return Print<proto::EnrolledList>(reply.enrolled(), command.json,
+                                      [zone](const proto::EnrolledList& l) {
+                                        return FormatPendingList(l, zone);
+                                      });
+  }
+  if (!reply.has_enrolled_node()) return {"", Unexpected(reply)};
+  return Print<proto::EnrolledNode>(
+      reply.enrolled_node(), command.json,
+      command.verb == Verb::kApprove ? FormatApproved : FormatRejected);
+}
+
+Outcome RunOtherCommand(const Command& command, ApiCaller& api,
+                        const RunOptions& options) {
   auto reply = api.Call(BuildRequest(command), command.timeout);
   if (!reply.ok()) return {"", reply.status()};
   switch (command.verb) {
@@ -119,9 +168,19 @@ Outcome RunOtherCommand(const Command& command, ApiCaller& api) {
       if (!reply->has_jobs()) return {"", Unexpected(*reply)};
       return Print<proto::JobList>(reply->jobs(), command.json, FormatJobList);
     case Verb::kNodes:
+      if (command.pending) {
+        return RunEnrollCommand(command, *reply, options.zone);
+      }
       if (!reply->has_nodes()) return {"", Unexpected(*reply)};
       return Print<proto::NodeList>(reply->nodes(), command.json,
                                     FormatNodeList);
+    case Verb::kApprove:
+    case Verb::kReject:
+      return RunEnrollCommand(command, *reply, options.zone);
+    case Verb::kTokenCreate:
+    case Verb::kTokenList:
+    case Verb::kTokenRevoke:
+      return RunTokenCommand(command, *reply, options.zone);
     default:  // drain, undrain
       if (!reply->has_node()) return {"", Unexpected(*reply)};
       return Print<proto::Node>(reply->node(), command.json, FormatNodeState);
@@ -151,13 +210,37 @@ proto::ApiRequest BuildRequest(const Command& command) {
       request.mutable_list_jobs();
       break;
     case Verb::kNodes:
-      request.mutable_list_nodes();
+      if (command.pending) {
+        request.mutable_list_pending();
+      } else {
+        request.mutable_list_nodes();
+      }
       break;
     case Verb::kDrain:
       request.mutable_drain()->set_node(command.node);
       break;
     case Verb::kUndrain:
       request.mutable_undrain()->set_node(command.node);
+      break;
+    case Verb::kTokenCreate: {
+      proto::CreateToken* create = request.mutable_create_token();
+      create->set_ttl_ms(
+          static_cast<uint64_t>(absl::ToInt64Milliseconds(command.ttl)));
+      create->set_uses(command.uses);
+      create->set_approve(command.approve);
+      break;
+    }
+    case Verb::kTokenList:
+      request.mutable_list_tokens();
+      break;
+    case Verb::kTokenRevoke:
+      request.mutable_revoke_token()->set_id(command.token_id);
+      break;
+    case Verb::kApprove:
+      request.mutable_approve()->set_name(command.node);
+      break;
+    case Verb::kReject:
+      request.mutable_reject()->set_name(command.node);
       break;
     case Verb::kHelp:
     case Verb::kVersion:
@@ -187,7 +270,7 @@ Outcome RunCommand(const Command& command, ApiCaller& api,
     case Verb::kCancel:
       return RunJobCommand(command, api, options);
     default:
-      return RunOtherCommand(command, api);
+      return RunOtherCommand(command, api, options);
   }
 }
 

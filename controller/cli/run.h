@@ -16,7 +16,8 @@
 namespace quark {
 
 struct RunOptions {
-  // Time zone of the timestamps `quark job ID` prints.
+  // Time zone of the timestamps `quark job ID`, `quark token` and
+  // `quark nodes --pending` print.
   absl::TimeZone zone = absl::UTCTimeZone();
   // The long poll of --wait: each Watch asks the controller to answer
   // within this. --wait gives up when the controller has been silent this
@@ -28,11 +29,14 @@ struct RunOptions {
   std::string version = "0.1.0";
 };
 
-// What to print: `out` on stdout, then, when `status` is not OK,
-// "quark: <message>" on stderr (and the UsageHint, if any).
+// What to print: `out` on stdout, then `err` on stderr whatever the
+// status (notes for a person, kept out of what scripts read), then, when
+// `status` is not OK, "quark: <message>" on stderr (and the UsageHint, if
+// any).
 struct Outcome {
   std::string out;
   absl::Status status;
+  std::string err = {};  // `= {}`: {out, status} still initializes it
 };
 
 // The request for an api command (not help or version); the caller fills

@@ -14,9 +14,15 @@ Commands:
   jobs                  list the jobs
   job ID                show one job (--wait: until it ends)
   cancel ID             cancel a job
-  nodes                 list the worker nodes
+  nodes                 list the worker nodes (--pending: the nodes waiting
+                        for approval)
   drain NODE            give a node no new work
   undrain NODE          give a drained node work again
+  token create          make a join token: one line lets a new node join
+  token list            list the join tokens
+  token revoke ID       let no more nodes join with a token
+  approve NAME          let in a node that waits for approval
+  reject NAME           refuse a waiting node, or remove a joined one
   keygen NAME           write a CURVE key pair NAME.key and NAME.pub
   help [COMMAND]        show this text or the usage of COMMAND
 )";
@@ -27,9 +33,9 @@ Options (before or after the command, as --opt=value or --opt value):
                     else tcp://127.0.0.1:7702
   --timeout D       how long the controller may stay silent before quark
                     gives up: 5s (default), 500ms, 2m, or a bare number of
-                    seconds. Meanwhile requests other than submit and cancel
-                    are sent again, about each second, so a controller that
-                    restarts within it goes unnoticed
+                    seconds. Meanwhile queries, drain and undrain are sent
+                    again, about each second, so a controller that restarts
+                    within it goes unnoticed; other requests are sent once
   --key FILE        this operator's CURVE secret key (quark keygen), for a
                     controller whose API takes operator keys; default:
                     $QUARK_KEY. Needs --controller_key
@@ -47,7 +53,7 @@ Exit codes:
   1  the job FAILED or was CANCELLED (with --wait), or the controller
      refused the request in the job's or node's present state
   2  bad usage or bad input: unknown command, kind or option, a bad number,
-     an unknown job or node, a protocol version mismatch, or a key the
+     an unknown job, node or token, a protocol version mismatch, or a key the
      controller refused (or keys that do not fit)
   3  the controller is unreachable (silent for --timeout)
 )";
@@ -96,12 +102,69 @@ Cancels a queued or running job; prints `job ID cancelled`. A job that has
 already ended cannot be cancelled (exit code 1).
 )";
 
-constexpr char kNodes[] = R"(Usage: quark nodes [--json]
+constexpr char kNodes[] = R"(Usage: quark nodes [--pending] [--json]
 
 Lists the worker nodes: NAME STATE CORES THREADS LEASES TASKS RATE
 LAST_HEARD KEY. RATE is in numbers sieved per second; KEY is the start of
 the CURVE public key the node authenticated with ("-" without CURVE; the
 whole key is in --json).
+
+  --pending   list instead the nodes that joined with an --approve token
+              and wait for `quark approve NAME` (or `quark reject NAME`):
+              NAME KEY ADDRESS TOKEN REQUESTED. Default: off
+  --json      print the NodeList (with --pending: the EnrolledList)
+)";
+
+constexpr char kToken[] =
+    R"(Usage: quark token create [--ttl DURATION] [--uses N] [--approve] [--json]
+       quark token list [--json]
+       quark token revoke ID [--json]
+
+A join token is the one line a new node needs to join a CURVE cluster:
+  sudo quark-worker join TOKEN
+It carries the controller's public key, so the node knows the controller
+from its first contact. The controller keeps no copy of the token's
+secret. See docs/security.md.
+
+token create
+  Makes a token and prints it alone on stdout, so that
+  TOKEN=$(quark token create) works; what it allows goes to stderr. This
+  is the only time the token is shown.
+
+  --ttl DURATION  how long it lets nodes join: 24h (default), a number of
+                  seconds (3600), 90s, 30m, 1h30m, 7d or 1d12h; at most
+                  3650d. --ttl 0: it never expires, which trades safety for
+                  convenience: a leaked token works until it is revoked
+  --uses N        how many nodes may join with it, 1 to 1000000; default:
+                  any number until it expires
+  --approve       nodes that join with it wait for `quark approve NAME`
+                  (see `quark nodes --pending`); default: they are let in
+  --json          print the Token as one JSON object (id, token,
+                  expires_ms, ...) and no notes
+
+token list
+  Lists the tokens: ID CREATED EXPIRES USES_LEFT APPROVE STATE. STATE is
+  active, expired, used up or revoked. It never shows a token itself.
+
+token revoke ID
+  Lets no more nodes join with token ID (8 characters, as `quark token
+  list` shows). Nodes that joined with it stay: `quark reject NAME`
+  removes one.
+)";
+
+constexpr char kApprove[] = R"(Usage: quark approve NAME [--json]
+
+Lets in NAME, a node that joined with an --approve token and waits for
+approval (see `quark nodes --pending`). Prints `node NAME approved: it
+joins at its next attempt`. `quark reject NAME` refuses it instead.
+)";
+
+constexpr char kReject[] = R"(Usage: quark reject NAME [--json]
+
+Refuses NAME, a node waiting for approval, or removes a node that joined
+with a token: its key is let in no more (a connected node is dropped) and
+cannot join again. Prints `node NAME rejected: its key is refused from
+now on`.
 )";
 
 constexpr char kKeygen[] = R"(Usage: quark keygen NAME [--dir DIR]
@@ -131,22 +194,28 @@ constexpr char kHelp[] = R"(Usage: quark help [COMMAND]
 Shows the overview, or the usage of COMMAND (same as `quark COMMAND --help`).
 )";
 
+// One help text per command; a group of subcommands ("token") has one.
+struct Topic {
+  absl::string_view command;
+  const char* text;
+};
+
+constexpr Topic kTopics[] = {
+    {"submit", kSubmit},   {"jobs", kJobs},       {"job", kJob},
+    {"cancel", kCancel},   {"nodes", kNodes},     {"drain", kDrain},
+    {"undrain", kUndrain}, {"approve", kApprove}, {"reject", kReject},
+    {"token", kToken},     {"keygen", kKeygen},   {"help", kHelp},
+};
+
 }  // namespace
 
 std::string UsageText(absl::string_view command) {
-  const char* text = nullptr;
-  if (command == "submit") text = kSubmit;
-  if (command == "jobs") text = kJobs;
-  if (command == "job") text = kJob;
-  if (command == "cancel") text = kCancel;
-  if (command == "nodes") text = kNodes;
-  if (command == "drain") text = kDrain;
-  if (command == "undrain") text = kUndrain;
-  if (command == "keygen") text = kKeygen;
-  if (command == "help") text = kHelp;
-  if (text == nullptr)
-    return absl::StrCat(kOverview, kGlobalOptions, kExitCodes);
-  return absl::StrCat(text, kGlobalOptions, kExitCodes);
+  for (const Topic& topic : kTopics) {
+    if (topic.command == command) {
+      return absl::StrCat(topic.text, kGlobalOptions, kExitCodes);
+    }
+  }
+  return absl::StrCat(kOverview, kGlobalOptions, kExitCodes);
 }
 
 }  // namespace quark

@@ -51,6 +51,12 @@ proto::ApiRequest WithBody(const std::string& which) {
   if (which == "list_nodes") request.mutable_list_nodes();
   if (which == "drain") request.mutable_drain()->set_node("pi1");
   if (which == "undrain") request.mutable_undrain()->set_node("pi1");
+  if (which == "create_token") request.mutable_create_token()->set_uses(1);
+  if (which == "list_tokens") request.mutable_list_tokens();
+  if (which == "revoke_token") request.mutable_revoke_token()->set_id("x");
+  if (which == "list_pending") request.mutable_list_pending();
+  if (which == "approve") request.mutable_approve()->set_name("pi1");
+  if (which == "reject") request.mutable_reject()->set_name("pi1");
   return request;
 }
 
@@ -107,16 +113,18 @@ TEST_P(ResendableTest, OnlyRequestsSafeToRepeat) {
       << GetParam().body;
 }
 
-INSTANTIATE_TEST_SUITE_P(Bodies, ResendableTest,
-                         testing::Values(ResendableCase{"submit", false},
-                                         ResendableCase{"cancel", false},
-                                         ResendableCase{"watch", true},
-                                         ResendableCase{"get_job", true},
-                                         ResendableCase{"list_jobs", true},
-                                         ResendableCase{"list_nodes", true},
-                                         ResendableCase{"drain", true},
-                                         ResendableCase{"undrain", true},
-                                         ResendableCase{"none", false}));
+INSTANTIATE_TEST_SUITE_P(
+    Bodies, ResendableTest,
+    testing::Values(
+        ResendableCase{"submit", false}, ResendableCase{"cancel", false},
+        ResendableCase{"watch", true}, ResendableCase{"get_job", true},
+        ResendableCase{"list_jobs", true}, ResendableCase{"list_nodes", true},
+        ResendableCase{"drain", true}, ResendableCase{"undrain", true},
+        ResendableCase{"create_token", false},
+        ResendableCase{"list_tokens", true},
+        ResendableCase{"revoke_token", false},
+        ResendableCase{"list_pending", true}, ResendableCase{"approve", false},
+        ResendableCase{"reject", false}, ResendableCase{"none", false}));
 
 TEST(ResendScheduleTest, ResendsEveryIntervalAndStopsAtTheDeadline) {
   const absl::Time t0 = absl::FromUnixSeconds(1000);

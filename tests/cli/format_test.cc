@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace quark {
@@ -153,6 +154,148 @@ TEST(FormatTest, ShortReplies) {
   job.set_progress(0.5);
   job.set_tasks_running(3);
   EXPECT_EQ(FormatProgress(job), "job 7: running 50.0%, 3 tasks running");
+}
+
+constexpr uint64_t kCreated = 1700000000000;  // 2023-11-14 22:13:20 UTC
+constexpr uint64_t kHour = 3600 * 1000;
+constexpr char kSecret[] = "qk1_3fk2abcd_secretsecretsecretsecretsec";
+
+proto::Token Token(const std::string& id, uint64_t expires_ms) {
+  proto::Token token;
+  token.set_id(id);
+  token.set_token(kSecret);  // never sent in a list; must not show anyway
+  token.set_created_ms(kCreated);
+  token.set_expires_ms(expires_ms);
+  token.set_state(proto::TOKEN_ACTIVE);
+  return token;
+}
+
+TEST(FormatTokenListTest, EveryKindOfToken) {
+  proto::TokenList list;
+  *list.add_tokens() = Token("3fk2abcd", kCreated + 24 * kHour);  // unlimited
+  proto::Token* limited = list.add_tokens();
+  *limited = Token("x7q2mmmm", kCreated + kHour);
+  limited->set_uses(5);
+  limited->set_used(2);
+  limited->set_uses_left(3);
+  limited->set_approve(true);
+  proto::Token* expired = list.add_tokens();
+  *expired = Token("aaaa2222", kCreated + kHour);
+  expired->set_state(proto::TOKEN_EXPIRED);
+  proto::Token* used_up = list.add_tokens();
+  *used_up = Token("bbbb3333", kCreated + kHour);
+  used_up->set_uses(1);
+  used_up->set_used(1);
+  used_up->set_uses_left(0);
+  used_up->set_state(proto::TOKEN_USED_UP);
+  proto::Token* revoked = list.add_tokens();
+  *revoked = Token("cccc4444", 0);  // never expiring, then revoked
+  revoked->set_state(proto::TOKEN_REVOKED);
+  proto::Token* never = list.add_tokens();
+  *never = Token("dddd5555", 0);
+  const std::string table = FormatTokenList(list, absl::UTCTimeZone());
+  EXPECT_EQ(table,
+            "ID        CREATED                  EXPIRES                  "
+            "USES_LEFT  APPROVE  STATE\n"
+            "3fk2abcd  2023-11-14 22:13:20 UTC  2023-11-15 22:13:20 UTC  "
+            "unlimited  no       active\n"
+            "x7q2mmmm  2023-11-14 22:13:20 UTC  2023-11-14 23:13:20 UTC  "
+            "3          yes      active\n"
+            "aaaa2222  2023-11-14 22:13:20 UTC  2023-11-14 23:13:20 UTC  "
+            "unlimited  no       expired\n"
+            "bbbb3333  2023-11-14 22:13:20 UTC  2023-11-14 23:13:20 UTC  "
+            "0          no       used up\n"
+            "cccc4444  2023-11-14 22:13:20 UTC  never                    "
+            "unlimited  no       revoked\n"
+            "dddd5555  2023-11-14 22:13:20 UTC  never                    "
+            "unlimited  no       active\n");
+  EXPECT_EQ(table.find("qk1_"), std::string::npos) << "a secret in " << table;
+}
+
+TEST(FormatTokenListTest, TimesInTheGivenZoneAndEmpty) {
+  proto::TokenList list;
+  *list.add_tokens() = Token("3fk2abcd", kCreated + kHour);
+  const std::string table =
+      FormatTokenList(list, absl::FixedTimeZone(2 * 3600));
+  EXPECT_NE(table.find("2023-11-15 00:13:20 "), std::string::npos) << table;
+  EXPECT_NE(table.find("2023-11-15 01:13:20 "), std::string::npos) << table;
+  EXPECT_EQ(FormatTokenList(proto::TokenList(), absl::UTCTimeZone()),
+            "ID  CREATED  EXPIRES  USES_LEFT  APPROVE  STATE\n(no tokens)\n");
+}
+
+TEST(FormatCreatedTokenTest, NotesForTheOperator) {
+  proto::Token token = Token("3fk2abcd", kCreated + 24 * kHour);
+  const std::string join =
+      absl::StrCat("on each node: sudo quark-worker join ", kSecret, "\n");
+  EXPECT_EQ(FormatCreatedToken(token, absl::UTCTimeZone()),
+            absl::StrCat("token 3fk2abcd: expires 2023-11-15 22:13 UTC (in "
+                         "24h), unlimited uses\n",
+                         join));
+  token.set_expires_ms(kCreated + 7 * 24 * kHour + 30 * 60 * 1000);
+  token.set_uses(1);
+  token.set_approve(true);
+  EXPECT_EQ(FormatCreatedToken(token, absl::UTCTimeZone()),
+            absl::StrCat("token 3fk2abcd: expires 2023-11-21 22:43 UTC (in "
+                         "7d30m), 1 use, nodes wait for `quark approve NAME`\n",
+                         join));
+  token.set_expires_ms(0);
+  token.set_uses(10);
+  token.set_approve(false);
+  EXPECT_EQ(FormatCreatedToken(token, absl::UTCTimeZone()),
+            absl::StrCat("token 3fk2abcd: never expires, 10 uses\n", join));
+}
+
+TEST(FormatTest, Ttls) {
+  EXPECT_EQ(FormatTtl(absl::Seconds(90)), "1m30s");
+  EXPECT_EQ(FormatTtl(absl::Hours(1)), "1h");
+  EXPECT_EQ(FormatTtl(absl::Hours(24)), "24h");
+  EXPECT_EQ(FormatTtl(absl::Hours(36)), "36h");
+  EXPECT_EQ(FormatTtl(absl::Hours(48)), "2d");
+  EXPECT_EQ(FormatTtl(absl::Hours(7 * 24 + 12)), "7d12h");
+  EXPECT_EQ(FormatTtl(absl::Hours(3650 * 24)), "3650d");
+  EXPECT_EQ(FormatTtl(absl::Milliseconds(5500)), "5s");
+}
+
+proto::EnrolledNode Pending(const std::string& name) {
+  proto::EnrolledNode node;
+  node.set_name(name);
+  node.set_key("Cs?(=SbPRcT:PkqSTg1sbjD9jo48USO}:nx8PB1j");
+  node.set_token_id("3fk2abcd");
+  node.set_address("192.168.1.23");
+  node.set_machine("c0ffee");
+  node.set_requested_ms(kCreated);
+  node.set_state(proto::ENROLL_PENDING);
+  return node;
+}
+
+TEST(FormatPendingListTest, TableWithHowToApprove) {
+  proto::EnrolledList list;
+  *list.add_nodes() = Pending("pi-garage");
+  proto::EnrolledNode* other = list.add_nodes();
+  *other = Pending("pi7");
+  other->set_address("");
+  other->set_requested_ms(kCreated + kHour);
+  EXPECT_EQ(FormatPendingList(list, absl::UTCTimeZone()),
+            "NAME       KEY              ADDRESS       TOKEN     REQUESTED\n"
+            "pi-garage  Cs?(=SbPRcT:...  192.168.1.23  3fk2abcd  "
+            "2023-11-14 22:13:20 UTC\n"
+            "pi7        Cs?(=SbPRcT:...  -             3fk2abcd  "
+            "2023-11-14 23:13:20 UTC\n"
+            "approve with: quark approve NAME   (or quark reject NAME)\n");
+  EXPECT_EQ(FormatPendingList(proto::EnrolledList(), absl::UTCTimeZone()),
+            "NAME  KEY  ADDRESS  TOKEN  REQUESTED\n(no pending nodes)\n");
+}
+
+TEST(FormatTest, TokenAndEnrollmentReplies) {
+  EXPECT_EQ(FormatRevoked(Token("3fk2abcd", 0)),
+            "token 3fk2abcd revoked: it lets no more nodes join; nodes that "
+            "joined with it stay (quark reject NAME removes one)\n");
+  EXPECT_EQ(FormatApproved(Pending("pi7")),
+            "node pi7 approved: it joins at its next attempt\n");
+  EXPECT_EQ(FormatRejected(Pending("pi7")),
+            "node pi7 rejected: its key is refused from now on\n");
+  EXPECT_EQ(TokenStateName(proto::TOKEN_USED_UP), "used up");
+  EXPECT_EQ(TokenStateName(proto::TOKEN_STATE_UNSPECIFIED), "?");
 }
 
 TEST(ToJsonTest, ProtoNamesAndDefaults) {

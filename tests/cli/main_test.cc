@@ -74,6 +74,27 @@ TEST(QuarkTest, HelpGoesToStdout) {
   EXPECT_EQ(ran.err, "");
 }
 
+TEST(QuarkTest, TokenWithoutSubcommandIsAUsageError) {
+  const Ran ran = Quark("token");
+  EXPECT_EQ(ran.exit_code, 2);
+  EXPECT_EQ(ran.out, "");
+  EXPECT_EQ(ran.err,
+            "quark: 'token' needs a subcommand: create, list or revoke (see "
+            "'quark token --help')\n");
+  const Ran help = Quark("token --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_EQ(help.out.rfind("Usage: quark token create", 0), 0u) << help.out;
+}
+
+TEST(QuarkTest, ANegativeTtlIsOneLineAndExits2) {
+  const Ran ran = Quark("token create --ttl=-5");
+  EXPECT_EQ(ran.exit_code, 2);
+  EXPECT_EQ(ran.out, "");
+  EXPECT_EQ(ran.err,
+            "quark: invalid --ttl '-5': must not be negative (0 means it never "
+            "expires) (see 'quark token --help')\n");
+}
+
 TEST(QuarkTest, UnreachableControllerExits3) {
   const Ran ran = Quark("--controller tcp://127.0.0.1:1 --timeout 200ms jobs");
   EXPECT_EQ(ran.exit_code, 3);
@@ -107,6 +128,76 @@ std::vector<std::string> Answer(const proto::ApiRequest& request) {
     reply.mutable_error()->set_message("no job 9");
   }
   return {FakeController::Serialize(reply)};
+}
+
+constexpr char kToken[] =
+    "qk1_3fk2abcd_aaaaaaaaaaaaaaaaaaaaaaaaaa_"
+    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb_cccc";
+
+// A controller with one token, 3fk2abcd, which it makes again on each
+// CreateToken.
+std::vector<std::string> TokenAnswer(const proto::ApiRequest& request) {
+  proto::ApiReply reply = FakeController::ReplyTo(request);
+  if (request.has_create_token()) {
+    proto::Token* token = reply.mutable_token();
+    token->set_id("3fk2abcd");
+    token->set_token(kToken);
+    token->set_created_ms(1700000000000);
+    token->set_expires_ms(1700000000000 + request.create_token().ttl_ms());
+    token->set_uses(request.create_token().uses());
+    token->set_approve(request.create_token().approve());
+    token->set_state(proto::TOKEN_ACTIVE);
+  } else {
+    reply.mutable_error()->set_code(proto::ApiError::NOT_FOUND);
+    reply.mutable_error()->set_message("no token lllllll2");
+  }
+  return {FakeController::Serialize(reply)};
+}
+
+TEST(QuarkTest, TokenCreatePrintsOnlyTheTokenOnStdout) {
+  FakeController fake(TokenAnswer);
+  const Ran ran = Quark(absl::StrCat("token create --uses 2 --approve ",
+                                     "--controller ", fake.endpoint()));
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_EQ(ran.out, absl::StrCat(kToken, "\n"));
+  // The expiry is in the local zone, whatever the test machine's is.
+  EXPECT_EQ(ran.err.rfind("token 3fk2abcd: expires 2023-11-1", 0), 0u)
+      << ran.err;
+  EXPECT_NE(ran.err.find(" (in 24h), 2 uses, nodes wait for `quark approve "
+                         "NAME`\n"),
+            std::string::npos)
+      << ran.err;
+  EXPECT_NE(ran.err.find(absl::StrCat("\non each node: sudo quark-worker join ",
+                                      kToken, "\n")),
+            std::string::npos)
+      << ran.err;
+  ASSERT_EQ(fake.requests().size(), 1u) << "a CreateToken is sent once";
+  EXPECT_EQ(fake.requests()[0].create_token().uses(), 2u);
+}
+
+TEST(QuarkTest, TokenCreateJsonHasNoNotes) {
+  FakeController fake(TokenAnswer);
+  const Ran ran = Quark(absl::StrCat(
+      "token create --ttl 0 --json --controller ", fake.endpoint()));
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_EQ(ran.out.rfind("{", 0), 0u) << ran.out;
+  EXPECT_EQ(ran.out.find('\n'), ran.out.size() - 1) << "one line";
+  EXPECT_NE(ran.out.find("\"id\":\"3fk2abcd\""), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find(absl::StrCat("\"token\":\"", kToken, "\"")),
+            std::string::npos)
+      << ran.out;
+  EXPECT_EQ(ran.err, "");
+  ASSERT_EQ(fake.requests().size(), 1u);
+  EXPECT_EQ(fake.requests()[0].create_token().ttl_ms(), 0u);
+}
+
+TEST(QuarkTest, RevokingAnUnknownTokenExits2) {
+  FakeController fake(TokenAnswer);
+  const Ran ran = Quark(
+      absl::StrCat("token revoke LLLLLLL2 --controller ", fake.endpoint()));
+  EXPECT_EQ(ran.exit_code, 2);
+  EXPECT_EQ(ran.out, "");
+  EXPECT_EQ(ran.err, "quark: no token lllllll2\n");
 }
 
 TEST(QuarkTest, SubmitWaitPrintsTheBareResult) {

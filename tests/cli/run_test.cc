@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
@@ -197,6 +198,219 @@ TEST(RunTest, ShortRepliesAndJson) {
       std::string(
           "NAME  STATE  CORES  THREADS  LEASES  TASKS  RATE  LAST_HEARD  KEY\n")
           .size());
+}
+
+TEST(BuildRequestTest, TokenCommands) {
+  const proto::ApiRequest create = BuildRequest(Parse("token create"));
+  ASSERT_TRUE(create.has_create_token());
+  EXPECT_EQ(create.create_token().ttl_ms(), 24u * 3600 * 1000);
+  EXPECT_EQ(create.create_token().uses(), 0u) << "unlimited";
+  EXPECT_FALSE(create.create_token().approve());
+  const proto::ApiRequest flags =
+      BuildRequest(Parse("token create --ttl 1h30m --uses 3 --approve"));
+  EXPECT_EQ(flags.create_token().ttl_ms(), 90u * 60 * 1000);
+  EXPECT_EQ(flags.create_token().uses(), 3u);
+  EXPECT_TRUE(flags.create_token().approve());
+  EXPECT_EQ(BuildRequest(Parse("token create --ttl 0")).create_token().ttl_ms(),
+            0u)
+      << "never expires";
+  EXPECT_EQ(
+      BuildRequest(Parse("token create --ttl 7d")).create_token().ttl_ms(),
+      7u * 24 * 3600 * 1000);
+  EXPECT_TRUE(BuildRequest(Parse("token list")).has_list_tokens());
+  EXPECT_EQ(BuildRequest(Parse("token revoke 3FK2ABCD")).revoke_token().id(),
+            "3fk2abcd");
+}
+
+TEST(BuildRequestTest, EnrollmentCommands) {
+  EXPECT_TRUE(BuildRequest(Parse("nodes --pending")).has_list_pending());
+  EXPECT_EQ(BuildRequest(Parse("approve pi7")).approve().name(), "pi7");
+  EXPECT_EQ(BuildRequest(Parse("reject pi7")).reject().name(), "pi7");
+}
+
+constexpr char kToken[] =
+    "qk1_3fk2abcd_aaaaaaaaaaaaaaaaaaaaaaaaaa_"
+    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb_cccc";
+
+proto::ApiReply TokenReply(bool with_secret) {
+  proto::ApiReply reply;
+  proto::Token* token = reply.mutable_token();
+  token->set_id("3fk2abcd");
+  if (with_secret) token->set_token(kToken);
+  token->set_created_ms(1700000000000);
+  token->set_expires_ms(1700000000000 + 24 * 3600 * 1000);
+  token->set_state(proto::TOKEN_ACTIVE);
+  return reply;
+}
+
+TEST(RunTest, TokenCreatePrintsTheTokenAloneAndNotesOnStderr) {
+  ScriptedApi api;
+  api.Then(TokenReply(true));
+  const Outcome outcome = RunCommand(Parse("token create"), api, RunOptions());
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status;
+  EXPECT_EQ(outcome.out, absl::StrCat(kToken, "\n"));
+  EXPECT_EQ(outcome.err,
+            absl::StrCat("token 3fk2abcd: expires 2023-11-15 22:13 UTC (in "
+                         "24h), unlimited uses\n"
+                         "on each node: sudo quark-worker join ",
+                         kToken, "\n"));
+  ASSERT_EQ(api.requests.size(), 1u);
+  EXPECT_TRUE(api.requests[0].has_create_token());
+}
+
+TEST(RunTest, TokenCreateJsonIsOneDocumentWithIdAndToken) {
+  ScriptedApi api;
+  api.Then(TokenReply(true));
+  const Outcome outcome =
+      RunCommand(Parse("token create --json"), api, RunOptions());
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status;
+  EXPECT_EQ(outcome.out.rfind("{", 0), 0u) << outcome.out;
+  EXPECT_EQ(outcome.out.find('\n'), outcome.out.size() - 1) << outcome.out;
+  EXPECT_NE(outcome.out.find("\"id\":\"3fk2abcd\""), std::string::npos)
+      << outcome.out;
+  EXPECT_NE(outcome.out.find(absl::StrCat("\"token\":\"", kToken, "\"")),
+            std::string::npos)
+      << outcome.out;
+  EXPECT_EQ(outcome.err, "");
+}
+
+TEST(RunTest, TokenCreateWithoutATokenInTheReplyIsAnError) {
+  ScriptedApi api;
+  api.Then(TokenReply(false));
+  const Outcome outcome = RunCommand(Parse("token create"), api, RunOptions());
+  EXPECT_EQ(outcome.status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(outcome.out, "");
+}
+
+TEST(RunTest, TokenListRevokeAndNotFound) {
+  ScriptedApi api;
+  proto::ApiReply list;
+  proto::Token* listed = list.mutable_tokens()->add_tokens();
+  *listed = TokenReply(false).token();
+  listed->set_uses(2);
+  listed->set_uses_left(1);
+  api.Then(list);
+  api.Then(TokenReply(false));
+  api.Then(absl::NotFoundError("no token 3fk2abce"));
+  const Outcome listing = RunCommand(Parse("token list"), api, RunOptions());
+  EXPECT_TRUE(listing.status.ok()) << listing.status;
+  EXPECT_EQ(listing.out,
+            "ID        CREATED                  EXPIRES                  "
+            "USES_LEFT  APPROVE  STATE\n"
+            "3fk2abcd  2023-11-14 22:13:20 UTC  2023-11-15 22:13:20 UTC  "
+            "1          no       active\n");
+  const Outcome revoked =
+      RunCommand(Parse("token revoke 3fk2abcd"), api, RunOptions());
+  EXPECT_EQ(revoked.out,
+            "token 3fk2abcd revoked: it lets no more nodes join; nodes that "
+            "joined with it stay (quark reject NAME removes one)\n");
+  const Outcome unknown =
+      RunCommand(Parse("token revoke 3fk2abce"), api, RunOptions());
+  EXPECT_EQ(ExitCode(unknown.status), 2);
+  EXPECT_EQ(unknown.status.message(), "no token 3fk2abce");
+  EXPECT_EQ(api.requests[2].revoke_token().id(), "3fk2abce");
+}
+
+TEST(RunTest, TokenListJson) {
+  ScriptedApi api;
+  proto::ApiReply list;
+  list.mutable_tokens();
+  api.Then(list);
+  api.Then(list);
+  EXPECT_EQ(RunCommand(Parse("token list --json"), api, RunOptions()).out,
+            "{\"tokens\":[]}\n");
+  EXPECT_EQ(RunCommand(Parse("token list"), api, RunOptions()).out,
+            "ID  CREATED  EXPIRES  USES_LEFT  APPROVE  STATE\n(no tokens)\n");
+}
+
+TEST(RunTest, PendingApproveAndReject) {
+  ScriptedApi api;
+  proto::ApiReply pending;
+  proto::EnrolledNode* node = pending.mutable_enrolled()->add_nodes();
+  node->set_name("pi7");
+  node->set_key("Cs?(=SbPRcT:PkqSTg1sbjD9jo48USO}:nx8PB1j");
+  node->set_token_id("3fk2abcd");
+  node->set_address("192.168.1.23");
+  node->set_state(proto::ENROLL_PENDING);
+  api.Then(pending);
+  api.Then(pending);
+  proto::ApiReply decided;
+  *decided.mutable_enrolled_node() = *node;
+  decided.mutable_enrolled_node()->set_state(proto::ENROLL_APPROVED);
+  api.Then(decided);
+  api.Then(decided);
+  decided.mutable_enrolled_node()->set_state(proto::ENROLL_REJECTED);
+  api.Then(decided);
+  api.Then(absl::NotFoundError("no node pi8 waits for approval"));
+
+  const Outcome table = RunCommand(Parse("nodes --pending"), api, RunOptions());
+  EXPECT_TRUE(table.status.ok()) << table.status;
+  EXPECT_EQ(table.out.rfind("NAME  KEY", 0), 0u) << table.out;
+  EXPECT_NE(
+      table.out.find("\npi7   Cs?(=SbPRcT:...  192.168.1.23  3fk2abcd  -\n"),
+      std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("approve with: quark approve NAME"),
+            std::string::npos);
+  const std::string json =
+      RunCommand(Parse("nodes --pending --json"), api, RunOptions()).out;
+  EXPECT_EQ(json.rfind("{\"nodes\":[{\"name\":\"pi7\"", 0), 0u) << json;
+  EXPECT_NE(json.find("\"state\":\"ENROLL_PENDING\""), std::string::npos)
+      << json;
+  EXPECT_EQ(RunCommand(Parse("approve pi7"), api, RunOptions()).out,
+            "node pi7 approved: it joins at its next attempt\n");
+  const std::string approved =
+      RunCommand(Parse("approve pi7 --json"), api, RunOptions()).out;
+  EXPECT_NE(approved.find("\"state\":\"ENROLL_APPROVED\""), std::string::npos)
+      << approved;
+  EXPECT_EQ(RunCommand(Parse("reject pi7"), api, RunOptions()).out,
+            "node pi7 rejected: its key is refused from now on\n");
+  EXPECT_EQ(
+      ExitCode(RunCommand(Parse("approve pi8"), api, RunOptions()).status), 2);
+  ASSERT_EQ(api.requests.size(), 6u);
+  EXPECT_TRUE(api.requests[0].has_list_pending());
+  EXPECT_EQ(api.requests[2].approve().name(), "pi7");
+  EXPECT_EQ(api.requests[4].reject().name(), "pi7");
+}
+
+TEST(RunTest, RepliesOfTheWrongShapeForTheNewCommandsAreErrors) {
+  ScriptedApi api;
+  proto::ApiReply nodes;
+  nodes.mutable_nodes();
+  for (const char* line : {"nodes --pending", "token create", "token list",
+                           "token revoke 3fk2abcd", "approve pi7"}) {
+    api.Then(nodes);
+    const Outcome outcome = RunCommand(Parse(line), api, RunOptions());
+    EXPECT_EQ(outcome.status.code(), absl::StatusCode::kInternal) << line;
+    EXPECT_EQ(outcome.out, "") << line;
+  }
+}
+
+TEST(RunTest, TokenHelpCoversItsSubcommands) {
+  ScriptedApi api;
+  for (const char* line : {"token --help", "help token", "token create -h"}) {
+    const Outcome help = RunCommand(Parse(line), api, RunOptions());
+    EXPECT_TRUE(help.status.ok());
+    EXPECT_EQ(help.out.rfind("Usage: quark token create", 0), 0u) << help.out;
+    for (const char* part :
+         {"quark token list", "quark token revoke ID", "--ttl DURATION",
+          "24h (default)", "--ttl 0: it", "never expires",
+          "a leaked token works until it is revoked", "--uses N",
+          "1 to 1000000", "--approve", "quark approve NAME",
+          "TOKEN=$(quark token create)", "quark reject NAME"}) {
+      EXPECT_NE(help.out.find(part), std::string::npos) << part;
+    }
+  }
+  const std::string overview =
+      RunCommand(Parse("--help"), api, RunOptions()).out;
+  for (const char* part : {"token create", "token list", "token revoke ID",
+                           "approve NAME", "reject NAME", "--pending"}) {
+    EXPECT_NE(overview.find(part), std::string::npos) << part;
+  }
+  EXPECT_NE(RunCommand(Parse("nodes --help"), api, RunOptions())
+                .out.find("--pending"),
+            std::string::npos);
+  EXPECT_TRUE(api.requests.empty());
 }
 
 TEST(RunTest, HelpNeedsNoController) {
