@@ -318,6 +318,8 @@ std::optional<int> JoinFirst(Plan& plan, ShutdownSignals* signals,
   Joiner joiner(*plan.join, signals, systemd);
   WorkerOptions& options = plan.options;
   if (plan.find_controller) {
+    // Found by its beacon before, and followed by it from now on.
+    options.beacon_port = plan.join->beacon_port;
     absl::StatusOr<std::string> found = joiner.FindControl(absl::Seconds(3));
     if (absl::IsCancelled(found.status())) return 0;
     if (!found.ok() || found->empty()) {
@@ -353,6 +355,9 @@ std::optional<int> JoinFirst(Plan& plan, ShutdownSignals* signals,
     QLOG(kWarning) << s.message();
   }
   options.controller = joined->controller;
+  if (plan.join->controller.empty() && plan.join->enroll.empty()) {
+    options.beacon_port = plan.join->beacon_port;  // found by its beacon
+  }
   options.session.node = joined->name;
   options.curve = WorkerOptions::Curve{joined->controller_key, plan.join->own};
   return std::nullopt;

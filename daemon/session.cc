@@ -208,6 +208,15 @@ SessionActions Session::OnDisconnected(absl::Time now) {
   return out;
 }
 
+SessionActions Session::OnControllerMoved(absl::Time now) {
+  SessionActions out;
+  if (state_ == State::kJoining) {
+    backoff_ = options_.initial_backoff;
+    SendHello(/*reconnect=*/true, now, &out);
+  }
+  return out;
+}
+
 SessionActions Session::OnShutdown(absl::Time now) {
   SessionActions out;
   switch (state_) {

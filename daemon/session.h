@@ -133,6 +133,11 @@ class Session {
   // credits start afresh. Registration is the one resynchronization.
   SessionActions OnDisconnected(absl::Time now);
 
+  // The controller was heard at another address (its beacon) while this
+  // worker is still trying to register: say Hello there at once, on a
+  // fresh control socket, instead of backing off at the old one.
+  SessionActions OnControllerMoved(absl::Time now);
+
   // When OnTick next has something to do; InfiniteFuture when nothing.
   absl::Time NextDeadline() const;
 

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/transport.h"
+#include "common/beacon.h"
 #include "daemon/kernels.h"
 
 namespace quark {
@@ -41,6 +42,7 @@ Worker::Worker(WorkerOptions options,
         s.controller = options_.controller;
         return s;
       }()),
+      controller_(options_.controller),
       signals_(std::move(signals)),
       systemd_(std::move(systemd)) {}
 
@@ -74,8 +76,18 @@ absl::Status Worker::Setup() {
   } catch (const zmq::error_t& e) {
     return absl::InternalError(absl::StrCat("zmq context: ", e.what()));
   }
+  if (options_.beacon_port != 0 && options_.curve) {
+    absl::StatusOr<std::unique_ptr<BeaconListener>> ear =
+        BeaconListener::Open(options_.beacon_port);
+    if (ear.ok()) {
+      beacon_ = *std::move(ear);
+    } else {
+      QLOG(kWarning) << "not listening for the controller's beacon error=\""
+                     << ear.status().message() << "\"";
+    }
+  }
   QLOG(kInfo) << "starting node=" << options_.session.node
-              << " controller=" << options_.controller
+              << " controller=" << controller_
               << " threads=" << options_.threads
               << " credits=" << options_.session.credits << " curve="
               << (options_.curve ? absl::StrCat("on key=", options_.curve->own.public_key)
@@ -97,9 +109,10 @@ absl::Status Worker::Loop() {
         {nullptr, wakeup_->fd(), ZMQ_POLLIN, 0},
         {nullptr, signals_->fd(), ZMQ_POLLIN, 0},
         {monitor_->handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, beacon_ ? beacon_->fd() : -1, ZMQ_POLLIN, 0},
     };
     try {
-      zmq::poll(items, 4,
+      zmq::poll(items, beacon_ ? 5 : 4,
                 std::chrono::milliseconds(absl::ToInt64Milliseconds(
                     absl::Ceil(wait, absl::Milliseconds(1)))));
     } catch (const zmq::error_t& e) {
@@ -126,6 +139,9 @@ absl::Status Worker::Loop() {
     if (!exit_ && (items[0].revents & ZMQ_POLLIN)) ReceiveControl(now);
     if (!exit_ && (items[3].revents & ZMQ_POLLIN) && TakeDisconnect(now)) {
       RETURN_IF_ERROR(Apply(session_.OnDisconnected(now)));
+    }
+    if (!exit_ && beacon_ && (items[4].revents & ZMQ_POLLIN)) {
+      RETURN_IF_ERROR(HearBeacons(now));
     }
     if (!exit_) RETURN_IF_ERROR(Apply(session_.OnTick(now)));
     FlushOutbox();
@@ -162,15 +178,35 @@ std::string Worker::StatusLine() const {
   }
   if (!handshake_error_.empty() &&
       session_.state() != Session::State::kRegistered) {
-    return absl::StrCat("joining ", options_.controller, ": ", handshake_error_);
+    return absl::StrCat("joining ", controller_, ": ", handshake_error_);
   }
   std::string rate;
   if (session_.rate() > 0) {
     rate = absl::StrFormat(", %.2g numbers/s", session_.rate());
   }
-  return absl::StrCat(state, " ", options_.controller, "; ",
+  return absl::StrCat(state, " ", controller_, "; ",
                       session_.running() ? "1 task" : "no task", " running, ",
                       session_.waiting(), " waiting", rate);
+}
+
+// A controller found by its beacon may come back at another address (a
+// new DHCP lease): while not registered, follow its beacon there.
+absl::Status Worker::HearBeacons(absl::Time now) {
+  while (std::optional<BeaconListener::Heard> heard = beacon_->Receive()) {
+    if (heard->beacon.controller_key != options_.curve->controller_key) continue;
+    const std::string endpoint =
+        absl::StrCat("tcp://", heard->from, ":", heard->beacon.control_port);
+    if (endpoint == controller_ ||
+        session_.state() != Session::State::kJoining) {
+      continue;
+    }
+    QLOG(kNotice) << "the controller is at another address now node="
+                  << options_.session.node << " old=" << controller_
+                  << " controller=" << endpoint;
+    controller_ = endpoint;
+    RETURN_IF_ERROR(Apply(session_.OnControllerMoved(now)));
+  }
+  return absl::OkStatus();
 }
 
 void Worker::ReceiveControl(absl::Time now) {
@@ -190,7 +226,7 @@ void Worker::ReceiveControl(absl::Time now) {
                   "message of ", (*frames)->size(), " frames, expected 1"));
     if (!parsed.ok()) {
       ++rejected_;
-      QLOG(kWarning) << "bad control message peer=" << options_.controller
+      QLOG(kWarning) << "bad control message peer=" << controller_
                      << " rejected=" << rejected_ << " error=\""
                      << parsed.message() << "\"";
       continue;
@@ -241,7 +277,7 @@ absl::Status Worker::OpenControl() {
       *control_, options_.curve ? std::string() : options_.session.node,
       options_.control_linger, /*immediate=*/true));
   RETURN_IF_ERROR(ConfigureSecurity(*control_));
-  return Connect(*control_, options_.controller);
+  return Connect(*control_, controller_);
 }
 
 absl::Status Worker::ConfigureSecurity(zmq::socket_t& socket) {
@@ -308,7 +344,7 @@ bool Worker::TakeDisconnect(absl::Time now) {
     // A refused peer retries every couple of seconds: say it once a minute.
     if (error != handshake_error_ || now - handshake_error_logged_ >= absl::Minutes(1)) {
       QLOG(kWarning) << "cannot join node=" << options_.session.node
-                     << " controller=" << options_.controller << " error=\""
+                     << " controller=" << controller_ << " error=\""
                      << error << "\"";
       handshake_error_logged_ = now;
     }
@@ -318,7 +354,7 @@ bool Worker::TakeDisconnect(absl::Time now) {
 
 absl::Status Worker::ConnectCollector(const std::string& advertised) {
   const std::string endpoint =
-      ConnectableEndpoint(advertised, HostOfEndpoint(options_.controller));
+      ConnectableEndpoint(advertised, HostOfEndpoint(controller_));
   if (collector_ && endpoint == collector_endpoint_) return absl::OkStatus();
   collector_.reset();  // results it still queues leave within its linger
   try {

@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "daemon/executor.h"
 #include "daemon/session.h"
+#include "common/beacon.h"
 #include "common/keys.h"
 #include "common/sd_notify.h"
 #include "common/signals.h"
@@ -60,6 +61,9 @@ struct WorkerOptions {
   // The key was enrolled with a join token (daemon/identity.h) rather than
   // listed by hand: a refusal then means something else.
   bool enrolled = false;
+  // Not 0: the controller was found by its beacon (common/beacon.h) on this
+  // UDP port; while not registered, the worker follows it to a new address.
+  uint16_t beacon_port = 0;
   // Longest sleep of the loop when nothing is due. The systemd watchdog
   // (common/sd_notify.h) may wake it sooner.
   absl::Duration max_poll = absl::Seconds(1);
@@ -99,6 +103,7 @@ class Worker {
   absl::Status ConnectCollector(const std::string& advertised);
   void Push(const proto::ResultMsg& result);
   void ReceiveControl(absl::Time now);
+  absl::Status HearBeacons(absl::Time now);
   void FlushOutbox();
   // Tells systemd: READY=1 once registered, STATUS=, WATCHDOG=1.
   void NotifySystemd(absl::Time now);
@@ -107,6 +112,9 @@ class Worker {
 
   const WorkerOptions options_;
   Session session_;
+  // The control endpoint: options_.controller, or where the controller's
+  // beacon says it moved.
+  std::string controller_;
   std::unique_ptr<ShutdownSignals> signals_;
   std::unique_ptr<SystemdNotifier> systemd_;
   bool ready_sent_ = false;  // READY=1 goes out once, at the first Welcome
@@ -118,6 +126,7 @@ class Worker {
   std::unique_ptr<zmq::socket_t> monitor_;
   int monitors_ = 0;  // for a fresh inproc endpoint per control socket
   std::unique_ptr<zmq::socket_t> collector_;
+  std::unique_ptr<BeaconListener> beacon_;  // with beacon_port
   std::string collector_endpoint_;
   std::deque<proto::ControlMsg> outbox_;
   std::optional<absl::Status> exit_;

@@ -398,6 +398,26 @@ TEST(SessionTest, ALostConnectionMeansRegisteringAgain) {
   EXPECT_TRUE(r.session.OnDisconnected(kT0).send.empty());
 }
 
+TEST(SessionTest, AControllerThatMovedIsGreetedThereAtOnce) {
+  Session s(Options());
+  s.Start(kT0);
+  // Backed off far by now: the next Hello would be long in coming.
+  HelloTimes(s, kT0, kT0 + absl::Seconds(40));
+  SessionActions moved = s.OnControllerMoved(kT0 + absl::Seconds(41));
+  EXPECT_TRUE(moved.reconnect);
+  EXPECT_EQ(Sent(moved, proto::ControlMsg::kHello).size(), 1u);
+  // The backoff starts over from there.
+  EXPECT_EQ(HelloTimes(s, kT0 + absl::Seconds(41) + absl::Milliseconds(10),
+                       kT0 + absl::Seconds(44)),
+            std::vector<absl::Time>(
+                {kT0 + absl::Seconds(42), kT0 + absl::Seconds(44)}));
+  // Registered, it stays where it is.
+  s.OnMessage(Welcome(kSession), kT0 + absl::Seconds(45));
+  SessionActions registered = s.OnControllerMoved(kT0 + absl::Seconds(46));
+  EXPECT_FALSE(registered.reconnect);
+  EXPECT_TRUE(registered.send.empty());
+}
+
 TEST(SessionTest, IgnoresARejectOfAnEarlierSessionOnceWelcomedAgain) {
   Registered r;
   r.session.OnMessage(Reject(true), kT0);  // re-registers
