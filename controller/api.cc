@@ -73,6 +73,10 @@ proto::ApiReply Api::Dispatch(const proto::ApiRequest& request, absl::Time now,
       return reply;
     case proto::ApiRequest::kListNodes:
       for (auto& node : scheduler_->ListNodes(now)) {
+        if (const proto::EnrolledNode* enrolled =
+                enrollment_ ? enrollment_->Find(node.key()) : nullptr) {
+          node.set_token_id(enrolled->token_id());
+        }
         *reply.mutable_nodes()->add_nodes() = std::move(node);
       }
       reply.mutable_nodes();

@@ -397,6 +397,11 @@ const std::string* Enrollment::NameOf(const std::string& key) const {
   return &it->second.name();
 }
 
+const proto::EnrolledNode* Enrollment::Find(const std::string& key) const {
+  auto it = nodes_.find(key);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
 // ------------------------------------------------------------ records
 
 void Enrollment::Put(proto::EnrolledNode node) {

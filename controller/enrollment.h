@@ -126,6 +126,8 @@ class Enrollment {
 
   // The name an approved enrolled key is let in as, or nullptr.
   const std::string* NameOf(const std::string& key) const;
+  // The record of an enrolled key (any state), or nullptr.
+  const proto::EnrolledNode* Find(const std::string& key) const;
   size_t approved() const { return approved_; }
   size_t pending() const { return pending_; }
 
