@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "common/transport.h"
 
 namespace quark {
@@ -140,10 +141,25 @@ proto::ApiReply Api::DispatchEnrollment(const proto::ApiRequest& request,
     return reply;
   };
   switch (request.body_case()) {
-    case proto::ApiRequest::kCreateToken:
-      return token_reply(enrollment_->CreateToken(request.create_token(), now));
-    case proto::ApiRequest::kRevokeToken:
-      return token_reply(enrollment_->RevokeToken(request.revoke_token().id(), now));
+    case proto::ApiRequest::kCreateToken: {
+      absl::StatusOr<proto::Token> token =
+          enrollment_->CreateToken(request.create_token(), now);
+      if (token.ok()) {  // never the token itself
+        QLOG(kNotice) << "token created token=" << token->id()
+                      << " ttl_ms=" << request.create_token().ttl_ms()
+                      << " uses=" << token->uses()
+                      << " approve=" << token->approve();
+      }
+      return token_reply(std::move(token));
+    }
+    case proto::ApiRequest::kRevokeToken: {
+      absl::StatusOr<proto::Token> token =
+          enrollment_->RevokeToken(request.revoke_token().id(), now);
+      if (token.ok()) {
+        QLOG(kNotice) << "token revoked token=" << token->id();
+      }
+      return token_reply(std::move(token));
+    }
     case proto::ApiRequest::kListTokens:
       reply.mutable_tokens();
       for (proto::Token& token : enrollment_->ListTokens(now)) {
@@ -156,10 +172,24 @@ proto::ApiReply Api::DispatchEnrollment(const proto::ApiRequest& request,
         *reply.mutable_enrolled()->add_nodes() = std::move(node);
       }
       return reply;
-    case proto::ApiRequest::kApprove:
-      return node_reply(enrollment_->Approve(request.approve().name(), now));
-    default:  // kReject
-      return node_reply(enrollment_->Reject(request.reject().name(), now));
+    case proto::ApiRequest::kApprove: {
+      absl::StatusOr<proto::EnrolledNode> node =
+          enrollment_->Approve(request.approve().name(), now);
+      if (node.ok()) {
+        QLOG(kNotice) << "node approved node=" << node->name()
+                      << " key=" << node->key();
+      }
+      return node_reply(std::move(node));
+    }
+    default: {  // kReject
+      absl::StatusOr<proto::EnrolledNode> node =
+          enrollment_->Reject(request.reject().name(), now);
+      if (node.ok()) {
+        QLOG(kNotice) << "node rejected node=" << node->name()
+                      << " key=" << node->key();
+      }
+      return node_reply(std::move(node));
+    }
   }
 }
 

@@ -183,6 +183,7 @@ void Inbound::OnEnroll(const std::vector<absl::string_view>& frames,
     // so that a flood costs neither signature checks nor the journal.
     ++refused_;
     ++enroll_limited_;
+    enroll_limited_address_ = peer.address;
     if (now - enroll_limited_logged_ >= absl::Seconds(1)) {
       QLOG(kWarning) << "enroll requests dropped address=" << peer.address
                      << " reason=\"rate limit\" dropped=" << enroll_limited_;
@@ -242,6 +243,14 @@ void Inbound::RefuseEnroll(const std::string& route, const Peer& peer,
 }
 
 void Inbound::OnTime(absl::Time now, bool tick) {
+  // Drops by the enroll rate limit not yet told.
+  if (enroll_limited_ != 0 && now - enroll_limited_logged_ >= absl::Seconds(1)) {
+    QLOG(kWarning) << "enroll requests dropped address="
+                   << enroll_limited_address_
+                   << " reason=\"rate limit\" dropped=" << enroll_limited_;
+    enroll_limited_ = 0;
+    enroll_limited_logged_ = now;
+  }
   if (tick) Queue(scheduler_->OnTick(now));
   for (ApiOutbound& out : api_->Poll(now)) api_out_.push_back(std::move(out));
 }
@@ -255,13 +264,21 @@ void Inbound::OnKeysChanged(absl::Time now) {
       continue;
     }
     const std::string node = it->first;
+    const proto::EnrolledNode* enrolled =
+        enrollment_ != nullptr ? enrollment_->Find(it->second) : nullptr;
+    const bool rejected =
+        enrolled != nullptr && enrolled->state() == proto::ENROLL_REJECTED;
     QLOG(kNotice) << "key revoked, evicting node=" << node
-                  << " key=" << it->second;
+                  << " key=" << it->second
+                  << " by=" << (rejected ? "quark reject" : "reload");
     Queue(scheduler_->Evict(node, now));
     if (auto route = routes_.find(node); route != routes_.end()) {
       RejectPeer(route->second,
-                 "this node's key was removed from the controller's "
-                 "authorized_workers");
+                 rejected ? "this node was rejected by the operator (quark "
+                            "reject); it cannot join again with this key"
+                          : "this node's key was removed from the "
+                            "controller's authorized_workers",
+                 rejected);
       routes_.erase(route);
     }
     it = node_keys_.erase(it);
@@ -313,12 +330,14 @@ const std::string* Inbound::AuthorizedName(const std::string& route,
   return name;
 }
 
-void Inbound::RejectPeer(const std::string& route, const std::string& reason) {
+void Inbound::RejectPeer(const std::string& route, const std::string& reason,
+                         bool rejected) {
   Outbound o;
   o.route = route;
   proto::Reject* reject = o.msg.mutable_reject();
   reject->set_reason(reason);
   reject->set_reregister(false);
+  reject->set_rejected(rejected);
   reject->set_protocol_version(kProtocolVersion);
   rejects_out_.push_back(std::move(o));
 }

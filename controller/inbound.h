@@ -118,7 +118,9 @@ class Inbound {
   // With CURVE: the node `peer`'s key is authorized as; nullptr (and the
   // peer told) when it is not.
   const std::string* AuthorizedName(const std::string& route, const Peer& peer);
-  void RejectPeer(const std::string& route, const std::string& reason);
+  // `rejected`: the operator's decision, for good (Reject.rejected).
+  void RejectPeer(const std::string& route, const std::string& reason,
+                  bool rejected = false);
   void Queue(std::vector<Outbound> out);
   const std::string* RouteOf(const std::string& node) const;
   void RefuseEnroll(const std::string& route, const Peer& peer,
@@ -156,6 +158,7 @@ class Inbound {
   std::vector<EnrollOutbound> enroll_out_;
   RateLimiter enroll_requests_{10, absl::Seconds(1)};
   uint64_t enroll_limited_ = 0;  // dropped by the limiter, not yet logged
+  std::string enroll_limited_address_;  // the last one's
   absl::Time enroll_limited_logged_ = absl::InfinitePast();
   std::map<std::string, std::vector<uint64_t>> acks_;  // by node name
   uint64_t refused_ = 0;

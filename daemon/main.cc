@@ -227,6 +227,11 @@ absl::Status PlanJoin(const std::set<std::string>& command_line,
   if (!identity.discarded.empty()) {
     QLOG(kWarning) << "new identity reason=\"" << identity.discarded << "\"";
     record.reset();  // set aside with the old key
+    if (!token) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          identity.discarded,
+          ". Join it: sudo quark-worker join TOKEN (or --join=TOKEN)"));
+    }
   } else if (identity.made) {
     QLOG(kNotice) << "made this node's key key=" << identity.key.public_key
                   << " dir=" << plan->state_dir << " machine=" << machine->hash;
@@ -437,7 +442,9 @@ int Main(int argc, char** argv) {
   }
   Worker worker(std::move(plan->options), *std::move(signals), std::move(systemd));
   const absl::Status status = worker.Run();
-  const int code = status.ok() ? 0 : 1;
+  // Rejected by the operator: restarting would not help.
+  const int code =
+      status.ok() ? 0 : absl::IsPermissionDenied(status) ? 2 : 1;
   if (!status.ok()) {
     QLOG(kError) << "fatal error=\"" << status.message() << "\"";
   }

@@ -384,6 +384,12 @@ void Session::OnReject(const proto::Reject& reject, absl::Time now,
                        SessionActions* out) {
   if (!reject.reregister()) {
     state_ = State::kDone;
+    if (reject.rejected()) {  // for good: main exits 2
+      out->exit = absl::PermissionDeniedError(absl::StrCat(
+          "controller ", options_.controller, " refused this worker: ",
+          reject.reason()));
+      return;
+    }
     out->exit = absl::FailedPreconditionError(absl::StrCat(
         "controller ", options_.controller, " refused this worker: ",
         reject.reason(), " (controller protocol version ",

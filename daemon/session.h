@@ -81,7 +81,8 @@ struct SessionActions {
   // A task for the executor, which is idle.
   std::optional<proto::Assign> start;
   // Stop: OK for a graceful leave (exit 0), an error when the controller
-  // refused this worker (exit 1).
+  // refused this worker (exit 1), PermissionDenied when the operator
+  // rejected it for good (exit 2).
   std::optional<absl::Status> exit;
 };
 

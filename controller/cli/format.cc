@@ -261,12 +261,13 @@ std::string FormatCreatedToken(const proto::Token& token, absl::TimeZone zone) {
 std::string FormatTokenList(const proto::TokenList& tokens,
                             absl::TimeZone zone) {
   std::vector<Row> rows = {
-      {"ID", "CREATED", "EXPIRES", "USES_LEFT", "APPROVE", "STATE"}};
+      {"ID", "CREATED", "EXPIRES", "USED", "USES_LEFT", "APPROVE", "STATE"}};
   for (const proto::Token& token : tokens.tokens()) {
     rows.push_back(
         {token.id(), Timestamp(token.created_ms(), zone),
          token.expires_ms() == 0 ? "never"
                                  : Timestamp(token.expires_ms(), zone),
+         absl::StrCat(token.used()),
          token.has_uses_left() ? absl::StrCat(token.uses_left()) : "unlimited",
          token.approve() ? "yes" : "no", TokenStateName(token.state())});
   }

@@ -66,7 +66,7 @@ std::string FormatTtl(absl::Duration ttl);
 // NAME`" for an approval token. The expiry in `zone`.
 std::string FormatCreatedToken(const proto::Token& token, absl::TimeZone zone);
 
-// A table with header ID CREATED EXPIRES USES_LEFT APPROVE STATE, or the
+// A table with header ID CREATED EXPIRES USED USES_LEFT APPROVE STATE, or the
 // header and "(no tokens)". Times in `zone`; no secrets.
 std::string FormatTokenList(const proto::TokenList& tokens,
                             absl::TimeZone zone);

@@ -143,7 +143,7 @@ token create
                   expires_ms, ...) and no notes
 
 token list
-  Lists the tokens: ID CREATED EXPIRES USES_LEFT APPROVE STATE. STATE is
+  Lists the tokens: ID CREATED EXPIRES USED USES_LEFT APPROVE STATE. STATE is
   active, expired, used up or revoked. It never shows a token itself.
 
 token revoke ID

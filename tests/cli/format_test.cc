@@ -196,19 +196,19 @@ TEST(FormatTokenListTest, EveryKindOfToken) {
   const std::string table = FormatTokenList(list, absl::UTCTimeZone());
   EXPECT_EQ(table,
             "ID        CREATED                  EXPIRES                  "
-            "USES_LEFT  APPROVE  STATE\n"
+            "USED  USES_LEFT  APPROVE  STATE\n"
             "3fk2abcd  2023-11-14 22:13:20 UTC  2023-11-15 22:13:20 UTC  "
-            "unlimited  no       active\n"
+            "0     unlimited  no       active\n"
             "x7q2mmmm  2023-11-14 22:13:20 UTC  2023-11-14 23:13:20 UTC  "
-            "3          yes      active\n"
+            "2     3          yes      active\n"
             "aaaa2222  2023-11-14 22:13:20 UTC  2023-11-14 23:13:20 UTC  "
-            "unlimited  no       expired\n"
+            "0     unlimited  no       expired\n"
             "bbbb3333  2023-11-14 22:13:20 UTC  2023-11-14 23:13:20 UTC  "
-            "0          no       used up\n"
+            "1     0          no       used up\n"
             "cccc4444  2023-11-14 22:13:20 UTC  never                    "
-            "unlimited  no       revoked\n"
+            "0     unlimited  no       revoked\n"
             "dddd5555  2023-11-14 22:13:20 UTC  never                    "
-            "unlimited  no       active\n");
+            "0     unlimited  no       active\n");
   EXPECT_EQ(table.find("qk1_"), std::string::npos) << "a secret in " << table;
 }
 
@@ -220,7 +220,7 @@ TEST(FormatTokenListTest, TimesInTheGivenZoneAndEmpty) {
   EXPECT_NE(table.find("2023-11-15 00:13:20 "), std::string::npos) << table;
   EXPECT_NE(table.find("2023-11-15 01:13:20 "), std::string::npos) << table;
   EXPECT_EQ(FormatTokenList(proto::TokenList(), absl::UTCTimeZone()),
-            "ID  CREATED  EXPIRES  USES_LEFT  APPROVE  STATE\n(no tokens)\n");
+            "ID  CREATED  EXPIRES  USED  USES_LEFT  APPROVE  STATE\n(no tokens)\n");
 }
 
 TEST(FormatCreatedTokenTest, NotesForTheOperator) {

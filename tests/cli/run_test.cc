@@ -288,6 +288,7 @@ TEST(RunTest, TokenListRevokeAndNotFound) {
   proto::Token* listed = list.mutable_tokens()->add_tokens();
   *listed = TokenReply(false).token();
   listed->set_uses(2);
+  listed->set_used(1);
   listed->set_uses_left(1);
   api.Then(list);
   api.Then(TokenReply(false));
@@ -296,9 +297,9 @@ TEST(RunTest, TokenListRevokeAndNotFound) {
   EXPECT_TRUE(listing.status.ok()) << listing.status;
   EXPECT_EQ(listing.out,
             "ID        CREATED                  EXPIRES                  "
-            "USES_LEFT  APPROVE  STATE\n"
+            "USED  USES_LEFT  APPROVE  STATE\n"
             "3fk2abcd  2023-11-14 22:13:20 UTC  2023-11-15 22:13:20 UTC  "
-            "1          no       active\n");
+            "1     1          no       active\n");
   const Outcome revoked =
       RunCommand(Parse("token revoke 3fk2abcd"), api, RunOptions());
   EXPECT_EQ(revoked.out,
@@ -320,7 +321,7 @@ TEST(RunTest, TokenListJson) {
   EXPECT_EQ(RunCommand(Parse("token list --json"), api, RunOptions()).out,
             "{\"tokens\":[]}\n");
   EXPECT_EQ(RunCommand(Parse("token list"), api, RunOptions()).out,
-            "ID  CREATED  EXPIRES  USES_LEFT  APPROVE  STATE\n(no tokens)\n");
+            "ID  CREATED  EXPIRES  USED  USES_LEFT  APPROVE  STATE\n(no tokens)\n");
 }
 
 TEST(RunTest, PendingApproveAndReject) {

@@ -460,6 +460,18 @@ TEST(SessionTest, FatalRejectNamesBothVersions) {
   EXPECT_EQ(s.state(), Session::State::kDone);
 }
 
+TEST(SessionTest, ARejectionByTheOperatorIsFinal) {
+  Registered r;
+  proto::ControlMsg m = Reject(false);
+  m.mutable_reject()->set_rejected(true);
+  m.mutable_reject()->set_reason("this node was rejected by the operator");
+  SessionActions a = r.session.OnMessage(m, kT0);
+  ASSERT_TRUE(a.exit.has_value());
+  EXPECT_TRUE(absl::IsPermissionDenied(*a.exit)) << *a.exit;
+  EXPECT_NE(a.exit->message().find("rejected by the operator"), std::string::npos);
+  EXPECT_EQ(r.session.state(), Session::State::kDone);
+}
+
 TEST(SessionTest, WelcomeOfAnotherVersionIsFatal) {
   Session s(Options());
   s.Start(kT0);
