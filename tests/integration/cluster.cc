@@ -86,9 +86,9 @@ std::string KindName(proto::Kind kind) {
 Cluster::Cluster(Binaries binaries, std::filesystem::path dir,
                  ClusterOptions options)
     : binaries_(std::move(binaries)), dir_(std::move(dir)), options_(options) {
-  // Three distinct ports: the OS could hand back a port just released.
+  // Distinct ports: the OS could hand back a port just released.
   std::vector<int> ports;
-  while (ports.size() < 3 && init_status_.ok()) {
+  while (ports.size() < 4 && init_status_.ok()) {
     absl::StatusOr<int> port = PickFreePort();
     if (!port.ok()) {
       init_status_ = port.status();
@@ -100,6 +100,7 @@ Cluster::Cluster(Binaries binaries, std::filesystem::path dir,
     control_port_ = ports[0];
     collect_port_ = ports[1];
     api_port_ = ports[2];
+    enroll_port_ = ports[3];
   }
 }
 
@@ -117,6 +118,9 @@ std::string Cluster::collect_endpoint() const {
 }
 std::string Cluster::api_endpoint() const {
   return Endpoint("127.0.0.1", api_port_);
+}
+std::string Cluster::enroll_endpoint() const {
+  return Endpoint(options_.host, enroll_port_);
 }
 
 absl::StatusOr<Process*> Cluster::Launch(const std::string& name,
@@ -163,6 +167,13 @@ absl::Status Cluster::StartController(Deadline deadline,
     argv.push_back("--authorized_workers=" + authorized_workers().string());
     argv.push_back("--authorized_operators=" +
                    (keys_dir() / "authorized_operators").string());
+    // Never the default tcp://*:7703, which every test would share; the
+    // beacon only when a test asks for it, and then on its own bridge.
+    argv.push_back("--enroll=" + enroll_endpoint());
+    argv.push_back(absl::StrCat("--beacon=", options_.beacon ? "true" : "false"));
+    if (options_.beacon_port != 0) {
+      argv.push_back(absl::StrCat("--beacon_port=", options_.beacon_port));
+    }
   } else if (options_.host.rfind("127.", 0) != 0) {
     argv.push_back("--insecure");
   }
@@ -188,6 +199,9 @@ absl::StatusOr<Process*> Cluster::StartWorker(
       absl::StrCat("--threads=", options_.worker_threads),
       absl::StrCat("--credits=", options_.credits),
       "--drain_timeout=" + options_.drain_timeout,
+      // Never /var/lib/quark-worker: an enrollment found there would be
+      // taken up.
+      "--state_dir=" + worker_state_dir(name).string(),
   };
   if (options_.curve) {
     if (auto key = WorkerKey(name); !key.ok()) return key.status();
@@ -216,6 +230,29 @@ absl::StatusOr<std::string> Cluster::MakeKey(const std::string& name) {
     }
   }
   return KeyInFile(pub);
+}
+
+std::vector<std::string> FilesContaining(const std::filesystem::path& dir,
+                                         const std::string& needle) {
+  std::vector<std::string> found;
+  std::error_code error;
+  for (std::filesystem::recursive_directory_iterator it(dir, error), end;
+       !error && it != end; it.increment(error)) {
+    if (it->is_regular_file(error) &&
+        ReadFile(it->path()).find(needle) != std::string::npos) {
+      found.push_back(std::filesystem::relative(it->path(), dir).string());
+    }
+  }
+  EXPECT_FALSE(error) << "listing " << dir << ": " << error.message();
+  return found;
+}
+
+std::string MakeFakeSysfs(const std::filesystem::path& root,
+                          const std::string& serial) {
+  const std::filesystem::path base = root / "firmware/devicetree/base";
+  std::filesystem::create_directories(base);
+  std::ofstream(base / "serial-number", std::ios::binary) << serial << '\0';
+  return root.string();
 }
 
 absl::StatusOr<std::string> KeyInFile(const std::filesystem::path& path) {
@@ -251,14 +288,53 @@ Process* Cluster::worker(const std::string& name) {
   return it == workers_.end() ? nullptr : it->second;
 }
 
-absl::Status Cluster::WaitRegistered(const std::string& name,
-                                     Deadline deadline) {
+absl::StatusOr<Process*> Cluster::StartJoiningWorker(
+    const std::string& name, const std::string& token,
+    std::vector<std::string> extra_flags, const JoinFlags& join) {
+  std::vector<std::string> argv = {
+      binaries_.worker,
+      absl::StrCat("--threads=", options_.worker_threads),
+      absl::StrCat("--credits=", options_.credits),
+      "--drain_timeout=" + options_.drain_timeout,
+      "--state_dir=" + (join.state_dir.empty() ? worker_state_dir(name)
+                                               : join.state_dir)
+                           .string(),
+  };
+  if (!join.name.empty()) argv.push_back("--name=" + join.name);
+  if (!token.empty()) argv.push_back("--join=" + token);
+  if (!join.discover) {
+    argv.push_back("--controller=" + control_endpoint());
+    argv.push_back("--enroll=" + enroll_endpoint());
+  }
+  if (options_.beacon_port != 0) {
+    argv.push_back(absl::StrCat("--beacon_port=", options_.beacon_port));
+  }
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  if (options_.worker_prefix) {
+    const std::vector<std::string> prefix = options_.worker_prefix(name);
+    argv.insert(argv.begin(), prefix.begin(), prefix.end());
+  }
+  absl::StatusOr<Process*> p = Launch("worker-" + name, std::move(argv));
+  if (p.ok()) workers_[name] = *p;
+  return p;
+}
+
+absl::StatusOr<proto::Token> Cluster::CreateToken(std::vector<std::string> args) {
+  args.insert(args.begin(), {"token", "create"});
+  return RunJson<proto::Token>(std::move(args), 20s, /*allow_exit_1=*/false);
+}
+
+absl::Status Cluster::WaitRegistered(const std::string& name, Deadline deadline,
+                                     const std::string& node) {
   Process* w = worker(name);
   if (w == nullptr) return absl::NotFoundError("no worker " + name);
-  if (!WaitForLog(*w, "registered node=" + name, deadline)) {
+  // The space after the name: "registered node=pi" is no sign of "pi-2".
+  const std::string line =
+      absl::StrCat("registered node=", node.empty() ? name : node, " ");
+  if (!WaitForLog(*w, line, deadline)) {
     return absl::DeadlineExceededError(
-        absl::StrCat("worker ", name, " did not log 'registered node=", name,
-                     "' (", w->Running() ? "running" : "exited", "); stderr:\n",
+        absl::StrCat("worker ", name, " did not log '", line, "' (",
+                     w->Running() ? "running" : "exited", "); stderr:\n",
                      Tail(w->ReadStderr(), 20)));
   }
   return absl::OkStatus();
@@ -369,6 +445,14 @@ absl::StatusOr<proto::Job> Cluster::SubmitAndWait(proto::Kind kind, uint64_t lo,
 
 absl::StatusOr<proto::NodeList> Cluster::Nodes() {
   return RunJson<proto::NodeList>({"nodes"}, 20s, false);
+}
+
+absl::StatusOr<proto::TokenList> Cluster::Tokens() {
+  return RunJson<proto::TokenList>({"token", "list"}, 20s, false);
+}
+
+absl::StatusOr<proto::EnrolledList> Cluster::PendingNodes() {
+  return RunJson<proto::EnrolledList>({"nodes", "--pending"}, 20s, false);
 }
 
 absl::StatusOr<proto::JobList> Cluster::Jobs() {

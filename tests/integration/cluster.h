@@ -63,6 +63,18 @@ struct ClusterOptions {
   // authorized_operators (the CLI's "operator" key). Without it, a
   // controller on another host than loopback runs --insecure.
   bool curve = false;
+  // With `curve`: the controller's LAN beacon (off by default: a test
+  // must only beacon on a bridge of its own), on this UDP port when not 0
+  // (workers started with StartJoiningWorker listen on it too).
+  bool beacon = false;
+  int beacon_port = 0;
+};
+
+// How StartJoiningWorker starts a worker.
+struct JoinFlags {
+  std::string name;       // --name; "" leaves it to the worker
+  bool discover = false;  // no --controller/--enroll: the beacon says
+  std::filesystem::path state_dir;  // "" = worker_state_dir(name)
 };
 
 // The outcome of one CLI run.
@@ -100,6 +112,7 @@ class Cluster {
   std::string control_endpoint() const;
   std::string collect_endpoint() const;
   std::string api_endpoint() const;
+  std::string enroll_endpoint() const;  // with `curve`
   const std::filesystem::path& dir() const { return dir_; }
   ClusterOptions& options() { return options_; }
 
@@ -112,6 +125,22 @@ class Cluster {
   absl::StatusOr<Process*> StartWorker(
       const std::string& name, std::vector<std::string> extra_flags = {});
   Process* worker(const std::string& name);
+  // The --state_dir of worker `name` (its own key and enrollment when it
+  // joins with a token).
+  std::filesystem::path worker_state_dir(const std::string& name) const {
+    return dir_ / (name + ".state");
+  }
+
+  // A worker that joins with `token` (none: with what its state dir
+  // holds), without --key: it makes its own key in its state dir and
+  // enrolls, at enroll_endpoint() unless `join.discover`. Logged as
+  // worker-<name>, like StartWorker's.
+  absl::StatusOr<Process*> StartJoiningWorker(
+      const std::string& name, const std::string& token,
+      std::vector<std::string> extra_flags = {}, const JoinFlags& join = {});
+
+  // `quark --json token create ARGS...`: the token, with its secret.
+  absl::StatusOr<proto::Token> CreateToken(std::vector<std::string> args = {});
 
   // With `curve`: makes the key pair dir/keys/<name>.key, .pub (once) and,
   // with `authorize`, adds it to authorized_workers (the caller sends the
@@ -123,8 +152,12 @@ class Cluster {
     return keys_dir() / "authorized_workers";
   }
 
-  // Waits for "registered node=<name>" in the worker's log.
-  absl::Status WaitRegistered(const std::string& name, Deadline deadline);
+  // Waits for "registered node=<node> " in the log of worker `name` (the
+  // name it was started as); `node` defaults to `name`. A worker that
+  // joins with a token may be given another name by the controller
+  // ("pi-2").
+  absl::Status WaitRegistered(const std::string& name, Deadline deadline,
+                              const std::string& node = "");
 
   // Controller plus workers w1..wN, all registered by `deadline`.
   absl::Status Start(int workers, Deadline deadline);
@@ -146,6 +179,10 @@ class Cluster {
                                            uint64_t hi,
                                            Clock::duration timeout = 120s);
   absl::StatusOr<proto::NodeList> Nodes();
+  // `quark --json token list`: every token the controller keeps.
+  absl::StatusOr<proto::TokenList> Tokens();
+  // `quark --json nodes --pending`: the nodes waiting for approval.
+  absl::StatusOr<proto::EnrolledList> PendingNodes();
   absl::StatusOr<proto::JobList> Jobs();
 
   // Polls `nodes` until node `name` is listed and `pred` holds for it.
@@ -175,7 +212,7 @@ class Cluster {
   std::filesystem::path dir_;
   ClusterOptions options_;
   absl::Status init_status_;
-  int control_port_ = 0, collect_port_ = 0, api_port_ = 0;
+  int control_port_ = 0, collect_port_ = 0, api_port_ = 0, enroll_port_ = 0;
   std::vector<std::unique_ptr<Process>> processes_;  // all ever started
   Process* controller_ = nullptr;
   std::map<std::string, Process*> workers_;  // the latest by name
@@ -195,6 +232,18 @@ absl::Status ParseJson(const std::string& json,
 
 // The key of the last `NAME KEY` line of a file `quark keygen` wrote.
 absl::StatusOr<std::string> KeyInFile(const std::filesystem::path& path);
+
+// Files under `dir` (paths relative to it) whose contents hold `needle`:
+// a secret that must be in no log and no state file, say. A file that
+// vanishes while it looks (the processes may be running) is skipped.
+std::vector<std::string> FilesContaining(const std::filesystem::path& dir,
+                                         const std::string& needle);
+
+// A fake sysfs tree under `root`, for quark-worker --sysfs_root, whose
+// device tree says this is the Raspberry Pi with serial number `serial`
+// (NUL-terminated, as the kernel writes it). Returns `root`.
+std::string MakeFakeSysfs(const std::filesystem::path& root,
+                          const std::string& serial);
 
 // A node by name from a NodeList, or nullptr.
 const proto::Node* FindNode(const proto::NodeList& nodes,

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "gtest/gtest.h"
@@ -52,6 +54,18 @@ absl::Status StatusOf(const absl::StatusOr<T>& s) {
 // wait for (a worker's first task done) come within the first second. Its
 // reference value comes from primecount::pi in milliseconds.
 inline constexpr uint64_t kBigHi = 100'000'000'000ull;
+
+// Waits (20 s at most) for `process` to exit with `code`, having said
+// `text` on stderr; fails the test otherwise.
+inline void ExpectExit(Process& process, int code, const std::string& text) {
+  std::optional<ExitStatus> exit = process.Wait(DeadlineIn(20s));
+  ASSERT_TRUE(exit.has_value())
+      << process.name() << " still running: " << process.ReadStderr();
+  EXPECT_EQ(exit->code(), code) << process.name() << ": " << *exit;
+  EXPECT_NE(process.ReadStderr().find(text), std::string::npos)
+      << process.name() << " did not say '" << text
+      << "'; stderr: " << process.ReadStderr();
+}
 
 class ClusterTest : public ::testing::Test {
  protected:

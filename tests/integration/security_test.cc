@@ -1,10 +1,7 @@
 // Only our nodes get in (docs/security.md): CURVE keys and allowlists, and
 // hostile or broken input, against the real binaries. Every job's answer is
 // checked against primesieve / primecount.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -14,9 +11,9 @@
 #include <zmq.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
 #include "tests/integration/cluster_test.h"
+#include "tests/integration/hostile.h"
 
 namespace quark::integration {
 namespace {
@@ -31,85 +28,13 @@ class SecurityTest : public ClusterTest {
   }
 };
 
-int PortOf(const std::string& endpoint) {
-  int port = 0;
-  EXPECT_TRUE(absl::SimpleAtoi(endpoint.substr(endpoint.rfind(':') + 1), &port))
-      << endpoint;
-  return port;
-}
-
-// A TCP connection to 127.0.0.1:port, or -1.
-int ConnectTcp(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Writes `bytes` on a fresh connection and closes it.
-void SendRaw(int port, const std::string& bytes) {
-  const int fd = ConnectTcp(port);
-  ASSERT_GE(fd, 0) << "connect to port " << port;
-  // The peer may close first on garbage: a short write is fine.
-  (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  ::usleep(20'000);
-  ::close(fd);
-}
-
-std::string Garbage(size_t size, uint32_t seed) {
-  std::string out(size, '\0');
-  for (char& c : out) {
-    seed = seed * 1103515245u + 12345u;
-    c = static_cast<char>(seed >> 16);
-  }
-  return out;
-}
-
 // Raw garbage, a ZMTP greeting cut short, and a greeting that then turns
 // to garbage, on each of the controller's ports.
 void AttackWithRawBytes(Cluster& cluster) {
-  // The first 10 bytes of a ZMTP 3 greeting, then nothing.
-  const std::string greeting("\xff\0\0\0\0\0\0\0\x01\x7f", 10);
   for (const std::string& endpoint :
        {cluster.control_endpoint(), cluster.collect_endpoint(),
         cluster.api_endpoint()}) {
-    const int port = PortOf(endpoint);
-    for (uint32_t seed = 1; seed <= 5; ++seed) {
-      SendRaw(port, Garbage(1 + seed * 997, seed));
-    }
-    SendRaw(port, greeting);
-    SendRaw(port, greeting + "\x03\x01NULL" + Garbage(4000, 99));
-    SendRaw(port, std::string(70000, '\xff'));
-  }
-}
-
-// Waits for `process` to exit with `code`, having said `text` on stderr.
-void ExpectExit(Process& process, int code, const std::string& text) {
-  std::optional<ExitStatus> exit = process.Wait(DeadlineIn(20s));
-  ASSERT_TRUE(exit.has_value()) << process.ReadStderr();
-  EXPECT_EQ(exit->code(), code);
-  EXPECT_NE(process.ReadStderr().find(text), std::string::npos)
-      << process.ReadStderr();
-}
-
-std::string Serialized(const google::protobuf::Message& message) {
-  std::string out;
-  EXPECT_TRUE(message.SerializeToString(&out));
-  return out;
-}
-
-void Send(zmq::socket_t& socket, std::vector<std::string> frames) {
-  for (size_t i = 0; i < frames.size(); ++i) {
-    socket.send(zmq::buffer(frames[i]), i + 1 < frames.size()
-                                            ? zmq::send_flags::sndmore
-                                            : zmq::send_flags::none);
+    ThrowRawBytes(PortOf(endpoint));
   }
 }
 
@@ -177,7 +102,7 @@ TEST_F(SecurityTest, NodeCannotSpeakOrSendResultsUnderAnotherName) {
       forged.mutable_range()->set_lo(0);
       forged.mutable_range()->set_hi(1000);
       forged.mutable_partial()->set_count(12345);
-      Send(push, {Serialized(forged)});
+      SendFrames(push, {Serialized(forged)});
     }
   }
   EXPECT_TRUE(WaitForLog(*cluster().controller(),
@@ -289,25 +214,25 @@ TEST_F(ClusterTest, MalformedMessagesLeaveTheJobExact) {
 
   const std::string oversized(2 << 20, 'x');  // past ZMQ_MAXMSGSIZE (1 MiB)
   for (int round = 0; round < 20; ++round) {
-    Send(control, {Garbage(100 + round, round)});
-    Send(control, {hello_bytes, hello_bytes});  // two frames
-    Send(control, {hello_bytes.substr(0, hello_bytes.size() / 2)});
-    Send(control, {hello_bytes});
-    Send(control, {Serialized(ready)});
-    Send(push, {Garbage(50 + round, round + 7)});
-    Send(push, {Serialized(backwards), "x"});
-    Send(push, {Serialized(backwards)});
-    Send(push, {Serialized(unknown_job)});
-    Send(push, {Serialized(backwards).substr(0, 7)});
-    Send(api, {Garbage(30 + round, round + 3)});
-    Send(api, {Serialized(submit)});
-    Send(api, {Serialized(submit), Serialized(submit)});
+    SendFrames(control, {Garbage(100 + round, round)});
+    SendFrames(control, {hello_bytes, hello_bytes});  // two frames
+    SendFrames(control, {hello_bytes.substr(0, hello_bytes.size() / 2)});
+    SendFrames(control, {hello_bytes});
+    SendFrames(control, {Serialized(ready)});
+    SendFrames(push, {Garbage(50 + round, round + 7)});
+    SendFrames(push, {Serialized(backwards), "x"});
+    SendFrames(push, {Serialized(backwards)});
+    SendFrames(push, {Serialized(unknown_job)});
+    SendFrames(push, {Serialized(backwards).substr(0, 7)});
+    SendFrames(api, {Garbage(30 + round, round + 3)});
+    SendFrames(api, {Serialized(submit)});
+    SendFrames(api, {Serialized(submit), Serialized(submit)});
   }
   // Each of these closes its own connection (libzmq drops a peer that
   // passes the limit); the others are untouched.
-  Send(control, {oversized});
-  Send(push, {oversized});
-  Send(api, {oversized});
+  SendFrames(control, {oversized});
+  SendFrames(push, {oversized});
+  SendFrames(api, {oversized});
 
   ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 150s));
   EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kBigHi));
