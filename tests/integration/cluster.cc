@@ -211,13 +211,7 @@ absl::StatusOr<Process*> Cluster::StartWorker(
                    (keys_dir() / "controller.pub").string());
   }
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  if (options_.worker_prefix) {
-    const std::vector<std::string> prefix = options_.worker_prefix(name);
-    argv.insert(argv.begin(), prefix.begin(), prefix.end());
-  }
-  absl::StatusOr<Process*> p = Launch("worker-" + name, std::move(argv));
-  if (p.ok()) workers_[name] = *p;
-  return p;
+  return LaunchWorker(name, std::move(argv));
 }
 
 absl::StatusOr<std::string> Cluster::MakeKey(const std::string& name) {
@@ -288,6 +282,18 @@ Process* Cluster::worker(const std::string& name) {
   return it == workers_.end() ? nullptr : it->second;
 }
 
+// Under the worker prefix (a network namespace), logged as worker-<name>.
+absl::StatusOr<Process*> Cluster::LaunchWorker(const std::string& name,
+                                               std::vector<std::string> argv) {
+  if (options_.worker_prefix) {
+    const std::vector<std::string> prefix = options_.worker_prefix(name);
+    argv.insert(argv.begin(), prefix.begin(), prefix.end());
+  }
+  absl::StatusOr<Process*> p = Launch("worker-" + name, std::move(argv));
+  if (p.ok()) workers_[name] = *p;
+  return p;
+}
+
 absl::StatusOr<Process*> Cluster::StartJoiningWorker(
     const std::string& name, const std::string& token,
     std::vector<std::string> extra_flags, const JoinFlags& join) {
@@ -310,13 +316,7 @@ absl::StatusOr<Process*> Cluster::StartJoiningWorker(
     argv.push_back(absl::StrCat("--beacon_port=", options_.beacon_port));
   }
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  if (options_.worker_prefix) {
-    const std::vector<std::string> prefix = options_.worker_prefix(name);
-    argv.insert(argv.begin(), prefix.begin(), prefix.end());
-  }
-  absl::StatusOr<Process*> p = Launch("worker-" + name, std::move(argv));
-  if (p.ok()) workers_[name] = *p;
-  return p;
+  return LaunchWorker(name, std::move(argv));
 }
 
 absl::StatusOr<proto::Token> Cluster::CreateToken(std::vector<std::string> args) {

@@ -202,6 +202,8 @@ class Cluster {
  private:
   absl::StatusOr<Process*> Launch(const std::string& name,
                                   std::vector<std::string> argv);
+  absl::StatusOr<Process*> LaunchWorker(const std::string& name,
+                                        std::vector<std::string> argv);
   // `quark keygen NAME --dir keys_dir()`, unless made already.
   absl::StatusOr<std::string> MakeKey(const std::string& name);
   template <typename Message>
