@@ -183,9 +183,11 @@ absl::StatusOr<std::vector<NetInterface>> ListInterfaces() {
     interface.can_broadcast = (i->ifa_flags & IFF_BROADCAST) != 0;
     if (interface.can_broadcast) {
       // An address added without "brd +" has no broadcast address of its
-      // own; the subnet's is the one its neighbours listen on.
+      // own (glibc then reports the address itself, or 0); the subnet's is
+      // the one its neighbours listen on.
       interface.broadcast = AddressOf(i->ifa_broadaddr);
-      if (interface.broadcast == 0) {
+      if (interface.broadcast == 0 ||
+          interface.broadcast == interface.address) {
         interface.broadcast = interface.address | ~interface.netmask;
       }
     }
