@@ -9,7 +9,9 @@
 #                     /etc/quark/controller.conf
 #
 # The daemons' packages depend on quark: its postinst creates the user their
-# units run as, and theirs run `quark keygen` to make the node's key pair.
+# units run as, and the controller's runs `quark keygen` to make its key
+# pair. A worker makes its own key on its first start (daemon/identity.h),
+# never the package: an SD-card image made from a system would carry it.
 # The binaries' install() rules are at the end of daemon/, controller/ and
 # controller/cli/CMakeLists.txt; maintainer scripts and conffiles lists in
 # packaging/debian/PACKAGE/. Library dependencies come from dpkg-shlibdeps,
@@ -95,8 +97,9 @@ set(CPACK_DEBIAN_CLI_DESCRIPTION
     "command-line client of the Quark prime-search cluster
 The quark command submits, watches and cancels prime-sieving jobs on a
 Quark cluster of small machines (Raspberry Pis) and drains and undrains
-its nodes; `quark keygen` makes a node's CurveZMQ key pair. This package
-also creates the quark system user that the Quark daemons run as.")
+its nodes; `quark token create` makes the tokens new nodes join with, and
+`quark keygen` a CurveZMQ key pair. This package also creates the quark
+system user that the Quark daemons run as.")
 # systemd-sysusers creates the user, with or without systemd running.
 set(CPACK_DEBIAN_CLI_PACKAGE_DEPENDS "systemd | systemd-standalone-sysusers")
 set(CPACK_DEBIAN_CLI_PACKAGE_CONTROL_EXTRA ${_quark_debian}/quark/postinst)
@@ -104,10 +107,12 @@ set(CPACK_DEBIAN_CLI_PACKAGE_CONTROL_EXTRA ${_quark_debian}/quark/postinst)
 set(CPACK_DEBIAN_WORKER_PACKAGE_NAME quark-worker)
 set(CPACK_DEBIAN_WORKER_DESCRIPTION
     "worker daemon of the Quark prime-search cluster
-quark-worker joins the Quark controller named in /etc/quark/worker.conf and
-sieves the ranges it is assigned on all cores, with libprimesieve. It runs
-as the systemd service quark-worker, as the quark user, with a CurveZMQ key
-pair made on first install (/etc/quark/worker.key and worker.pub).")
+quark-worker joins a Quark cluster and sieves the ranges its controller
+assigns on all cores, with libprimesieve. A node joins with one command,
+`sudo quark-worker join TOKEN` (the token from `quark token create` on the
+controller): the worker makes its own CurveZMQ key in /var/lib/quark-worker
+on its first start, finds the controller by its beacon on the LAN and
+enrolls. It runs as the systemd service quark-worker, as the quark user.")
 set(CPACK_DEBIAN_WORKER_PACKAGE_DEPENDS "quark ${_quark_same}")
 set(CPACK_DEBIAN_WORKER_PACKAGE_CONTROL_EXTRA
     ${_quark_debian}/quark-worker/conffiles
@@ -122,7 +127,8 @@ quark-controller keeps the membership of a Quark cluster, splits jobs into
 tasks for its workers, merges their results and answers the quark command.
 Its state (SQLite) is in /var/lib/quark. It runs as the systemd service
 quark-controller, as the quark user, with a CurveZMQ key pair made on first
-install (/etc/quark/controller.key and controller.pub).")
+install (/etc/quark/controller.key and controller.pub), and lets nodes join
+with the tokens `quark token create` makes, announcing itself on the LAN.")
 # procps: the unit's ExecReload= runs /bin/kill, which minimal systems lack.
 set(CPACK_DEBIAN_CONTROLLER_PACKAGE_DEPENDS "quark ${_quark_same}, procps")
 set(CPACK_DEBIAN_CONTROLLER_PACKAGE_CONTROL_EXTRA
