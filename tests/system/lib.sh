@@ -125,6 +125,20 @@ sys_run() {
   wait "$!"
 }
 
+# Gives the machine a LAN, as a Pi's eth0: a veth pair lan0/lan1 in its
+# network namespace (which has only loopback otherwise), 10.78.0.1/24 on
+# lan0, both up. The controller beacons on it, and its broadcasts come back
+# to the worker on the same machine. Run with the host's `ip`, in that
+# namespace alone: nothing of it reaches the host's network.
+sys_lan() {
+  local ip
+  ip=$(command -v ip) || sys_die "ip (iproute2) is not installed"
+  nsenter -t "$SYS_INIT" -n "$ip" link add lan0 type veth peer name lan1 \
+    && nsenter -t "$SYS_INIT" -n "$ip" addr add 10.78.0.1/24 brd + dev lan0 \
+    && nsenter -t "$SYS_INIT" -n "$ip" link set lan0 up \
+    && nsenter -t "$SYS_INIT" -n "$ip" link set lan1 up
+}
+
 # Copies the cached root TARBALL to a new work directory and boots it; waits
 # until systemd reports its state (running or degraded, in SYS_STATE), at
 # most 120 s. Not in a subshell: it sets the state above.

@@ -2,9 +2,12 @@
 # The system test: Quark's .deb packages under a real systemd. Boots a
 # minimal Debian bookworm root with systemd as PID 1 of its own namespaces
 # (tests/system/lib.sh, init.sh), installs the packages there, and checks
-# what only systemd can show: READY=1, a graceful stop, the watchdog, a
-# controller restart, each with a job whose answer must be exact (primecount
-# on the host gives the reference). One PASS or FAIL line per check; the
+# what only systemd can show: a node joining with a token as a user joins
+# it (`quark token create`, `quark-worker join TOKEN`, and a token on the
+# boot partition), READY=1, a graceful stop, the watchdog, a controller
+# restart, each with a job whose answer must be exact (primecount on the
+# host gives the reference), a node set up by hand with its own key, and
+# what the packages leave after a purge. One PASS or FAIL line per check; the
 # journal of both units on failure. Everything it starts is gone when it
 # exits, on failure too, and the host's /tmp is left as it was.
 # docs/operations.md, "Testing under a real systemd".
@@ -41,6 +44,7 @@ job_id=
 outcome=
 tmp_marker=
 tmp_before=()
+token=
 
 pass() {
   echo "PASS: $*"
@@ -139,9 +143,20 @@ quark() {
   sys_run timeout 600 quark --timeout 30s "$@"
 }
 
-# Whether the worker's journal says the controller refused its key.
-refused() {
-  sys_run journalctl --no-pager -o cat -u quark-worker | grep -q 'refused this node'
+# A fresh join token from the controller (`quark token create ARGS...`,
+# the token on the first line of its output); sets token.
+new_token() {
+  local out=$SYS_WORK/token.out
+  token=
+  quark token create "$@" >"$out" 2>"$out.err" || return 1
+  token=$(head -n 1 "$out")
+  [[ "$token" == qk1_* ]]
+}
+
+# The public key in the worker's state directory (its worker.pub), or "".
+worker_pub() {
+  sys_run sh -c 'grep -v "^#" /var/lib/quark-worker/worker.pub 2>/dev/null' \
+    | awk '{ print $2 }' || true
 }
 
 # Whether `quark nodes` lists NODE: registered NODE
@@ -194,6 +209,12 @@ journal_since() {
   sys_run journalctl --no-pager -o cat --since "@$2" -u "$1"
 }
 
+# Milliseconds since START, a value of $EPOCHREALTIME: ms_since START
+ms_since() {
+  local now=${EPOCHREALTIME/./} then=${1/./}
+  echo $(((now - then) / 1000))
+}
+
 # Seconds since the epoch inside, a second early: for journalctl --since.
 now() {
   echo $(($(sys_run date +%s) - 1))
@@ -205,17 +226,22 @@ check_boot() {
   sys_cached_root "${debs[@]}"
   mark_host_tmp
   sys_boot "$SYS_TARBALL"
+  if ! sys_lan; then
+    fail "boot: could not give the machine its LAN (lan0, 10.78.0.1/24)"
+    return 1
+  fi
   if [[ "$SYS_STATE" == running ]]; then
-    pass "boot: systemd is PID 1 of the namespaces and reached 'running'"
+    pass "boot: systemd is PID 1 of the namespaces and reached 'running'; LAN lan0 10.78.0.1/24"
   else
-    pass "boot: systemd reached '$SYS_STATE'; failed units:" \
+    pass "boot: systemd reached '$SYS_STATE'; LAN lan0 10.78.0.1/24; failed units:" \
       "$(sys_run systemctl --failed --no-legend --plain | awk '{ print $1 }' | paste -s -d' ')"
   fi
 }
 
-# The controller node that runs a worker too: the controller's package
-# first, so that its controller.pub is there when the worker's postinst
-# starts the worker.
+# The controller node that runs a worker too, the controller's package
+# first. The worker's package makes no key (the worker makes its own when
+# it first starts) and, with nothing to join with yet, leaves the worker
+# stopped and says how to join.
 check_install() {
   mkdir -p "$SYS_ROOT/root/debs"
   cp "${debs[@]}" "$SYS_ROOT/root/debs/"
@@ -224,6 +250,9 @@ check_install() {
     inside+=("/root/debs/${deb##*/}")
   done
   local log=$SYS_WORK/dpkg.log
+  # As on Raspberry Pi OS, which runs avahi-daemon: the controller's
+  # package advertises it there.
+  mkdir -p "$SYS_ROOT/etc/avahi/services"
   # debs: quark, quark-worker, quark-controller.
   if ! sys_run timeout 120 dpkg -i "${inside[0]}" "${inside[2]}" >"$log" 2>&1 \
     || ! sys_run timeout 120 dpkg -i "${inside[1]}" >>"$log" 2>&1; then
@@ -231,18 +260,43 @@ check_install() {
     fail "install: dpkg -i failed (above)"
     return 1
   fi
-  local node pub_node enabled
-  node=$(sys_run hostname)
-  pub_node=$(sys_run grep -v '^#' /etc/quark/worker.pub | awk '{ print $1 }') || true
+  local enabled state told
   enabled=$(sys_run systemctl is-enabled quark-worker quark-controller | paste -s -d' ')
+  state=$(prop quark-worker ActiveState)
+  told=$(grep -c 'has not joined a Quark cluster yet.*sudo quark-worker join TOKEN' "$log") || true
   if [[ "$enabled" == "enabled enabled" ]] && sys_run test -s /etc/quark/controller.key \
-    && sys_run test -s /etc/quark/controller.pub && sys_run test -s /etc/quark/worker.key \
-    && [[ "$pub_node" == "$node" ]]; then
-    pass "install: both units enabled, key pairs made, worker.pub names node '$node' (the host name)"
+    && sys_run test -s /etc/quark/controller.pub && ! sys_run test -e /etc/quark/worker.key \
+    && [[ "$state" == inactive ]] && ((told == 1)); then
+    pass "install: both units enabled, the controller's key pair made, no worker key;" \
+      "the worker left '$state' with word of how to join"
   else
     cat "$log"
-    fail "install: units '$enabled', worker.pub names '$pub_node', host name '$node'"
+    fail "install: units '$enabled', worker '$state', how-to-join message $told time(s)," \
+      "worker.key $(sys_run test -e /etc/quark/worker.key && echo made || echo 'not made')"
     return 1
+  fi
+  check_avahi
+}
+
+# The mDNS advertisement: well-formed XML, _quark._tcp on the control port,
+# TXT records of the enroll port and the controller's key.
+check_avahi() {
+  local file=$SYS_ROOT/etc/avahi/services/quark.service key
+  key=$(grep -v '^#' "$SYS_ROOT/etc/quark/controller.pub" | awk '{ print $2 }')
+  local read
+  read=$(python3 - "$file" <<'END' 2>&1
+import sys
+import xml.dom.minidom
+doc = xml.dom.minidom.parse(sys.argv[1])
+text = lambda tag: [n.firstChild.data for n in doc.getElementsByTagName(tag)]
+print(" ".join(text("type") + text("port") + text("txt-record")))
+END
+  ) || true
+  if [[ "$read" == "_quark._tcp 7700 enroll=7703 key=$key" ]]; then
+    pass "install: /etc/avahi/services/quark.service advertises _quark._tcp on 7700," \
+      "TXT enroll=7703 and the controller's key"
+  else
+    fail "install: /etc/avahi/services/quark.service reads '$read'"
   fi
 }
 
@@ -253,32 +307,46 @@ check_ready() {
     fail "ready: quark-controller is $(prop quark-controller ActiveState)/$(prop quark-controller SubState)"
     return 1
   fi
-
-  # Before its key is authorized the worker knocks and is refused: it must
-  # not claim to be ready.
-  if wait_for 60 refused && [[ "$(prop quark-worker ActiveState)" == activating ]]; then
-    pass "ready: quark-worker stays 'activating' while the controller refuses its key" \
-      "($(prop quark-worker StatusText))"
-  else
-    fail "ready: quark-worker before authorization is $(prop quark-worker ActiveState)," \
-      "refused: $(refused && echo yes || echo no)"
+  if [[ "$(prop quark-worker ActiveState)" == failed ]]; then
+    fail "ready: quark-worker failed before joining ($(prop quark-worker Result))"
     return 1
   fi
 
-  sys_run sh -c 'grep -v "^#" /etc/quark/worker.pub >>/etc/quark/authorized_workers'
-  if ! sys_run timeout 30 systemctl reload quark-controller; then
-    fail "ready: systemctl reload quark-controller failed"
+  # As a user joins a node: a token from the controller, then
+  # `quark-worker join` as root, which saves it and restarts the unit; the
+  # worker finds the controller by its beacon on lan0.
+  if ! new_token; then
+    fail "ready: quark token create: $(cat "$SYS_WORK/token.out" "$SYS_WORK/token.out.err")"
     return 1
   fi
-  local node
+  local out=$SYS_WORK/join.out rc=0 started=$EPOCHREALTIME
+  sys_run timeout 120 quark-worker join "$token" >"$out" 2>&1 || rc=$?
+  local elapsed node
+  elapsed=$(ms_since "$started")
   node=$(sys_run hostname)
-  if wait_for 90 running quark-worker && registered "$node"; then
-    pass "ready: quark-worker active (running) after READY=1 once authorized (reload)," \
-      "registered as '$node'"
+  if ((rc == 0)) && grep -q '^joined: the node is part of the cluster' "$out" \
+    && running quark-worker && registered "$node"; then
+    pass "ready: quark-worker join TOKEN: '$(tail -n 1 "$out")' after ${elapsed} ms;" \
+      "active (running) after READY=1, registered as '$node'"
+    # What the operator sees.
+    sed 's/^/      | /' "$out"
   else
-    fail "ready: quark-worker is $(prop quark-worker ActiveState)/$(prop quark-worker SubState)" \
-      "($(prop quark-worker StatusText))"
+    cat "$out"
+    fail "ready: quark-worker join TOKEN exit $rc after ${elapsed} ms; the worker is" \
+      "$(prop quark-worker ActiveState)/$(prop quark-worker SubState) ($(prop quark-worker StatusText))"
     return 1
+  fi
+  # Its own key, for it alone; the token, used, gone from its disk.
+  local mode
+  mode=$(sys_run stat -c '%U %a' /var/lib/quark-worker /var/lib/quark-worker/worker.key \
+    | paste -s -d' ') || true
+  if [[ "$mode" == "quark 700 quark 600" ]] && [[ -n "$(worker_pub)" ]] \
+    && ! sys_run test -e /var/lib/quark-worker/join-token; then
+    pass "ready: the worker made its own key in /var/lib/quark-worker (quark, 0700; worker.key 0600)," \
+      "the used token removed"
+  else
+    fail "ready: /var/lib/quark-worker and its worker.key: '$mode'; join-token" \
+      "$(sys_run test -e /var/lib/quark-worker/join-token && echo left || echo removed)"
   fi
 }
 
@@ -401,10 +469,127 @@ check_watchdog() {
   fi
 }
 
+# A token on the boot partition, as on an SD card prepared on another
+# machine: the node's state wiped (a new card), the token put in
+# /boot/firmware/quark-join, the unit started: its ExecStartPre= takes the
+# token and removes the file, and the node joins again with a new key,
+# under its name (the old key's node is not connected).
+check_boot_token() {
+  local old_key node
+  old_key=$(worker_pub)
+  node=$(sys_run hostname)
+  if ! sys_run timeout 60 systemctl stop quark-worker; then
+    fail "boot token: systemctl stop quark-worker failed"
+    return 1
+  fi
+  sys_run sh -c 'rm -rf /var/lib/quark-worker/*'
+  if ! new_token --uses 1; then
+    fail "boot token: quark token create: $(cat "$SYS_WORK/token.out" "$SYS_WORK/token.out.err")"
+    return 1
+  fi
+  mkdir -p "$SYS_ROOT/boot/firmware"
+  printf '%s\n' "$token" >"$SYS_ROOT/boot/firmware/quark-join"
+  local since started=$EPOCHREALTIME
+  since=$(now)
+  sys_run systemctl start --no-block quark-worker
+  local new_key joined_ms=
+  wait_for 60 running quark-worker && joined_ms=$(ms_since "$started")
+  if [[ -n "$joined_ms" ]] && registered "$node" \
+    && ! sys_run test -e /boot/firmware/quark-join; then
+    new_key=$(worker_pub)
+    if [[ -n "$new_key" && "$new_key" != "$old_key" ]] \
+      && journal_since quark-worker "$since" | grep -q 'removed /boot/firmware/quark-join'; then
+      pass "boot token: /boot/firmware/quark-join taken and removed by ExecStartPre=," \
+        "joined again with a new key: active (running) ${joined_ms} ms after the start" \
+        "(polled every 0.5 s), registered as '$node'"
+    else
+      fail "boot token: joined, but the key is $([[ "$new_key" == "$old_key" ]] && echo the old one || echo new)," \
+        "'removed /boot/firmware/quark-join' logged: $(journal_since quark-worker "$since" | grep -c 'removed /boot')"
+    fi
+  else
+    fail "boot token: the worker is $(prop quark-worker ActiveState)/$(prop quark-worker SubState)" \
+      "($(prop quark-worker StatusText)); quark-join" \
+      "$(sys_run test -e /boot/firmware/quark-join && echo left || echo removed)"
+    journal_since quark-worker "$since" | tail -n 20
+    return 1
+  fi
+}
+
+# A node set up by hand, as before join tokens (docs/security.md): its own
+# `quark keygen` key in /etc/quark/worker.key (root:quark 0640, which the
+# worker, as quark, reads itself: the unit has no LoadCredential=), its line
+# in authorized_workers, `key` and `controller_key` in worker.conf. The
+# package installed again over it (the upgrade path of its postinst) keeps
+# its key and settings and restarts it: it registers with that key.
+check_manual_key() {
+  local name=hand-1
+  if ! sys_run timeout 60 systemctl stop quark-worker; then
+    fail "manual key: systemctl stop quark-worker failed"
+    return 1
+  fi
+  if ! {
+    sys_run sh -c 'rm -rf /var/lib/quark-worker/* /tmp/keys && mkdir /tmp/keys' \
+      && sys_run quark keygen "$name" --dir /tmp/keys >/dev/null \
+      && sys_run install -o root -g quark -m 640 "/tmp/keys/$name.key" /etc/quark/worker.key \
+      && sys_run install -m 644 "/tmp/keys/$name.pub" /etc/quark/worker.pub \
+      && sys_run sh -c 'grep -v "^#" /etc/quark/worker.pub >>/etc/quark/authorized_workers' \
+      && sys_run timeout 30 systemctl reload quark-controller
+  }; then
+    fail "manual key: could not set the node up by hand"
+    return 1
+  fi
+  printf 'name = %s\nkey = worker.key\ncontroller_key = /etc/quark/controller.pub\n' "$name" \
+    >>"$SYS_ROOT/etc/quark/worker.conf"
+  local key log=$SYS_WORK/dpkg-again.log
+  key=$(grep -v '^#' "$SYS_ROOT/etc/quark/worker.pub" | awk '{ print $2 }')
+  if ! sys_run timeout 120 dpkg -i "/root/debs/${debs[1]##*/}" >"$log" 2>&1; then
+    cat "$log"
+    fail "manual key: dpkg -i quark-worker again failed (above)"
+    return 1
+  fi
+  local listed=
+  if wait_for 60 running quark-worker; then
+    listed=$(quark nodes | awk -v node="$name" '$1 == node { print }')
+  fi
+  if [[ -n "$listed" && "$listed" == *"${key:0:12}"* ]] \
+    && sys_run grep -qx 'key = worker.key' /etc/quark/worker.conf \
+    && ! sys_run test -e /var/lib/quark-worker/worker.key; then
+    pass "manual key: the package installed again restarted the hand-set node;" \
+      "registered as '$name' with its /etc/quark/worker.key (${key:0:12}...), worker.conf kept"
+  else
+    cat "$log"
+    fail "manual key: the worker is $(prop quark-worker ActiveState)/$(prop quark-worker SubState)" \
+      "($(prop quark-worker StatusText)); listed as '$listed', key ${key:0:12}"
+    return 1
+  fi
+}
+
+# apt purge of both daemons' packages: the worker's state (its key and
+# enrollment) and the controller's, and the mDNS advertisement, gone.
+check_purge() {
+  local log=$SYS_WORK/purge.log left=()
+  if ! sys_run timeout 120 dpkg --purge quark-worker quark-controller >"$log" 2>&1; then
+    cat "$log"
+    fail "purge: dpkg --purge quark-worker quark-controller failed (above)"
+    return 1
+  fi
+  local path
+  for path in /var/lib/quark-worker /var/lib/quark /etc/avahi/services/quark.service \
+    /etc/quark/controller.key /etc/quark/worker.key; do
+    ! sys_run test -e "$path" || left+=("$path")
+  done
+  if ((${#left[@]} == 0)) && ! sys_run systemctl --quiet is-active quark-worker quark-controller; then
+    pass "purge: both daemons stopped; their state, keys and the mDNS advertisement removed"
+  else
+    cat "$log"
+    fail "purge: left ${left[*]:-nothing}; active: $(sys_run systemctl is-active quark-worker quark-controller | paste -s -d' ')"
+  fi
+}
+
 # ------------------------------------------------------------------- main
 
 ((EUID == 0)) || sys_die "run me as root (unshare, chroot, mounts)"
-for tool in unshare nsenter findmnt primecount dpkg-deb; do
+for tool in unshare nsenter findmnt primecount dpkg-deb ip python3; do
   command -v "$tool" >/dev/null || sys_die "$tool is not installed"
 done
 
@@ -430,7 +615,7 @@ trap 'exit 129' HUP
 
 # Runs each check, then prints how long each took.
 times=()
-for check in boot install ready job stop controller_restart watchdog; do
+for check in boot install ready job stop controller_restart watchdog boot_token manual_key purge; do
   started=$SECONDS
   "check_$check"
   times+=("$check $((SECONDS - started))")
