@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/token.h"
 #include "common/transport.h"
 
 namespace quark {
@@ -109,6 +110,8 @@ absl::Status Server::Start() {
                 << " enroll=" << (enroll_ ? options_.enroll_endpoint : "off")
                 << " state=" << store_->path() << " curve="
                 << (auth_ ? absl::StrCat("on key=", options_.key->public_key,
+                                         " key_fingerprint=",
+                                         KeyFingerprint(options_.key->public_key),
                                          " workers=", auth_->workers(),
                                          " enrolled=", enrollment_->approved(),
                                          " pending=", enrollment_->pending(),

@@ -228,3 +228,17 @@ absl::Status RemoveSavedToken(const std::string& state_dir) {
 }
 
 }  // namespace quark
+
+namespace quark {
+
+absl::Status SetTokenAside(const std::string& state_dir) {
+  const std::string path = PathIn(state_dir, kTokenFile);
+  const std::string aside = path + ".refused";
+  if (::rename(path.c_str(), aside.c_str()) != 0 && errno != ENOENT) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot rename ", path, " to ", aside, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace quark

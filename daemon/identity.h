@@ -88,6 +88,9 @@ absl::Status SaveToken(const std::string& state_dir, const std::string& token);
 // Once enrolled the key is the node: the token is no use to it any more,
 // and a secret less on its disk. OK when there is none.
 absl::Status RemoveSavedToken(const std::string& state_dir);
+// A saved token the controller refused: renamed join-token.refused, so
+// that the next start does not try it again.
+absl::Status SetTokenAside(const std::string& state_dir);
 
 }  // namespace quark
 

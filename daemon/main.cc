@@ -1,5 +1,6 @@
 // quark-worker: joins a Quark cluster and sieves the ranges its controller
 // assigns. See README.md and docs/protocol.md.
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,6 +128,9 @@ struct Plan {
   bool find_controller = false;     // enrolled, no `controller` setting
   std::string state_dir;
   EnrollmentRecord record;          // when enrolled (or once joined)
+  bool token_saved = false;         // the token came from the state dir
+  // Installed, and nothing to join with yet: wait for `quark-worker join`.
+  bool waiting_for_token = false;
 };
 
 // Whether the command line or the config file set `flag`.
@@ -292,6 +296,7 @@ absl::StatusOr<Plan> PlanFromFlags(const std::set<std::string>& command_line) {
       ASSIGN_OR_RETURN(std::optional<std::string> saved,
                        ReadSavedToken(plan.state_dir));
       text = saved.value_or("");
+      plan.token_saved = saved.has_value();
     }
     if (!text.empty()) {
       absl::StatusOr<JoinToken> parsed = ParseJoinToken(text);
@@ -307,18 +312,43 @@ absl::StatusOr<Plan> PlanFromFlags(const std::set<std::string>& command_line) {
     }
     if (token || record) {
       RETURN_IF_ERROR(PlanJoin(command_line, std::move(token), std::move(record), &plan));
+    } else if (!Given(command_line, "controller") &&
+               ::access(plan.state_dir.c_str(), F_OK) == 0) {
+      // The package's state directory, empty: this node has not joined
+      // anything, and knocking at tcp://127.0.0.1:7700 would only confuse.
+      plan.waiting_for_token = true;
     }
   }
-  if (plan.options.controller.empty() && !plan.join) {
+  if (plan.options.controller.empty() && !plan.join && !plan.waiting_for_token) {
     plan.options.controller = "tcp://127.0.0.1:7700";
   }
   return plan;
+}
+
+// A node with nothing to join with: says how to join, and waits until
+// stopped (`quark-worker join` restarts the service with a token).
+int WaitForAToken(const Plan& plan, ShutdownSignals* signals,
+                  SystemdNotifier* systemd) {
+  const std::string why =
+      "not part of a cluster yet: on the controller, quark token create; "
+      "here, sudo quark-worker join TOKEN";
+  QLOG(kNotice) << "waiting for a join token state_dir=" << plan.state_dir
+                << " hint=\"" << why << "\"";
+  while (true) {
+    const absl::Time now = absl::Now();
+    systemd->SetStatus(why, now);
+    systemd->Tick(now);
+    pollfd fd = {signals->fd(), POLLIN, 0};
+    ::poll(&fd, 1, 1000);
+    if (signals->Take() != 0) return 0;
+  }
 }
 
 // Joins (or finds the enrolled controller) before the worker's loop.
 // Returns the exit code to end with, or nullopt to go on.
 std::optional<int> JoinFirst(Plan& plan, ShutdownSignals* signals,
                              SystemdNotifier* systemd) {
+  if (plan.waiting_for_token) return WaitForAToken(plan, signals, systemd);
   if (!plan.join) return std::nullopt;
   Joiner joiner(*plan.join, signals, systemd);
   WorkerOptions& options = plan.options;
@@ -349,7 +379,14 @@ std::optional<int> JoinFirst(Plan& plan, ShutdownSignals* signals,
     QLOG(kError) << "cannot join error=\"" << joined.status().message() << "\"";
     // A refusal is final (a bad token, a rejected node): exit 2 keeps
     // systemd from trying again (RestartPreventExitStatus=2).
-    return absl::IsFailedPrecondition(joined.status()) ? 2 : 1;
+    if (!absl::IsFailedPrecondition(joined.status())) return 1;
+    if (plan.token_saved) {
+      // Not again at every start: set aside, for a look.
+      if (absl::Status s = SetTokenAside(plan.state_dir); !s.ok()) {
+        QLOG(kWarning) << s.message();
+      }
+    }
+    return 2;
   }
   plan.record = {joined->controller_key, joined->name, joined->controller};
   if (absl::Status s = WriteEnrollment(plan.state_dir, plan.record); !s.ok()) {
@@ -399,6 +436,14 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (join_command) {
+    if (!absl::GetFlag(FLAGS_key).empty() && !absl::GetFlag(FLAGS_boot)) {
+      const std::string origin = ConfigOrigin("key");
+      std::fprintf(stderr,
+                   "quark-worker: this node is keyed by hand (key is set%s): "
+                   "remove key and controller_key to join with a token\n",
+                   origin.empty() ? "" : (" at " + origin).c_str());
+      return 2;
+    }
     JoinCommandOptions join;
     join.boot = absl::GetFlag(FLAGS_boot);
     join.state_dir = absl::GetFlag(FLAGS_state_dir);

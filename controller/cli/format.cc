@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/token.h"
 
 namespace quark {
 namespace {
@@ -252,10 +253,13 @@ std::string FormatCreatedToken(const proto::Token& token, absl::TimeZone zone) {
       token.uses() == 0
           ? "unlimited uses"
           : absl::StrCat(token.uses(), token.uses() == 1 ? " use" : " uses");
+  // The fingerprint `quark-worker join` prints, to compare.
+  const std::string fingerprint = KeyFingerprint(token.controller_key());
   return absl::StrCat(
       "token ", token.id(), ": ", expiry, ", ", uses,
-      token.approve() ? ", nodes wait for `quark approve NAME`" : "", "\n",
-      "on each node: sudo quark-worker join ", token.token(), "\n");
+      token.approve() ? ", nodes wait for `quark approve NAME`" : "",
+      fingerprint.empty() ? "" : absl::StrCat("; controller key ", fingerprint),
+      "\n", "on each node: sudo quark-worker join ", token.token(), "\n");
 }
 
 std::string FormatTokenList(const proto::TokenList& tokens,

@@ -3,6 +3,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/keys.h"
+#include "common/token.h"
 #include "gtest/gtest.h"
 
 namespace quark {
@@ -221,6 +223,17 @@ TEST(FormatTokenListTest, TimesInTheGivenZoneAndEmpty) {
   EXPECT_NE(table.find("2023-11-15 01:13:20 "), std::string::npos) << table;
   EXPECT_EQ(FormatTokenList(proto::TokenList(), absl::UTCTimeZone()),
             "ID  CREATED  EXPIRES  USED  USES_LEFT  APPROVE  STATE\n(no tokens)\n");
+}
+
+// The fingerprint `quark-worker join` prints on the node, to compare.
+TEST(FormatCreatedTokenTest, NamesTheControllersKeyFingerprint) {
+  proto::Token token = Token("3fk2abcd", 0);
+  const std::string key = GenerateKeyPair()->public_key;
+  token.set_controller_key(key);
+  const std::string notes = FormatCreatedToken(token, absl::UTCTimeZone());
+  EXPECT_NE(notes.find("; controller key " + KeyFingerprint(key) + "\n"),
+            std::string::npos)
+      << notes;
 }
 
 TEST(FormatCreatedTokenTest, NotesForTheOperator) {

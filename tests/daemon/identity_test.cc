@@ -171,6 +171,13 @@ TEST_F(IdentityTest, EnrollmentAndTokenRoundTrip) {
   ASSERT_TRUE(RemoveSavedToken(state_).ok());
   EXPECT_FALSE(ReadSavedToken(state_)->has_value());
   EXPECT_TRUE(RemoveSavedToken(state_).ok());  // twice is fine
+
+  // A refused one is set aside, not tried at the next start.
+  ASSERT_TRUE(SaveToken(state_, "qk1_refused").ok());
+  ASSERT_TRUE(SetTokenAside(state_).ok());
+  EXPECT_FALSE(ReadSavedToken(state_)->has_value());
+  EXPECT_TRUE(fs::exists(fs::path(state_) / "join-token.refused"));
+  EXPECT_TRUE(SetTokenAside(state_).ok());  // none left: fine
 }
 
 }  // namespace
