@@ -261,6 +261,7 @@ absl::StatusOr<Allowlist> Allowlist::Parse(absl::string_view text,
                        absl::StrCat("this key is listed already, as '",
                                     it->second, "'"));
     }
+    list.listed_.insert(entry.name);
   }
   return list;
 }

@@ -14,6 +14,7 @@
 #define QUARK_COMMON_KEYS_H_
 
 #include <map>
+#include <set>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -68,11 +69,14 @@ class Allowlist {
 
   // The name `public_key` (Z85) is authorized as, or nullptr.
   const std::string* NameOf(const std::string& public_key) const;
+  // Whether some key is authorized as `name`.
+  bool Lists(const std::string& name) const { return listed_.count(name) != 0; }
   size_t size() const { return names_.size(); }
   const std::map<std::string, std::string>& entries() const { return names_; }
 
  private:
   std::map<std::string, std::string> names_;  // key -> name
+  std::set<std::string> listed_;              // the names
 };
 
 }  // namespace quark

@@ -52,19 +52,19 @@ absl::Status Authenticator::Reload() {
 const std::string* Authenticator::NameOf(const std::string& domain,
                                          const std::string& key) const {
   if (domain == kWorkerDomain) {
-    const std::string* name = workers_.NameOf(key);
-    if (name == nullptr && enrolled_ != nullptr) name = enrolled_->NameOf(key);
-    return name;
+    if (const std::string* name = workers_.NameOf(key)) return name;
+    // authorized_workers wins: an enrolled key whose name the file has
+    // since given to another key is let in no more (one key per name).
+    const std::string* name =
+        enrolled_ != nullptr ? enrolled_->NameOf(key) : nullptr;
+    return name != nullptr && !workers_.Lists(*name) ? name : nullptr;
   }
   if (domain == kOperatorDomain && operators_) return operators_->NameOf(key);
   return nullptr;
 }
 
 bool Authenticator::ListsWorker(const std::string& name) const {
-  for (const auto& [key, listed] : workers_.entries()) {
-    if (listed == name) return true;
-  }
-  return false;
+  return workers_.Lists(name);
 }
 
 ZapVerdict Authenticator::Decide(const std::vector<std::string>& request,

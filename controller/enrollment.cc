@@ -118,7 +118,9 @@ proto::Token Enrollment::View(const proto::StoredToken& token,
 
 absl::StatusOr<proto::Token> Enrollment::CreateToken(
     const proto::CreateToken& request, absl::Time now) {
-  if (absl::Milliseconds(request.ttl_ms()) > options_.max_ttl) {
+  // In integers: absl::Milliseconds of a uint64 past 2^63 is negative.
+  if (request.ttl_ms() >
+      static_cast<uint64_t>(absl::ToInt64Milliseconds(options_.max_ttl))) {
     return absl::InvalidArgumentError(
         absl::StrCat("a token's TTL must be at most ",
                      absl::FormatDuration(options_.max_ttl), " (0: never expires)"));
@@ -411,7 +413,8 @@ void Enrollment::Put(proto::EnrolledNode node) {
   Recount();
 }
 
-void Enrollment::Erase(const std::string& key) {
+// By value: `key` may be the erased node's own (ForgetOldRejected).
+void Enrollment::Erase(std::string key) {
   nodes_.erase(key);
   dirty_nodes_.insert(key);
   Recount();

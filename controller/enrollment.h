@@ -148,7 +148,7 @@ class Enrollment {
   proto::EnrolledNode* FindByName(const std::string& name,
                                   proto::EnrollState state);
   void Put(proto::EnrolledNode node);
-  void Erase(const std::string& key);
+  void Erase(std::string key);
   void ForgetOldTokens(absl::Time now);
   void ForgetOldRejected();
   void Recount();

@@ -1,6 +1,8 @@
 // The controller's ZAP handler and its exposure rules (controller/auth.h,
 // controller/server.h).
 #include "controller/auth.h"
+#include "controller/enrollment.h"
+#include "common/token.h"
 
 #include <unistd.h>
 
@@ -106,6 +108,65 @@ TEST_F(AuthTest, ReloadTakesNewListsAndKeepsOldOnesOnError) {
   fs::remove(dir_ / "operators");
   EXPECT_FALSE((*auth)->Reload().ok());
   EXPECT_NE((*auth)->NameOf(kOperatorDomain, operator_.public_key), nullptr);
+}
+
+// Enrolled keys are let in too, and into the enroll domain any key is;
+// a name that authorized_workers gives to another key wins over an
+// enrolled one (one key per name).
+TEST_F(AuthTest, EnrolledKeysAndTheEnrollDomain) {
+  auto auth = Authenticator::ForLists(options_);
+  ASSERT_TRUE(auth.ok());
+  EnrollmentOptions eo;
+  eo.controller_key = GenerateKeyPair()->public_key;
+  Enrollment enrollment(eo);
+  (*auth)->SetEnrolled(&enrollment);
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  const JoinToken token =
+      *ParseJoinToken(enrollment.CreateToken(proto::CreateToken(), now)->token());
+  class NoNames : public NodeNames {
+    bool Listed(const std::string&) const override { return false; }
+    bool Connected(const std::string&) const override { return false; }
+  } names;
+  proto::EnrollRequest request;
+  request.set_protocol_version(kProtocolVersion);
+  request.set_token_id(token.id);
+  request.set_name("n3");
+  request.set_proof(EnrollProof(token, stranger_.public_key));
+  ASSERT_EQ(enrollment.Enroll(request, stranger_.public_key, "x", now, names)
+                .reply.status(),
+            proto::EnrollReply::ACCEPTED);
+  const std::string* name = (*auth)->NameOf(kWorkerDomain, stranger_.public_key);
+  ASSERT_NE(name, nullptr);
+  EXPECT_EQ(*name, "n3");
+  EXPECT_TRUE((*auth)->Decide(Request(kWorkerDomain, stranger_.public_key)).allowed);
+
+  const KeyPair anyone = *GenerateKeyPair();
+  EXPECT_TRUE((*auth)->Decide(Request(kEnrollDomain, anyone.public_key), now).allowed);
+  EXPECT_FALSE((*auth)->Decide(Request(kWorkerDomain, anyone.public_key), now).allowed);
+
+  Write("workers", "w1 " + worker_.public_key + "\nn3 " + operator_.public_key + "\n");
+  ASSERT_TRUE((*auth)->Reload().ok());
+  EXPECT_TRUE((*auth)->ListsWorker("n3"));
+  EXPECT_EQ((*auth)->NameOf(kWorkerDomain, stranger_.public_key), nullptr);
+  ASSERT_NE((*auth)->NameOf(kWorkerDomain, operator_.public_key), nullptr);
+}
+
+// Anyone may knock at the enroll socket; nobody a hundred times a second.
+TEST_F(AuthTest, EnrollHandshakesAreRateLimitedPerAddress) {
+  auto auth = Authenticator::ForLists(options_);
+  ASSERT_TRUE(auth.ok());
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  int allowed = 0;
+  for (int i = 0; i < 100; ++i) {
+    allowed += (*auth)->Decide(Request(kEnrollDomain, stranger_.public_key), now).allowed;
+  }
+  EXPECT_EQ(allowed, 10);
+  std::vector<std::string> elsewhere = Request(kEnrollDomain, stranger_.public_key);
+  elsewhere[3] = "10.0.0.99";
+  EXPECT_TRUE((*auth)->Decide(elsewhere, now).allowed);
+  EXPECT_TRUE((*auth)->Decide(Request(kEnrollDomain, stranger_.public_key),
+                              now + absl::Seconds(1))
+                  .allowed);
 }
 
 // The handler on a real socket: the listed key gets in, with its key as

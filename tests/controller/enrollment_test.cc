@@ -2,6 +2,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "common/keys.h"
@@ -114,6 +115,18 @@ TEST_F(EnrollmentTest, RefusesTokensOutOfRange) {
   request.set_uses(2'000'000);
   EXPECT_TRUE(absl::IsInvalidArgument(
       enrollment_->CreateToken(request, now_).status()));
+}
+
+// absl::Milliseconds of a uint64 past 2^63 is a negative duration: such
+// TTLs once passed the bound and wrapped the expiry (found by the fuzzer).
+TEST_F(EnrollmentTest, AHugeTtlIsRefused) {
+  for (uint64_t ttl : {~uint64_t{0}, (uint64_t{1} << 63) + 1000}) {
+    proto::CreateToken request;
+    request.set_ttl_ms(ttl);
+    EXPECT_TRUE(absl::IsInvalidArgument(
+        enrollment_->CreateToken(request, now_).status()))
+        << ttl;
+  }
 }
 
 TEST_F(EnrollmentTest, BoundsTheUsableTokens) {
@@ -302,6 +315,28 @@ TEST_F(EnrollmentTest, RejectingAnApprovedNodeRemovesItsKey) {
   EXPECT_EQ(enrollment_->NameOf(worker.public_key), nullptr);
   EXPECT_TRUE(absl::IsNotFound(enrollment_->Reject("pi-1", now_).status()));
   EXPECT_TRUE(absl::IsNotFound(enrollment_->Reject("never-there", now_).status()));
+}
+
+// Past max_rejected the oldest rejection is forgotten (its key may enroll
+// again). Forgetting read the erased record's own key once (found by the
+// fuzzer under ASan).
+TEST_F(EnrollmentTest, TheOldestRejectionsAreForgotten) {
+  options_.max_rejected = 1;
+  enrollment_ = std::make_unique<Enrollment>(options_);
+  const JoinToken token = MakeToken();
+  const KeyPair a = *GenerateKeyPair(), b = *GenerateKeyPair();
+  ASSERT_EQ(Enroll(token, a, "a").reply.status(), proto::EnrollReply::ACCEPTED);
+  ASSERT_EQ(Enroll(token, b, "b").reply.status(), proto::EnrollReply::ACCEPTED);
+  ASSERT_TRUE(enrollment_->Reject("a", now_).ok());
+  StoreBatch ignored;
+  enrollment_->TakeChanges(&ignored);
+  now_ += absl::Seconds(1);
+  ASSERT_TRUE(enrollment_->Reject("b", now_).ok());  // forgets a
+  StoreBatch batch;
+  enrollment_->TakeChanges(&batch);
+  EXPECT_EQ(batch.deleted_enrolled, std::vector<std::string>{a.public_key});
+  EXPECT_EQ(Enroll(token, a, "a").reply.status(), proto::EnrollReply::ACCEPTED);
+  EXPECT_EQ(Enroll(token, b, "b").reply.status(), proto::EnrollReply::REFUSED);
 }
 
 TEST_F(EnrollmentTest, BoundsThePendingNodes) {
