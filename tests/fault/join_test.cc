@@ -205,5 +205,58 @@ TEST_F(FaultTest, JoinByBeaconFindsItsControllerAmongTwo) {
     std::cerr << "the other controller:\n" << other.Diagnostics(15);
 }
 
+// A controller that comes back at another address (a new DHCP lease) is
+// followed there by the workers that found it by its beacon, though no
+// one tells them where it went: they hear its beacon from the new address
+// while trying to register again, and say Hello there at once. The job,
+// mid-way when the controller is killed, ends exact.
+TEST_F(FaultTest, WorkersFollowAControllerThatMoved) {
+  const int beacon_port = TestBeaconPort();
+  cluster().options().beacon = true;
+  cluster().options().beacon_port = beacon_port;
+  ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
+  ASSERT_OK_AND_ASSIGN(proto::Token token, cluster().CreateToken());
+  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kJobHi));
+  const std::vector<std::string> names = {"w1", "w2"};
+  for (const std::string& name : names) {
+    ASSERT_OK(net().AddNode(name));
+    JoinFlags join;
+    join.name = name;
+    join.discover = true;
+    ASSERT_OK(cluster().StartJoiningWorker(name, token.token(), {}, join).status());
+  }
+  for (const std::string& name : names) {
+    ASSERT_OK(cluster()
+                  .WaitForNode(
+                      name, [](const proto::Node& n) { return n.tasks_done() > 0; },
+                      DeadlineIn(30s))
+                  .status());
+  }
+  const std::string old_control = cluster().control_endpoint();
+
+  cluster().controller()->Kill();
+  ASSERT_OK_AND_ASSIGN(const std::string moved, net().AddHostAddress(2));
+  cluster().options().host = moved;  // same ports, state and key
+  ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
+  ASSERT_NE(cluster().control_endpoint(), old_control);
+
+  for (const std::string& name : names) {
+    Process* w = cluster().worker(name);
+    ASSERT_NE(w, nullptr);
+    EXPECT_TRUE(WaitForLog(*w,
+                           "the controller is at another address now node=" +
+                               name + " old=" + old_control +
+                               " controller=" + cluster().control_endpoint(),
+                           DeadlineIn(30s)))
+        << integration::Tail(w->ReadStderr(), 15);
+  }
+  ASSERT_OK_AND_ASSIGN(proto::Job finished, cluster().WaitJob(job.job_id(), 150s));
+  EXPECT_TRUE(MatchesReference(finished, proto::COUNT, 0, kJobHi));
+  ASSERT_OK_AND_ASSIGN(proto::NodeList nodes, cluster().Nodes());
+  for (const std::string& name : names) {
+    EXPECT_NE(FindNode(nodes, name), nullptr) << nodes.ShortDebugString();
+  }
+}
+
 }  // namespace
 }  // namespace quark::fault

@@ -185,6 +185,20 @@ absl::Status TestNetwork::MakeBridge() {
   return Run({ip_, "link", "set", kBridge, "up"});
 }
 
+absl::StatusOr<std::string> TestNetwork::AddHostAddress(int last_byte) {
+  if (last_byte < 2 || last_byte >= kFirstNode) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("host address byte ", last_byte, " is not in [2, ",
+                     kFirstNode, ")"));
+  }
+  const std::string address = absl::StrCat(kSubnet, ".", last_byte);
+  if (absl::Status s = Run({ip_, "addr", "add", address + "/24", "dev", kBridge});
+      !s.ok()) {
+    return s;
+  }
+  return address;
+}
+
 absl::Status TestNetwork::AddNode(const std::string& name) {
   if (nodes_.count(name)) return absl::OkStatus();
   if (name.empty() || name.size() > 10) {

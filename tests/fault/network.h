@@ -54,6 +54,11 @@ class TestNetwork {
   // The bridge's address, where the controller binds: "10.77.0.1".
   static std::string HostAddress();
 
+  // Adds 10.77.0.`last_byte` (2 to 9; the nodes' addresses come after)
+  // to the bridge beside HostAddress(), and returns it: where a controller
+  // that moves comes back. The bridge takes it away with it.
+  absl::StatusOr<std::string> AddHostAddress(int last_byte);
+
   // Makes namespace qf-<name> with its own address, unless it exists.
   // `name` is 1-10 characters (link names are at most 15).
   absl::Status AddNode(const std::string& name);
