@@ -1,5 +1,6 @@
 // libFuzzer target: the controller's inbound path (frames, parsing, the
-// scheduler and the API) fed sequences of messages on its three sockets.
+// scheduler, the API and enrollment) fed sequences of messages on its four
+// sockets.
 // See inbound_driver.h for what is driven and checked, inbound_input.h for
 // the input format, and docs/testing.md for how to run it.
 //
@@ -19,11 +20,15 @@
 #include <string>
 
 #include "common/log.h"
+#include "fuzz/curve_keys.h"
 #include "fuzz/inbound_driver.h"
 #include "fuzz/inbound_input.h"
 #include "fuzz/seeds.h"
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+  // Before anything draws from libsodium: join tokens and keys are then
+  // the same in every run, and an input replays the same way.
+  quark::fuzz::UseFuzzRandom();
   // Below kError: nothing passes. LogLevel's underlying type is int, so
   // the value is a valid LogLevel even if no enumerator names it.
   quark::LogLevel level = static_cast<quark::LogLevel>(0);

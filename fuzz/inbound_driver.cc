@@ -1,26 +1,20 @@
 #include "fuzz/inbound_driver.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/partial.h"
+#include "common/token.h"
 #include "common/transport.h"
 #include "controller/auth.h"
+#include "fuzz/broken.h"
+#include "fuzz/curve_keys.h"
 #include "fuzz/messages.h"
 #include "tests/testutil/reference_partial.h"
 
 namespace quark::fuzz {
 namespace {
-
-// Prints what broke and aborts: libFuzzer saves the input that got here.
-[[noreturn]] void Broken(const std::string& what) {
-  std::fprintf(stderr, "controller_inbound_fuzz: invariant broken: %s\n",
-               what.c_str());
-  std::abort();
-}
 
 // A controller's options, shrunk so that short inputs reach the limits:
 // tiny tasks, few credits, few kept jobs, few parked watches.
@@ -41,6 +35,24 @@ ApiOptions FuzzApiOptions() {
   o.max_watches = 4;
   return o;
 }
+
+// Small limits, short lifetimes: see the header.
+EnrollmentOptions FuzzEnrollmentOptions() {
+  EnrollmentOptions o;
+  o.controller_key = ControllerKeys().public_key;
+  o.max_tokens = 4;
+  o.max_pending = 2;
+  // Reached: only E1..E4 can make a valid proof, so above 4 rejected keys
+  // would never be forgotten.
+  o.max_rejected = 2;
+  o.forget_tokens_after = absl::Seconds(10);
+  o.max_ttl = absl::Hours(1);
+  o.max_uses = 100;
+  return o;
+}
+
+// Where each input's random source starts (curve_keys.h).
+constexpr uint64_t kInputSeed = 0x5155'4152'4b49'4e50;  // "QUARKINP"
 
 constexpr absl::Duration kTick = absl::Milliseconds(100);  // ServerOptions
 constexpr absl::Duration kTimeUnit = absl::Milliseconds(20);
@@ -70,9 +82,27 @@ const std::string* FuzzKeys::NameOf(const std::string& domain,
     for (const KeyName& k : kKeys) (*m)[{k.domain, k.key}] = k.name;
     return m;
   }();
-  if (revoked_.count(key)) return nullptr;
-  auto it = names->find({domain, key});
-  return it == names->end() ? nullptr : &it->second;
+  if (!revoked_.count(key)) {
+    if (auto it = names->find({domain, key}); it != names->end()) {
+      return &it->second;
+    }
+  }
+  if (enrolled_ != nullptr && domain == std::string(kWorkerDomain)) {
+    // As Authenticator::NameOf: the static list wins a name.
+    const std::string* name = enrolled_->NameOf(key);
+    return name != nullptr && !ListsWorker(*name) ? name : nullptr;
+  }
+  return nullptr;
+}
+
+bool FuzzKeys::ListsWorker(const std::string& name) const {
+  for (const KeyName& k : kKeys) {
+    if (k.domain == std::string(kWorkerDomain) && k.name == name &&
+        !revoked_.count(k.key)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void FuzzKeys::Toggle(uint8_t which) {
@@ -91,12 +121,21 @@ std::string FuzzKeys::KeyOf(const std::string& node) {
 
 InboundDriver::InboundDriver(Mode mode)
     : mode_(mode),
+      enrollment_(mode.curve
+                      ? std::make_unique<Enrollment>(FuzzEnrollmentOptions())
+                      : nullptr),
       scheduler_(FuzzSchedulerOptions()),
       api_(&scheduler_, FuzzApiOptions()),
       inbound_(&scheduler_, &api_, mode.curve ? &keys_ : nullptr,
                mode.operator_keys),
+      enroll_(enrollment_.get(), &keys_, FuzzEnrollmentOptions()),
       now_(absl::FromUnixSeconds(1'700'000'000)),
       next_tick_(now_) {
+  ResetFuzzRandom(kInputSeed);
+  // Server::Start, with a key.
+  keys_.SetEnrolled(enrollment_.get());
+  inbound_.SetEnrollment(enrollment_.get());
+  api_.SetEnrollment(enrollment_.get());
   auto control = [&](const std::string& node, const std::string& body) {
     Deliver(Op::kControl,
             StepFrames(FuzzKeys::KeyOf(node), {RouteOf(node), body}));
@@ -112,6 +151,11 @@ InboundDriver::InboundDriver(Mode mode)
   api(SubmitFrame(1, proto::COUNT, 0, 9999, 0));
   api(SubmitFrame(2, proto::TWINS, 1'000'000, 1'020'000, -1));
   EndIteration(absl::ZeroDuration());
+  if (!enrollment_) return;
+  api(CreateTokenFrame(3, 0, 3, false));
+  api(CreateTokenFrame(4, 30'000, 0, true));
+  EndIteration(absl::ZeroDuration());
+  if (tokens().size() != 2) Broken("the fixture's tokens were not made");
 }
 
 std::string InboundDriver::RouteOf(const std::string& node) const {
@@ -153,6 +197,10 @@ void InboundDriver::Run(const Step& step) {
       if (!mode_.curve) return;
       keys_.Toggle(step.arg);
       return inbound_.OnKeysChanged(now_);
+    case Op::kEnroll:
+      return Deliver(step.op, step.frames);
+    case Op::kHonestEnroll:
+      return HonestEnroll(step.arg, step.flags);
   }
 }
 
@@ -163,29 +211,40 @@ void InboundDriver::Deliver(Op op, const std::vector<std::string>& frames) {
   peer.address = "192.0.2.1";
   std::vector<absl::string_view> parts(frames.begin(), frames.end());
   if (mode_.curve && parts.size() >= 2) {
-    peer.key = frames[0];
+    peer.key = RealKey(frames[0]);
+    if (const int i = EnrollKeyIndex(peer.key); i >= 0) {
+      peer.address = absl::StrCat("192.0.2.", 11 + i);
+    }
     parts.erase(parts.begin());
   }
-  if (op == Op::kControl) {
-    proto::ControlMsg msg;
-    if (parts.size() == 2 && ParseFrame(parts[1], &msg).ok()) {
-      if (msg.has_ready()) {
-        granted_[msg.ready().session()] += msg.ready().credits();
+  switch (op) {
+    case Op::kControl: {
+      proto::ControlMsg msg;
+      if (parts.size() == 2 && ParseFrame(parts[1], &msg).ok()) {
+        if (msg.has_ready()) {
+          granted_[msg.ready().session()] += msg.ready().credits();
+        }
+        if (const std::string* name = keys_.NameOf(kWorkerDomain, peer.key)) {
+          route_names_[std::string(parts[0])] = *name;
+          route_keys_[std::string(parts[0])] = peer.key;
+        }
       }
-      if (const std::string* name = keys_.NameOf(kWorkerDomain, peer.key)) {
-        route_names_[std::string(parts[0])] = *name;
+      return inbound_.OnControl(parts, peer, now_);
+    }
+    case Op::kCollector:
+      inbound_.OnResult(parts, peer, now_);
+      if (parts.size() == 1) CheckResult(parts[0]);
+      return;
+    case Op::kApi: {
+      proto::ApiRequest request;
+      if (parts.size() == 2 && ParseFrame(parts[1], &request).ok()) {
+        request_ids_[std::string(parts[0])].insert(request.request_id());
       }
+      return inbound_.OnApi(parts, peer, now_);
     }
-    inbound_.OnControl(parts, peer, now_);
-  } else if (op == Op::kCollector) {
-    inbound_.OnResult(parts, peer, now_);
-    if (parts.size() == 1) CheckResult(parts[0]);
-  } else {
-    proto::ApiRequest request;
-    if (parts.size() == 2 && ParseFrame(parts[1], &request).ok()) {
-      request_ids_[std::string(parts[0])].insert(request.request_id());
-    }
-    inbound_.OnApi(parts, peer, now_);
+    default:  // kEnroll
+      enroll_.OnRequest(parts, peer);
+      return inbound_.OnEnroll(parts, peer, now_);
   }
 }
 
@@ -196,6 +255,7 @@ void InboundDriver::EndIteration(absl::Duration elapsed) {
   if (tick) next_tick_ = now_ + kTick;
   inbound_.OnTime(now_, tick);
   Flush();
+  CheckKeys();
   for (const proto::Node& node : scheduler_.ListNodes(now_)) {
     if (node.leases() > granted_[node.session()]) {
       Broken(absl::StrCat("node ", node.name(), " session ", node.session(),
@@ -206,11 +266,31 @@ void InboundDriver::EndIteration(absl::Duration elapsed) {
   }
 }
 
+// With CURVE, a node stays registered only while its key is let in as
+// its name: revoked (a reload) or rejected (RejectNode), it is evicted.
+// Two keys are never let in as one name: the static list wins it over an
+// enrolled key (Authenticator::NameOf).
+void InboundDriver::CheckKeys() {
+  if (!mode_.curve) return;
+  for (const proto::Node& node : scheduler_.ListNodes(now_)) {
+    const std::string* name = keys_.NameOf(kWorkerDomain, node.key());
+    if (name == nullptr || *name != node.name()) {
+      Broken(absl::StrCat("node ", node.name(), " is registered with key ",
+                          node.key(), ", which is let in as ",
+                          name == nullptr ? "nobody" : *name));
+    }
+  }
+}
+
 // Server::Flush, with a MemoryStore for the disk and Observe() for the
-// sockets.
+// sockets. The output is taken before the commit here (it does not depend
+// on it) so that the enrollment checks see the store as it was.
 void InboundDriver::Flush() {
-  store_.Commit(scheduler_.TakeChanges());
+  StoreBatch batch = scheduler_.TakeChanges();
+  if (enrollment_) enrollment_->TakeChanges(&batch);
   InboundOutput out = inbound_.TakeOutput();
+  enroll_.OnFlush(batch, store_, out);
+  store_.Commit(batch);
   for (const Outbound& o : out.control) Observe(o);
   for (const ApiOutbound& o : out.api) {
     (void)o.reply.SerializeAsString();  // as SendMessage does
@@ -224,6 +304,9 @@ void InboundDriver::Flush() {
       Broken(absl::StrCat("API reply with request id ", o.reply.request_id(),
                           ", which its client never sent"));
     }
+  }
+  for (const EnrollOutbound& o : out.enroll) {
+    (void)o.reply.SerializeAsString();  // as SendMessage does
   }
 }
 
@@ -243,13 +326,13 @@ void InboundDriver::HonestResult(uint8_t which, uint8_t flags) {
   if (assigns_.empty()) return;
   const SentAssign sent = assigns_[which % assigns_.size()];
   const proto::Assign& a = sent.assign;
-  std::string node = sent.route;
+  std::string node = sent.route, key;
   if (mode_.curve) {
     auto it = route_names_.find(sent.route);
     if (it == route_names_.end()) return;
     node = it->second;
+    key = route_keys_[sent.route];
   }
-  const std::string key = FuzzKeys::KeyOf(node);
   const uint64_t lo = a.range().lo(), hi = a.range().hi();
   const uint64_t session = SessionOf(sent.route);
   proto::ResultMsg r;
@@ -273,6 +356,49 @@ void InboundDriver::HonestResult(uint8_t which, uint8_t flags) {
     Deliver(Op::kControl,
             StepFrames(key, {sent.route, ReadyFrame(session, 1)}));
   }
+}
+
+// What a worker holding one of the tokens made so far sends on the enroll
+// socket from key E1..E4 (arg bits 0-1), for a token (bits 2-3, of
+// tokens()) and a name (bits 4-5, kEnrollNames), spoiled as `flags` say.
+void InboundDriver::HonestEnroll(uint8_t arg, uint8_t flags) {
+  if (!enrollment_ || tokens().empty()) return;
+  const size_t who = arg & 3;
+  const size_t which = (arg >> 2 & 3) % tokens().size();
+  const JoinToken token = tokens()[which].token;
+  const std::string key = EnrollKey(who), fuzz_key = EnrollKeyName(who);
+  if (flags & kRevokeFirst) {
+    Deliver(
+        Op::kApi,
+        StepFrames("O1", {"cli", RequestFrame(900, [&](proto::ApiRequest& r) {
+                            r.mutable_revoke_token()->set_id(token.id);
+                          })}));
+  }
+  proto::EnrollRequest r = EnrollRequestOf(
+      token, (flags & kOtherKeysProof) ? EnrollKey(who + 1) : key,
+      (flags & kBadName) ? "bad name!" : kEnrollNames[arg >> 4 & 3]);
+  if (flags & kOtherVersion) r.set_protocol_version(kProtocolVersion + 1);
+  if (flags & kOtherTokenId) {
+    r.set_token_id(tokens()[(which + 1) % tokens().size()].token.id);
+  }
+  if ((flags & kBadProof) && !r.proof().empty()) {
+    (*r.mutable_proof())[r.proof().size() / 2] ^= 1;
+  }
+  if (flags & kLongMachine) r.set_machine(std::string(129, 'm'));
+  Deliver(Op::kEnroll, {fuzz_key, absl::StrCat("\x01enroll-", fuzz_key),
+                        r.SerializeAsString()});
+  if (!(flags & kThenHello)) return;
+  // A worker goes on to control once the answer is ACCEPTED.
+  EndIteration(absl::ZeroDuration());
+  const proto::EnrollReply* reply = enroll_.LastReply(key);
+  if (reply == nullptr || reply->status() != proto::EnrollReply::ACCEPTED) {
+    return;
+  }
+  const std::string name = reply->name();
+  const std::string route = absl::StrCat("\x01zmq-", fuzz_key);
+  Deliver(Op::kControl, {fuzz_key, route, HelloFrame(name, 1)});
+  EndIteration(absl::ZeroDuration());
+  Deliver(Op::kControl, {fuzz_key, route, ReadyFrame(SessionOf(route), 2)});
 }
 
 // Checks a DONE job's answer against libprimesieve when every result that
@@ -307,6 +433,7 @@ void InboundDriver::CheckResult(absl::string_view frame) {
 void InboundDriver::Finish() {
   EndIteration(absl::ZeroDuration());
   CheckRestore();
+  enroll_.CheckRestore(store_, now_);
 }
 
 // A controller restarted now would read store_: it must come back with

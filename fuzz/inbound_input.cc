@@ -56,6 +56,7 @@ Input DecodeInput(const uint8_t* data, size_t size) {
       case Op::kControl:
       case Op::kCollector:
       case Op::kApi:
+      case Op::kEnroll:
         if (!ReadFrames(in, &step.frames)) return input;
         break;
       case Op::kEndIteration:
@@ -63,6 +64,7 @@ Input DecodeInput(const uint8_t* data, size_t size) {
         in.Byte(&step.arg);
         break;
       case Op::kHonestResult:
+      case Op::kHonestEnroll:
         in.Byte(&step.arg);
         in.Byte(&step.flags);
         break;
@@ -80,7 +82,8 @@ std::string EncodeInput(const Input& input) {
     switch (step.op) {
       case Op::kControl:
       case Op::kCollector:
-      case Op::kApi: {
+      case Op::kApi:
+      case Op::kEnroll: {
         const size_t count =
             std::clamp<size_t>(step.frames.size(), 1, kMaxFrames);
         out += static_cast<char>(count - 1);
@@ -98,6 +101,7 @@ std::string EncodeInput(const Input& input) {
         out += static_cast<char>(step.arg);
         break;
       case Op::kHonestResult:
+      case Op::kHonestEnroll:
         out += static_cast<char>(step.arg);
         out += static_cast<char>(step.flags);
         break;

@@ -29,6 +29,14 @@ void MemoryStore::Commit(const StoreBatch& batch) {
   }
   if (batch.next_job != 0) next_job_ = batch.next_job;
   if (batch.next_task != 0) next_task_ = batch.next_task;
+  for (const proto::StoredToken& token : batch.tokens) {
+    tokens_[token.id()] = token;
+  }
+  for (const std::string& id : batch.deleted_tokens) tokens_.erase(id);
+  for (const proto::EnrolledNode& node : batch.enrolled) {
+    enrolled_[node.key()] = node;
+  }
+  for (const std::string& key : batch.deleted_enrolled) enrolled_.erase(key);
 }
 
 StoredState MemoryStore::Load() const {
@@ -38,7 +46,14 @@ StoredState MemoryStore::Load() const {
   state.drained.assign(drained_.begin(), drained_.end());
   state.next_job = next_job_;
   state.next_task = next_task_;
+  for (const auto& [id, token] : tokens_) state.tokens.push_back(token);
+  for (const auto& [key, node] : enrolled_) state.enrolled.push_back(node);
   return state;
+}
+
+const proto::EnrolledNode* MemoryStore::Enrolled(const std::string& key) const {
+  auto it = enrolled_.find(key);
+  return it == enrolled_.end() ? nullptr : &it->second;
 }
 
 }  // namespace quark::fuzz

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/token.h"
 #include "common/transport.h"
 #include "proto/quark.pb.h"
 
@@ -59,6 +60,29 @@ inline std::string SubmitFrame(uint64_t request_id, proto::Kind kind,
     r.mutable_submit()->mutable_range()->set_hi(hi);
     r.mutable_submit()->set_priority(priority);
   });
+}
+
+inline std::string CreateTokenFrame(uint64_t request_id, uint64_t ttl_ms,
+                                    uint32_t uses, bool approve) {
+  return RequestFrame(request_id, [&](proto::ApiRequest& r) {
+    r.mutable_create_token()->set_ttl_ms(ttl_ms);
+    r.mutable_create_token()->set_uses(uses);
+    r.mutable_create_token()->set_approve(approve);
+  });
+}
+
+// What a worker holding `token` sends on the enroll socket, over a
+// connection that authenticated with `key` (Z85).
+inline proto::EnrollRequest EnrollRequestOf(const JoinToken& token,
+                                            const std::string& key,
+                                            const std::string& name) {
+  proto::EnrollRequest r;
+  r.set_protocol_version(kProtocolVersion);
+  r.set_token_id(token.id);
+  r.set_name(name);
+  r.set_machine("f00dfeed");
+  r.set_proof(EnrollProof(token, key));
+  return r;
 }
 
 }  // namespace quark::fuzz

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/transport.h"
+#include "fuzz/curve_keys.h"
 #include "fuzz/inbound_driver.h"
 #include "fuzz/inbound_input.h"
 #include "fuzz/messages.h"
@@ -51,6 +52,26 @@ class SeedBuilder {
     return Add({Op::kHonestResult, {}, which, flags});
   }
   SeedBuilder& Reload(uint8_t which) { return Add({Op::kReload, {}, which}); }
+  // On the enroll socket from `key` ("E1".."E4" or any other), on `route`.
+  SeedBuilder& Enroll(const std::string& key, const std::string& route,
+                      const std::string& body) {
+    return Add({Op::kEnroll, driver_.StepFrames(key, {route, body})});
+  }
+  // From key E<key+1>, with the `token`-th token, asking for
+  // kEnrollNames[name].
+  SeedBuilder& HonestEnroll(uint8_t key, uint8_t token, uint8_t name,
+                            uint8_t flags = 0) {
+    const auto arg = static_cast<uint8_t>(key | token << 2 | name << 4);
+    return Add({Op::kHonestEnroll, {}, arg, flags});
+  }
+  // On control from enrolled key E<key+1>, on its own connection.
+  SeedBuilder& EnrolledControl(uint8_t key, const std::string& body) {
+    const std::string name = EnrollKeyName(key);
+    return ControlFrom(name, "\x01zmq-" + name, body);
+  }
+  uint64_t EnrolledSession(uint8_t key) const {
+    return driver_.SessionOf("\x01zmq-" + EnrollKeyName(key));
+  }
   uint64_t Session(const std::string& node) const {
     return driver_.SessionOf(driver_.RouteOf(node));
   }
@@ -60,6 +81,10 @@ class SeedBuilder {
       if (driver_.RouteOf(node) == route) return node;
     }
     return route;
+  }
+  // The id of the `i`-th token made so far.
+  std::string TokenId(size_t i) const {
+    return driver_.tokens().at(i).token.id;
   }
   const InboundDriver& driver() const { return driver_; }
   std::string Encode() const { return EncodeInput(input_); }
@@ -266,6 +291,175 @@ std::string OperatorKeys() {
   return b.Encode();
 }
 
+std::string ApproveFrame(uint64_t id, const std::string& name) {
+  return RequestFrame(
+      id, [&](proto::ApiRequest& r) { r.mutable_approve()->set_name(name); });
+}
+
+std::string RejectFrame(uint64_t id, const std::string& name) {
+  return RequestFrame(
+      id, [&](proto::ApiRequest& r) { r.mutable_reject()->set_name(name); });
+}
+
+std::string RevokeFrame(uint64_t id, const std::string& token_id) {
+  return RequestFrame(id, [&](proto::ApiRequest& r) {
+    r.mutable_revoke_token()->set_id(token_id);
+  });
+}
+
+// Six results for whoever holds leases, answered correctly with a credit
+// back, 100 ms apart.
+void Work(SeedBuilder& b) {
+  for (uint8_t i = 0; i < 6; ++i) b.Honest(i, kThenReady).End(5);
+}
+
+// A node joins with the plain token, says Hello and works; others ask for
+// names in use; and every way a request can be wrong.
+std::string EnrollSeed() {
+  SeedBuilder b(Mode{.curve = true});
+  b.HonestEnroll(0, 0, 0, kThenHello).End();  // E1: "pi", registered
+  Work(b);
+  b.HonestEnroll(0, 0, 0)                 // asks again: the same answer
+      .HonestEnroll(1, 0, 0, kThenHello)  // "pi" is connected: "pi-2"
+      .HonestEnroll(2, 0, 2, kThenHello)  // n3 is listed: "n3-2"
+      .HonestEnroll(3, 0, 1)              // the token is used up
+      .End(50);
+  Work(b);
+  for (uint8_t flags : {kBadProof, kOtherTokenId, kBadName, kOtherVersion,
+                        kOtherKeysProof, kLongMachine}) {
+    b.HonestEnroll(3, 1, 1, flags);
+  }
+  b.End(50);
+  const proto::EnrollRequest valid =
+      EnrollRequestOf(b.driver().tokens().at(1).token, EnrollKey(3), "x");
+  proto::EnrollRequest r = valid;
+  r.set_token_id("aaaaaaaa");  // no such token
+  b.Enroll("E4", "\x01r", r.SerializeAsString());
+  r.set_token_id("not a token");
+  b.Enroll("E4", "\x01r", r.SerializeAsString());
+  r = valid;
+  r.set_machine(std::string(5000, 'm'));  // over kMaxEnrollBytes
+  b.Enroll("E4", "\x01r", r.SerializeAsString())
+      .Enroll("K1", "\x01r", valid.SerializeAsString())  // not a Z85 key
+      .Enroll("E4", "\x01r", "\xff\xff garbage")
+      .Frames(Op::kEnroll, {"E4", "\x01r"})  // no request
+      .Frames(Op::kEnroll, {"E4", "\x01r", "a", "b"})
+      .End(50);
+  // An enrolled key under another name than its own, and an enrolled
+  // node's results.
+  b.EnrolledControl(1, HelloFrame("pi", 1))
+      .EnrolledControl(0, HeartbeatFrame(b.EnrolledSession(0), 1))
+      .End();
+  Work(b);
+  for (int i = 0; i < 12; ++i) b.HonestEnroll(3, 1, 1);  // the rate limit
+  b.End();
+  return b.Encode();
+}
+
+// Nodes wait for approval; the operator approves one, rejects another.
+std::string PendingSeed() {
+  SeedBuilder b(Mode{.curve = true});
+  b.HonestEnroll(1, 1, 1).End();  // E2 "rpi": pending
+  b.HonestEnroll(1, 1, 1).End();  // asks again
+  b.Api(
+       RequestFrame(40, [](proto::ApiRequest& r) { r.mutable_list_pending(); }))
+      .Api(ApproveFrame(41, "nobody"))
+      .Api(ApproveFrame(42, "rpi"))
+      .End();
+  b.HonestEnroll(1, 1, 1, kThenHello).End();  // ACCEPTED: joins
+  Work(b);
+  b.HonestEnroll(2, 1, 0)     // E3 "pi": pending
+      .HonestEnroll(3, 1, 3)  // E4 "pi-2": pending
+      .HonestEnroll(0, 1, 0)  // E1: too many pending
+      .End();
+  b.Api(RejectFrame(43, "pi")).Api(RejectFrame(44, "nobody")).End();
+  b.HonestEnroll(2, 1, 0).End();  // rejected for good
+  b.Api(RejectFrame(45, "pi-2")).Api(RejectFrame(46, "rpi")).End();
+  b.Api(
+      RequestFrame(47, [](proto::ApiRequest& r) { r.mutable_list_pending(); }));
+  // 30 s on, the approval token has expired.
+  for (int i = 0; i < 6; ++i) b.End(255);
+  b.HonestEnroll(0, 1, 0).End();
+  return b.Encode();
+}
+
+// An approved node at work is rejected: evicted, its work requeued, and
+// its key refused from then on; another takes its name.
+std::string RejectSeed() {
+  SeedBuilder b(Mode{.curve = true, .operator_keys = true});
+  b.HonestEnroll(0, 0, 0, kThenHello).End();
+  Work(b);
+  b.Api(RequestFrame(50, [](proto::ApiRequest& r) { r.mutable_list_nodes(); }))
+      .Api(RejectFrame(51, "pi"))
+      .End();
+  b.EnrolledControl(0, HeartbeatFrame(b.EnrolledSession(0), 0))
+      .EnrolledControl(0, HelloFrame("pi", 2))
+      .End();
+  b.HonestEnroll(0, 0, 0).End();              // refused for good
+  b.HonestEnroll(1, 0, 0, kThenHello).End();  // "pi" is free again
+  Work(b);
+  b.Api(RejectFrame(52, "pi"), "K1").End();  // not an operator's key
+  return b.Encode();
+}
+
+// A re-imaged node (same name, new key) takes over from its old key.
+std::string ReimageSeed() {
+  SeedBuilder b(Mode{.curve = true});
+  b.HonestEnroll(0, 0, 0).End();  // E1 "pi", never connected
+  b.HonestEnroll(1, 0, 0).End();  // E2 "pi": E1 is let in no more
+  b.EnrolledControl(0, HelloFrame("pi", 1))
+      .HonestEnroll(1, 0, 0, kThenHello)
+      .End();
+  b.HonestEnroll(0, 1, 0).End();  // E1 again, "pi" connected: "pi-2"
+  b.Api(ApproveFrame(60, "pi-2")).End();
+  b.HonestEnroll(0, 1, 0, kThenHello).End();
+  Work(b);
+  return b.Encode();
+}
+
+// Tokens: limits, revocation, use counts, expiry and forgetting.
+std::string TokensSeed() {
+  SeedBuilder b(Mode{.curve = true});
+  b.Api(CreateTokenFrame(70, 3'600'000, 1, false))  // the longest TTL
+      .Api(CreateTokenFrame(71, 3'600'001, 1, false))
+      .Api(CreateTokenFrame(72, 0, 101, false))
+      .Api(CreateTokenFrame(73, 1000, 0, true))
+      .Api(CreateTokenFrame(74, 0, 0, false))  // a fifth usable one
+      .Api(RequestFrame(75,
+                        [](proto::ApiRequest& r) { r.mutable_list_tokens(); }))
+      .End();
+  b.Api(RevokeFrame(76, b.TokenId(0)))
+      .Api(RevokeFrame(77, b.TokenId(0)))
+      .Api(RevokeFrame(78, "aaaaaaaa"))
+      .End();
+  b.HonestEnroll(0, 0, 0)                 // revoked
+      .HonestEnroll(1, 2, 1, kThenHello)  // the one-use token
+      .HonestEnroll(2, 2, 1)              // used up
+      .HonestEnroll(3, 3, 0, kRevokeFirst)
+      .End(100);
+  for (int i = 0; i < 3; ++i) b.End(255);  // ended tokens are forgotten
+  b.Api(CreateTokenFrame(79, 0, 0, false))
+      .Api(RequestFrame(80,
+                        [](proto::ApiRequest& r) { r.mutable_list_tokens(); }))
+      .End();
+  b.HonestEnroll(3, 3, 2).End();
+  return b.Encode();
+}
+
+// Without CURVE there is no enrollment: token requests are refused and
+// the enroll socket does not exist.
+std::string NoEnrollSeed() {
+  SeedBuilder b;
+  b.Api(CreateTokenFrame(90, 0, 0, false))
+      .Api(RequestFrame(91,
+                        [](proto::ApiRequest& r) { r.mutable_list_tokens(); }))
+      .Api(ApproveFrame(92, "pi"))
+      .Frames(Op::kEnroll, {"\x01r", "\x08\x01"})
+      .HonestEnroll(0, 0, 0)
+      .End();
+  return b.Encode();
+}
+
 }  // namespace
 
 std::map<std::string, std::string> MakeSeeds() {
@@ -273,9 +467,15 @@ std::map<std::string, std::string> MakeSeeds() {
       {"api", Api()},
       {"curve", Curve()},
       {"curve_results", Results(Mode{.curve = true})},
+      {"enroll", EnrollSeed()},
+      {"enroll_pending", PendingSeed()},
+      {"enroll_reimage", ReimageSeed()},
+      {"enroll_reject", RejectSeed()},
+      {"enroll_tokens", TokensSeed()},
       {"malformed", Malformed()},
       {"many_jobs", ManyJobs()},
       {"membership", Membership()},
+      {"no_enroll", NoEnrollSeed()},
       {"operator_keys", OperatorKeys()},
       {"results", Results(Mode{})},
       {"spoiled", Spoiled()},

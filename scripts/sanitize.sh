@@ -101,9 +101,12 @@ if ((fuzz_seconds > 0)); then
   "$fuzzer" --make-seeds="$fuzz_dir/seeds"
   fuzz_rc=0
   # Reports go to stderr here: libFuzzer prints them with the input it
-  # saved in artifacts/.
+  # saved in artifacts/. -entropic=0: with the enroll path, libFuzzer's
+  # entropic bookkeeping took three quarters of the time (perf); without
+  # it twice the inputs run, and coverage grows as fast.
   ASAN_OPTIONS="$asan_base" UBSAN_OPTIONS="$ubsan_base" \
     "$fuzzer" -max_total_time="$fuzz_seconds" -max_len=16384 -timeout=20 \
+    -entropic=0 \
     -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$fuzz_dir/artifacts/" \
     "$fuzz_dir/corpus" "$fuzz_dir/seeds" >"$fuzz_dir/fuzz.log" 2>&1 ||
