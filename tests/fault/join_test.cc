@@ -5,6 +5,7 @@
 // time from a worker's start to its first task is printed as
 // join_to_first_task_ms (docs/benchmarks.md, "Joining with a token").
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +28,7 @@ namespace quark::fault {
 namespace {
 
 using integration::Clock;
+using integration::ExitStatus;
 using integration::FindNode;
 using integration::JoinFlags;
 using integration::KeyInFile;
@@ -256,6 +258,126 @@ TEST_F(FaultTest, WorkersFollowAControllerThatMoved) {
   for (const std::string& name : names) {
     EXPECT_NE(FindNode(nodes, name), nullptr) << nodes.ShortDebugString();
   }
+}
+
+// The token's life on a LAN, each worker a host of its own on the bridge
+// that finds the controller by its beacon: used-up, revoked and expired
+// tokens are refused with their reason in the worker's log (exit 2), and
+// those nodes are never listed; an approval token's node is pending, gets
+// no work until approved, then takes tasks of the running job; a
+// re-imaged node (fresh state, same name) rejoins under its name; after a
+// kill -9 of the controller the tokens, their counts and the enrolled
+// nodes are all there, the nodes re-register by themselves, and the job
+// is exact. (tests/integration/enroll_test.cc checks each of these in
+// more detail on loopback.)
+TEST_F(FaultTest, TokensOnTheLan) {
+  const int beacon_port = TestBeaconPort();
+  cluster().options().beacon = true;
+  cluster().options().beacon_port = beacon_port;
+  ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
+  auto join = [&](const std::string& name, const std::string& token,
+                  const std::filesystem::path& state_dir = {}) {
+    JoinFlags flags;
+    flags.name = name;
+    flags.discover = true;
+    flags.state_dir = state_dir;
+    if (absl::Status s = net().AddNode(name); !s.ok()) return absl::StatusOr<Process*>(s);
+    return cluster().StartJoiningWorker(name, token, {}, flags);
+  };
+  auto exits_refused = [&](Process* p, const std::string& reason) {
+    std::optional<ExitStatus> exit = p->Wait(DeadlineIn(20s));
+    ASSERT_TRUE(exit.has_value()) << p->ReadStderr();
+    EXPECT_EQ(exit->code(), 2) << *exit;
+    EXPECT_NE(p->ReadStderr().find("the controller refused to enroll this node: " + reason),
+              std::string::npos)
+        << p->ReadStderr();
+  };
+
+  ASSERT_OK_AND_ASSIGN(proto::Token once, cluster().CreateToken({"--uses", "1"}));
+  ASSERT_OK_AND_ASSIGN(proto::Token gated, cluster().CreateToken({"--approve"}));
+  ASSERT_OK_AND_ASSIGN(proto::Token revoked, cluster().CreateToken());
+  ASSERT_OK_AND_ASSIGN(proto::Token brief, cluster().CreateToken({"--ttl", "1s"}));
+  const integration::CliResult r = cluster().RunCli({"token", "revoke", revoked.id()});
+  ASSERT_EQ(r.exit_code, 0) << r.ToString();
+
+  ASSERT_OK_AND_ASSIGN(Process * a, join("a", once.token()));
+  (void)a;
+  ASSERT_OK(cluster().WaitRegistered("a", DeadlineIn(20s)));
+  ASSERT_OK_AND_ASSIGN(Process * late, join("late", once.token()));
+  exits_refused(late, "token " + once.id() + " is used up (1 of 1 uses)");
+  ASSERT_OK_AND_ASSIGN(Process * gone, join("gone", revoked.token()));
+  exits_refused(gone, "token " + revoked.id() + " was revoked");
+  std::this_thread::sleep_until(Clock::now() + 1100ms);  // past --ttl 1s
+  ASSERT_OK_AND_ASSIGN(Process * old, join("old", brief.token()));
+  exits_refused(old, "token " + brief.id() + " expired at");
+
+  // Approval: pending, no work, then tasks of the running job.
+  ASSERT_OK_AND_ASSIGN(Process * p, join("p", gated.token()));
+  ASSERT_TRUE(WaitForLog(*p, "waiting for approval node=p ", DeadlineIn(20s)))
+      << p->ReadStderr();
+  ASSERT_OK_AND_ASSIGN(proto::EnrolledList pending, cluster().PendingNodes());
+  ASSERT_EQ(pending.nodes_size(), 1) << pending.ShortDebugString();
+  EXPECT_EQ(pending.nodes(0).name(), "p");
+  EXPECT_EQ(pending.nodes(0).address().rfind("10.77.0.", 0), 0u)
+      << "the pending node's own address on the bridge: "
+      << pending.nodes(0).address();
+  ASSERT_OK_AND_ASSIGN(proto::NodeList before, cluster().Nodes());
+  EXPECT_EQ(FindNode(before, "p"), nullptr);
+  // A job long enough for the rest (about 12 s on a alone) is running
+  // when p is approved.
+  constexpr uint64_t kLanJobHi = 100'000'000'000ull;
+  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kLanJobHi));
+  ASSERT_OK(cluster()
+                .WaitForNode(
+                    "a", [](const proto::Node& n) { return n.tasks_done() > 0; },
+                    DeadlineIn(30s))
+                .status());
+  ASSERT_OK_AND_ASSIGN(proto::NodeList running, cluster().Nodes());
+  EXPECT_EQ(FindNode(running, "p"), nullptr) << "p got in unapproved";
+  const integration::CliResult approved = cluster().RunCli({"approve", "p"});
+  ASSERT_EQ(approved.exit_code, 0) << approved.ToString();
+  ASSERT_OK(cluster()
+                .WaitForNode(
+                    "p", [](const proto::Node& n) { return n.tasks_done() > 0; },
+                    DeadlineIn(30s))
+                .status());
+
+  // A re-imaged "a": its process stopped, a fresh state on the same host.
+  cluster().worker("a")->Signal(SIGTERM);
+  ASSERT_TRUE(cluster().worker("a")->Wait(DeadlineIn(40s)).has_value());
+  ASSERT_OK_AND_ASSIGN(proto::Token more, cluster().CreateToken());
+  ASSERT_OK_AND_ASSIGN(Process * again,
+                       join("a", more.token(), dir_ / "a-reimaged.state"));
+  (void)again;
+  ASSERT_OK(cluster().WaitForNode(
+                "a", [](const proto::Node& n) { return n.leases() + n.tasks_done() > 0; },
+                DeadlineIn(30s))
+                .status());
+
+  ASSERT_OK_AND_ASSIGN(proto::TokenList tokens_before, cluster().Tokens());
+  cluster().controller()->Kill();
+  ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
+  ASSERT_OK_AND_ASSIGN(proto::TokenList tokens_after, cluster().Tokens());
+  ASSERT_EQ(tokens_after.tokens_size(), tokens_before.tokens_size());
+  for (int i = 0; i < tokens_before.tokens_size(); ++i) {
+    EXPECT_EQ(tokens_after.tokens(i).id(), tokens_before.tokens(i).id());
+    EXPECT_EQ(tokens_after.tokens(i).used(), tokens_before.tokens(i).used());
+    EXPECT_EQ(tokens_after.tokens(i).state(), tokens_before.tokens(i).state());
+  }
+  for (const char* name : {"a", "p"}) {
+    EXPECT_TRUE(cluster()
+                    .WaitForNode(name, [](const proto::Node&) { return true; },
+                                 DeadlineIn(30s))
+                    .ok())
+        << name << " did not re-register after the controller's restart";
+  }
+  ASSERT_OK_AND_ASSIGN(proto::Job finished, cluster().WaitJob(job.job_id(), 150s));
+  EXPECT_TRUE(MatchesReference(finished, proto::COUNT, 0, kLanJobHi));
+  ASSERT_OK_AND_ASSIGN(proto::NodeList nodes, cluster().Nodes());
+  for (const char* name : {"late", "gone", "old"}) {
+    EXPECT_EQ(FindNode(nodes, name), nullptr) << nodes.ShortDebugString();
+  }
+  EXPECT_EQ(nodes.nodes_size(), 2) << nodes.ShortDebugString();
 }
 
 }  // namespace
