@@ -323,7 +323,8 @@ BeaconListener::~BeaconListener() { ::close(fd_); }
 std::optional<BeaconListener::Heard> BeaconListener::Receive() {
   // One byte more than a beacon, so that a longer datagram is seen to be.
   char buffer[kBeaconBytes + 1];
-  for (;;) {
+  // Bounded: a flood of garbage must not keep the caller's loop here.
+  for (int read = 0; read < kMaxDatagramsPerCall; ++read) {
     sockaddr_in from;
     socklen_t from_size = sizeof(from);
     const ssize_t n =
@@ -345,6 +346,7 @@ std::optional<BeaconListener::Heard> BeaconListener::Receive() {
     }
     return Heard{*std::move(beacon), FormatIpv4(from.sin_addr.s_addr)};
   }
+  return std::nullopt;
 }
 
 }  // namespace quark

@@ -129,7 +129,10 @@ class BeaconListener {
     std::string from;  // the sender's IPv4 address, "10.77.0.1"
   };
   // The next valid beacon waiting, without blocking; nullopt when none is
-  // left. Datagrams that are no beacon are skipped and counted.
+  // left, or after kMaxDatagramsPerCall datagrams that were no beacon
+  // (skipped and counted): the fd stays readable for the next poll.
+  // Callers read at most kMaxDatagramsPerCall beacons per wake-up too.
+  static constexpr int kMaxDatagramsPerCall = 64;
   std::optional<Heard> Receive();
   uint64_t malformed() const { return malformed_; }
 

@@ -159,6 +159,11 @@ absl::Status Server::StartEnrollment() {
     RETURN_IF_ERROR(Bind(*enroll_, options_.enroll_endpoint));
   }
   if (options_.beacon) {
+    try {
+      bound_control_ = control_.get(zmq::sockopt::last_endpoint);
+    } catch (const zmq::error_t& e) {
+      return absl::InternalError(absl::StrCat("control socket: ", e.what()));
+    }
     Beacon beacon;
     beacon.controller_key = options_.key->public_key;
     beacon.control_port = BoundPort(control_);
@@ -181,8 +186,10 @@ void Server::SendBeacon(absl::Time now) {
                      << all.status().message() << "\"";
       return;
     }
-    std::vector<NetInterface> to = BeaconInterfaces(
-        *all, options_.control_endpoint, options_.beacon_interfaces);
+    // The endpoint as bound (numeric: "tcp://0.0.0.0:7700"), so that no
+    // name is ever looked up in the loop.
+    std::vector<NetInterface> to =
+        BeaconInterfaces(*all, bound_control_, options_.beacon_interfaces);
     std::string names;
     for (const NetInterface& i : to) {
       absl::StrAppend(&names, names.empty() ? "" : ",", i.name, "(",

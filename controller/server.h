@@ -128,6 +128,7 @@ class Server {
   std::unique_ptr<Enrollment> enrollment_;  // with a key
   std::unique_ptr<BeaconSender> beacon_;    // with a key, unless silenced
   std::string beacon_datagram_;
+  std::string bound_control_;  // ZMQ_LAST_ENDPOINT of the control socket
   std::vector<NetInterface> beacon_to_;
   absl::Time next_beacon_ = absl::InfiniteFuture();
   absl::Time next_interface_scan_ = absl::InfinitePast();

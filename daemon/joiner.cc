@@ -86,16 +86,26 @@ absl::StatusOr<std::string> Joiner::FindControl(absl::Duration wait) {
   return found->control;
 }
 
+// Beacons are not authenticated: anyone on the LAN can send one with the
+// controller's (public) key from any address. So a beacon only ever
+// suggests where to try; an address that did not answer as the controller
+// is passed over while another one is heard, and a beacon that says
+// nothing useful is ignored, never taken for a refusal.
 absl::StatusOr<Joiner::Found> Joiner::ListenForBeacon(absl::Time deadline) {
   ASSIGN_OR_RETURN(std::unique_ptr<BeaconListener> ear,
                    BeaconListener::Open(options_.beacon_port));
   const std::string want = options_.token.controller_key;
   SetStatus(absl::StrCat("looking for the controller (key ", KeyFingerprint(want),
-                      "): listening for its beacon on UDP port ",
-                      options_.beacon_port));
+                         "): listening for its beacon on UDP port ",
+                         options_.beacon_port));
   QLOG(kInfo) << "looking for the controller port=" << options_.beacon_port
               << " key=" << want;
-  std::set<std::string> others;  // keys of other controllers, logged once
+  // Keys of other controllers, logged once each; bounded, as anyone can
+  // send beacons with made-up keys.
+  constexpr size_t kMaxOthers = 32;
+  std::set<std::string> others;
+  bool said_no_enroll = false;
+  std::optional<Found> failed_before;  // heard from an address that failed
   const absl::Time start = Now();
   absl::Time next_hint = start + absl::Seconds(30);
   while (Now() < deadline) {
@@ -103,29 +113,46 @@ absl::StatusOr<Joiner::Found> Joiner::ListenForBeacon(absl::Time deadline) {
     pollfd fds[] = {{ear->fd(), POLLIN, 0}, {signals_->fd(), POLLIN, 0}};
     ::poll(fds, 2, PollMillis(deadline - Now()));
     RETURN_IF_ERROR(CheckSignal());
-    while (std::optional<BeaconListener::Heard> heard = ear->Receive()) {
+    for (int i = 0; i < BeaconListener::kMaxDatagramsPerCall; ++i) {
+      std::optional<BeaconListener::Heard> heard = ear->Receive();
+      if (!heard) break;
       const Beacon& b = heard->beacon;
       if (b.controller_key != want) {
         // Another cluster's controller, or a rogue one: it can only delay
         // us, never be talked to.
-        if (others.insert(b.controller_key).second) {
+        if (others.size() < kMaxOthers && others.insert(b.controller_key).second) {
           QLOG(kInfo) << "ignoring the beacon of another controller from="
                       << heard->from << " key=" << b.controller_key;
         }
         continue;
       }
       if (b.enroll_port == 0 && deadline == absl::InfiniteFuture()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "the controller at ", heard->from,
-            " takes no enrollments (its --enroll is empty)"));
+        if (!said_no_enroll) {
+          QLOG(kWarning) << "a beacon with the controller's key offers no "
+                            "enrollment from="
+                         << heard->from
+                         << " hint=\"is its --enroll empty? waiting for another\"";
+          said_no_enroll = true;
+        }
+        continue;
       }
       Found found;
       found.control = absl::StrCat("tcp://", heard->from, ":", b.control_port);
       found.enroll = absl::StrCat("tcp://", heard->from, ":", b.enroll_port);
+      if (failed_.count(found.enroll) != 0) {
+        failed_before = found;
+        continue;
+      }
       QLOG(kNotice) << "found the controller control=" << found.control
                     << " enroll=" << found.enroll << " after_ms="
                     << absl::ToInt64Milliseconds(Now() - start);
       return found;
+    }
+    // Only addresses that failed before are heard: try them again after a
+    // while (the controller may just have been down).
+    if (failed_before && Now() - start >= absl::Seconds(5)) {
+      failed_.erase(failed_before->enroll);
+      return *failed_before;
     }
     if (Now() >= next_hint) {
       next_hint = Now() + absl::Minutes(5);
@@ -221,8 +248,12 @@ absl::StatusOr<JoinResult> Joiner::Run() {
       SetStatus(absl::StrCat("no answer from ", where->enroll, ", retrying"));
       RETURN_IF_ERROR(Sleep(backoff));
       backoff = std::min(2 * backoff, options_.max_backoff);
-      // A controller found by its beacon may have moved: look again.
-      if (options_.controller.empty() && options_.enroll.empty()) where.reset();
+      // A controller found by its beacon may have moved, or the beacon
+      // may have lied: look again, past this address.
+      if (options_.controller.empty() && options_.enroll.empty()) {
+        failed_.insert(where->enroll);
+        where.reset();
+      }
       continue;
     }
     backoff = absl::Seconds(1);
@@ -236,7 +267,7 @@ absl::StatusOr<JoinResult> Joiner::Run() {
                 ? where->control
                 : ConnectableEndpoint(reply->control(), HostOfEndpoint(where->enroll));
         if (!ValidNodeName(result.name)) {
-          return absl::FailedPreconditionError(
+          return absl::PermissionDeniedError(
               "the controller accepted this node under an invalid name");
         }
         QLOG(kNotice) << "enrolled node=" << result.name
@@ -245,14 +276,23 @@ absl::StatusOr<JoinResult> Joiner::Run() {
         return result;
       }
       case proto::EnrollReply::PENDING:
-        if (!said_pending) {
-          QLOG(kNotice) << "waiting for approval node=" << reply->name()
-                        << " hint=\"on the controller: quark approve "
-                        << reply->name() << "\"";
-          said_pending = true;
+        if (reply->name().empty()) {
+          // Not recorded (the controller is full of pending nodes, say):
+          // ask again later.
+          QLOG(kWarning) << "the controller asks to try again later reason=\""
+                         << reply->reason() << "\"";
+          SetStatus(absl::StrCat("asked to try again later: ", reply->reason()));
+        } else {
+          if (!said_pending) {
+            QLOG(kNotice) << "waiting for approval node=" << reply->name()
+                          << " hint=\"on the controller: quark approve "
+                          << reply->name() << "\"";
+            said_pending = true;
+          }
+          SetStatus(absl::StrCat(
+              "waiting for approval: on the controller, quark approve ",
+              reply->name()));
         }
-        SetStatus(absl::StrCat("waiting for approval: on the controller, quark approve ",
-                            reply->name()));
         RETURN_IF_ERROR(Sleep(std::clamp(absl::Milliseconds(reply->retry_ms()),
                                          absl::Milliseconds(200), absl::Minutes(1))));
         continue;
@@ -261,7 +301,9 @@ absl::StatusOr<JoinResult> Joiner::Run() {
                                        ? std::string("no reason given")
                                        : reply->reason();
         SetStatus(absl::StrCat("refused: ", reason));
-        return absl::FailedPreconditionError(absl::StrCat(
+        // The one final outcome, and only from the controller itself: its
+        // reply came over CURVE with the key the token pins.
+        return absl::PermissionDeniedError(absl::StrCat(
             "the controller refused to enroll this node: ", reason));
       }
     }

@@ -10,8 +10,9 @@
 // A node waiting for the operator's approval asks again every few seconds
 // and says so in its log and STATUS=; an unreachable controller is retried
 // with backoff, and a discovered one is looked for again (its address may
-// have changed). Only a refusal (a bad token, a rejected node) ends it with
-// an error; SIGTERM or SIGINT end it with Cancelled.
+// have changed, or the beacon lied). Only the controller's refusal (a bad
+// token, a rejected node) ends it with PermissionDenied; SIGTERM or SIGINT
+// end it with Cancelled; other errors are local (a port, a socket).
 //
 // Owns its own zmq context, closed when Run returns. One thread.
 #ifndef QUARK_DAEMON_JOINER_H_
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <zmq.hpp>
@@ -94,6 +96,9 @@ class Joiner {
   SystemdNotifier* const systemd_;
   std::unique_ptr<zmq::context_t> context_;
   std::string status_;  // the last STATUS= line
+  // Enroll endpoints found by a beacon that did not answer: passed over
+  // while another is heard (a beacon may lie).
+  std::set<std::string> failed_;
 };
 
 }  // namespace quark

@@ -23,6 +23,8 @@ namespace {
 constexpr size_t kMaxOutbox = 256;
 // Control messages handled per loop turn, so ticks are never starved.
 constexpr int kMaxReceivePerTurn = 64;
+// Least time between two moves to where the controller's beacon says it is.
+constexpr absl::Duration kMinMoveInterval = absl::Seconds(5);
 
 // Intervals are measured on the monotonic clock: a wall clock step must
 // not make the controller look silent.
@@ -192,14 +194,21 @@ std::string Worker::StatusLine() const {
 // A controller found by its beacon may come back at another address (a
 // new DHCP lease): while not registered, follow its beacon there.
 absl::Status Worker::HearBeacons(absl::Time now) {
-  while (std::optional<BeaconListener::Heard> heard = beacon_->Receive()) {
+  for (int i = 0; i < BeaconListener::kMaxDatagramsPerCall; ++i) {
+    std::optional<BeaconListener::Heard> heard = beacon_->Receive();
+    if (!heard) break;
     if (heard->beacon.controller_key != options_.curve->controller_key) continue;
     const std::string endpoint =
         absl::StrCat("tcp://", heard->from, ":", heard->beacon.control_port);
+    // Beacons are not authenticated: at most one move per interval, so
+    // that forged ones cannot keep the worker hopping (each move is a new
+    // connection; CURVE then tells the real controller from a pretender).
     if (endpoint == controller_ ||
-        session_.state() != Session::State::kJoining) {
+        session_.state() != Session::State::kJoining ||
+        now - last_move_ < kMinMoveInterval) {
       continue;
     }
+    last_move_ = now;
     QLOG(kNotice) << "the controller is at another address now node="
                   << options_.session.node << " old=" << controller_
                   << " controller=" << endpoint;

@@ -127,6 +127,7 @@ class Worker {
   int monitors_ = 0;  // for a fresh inproc endpoint per control socket
   std::unique_ptr<zmq::socket_t> collector_;
   std::unique_ptr<BeaconListener> beacon_;  // with beacon_port
+  absl::Time last_move_ = absl::InfinitePast();
   std::string collector_endpoint_;
   std::deque<proto::ControlMsg> outbox_;
   std::optional<absl::Status> exit_;
