@@ -28,10 +28,12 @@
 #define QUARK_COMMON_TOKEN_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace quark {
 
@@ -39,6 +41,10 @@ inline constexpr char kTokenPrefix[] = "qk1_";
 inline constexpr size_t kTokenIdLength = 8;      // characters
 inline constexpr size_t kTokenSecretBytes = 16;  // 128 bits
 inline constexpr size_t kTokenLength = 97;       // characters in all
+// The longest TTL and the most uses a token may have: the CLI refuses more
+// and so does the controller (controller/enrollment.h).
+inline constexpr absl::Duration kMaxTokenTtl = absl::Hours(24 * 3650);
+inline constexpr uint32_t kMaxTokenUses = 1000000;
 
 struct JoinToken {
   std::string id;              // kTokenIdLength characters of [a-z2-7]

@@ -33,6 +33,15 @@ bool Usable(proto::EnrollState state) {
   return state == proto::ENROLL_APPROVED || state == proto::ENROLL_PENDING;
 }
 
+// What quark-worker sends (daemon/identity.h: base32 of a hash), or
+// nothing: it is logged and stored, so nothing else gets in.
+bool ValidMachine(const std::string& machine) {
+  return machine.size() <= 32 &&
+         std::all_of(machine.begin(), machine.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '2' && c <= '7');
+         });
+}
+
 }  // namespace
 
 Enrollment::Enrollment(EnrollmentOptions options)
@@ -266,26 +275,42 @@ EnrollOutcome Enrollment::Enroll(const proto::EnrollRequest& request,
                                ": not made by this controller, or forgotten"));
   }
   proto::StoredToken& token = token_it->second;
-  if (std::string why = Unusable(token, now); !why.empty()) return refuse(why);
+  // The proof first: only a holder of the token learns what became of it.
   if (!CheckEnrollProof(token.verifier(), token.id(), key,
                         options_.controller_key, request.proof())) {
     return refuse(absl::StrCat(
         "the proof for token ", token.id(),
         " does not match: a forged or mistyped token"));
   }
+  if (std::string why = Unusable(token, now); !why.empty()) return refuse(why);
   if (!ValidNodeName(request.name())) {
     return refuse("the node name must be 1-64 characters of [A-Za-z0-9._-]");
   }
-  if (request.machine().size() > 128) {
-    return refuse("the machine identity is over 128 characters");
+  if (!ValidMachine(request.machine())) {
+    return refuse("malformed machine identity (expected what quark-worker sends)");
   }
+  // Full: not a refusal of this node, which may ask again later.
+  auto later = [&](std::string reason) {
+    out.reply.set_protocol_version(kProtocolVersion);
+    out.reply.set_status(proto::EnrollReply::PENDING);
+    out.reply.set_reason(std::move(reason));
+    out.reply.set_retry_ms(static_cast<uint32_t>(
+        absl::ToInt64Milliseconds(options_.full_retry)));
+    return out;
+  };
   if (token.approve() && pending_ >= options_.max_pending) {
-    return refuse(absl::StrCat(
+    return later(absl::StrCat(
         pending_, " nodes wait for approval already: approve or reject them "
                   "first (quark nodes --pending)"));
   }
+  if (approved_ + pending_ >= options_.max_enrolled) {
+    return later(absl::StrCat(approved_ + pending_,
+                              " nodes are enrolled already, the most this "
+                              "controller keeps: reject some first"));
+  }
   proto::EnrolledNode node;
-  node.set_name(ChooseName(request.name(), key, names, &out.replaced_key));
+  node.set_name(ChooseName(request.name(), request.machine(), token.approve(),
+                           names, &out.replaced_key));
   node.set_key(key);
   node.set_token_id(token.id());
   node.set_address(address);
@@ -310,24 +335,25 @@ EnrollOutcome Enrollment::Enroll(const proto::EnrollRequest& request,
 
 bool Enrollment::NameTaken(const std::string& name,
                            const NodeNames& names) const {
-  if (names.Listed(name) || names.Connected(name)) return true;
-  for (const auto& [key, node] : nodes_) {
-    if (Usable(node.state()) && node.name() == name) return true;
-  }
-  return false;
+  return names.Listed(name) || names.Connected(name) ||
+         usable_names_.count(name) != 0;
 }
 
 std::string Enrollment::ChooseName(const std::string& wanted,
-                                   const std::string& key,
+                                   const std::string& machine, bool approve,
                                    const NodeNames& names,
                                    std::string* replaced) {
   if (!NameTaken(wanted, names)) return wanted;
-  // A re-imaged node: its old key is useless now, unless it is in use.
-  for (proto::EnrollState state : {proto::ENROLL_APPROVED, proto::ENROLL_PENDING}) {
-    proto::EnrolledNode* old = FindByName(wanted, state);
-    if (old != nullptr && old->key() != key && !names.Listed(wanted) &&
-        !names.Connected(wanted)) {
-      *replaced = old->key();
+  // A re-imaged node: the same machine (its serial survives the new image)
+  // with a new key; the old key is useless now, unless it is in use. Never
+  // for another machine, nor on an approval token's word alone: anyone
+  // holding a token could otherwise push a node out by taking its name.
+  auto it = usable_names_.find(wanted);
+  if (!approve && it != usable_names_.end() && !machine.empty() &&
+      !names.Listed(wanted) && !names.Connected(wanted)) {
+    const proto::EnrolledNode& old = nodes_.at(it->second);
+    if (old.machine() == machine) {
+      *replaced = old.key();
       Erase(*replaced);
       return wanted;
     }
@@ -340,10 +366,10 @@ std::string Enrollment::ChooseName(const std::string& wanted,
 
 proto::EnrolledNode* Enrollment::FindByName(const std::string& name,
                                             proto::EnrollState state) {
-  for (auto& [key, node] : nodes_) {
-    if (node.state() == state && node.name() == name) return &node;
-  }
-  return nullptr;
+  auto it = usable_names_.find(name);
+  if (it == usable_names_.end()) return nullptr;
+  proto::EnrolledNode& node = nodes_.at(it->second);
+  return node.state() == state ? &node : nullptr;
 }
 
 // -------------------------------------------------- operator decisions
@@ -438,10 +464,12 @@ void Enrollment::ForgetOldRejected() {
 
 void Enrollment::Recount() {
   approved_ = pending_ = rejected_ = 0;
+  usable_names_.clear();
   for (const auto& [key, node] : nodes_) {
     approved_ += node.state() == proto::ENROLL_APPROVED;
     pending_ += node.state() == proto::ENROLL_PENDING;
     rejected_ += node.state() == proto::ENROLL_REJECTED;
+    if (Usable(node.state())) usable_names_[node.name()] = key;
   }
 }
 

@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/token.h"
 #include "controller/store.h"
 #include "proto/quark.pb.h"
 #include "proto/store.pb.h"
@@ -54,11 +55,14 @@ struct EnrollmentOptions {
   size_t max_tokens = 1000;    // tokens not yet expired, used up or revoked
   size_t max_pending = 256;    // nodes waiting for approval
   size_t max_rejected = 1024;  // rejected keys remembered (oldest forgotten)
+  size_t max_enrolled = 10000; // approved and pending nodes
+  // A node turned away because a limit is reached asks again after this.
+  absl::Duration full_retry = absl::Seconds(30);
   // Tokens that stopped being usable this long ago are forgotten.
   absl::Duration forget_tokens_after = absl::Hours(24 * 7);
   // Longest TTL and most uses a token may have.
-  absl::Duration max_ttl = absl::Hours(24 * 366 * 10);
-  uint32_t max_uses = 1000000;
+  absl::Duration max_ttl = kMaxTokenTtl;
+  uint32_t max_uses = kMaxTokenUses;
 };
 
 // What the rest of the controller knows about node names.
@@ -140,10 +144,12 @@ class Enrollment {
   proto::Token View(const proto::StoredToken& token, absl::Time now) const;
   // Why `token` cannot enroll a node now, or "" when it can.
   std::string Unusable(const proto::StoredToken& token, absl::Time now) const;
-  // The name a new key asking for `wanted` gets; may drop the key of a
-  // disconnected enrolled node of that name (returned in *replaced).
-  std::string ChooseName(const std::string& wanted, const std::string& key,
-                         const NodeNames& names, std::string* replaced);
+  // The name a new key asking for `wanted` from `machine` gets; may drop
+  // the key of a disconnected enrolled node of that name and machine (a
+  // re-imaged one; returned in *replaced), never with an approval token.
+  std::string ChooseName(const std::string& wanted, const std::string& machine,
+                         bool approve, const NodeNames& names,
+                         std::string* replaced);
   bool NameTaken(const std::string& name, const NodeNames& names) const;
   proto::EnrolledNode* FindByName(const std::string& name,
                                   proto::EnrollState state);
@@ -157,6 +163,7 @@ class Enrollment {
   const EnrollmentOptions options_;
   std::map<std::string, proto::StoredToken> tokens_;   // by id
   std::map<std::string, proto::EnrolledNode> nodes_;   // by key
+  std::map<std::string, std::string> usable_names_;    // approved, pending: name -> key
   size_t approved_ = 0, pending_ = 0, rejected_ = 0;
   // Touched since the last TakeChanges: written if they still exist,
   // deleted otherwise.

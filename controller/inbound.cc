@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/token.h"
 #include "common/transport.h"
 #include "controller/auth.h"
 
@@ -171,13 +172,8 @@ void Inbound::OnApi(const std::vector<absl::string_view>& frames,
 void Inbound::OnEnroll(const std::vector<absl::string_view>& frames,
                        const Peer& peer, absl::Time now) {
   if (enrollment_ == nullptr) return;
-  if (frames.size() != 2) {
-    ++refused_;
-    QLOG(kWarning) << "enroll request dropped address=" << peer.address
-                   << " reason=\"" << frames.size() << " frames, expected 2\"";
-    return;
-  }
-  const std::string route(frames[0]);
+  // The limit first: a flood of anything costs neither checks nor the
+  // journal.
   if (!enroll_requests_.Allow(peer.address, now)) {
     // Unanswered, and logged once a second at most: the limit is there
     // so that a flood costs neither signature checks nor the journal.
@@ -192,6 +188,13 @@ void Inbound::OnEnroll(const std::vector<absl::string_view>& frames,
     }
     return;
   }
+  if (frames.size() != 2) {
+    ++refused_;
+    QLOG(kWarning) << "enroll request dropped address=" << peer.address
+                   << " reason=\"" << frames.size() << " frames, expected 2\"";
+    return;
+  }
+  const std::string route(frames[0]);
   proto::EnrollRequest request;
   if (absl::Status s = ParseFrame(frames[1], &request, kMaxEnrollBytes);
       !s.ok()) {
@@ -202,10 +205,13 @@ void Inbound::OnEnroll(const std::vector<absl::string_view>& frames,
   EnrollOutcome outcome =
       enrollment_->Enroll(request, peer.key, peer.address, now, names);
   const proto::EnrollReply& reply = outcome.reply;
+  // From anyone: only what was checked goes into the log.
+  const std::string token_id =
+      ValidTokenId(request.token_id()) ? request.token_id() : "?";
   if (reply.status() == proto::EnrollReply::REFUSED) {
     ++refused_;
     QLOG(kWarning) << "enroll refused address=" << peer.address
-                   << " key=" << peer.key << " token=" << request.token_id()
+                   << " key=" << peer.key << " token=" << token_id
                    << " name=" << (ValidNodeName(request.name()) ? request.name() : "?")
                    << " reason=\"" << reply.reason() << "\"";
   } else if (outcome.changed) {
@@ -213,7 +219,7 @@ void Inbound::OnEnroll(const std::vector<absl::string_view>& frames,
                           ? "node enrolled"
                           : "node waits for approval (quark approve)")
                   << " node=" << reply.name() << " key=" << peer.key
-                  << " token=" << request.token_id()
+                  << " token=" << token_id
                   << " address=" << peer.address
                   << " machine=" << request.machine();
     if (!outcome.replaced_key.empty()) {

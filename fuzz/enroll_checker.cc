@@ -90,7 +90,10 @@ void EnrollChecker::CheckReply(const proto::EnrollReply& reply) const {
       if (reply.control().empty()) broken("ACCEPTED without the endpoint");
       break;
     case proto::EnrollReply::PENDING:
-      if (!ValidNodeName(reply.name())) broken("PENDING without a node name");
+      // Without a name: not recorded, a limit is reached; with the reason.
+      if (!ValidNodeName(reply.name()) && reply.reason().empty()) {
+        broken("PENDING without a node name or a reason");
+      }
       if (reply.retry_ms() == 0) broken("PENDING without a retry delay");
       break;
     case proto::EnrollReply::REFUSED:
@@ -110,7 +113,10 @@ void EnrollChecker::OnReply(const EnrollOutbound& sent) {
     key = it->second;
   }
   if (!key.empty()) last_[key] = reply;
-  if (reply.status() == proto::EnrollReply::REFUSED) {
+  // Refused, or asked to come back later (not recorded): nothing of it
+  // may be stored.
+  if (reply.status() == proto::EnrollReply::REFUSED ||
+      (reply.status() == proto::EnrollReply::PENDING && reply.name().empty())) {
     if (!key.empty()) refused_.insert(key);
     return;
   }

@@ -384,7 +384,9 @@ void InboundDriver::HonestEnroll(uint8_t arg, uint8_t flags) {
   if ((flags & kBadProof) && !r.proof().empty()) {
     (*r.mutable_proof())[r.proof().size() / 2] ^= 1;
   }
-  if (flags & kLongMachine) r.set_machine(std::string(129, 'm'));
+  // One machine for all: a re-imaged node (a new key from the same
+  // machine) may take its old name over.
+  r.set_machine((flags & kLongMachine) ? std::string(129, 'm') : "fuzzmachine");
   Deliver(Op::kEnroll, {fuzz_key, absl::StrCat("\x01enroll-", fuzz_key),
                         r.SerializeAsString()});
   if (!(flags & kThenHello)) return;

@@ -100,7 +100,7 @@ enum HonestEnrollFlags : uint8_t {
   kOtherKeysProof = 16,  // the proof the next key would send (a replay)
   kRevokeFirst = 32,     // the operator revokes the token first
   kThenHello = 64,       // once ACCEPTED: Hello, then Ready{2}, on control
-  kLongMachine = 128,    // a machine identity over 128 characters
+  kLongMachine = 128,    // a malformed machine identity (129 characters)
 };
 
 // The names an honest enrollment asks for (arg bits 4-5): a free one, one

@@ -250,8 +250,8 @@ absl::StatusOr<uint64_t> ParseArgNumber(const std::string& text,
       absl::StrCat("invalid ", what, ": ", value.status().message()), command);
 }
 
-// --uses: 1 to kMaxUses enrollments.
-constexpr uint32_t kMaxUses = 1000000;
+// --uses: 1 to kMaxTokenUses enrollments.
+constexpr uint32_t kMaxUses = kMaxTokenUses;
 
 absl::Status ParseUses(const std::string& text, Command* command) {
   const bool digits =

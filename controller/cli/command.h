@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/token.h"  // kMaxTokenTtl, kMaxTokenUses
 #include "proto/quark.pb.h"
 
 namespace quark {
@@ -97,7 +98,6 @@ absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text);
 // rest ("7d", "1d12h"), or 0 for never. Refuses anything negative,
 // infinite, under a second or over kMaxTokenTtl (InvalidArgument, one line
 // naming the accepted forms).
-inline constexpr absl::Duration kMaxTokenTtl = absl::Hours(24 * 3650);
 absl::StatusOr<absl::Duration> ParseTokenTtl(const std::string& text);
 
 }  // namespace quark

@@ -13,6 +13,9 @@
 namespace quark {
 namespace {
 
+// A machine hash as quark-worker sends it (daemon/identity.h).
+constexpr char kMachine[] = "mblusycp4jdnlwxi";
+
 // authorized_workers and the registered nodes, as the test says.
 class FakeNames : public NodeNames {
  public:
@@ -56,7 +59,7 @@ class EnrollmentTest : public testing::Test {
     request.set_protocol_version(kProtocolVersion);
     request.set_token_id(token.id);
     request.set_name(name);
-    request.set_machine("m1");
+    request.set_machine(kMachine);
     request.set_proof(EnrollProof(token, key.public_key));
     return request;
   }
@@ -345,9 +348,23 @@ TEST_F(EnrollmentTest, BoundsThePendingNodes) {
   const JoinToken token = MakeToken(0, 0, /*approve=*/true);
   EXPECT_EQ(Enroll(token, *GenerateKeyPair(), "a").reply.status(), proto::EnrollReply::PENDING);
   EXPECT_EQ(Enroll(token, *GenerateKeyPair(), "b").reply.status(), proto::EnrollReply::PENDING);
+  // Full is not a refusal: the node is not recorded, and asks again later.
   EnrollOutcome third = Enroll(token, *GenerateKeyPair(), "c");
-  EXPECT_EQ(third.reply.status(), proto::EnrollReply::REFUSED);
+  EXPECT_EQ(third.reply.status(), proto::EnrollReply::PENDING);
+  EXPECT_TRUE(third.reply.name().empty());
+  EXPECT_GT(third.reply.retry_ms(), 2000u);
   EXPECT_NE(third.reply.reason().find("wait for approval"), std::string::npos);
+  EXPECT_FALSE(third.changed);
+  EXPECT_EQ(enrollment_->pending(), 2u);
+  options_.max_pending = 100;
+  options_.max_enrolled = 2;
+  enrollment_ = std::make_unique<Enrollment>(options_);
+  const JoinToken open = MakeToken();
+  EXPECT_EQ(Enroll(open, *GenerateKeyPair(), "a").reply.status(), proto::EnrollReply::ACCEPTED);
+  EXPECT_EQ(Enroll(open, *GenerateKeyPair(), "b").reply.status(), proto::EnrollReply::ACCEPTED);
+  EnrollOutcome more = Enroll(open, *GenerateKeyPair(), "c");
+  EXPECT_EQ(more.reply.status(), proto::EnrollReply::PENDING);
+  EXPECT_TRUE(more.reply.name().empty());
 }
 
 // A re-imaged Pi: same host name, new key.
@@ -367,6 +384,61 @@ TEST_F(EnrollmentTest, ANewKeyTakesOverTheNameOfADisconnectedNode) {
   enrollment_->TakeChanges(&batch);
   ASSERT_EQ(batch.deleted_enrolled.size(), 1u);
   EXPECT_EQ(batch.deleted_enrolled[0], old_key.public_key);
+}
+
+// The name of a disconnected node is taken over only from the same
+// machine, and never on an approval token's word: a token holder must not
+// be able to push a node out by asking for its name.
+TEST_F(EnrollmentTest, ANameIsTakenOverOnlyFromTheSameMachine) {
+  const JoinToken token = MakeToken();
+  const KeyPair old_key = *GenerateKeyPair();
+  ASSERT_EQ(Enroll(token, old_key, "pi-3").reply.name(), "pi-3");
+  const KeyPair stranger = *GenerateKeyPair();
+  proto::EnrollRequest elsewhere = Request(token, stranger, "pi-3");
+  elsewhere.set_machine("othermachine2345");
+  EnrollOutcome out = enrollment_->Enroll(elsewhere, stranger.public_key,
+                                          "10.0.0.66", now_, names_);
+  EXPECT_EQ(out.reply.name(), "pi-3-2");
+  EXPECT_TRUE(out.replaced_key.empty());
+  EXPECT_NE(enrollment_->NameOf(old_key.public_key), nullptr);
+
+  const JoinToken gated = MakeToken(0, 0, /*approve=*/true);
+  EnrollOutcome asked = Enroll(gated, *GenerateKeyPair(), "pi-3");
+  EXPECT_EQ(asked.reply.status(), proto::EnrollReply::PENDING);
+  EXPECT_EQ(asked.reply.name(), "pi-3-3");
+  EXPECT_TRUE(asked.replaced_key.empty());
+  EXPECT_NE(enrollment_->NameOf(old_key.public_key), nullptr);
+}
+
+TEST_F(EnrollmentTest, MalformedMachineIdentitiesAreRefused) {
+  const JoinToken token = MakeToken();
+  const KeyPair key = *GenerateKeyPair();
+  for (const std::string& machine :
+       {std::string("has space"), std::string("line\nbreak"),
+        std::string(33, 'a'), std::string("UPPER")}) {
+    proto::EnrollRequest r = Request(token, key, "pi");
+    r.set_machine(machine);
+    EnrollOutcome out = enrollment_->Enroll(r, key.public_key, "x", now_, names_);
+    EXPECT_EQ(out.reply.status(), proto::EnrollReply::REFUSED) << machine;
+  }
+  proto::EnrollRequest none = Request(token, key, "pi");
+  none.clear_machine();  // a machine that cannot be told apart
+  EXPECT_EQ(enrollment_->Enroll(none, key.public_key, "x", now_, names_)
+                .reply.status(),
+            proto::EnrollReply::ACCEPTED);
+}
+
+// A bad proof is refused as such, even for a token that is no use any
+// more: only its holder learns what became of it.
+TEST_F(EnrollmentTest, TheProofComesBeforeTheTokensState) {
+  const JoinToken token = MakeToken();
+  ASSERT_TRUE(enrollment_->RevokeToken(token.id, now_).ok());
+  JoinToken forged = token;
+  forged.secret = std::string(kTokenSecretBytes, 'x');
+  const KeyPair key = *GenerateKeyPair();
+  EnrollOutcome out = Enroll(forged, key, "pi");
+  EXPECT_NE(out.reply.reason().find("does not match"), std::string::npos)
+      << out.reply.reason();
 }
 
 TEST_F(EnrollmentTest, ANameInUseGetsADistinctOne) {

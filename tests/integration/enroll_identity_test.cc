@@ -273,7 +273,7 @@ TEST_F(EnrollTest, HostileInputOnTheEnrollPortLeavesItServing) {
       {with([](proto::EnrollRequest& r) {
          r.set_machine(std::string(200, 'm'));
        }),
-       "machine identity is over 128 characters"},
+       "malformed machine identity"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.reason);
