@@ -79,14 +79,16 @@ absl::StatusOr<NodeIdentity> MakeIdentity(const std::string& dir,
                    "this machine.\n# Never copy it to another machine.\n",
                    "worker ", identity.key.secret_key, "\n"),
       0600));
-  RETURN_IF_ERROR(WriteFileAtomically(
-      PathIn(dir, kIdentityFile),
-      absl::StrCat("# The machine worker.key was made on (a hash of its ",
-                   machine.source, "). A key found on another machine is\n"
-                   "# set aside and a new one made: a cloned SD card gets its "
-                   "own identity.\nmachine = ",
-                   machine.hash, "\n"),
-      0600));
+  if (!machine.hash.empty()) {
+    RETURN_IF_ERROR(WriteFileAtomically(
+        PathIn(dir, kIdentityFile),
+        absl::StrCat("# The machine worker.key was made on (a hash of its ",
+                     machine.source, "). A key found on another machine is\n"
+                     "# set aside and a new one made: a cloned SD card gets its "
+                     "own identity.\nmachine = ",
+                     machine.hash, "\n"),
+        0600));
+  }
   RETURN_IF_ERROR(WriteFileAtomically(
       PathIn(dir, kPubFile),
       absl::StrCat("# This node's CURVE public key. Nodes join with a token "
@@ -132,9 +134,10 @@ absl::StatusOr<Machine> ThisMachine(const MachineSources& sources) {
 
 std::string DefaultNodeName(const std::string& hostname,
                             const std::string& machine_hash) {
-  const std::string suffix = machine_hash.substr(0, 6);
+  const std::string suffix = machine_hash.empty() ? "0" : machine_hash.substr(0, 6);
   const std::string lower = absl::AsciiStrToLower(hostname);
   if (!ValidNodeName(hostname)) return absl::StrCat("node-", suffix);
+  if (machine_hash.empty()) return hostname;
   if (lower == "raspberrypi" || lower == "localhost" || lower == "dietpi") {
     return absl::StrCat(hostname, "-", suffix);
   }
@@ -154,6 +157,11 @@ absl::StatusOr<NodeIdentity> LoadOrMakeIdentity(const std::string& state_dir,
   if (Exists(identity_path)) {
     ASSIGN_OR_RETURN(auto settings, ReadSettings(identity_path));
     made_on = settings["machine"];
+  }
+  if (machine.hash.empty()) {
+    // This machine cannot be told apart: nothing to compare, nothing kept.
+    identity.machine = machine.hash;
+    return identity;
   }
   if (made_on.empty()) {
     // A key from before identities were kept: this machine's from now on.
@@ -226,10 +234,6 @@ absl::Status RemoveSavedToken(const std::string& state_dir) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace quark
-
-namespace quark {
 
 absl::Status SetTokenAside(const std::string& state_dir) {
   const std::string path = PathIn(state_dir, kTokenFile);

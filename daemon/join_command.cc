@@ -2,6 +2,7 @@
 
 #include <pwd.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,9 +47,11 @@ absl::Status GiveTo(const std::string& user, const std::string& state_dir) {
   if (::geteuid() != 0) return absl::OkStatus();
   const passwd* pw = ::getpwnam(user.c_str());
   if (pw == nullptr) return absl::OkStatus();  // run by hand, as root
+  // lchown: the directory is the daemon user's, which could have put a
+  // link to some other file where the token is.
   for (const std::string& path :
        {state_dir, (std::filesystem::path(state_dir) / "join-token").string()}) {
-    if (::chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    if (::lchown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
       return absl::UnavailableError(
           absl::StrCat("cannot chown ", path, ": ", std::strerror(errno)));
     }
@@ -137,8 +140,38 @@ int RestartAndFollow(const JoinCommandOptions& options) {
 
 }  // namespace
 
+// The token from stdin: typed or pasted at a prompt (not echoed) on a
+// terminal, else its first line. So it need not be on a command line,
+// where sudo's log and `ps` would show it.
+std::string ReadTokenFromStdin() {
+  const bool tty = ::isatty(STDIN_FILENO) == 1;
+  termios saved;
+  if (tty) {
+    std::fputs("join token (from `quark token create` on the controller): ", stderr);
+    std::fflush(stderr);
+    if (::tcgetattr(STDIN_FILENO, &saved) == 0) {
+      termios quiet = saved;
+      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+  }
+  std::string line;
+  for (int c = std::getchar(); c != EOF && c != '\n' && line.size() < 4096;
+       c = std::getchar()) {
+    line.push_back(static_cast<char>(c));
+  }
+  if (tty) {
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::fputs("\n", stderr);
+  }
+  return line;
+}
+
 int RunJoinCommand(const JoinCommandOptions& options) {
-  std::string text = options.token;
+  std::string text =
+      options.token == "-" || (options.token.empty() && !options.boot)
+          ? ReadTokenFromStdin()
+          : options.token;
   std::string boot_file;
   if (options.boot) {
     for (const std::string& file : options.boot_files) {

@@ -109,8 +109,9 @@ constexpr char kUsage[] =
     "                    [--threads=N] [--name=NODE] [--credits=N]\n"
     "                    [--drain_timeout=30s] [--log_level=info]\n"
     "                    [--key=NODE.key --controller_key=controller.pub]\n"
-    "       quark-worker join TOKEN    (as root: save the token for the "
-    "service and restart it)";
+    "       quark-worker join [TOKEN]  (as root: save the token for the "
+    "service and restart it;\n"
+    "                                   without TOKEN it is read from stdin)";
 
 // Fresh per process start, never 0.
 uint64_t RandomIncarnation() {
@@ -150,7 +151,7 @@ void WarnIfReadable(const std::string& origin) {
   }
 }
 
-absl::Status PlanCommon(const std::set<std::string>& command_line, Plan* plan) {
+absl::Status PlanCommon(Plan* plan) {
   WorkerOptions& options = plan->options;
   options.controller = absl::GetFlag(FLAGS_controller);
   const std::string name = absl::GetFlag(FLAGS_name);
@@ -184,7 +185,6 @@ absl::Status PlanCommon(const std::set<std::string>& command_line, Plan* plan) {
   options.session.drain_timeout = drain_timeout;
   options.session.incarnation = RandomIncarnation();
   plan->state_dir = absl::GetFlag(FLAGS_state_dir);
-  (void)command_line;
   return absl::OkStatus();
 }
 
@@ -221,7 +221,7 @@ absl::Status PlanJoin(const std::set<std::string>& command_line,
   if (!machine.ok()) {
     QLOG(kWarning) << "clones cannot be told apart error=\""
                    << machine.status().message() << "\"";
-    machine = Machine{"unknown", "none"};
+    machine = Machine{"", "none"};  // no identity kept or compared
   }
   if (!Given(command_line, "name")) {
     options.session.node = DefaultNodeName(options.session.node, machine->hash);
@@ -256,6 +256,12 @@ absl::Status PlanJoin(const std::set<std::string>& command_line,
     options.session.node = record->name;
     options.curve = WorkerOptions::Curve{record->controller_key, identity.key};
     options.enrolled = true;
+    if (token && plan->token_saved) {
+      // Enrolled already with that controller: the token is of no use.
+      if (absl::Status s = RemoveSavedToken(plan->state_dir); !s.ok()) {
+        QLOG(kWarning) << s.message();
+      }
+    }
     plan->record = *record;
     plan->find_controller = options.controller.empty();
     if (plan->find_controller) {
@@ -281,7 +287,7 @@ absl::Status PlanJoin(const std::set<std::string>& command_line,
 
 absl::StatusOr<Plan> PlanFromFlags(const std::set<std::string>& command_line) {
   Plan plan;
-  RETURN_IF_ERROR(PlanCommon(command_line, &plan));
+  RETURN_IF_ERROR(PlanCommon(&plan));
   if (!absl::GetFlag(FLAGS_key).empty() ||
       !absl::GetFlag(FLAGS_controller_key).empty()) {
     RETURN_IF_ERROR(PlanManualKeys(&plan));
@@ -300,6 +306,13 @@ absl::StatusOr<Plan> PlanFromFlags(const std::set<std::string>& command_line) {
     }
     if (!text.empty()) {
       absl::StatusOr<JoinToken> parsed = ParseJoinToken(text);
+      if (!parsed.ok() && plan.token_saved) {
+        // Not tried again at every start.
+        const absl::Status aside = SetTokenAside(plan.state_dir);
+        return absl::InvalidArgumentError(absl::StrCat(
+            plan.state_dir, "/join-token: ", parsed.status().message(),
+            aside.ok() ? " (set aside as join-token.refused)" : ""));
+      }
       if (!parsed.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat("--join: ", parsed.status().message()));
@@ -364,13 +377,9 @@ std::optional<int> JoinFirst(Plan& plan, ShutdownSignals* signals,
       options.controller = plan.record.control;
       return std::nullopt;
     }
+    // Not written to the enrollment: a beacon is only a hint until CURVE
+    // has checked the controller there.
     options.controller = *found;
-    if (*found != plan.record.control) {
-      plan.record.control = *found;
-      if (absl::Status s = WriteEnrollment(plan.state_dir, plan.record); !s.ok()) {
-        QLOG(kWarning) << "cannot update the enrollment error=\"" << s.message() << "\"";
-      }
-    }
     return std::nullopt;
   }
   absl::StatusOr<JoinResult> joined = joiner.Run();
@@ -379,7 +388,7 @@ std::optional<int> JoinFirst(Plan& plan, ShutdownSignals* signals,
     QLOG(kError) << "cannot join error=\"" << joined.status().message() << "\"";
     // A refusal is final (a bad token, a rejected node): exit 2 keeps
     // systemd from trying again (RestartPreventExitStatus=2).
-    if (!absl::IsFailedPrecondition(joined.status())) return 1;
+    if (!absl::IsPermissionDenied(joined.status())) return 1;
     if (plan.token_saved) {
       // Not again at every start: set aside, for a look.
       if (absl::Status s = SetTokenAside(plan.state_dir); !s.ok()) {
@@ -448,11 +457,10 @@ int Main(int argc, char** argv) {
     join.boot = absl::GetFlag(FLAGS_boot);
     join.state_dir = absl::GetFlag(FLAGS_state_dir);
     if (rest.size() == 3) join.token = rest[2];
-    if (join.token.empty() == !join.boot) {
+    if (join.boot && !join.token.empty()) {
       std::fprintf(stderr,
-                   "quark-worker: usage: quark-worker join TOKEN (or join "
-                   "--boot); make a token on the controller with `quark token "
-                   "create`\n");
+                   "quark-worker: usage: quark-worker join [TOKEN | -] (the "
+                   "token read from stdin without one), or join --boot\n");
       return 2;
     }
     return RunJoinCommand(join);
