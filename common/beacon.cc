@@ -40,13 +40,6 @@ uint16_t GetPort(absl::string_view datagram, size_t offset) {
                                static_cast<uint8_t>(datagram[offset + 1]));
 }
 
-// The 32 raw bytes of a Z85 key. zmq_z85_decode reads up to a NUL, so a
-// key with one inside is refused here rather than decoded short.
-bool DecodeZ85Key(const std::string& key, uint8_t bytes[kKeyBytes]) {
-  return ValidZ85Key(key) && std::strlen(key.c_str()) == key.size() &&
-         zmq_z85_decode(bytes, key.c_str()) != nullptr;
-}
-
 uint32_t AddressOf(const sockaddr* address) {
   if (address == nullptr || address->sa_family != AF_INET) return 0;
   return reinterpret_cast<const sockaddr_in*>(address)->sin_addr.s_addr;
@@ -158,13 +151,11 @@ absl::StatusOr<Beacon> DecodeBeacon(absl::string_view datagram) {
   if (beacon.control_port == 0) {
     return absl::InvalidArgumentError("a beacon with control port 0");
   }
-  char key[kZ85KeyLength + 1];
-  if (zmq_z85_encode(
-          key, reinterpret_cast<const uint8_t*>(datagram.data()) + kKeyOffset,
-          kKeyBytes) == nullptr) {
+  beacon.controller_key = EncodeZ85Key(
+      reinterpret_cast<const uint8_t*>(datagram.data()) + kKeyOffset);
+  if (beacon.controller_key.empty()) {
     return absl::InternalError("cannot encode a beacon's key in Z85");
   }
-  beacon.controller_key = key;
   return beacon;
 }
 

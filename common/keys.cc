@@ -8,8 +8,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include <zmq.h>
@@ -17,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/status.h"
 #include "common/transport.h"
 
@@ -72,20 +71,6 @@ absl::StatusOr<std::vector<Entry>> ParseEntries(absl::string_view text,
   return entries;
 }
 
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > (1 << 20)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " is over 1 MiB"));
-  }
-  return text.str();
-}
-
 absl::StatusOr<Entry> SingleEntry(const std::string& path,
                                   absl::string_view what) {
   ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
@@ -131,15 +116,25 @@ absl::Status WriteNew(const std::string& path, const std::string& text,
 
 }  // namespace
 
-bool ValidZ85Key(absl::string_view key) {
+bool DecodeZ85Key(absl::string_view key, uint8_t bytes[32]) {
   // A NUL inside would end the string zmq_z85_decode reads, early.
   if (key.size() != kZ85KeyLength ||
       key.find('\0') != absl::string_view::npos) {
     return false;
   }
   const std::string copy(key);
-  uint8_t bytes[32];
   return zmq_z85_decode(bytes, copy.c_str()) != nullptr;
+}
+
+std::string EncodeZ85Key(const uint8_t bytes[32]) {
+  char text[kZ85KeyLength + 1];
+  if (zmq_z85_encode(text, bytes, 32) == nullptr) return "";
+  return text;
+}
+
+bool ValidZ85Key(absl::string_view key) {
+  uint8_t bytes[32];
+  return DecodeZ85Key(key, bytes);
 }
 
 absl::StatusOr<KeyPair> GenerateKeyPair() {

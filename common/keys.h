@@ -13,6 +13,7 @@
 #ifndef QUARK_COMMON_KEYS_H_
 #define QUARK_COMMON_KEYS_H_
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -33,6 +34,12 @@ struct KeyPair {
 
 // Whether `key` is 40 characters of valid Z85.
 bool ValidZ85Key(absl::string_view key);
+
+// The 32 raw bytes of a Z85 key into `bytes`; false for anything that is
+// not one (a NUL inside included: zmq_z85_decode would stop there).
+bool DecodeZ85Key(absl::string_view key, uint8_t bytes[32]);
+// The Z85 text of 32 raw bytes.
+std::string EncodeZ85Key(const uint8_t bytes[32]);
 
 // A fresh pair from libzmq (libsodium underneath).
 absl::StatusOr<KeyPair> GenerateKeyPair();

@@ -55,20 +55,6 @@ int Base32Value(char c) {
   return -1;
 }
 
-// The 32 raw bytes of a Z85 key. zmq_z85_decode reads up to a NUL, so a
-// key with one inside is refused here rather than decoded short.
-bool DecodeZ85Key(const std::string& key, uint8_t bytes[kKeyBytes]) {
-  return key.size() == kZ85KeyLength &&
-         std::strlen(key.c_str()) == key.size() &&
-         zmq_z85_decode(bytes, key.c_str()) != nullptr;
-}
-
-std::string EncodeZ85Key(const uint8_t bytes[kKeyBytes]) {
-  char text[kZ85KeyLength + 1];
-  if (zmq_z85_encode(text, bytes, kKeyBytes) == nullptr) return "";
-  return text;
-}
-
 // The check characters of the text before the last separator: the first
 // 20 bits of its (unkeyed, 32-byte) BLAKE2b hash.
 std::string CheckOf(absl::string_view body) {

@@ -80,9 +80,8 @@ ZapVerdict Authenticator::Decide(const std::vector<std::string>& request,
     verdict.reason = absl::StrCat("mechanism ", mechanism, " is not accepted");
     return verdict;
   }
-  char z85[kZ85KeyLength + 1];
-  zmq_z85_encode(z85, reinterpret_cast<const uint8_t*>(request[6].data()), 32);
-  const std::string key(z85);
+  const std::string key =
+      EncodeZ85Key(reinterpret_cast<const uint8_t*>(request[6].data()));
   if (domain == kEnrollDomain) {
     // Any key may enroll: the token, checked on the first message, says
     // whether it gets in.

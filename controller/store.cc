@@ -286,10 +286,10 @@ absl::Status Store::LoadEnrollment(StoredState* state) {
   return absl::OkStatus();
 }
 
-// `table` and the key column are the code's own, never input.
-absl::Status Store::WriteRecord(const char* table, const std::string& key,
+// `table` and `column` are the code's own, never input.
+absl::Status Store::WriteRecord(const char* table, const char* column,
+                                const std::string& key,
                                 const std::string& body) {
-  const std::string column = std::string(table) == "tokens" ? "id" : "key";
   Statement s(db_, absl::StrCat("INSERT OR REPLACE INTO ", table, " (", column,
                                 ", body) VALUES (?, ?)")
                        .c_str());
@@ -303,8 +303,8 @@ absl::Status Store::WriteRecord(const char* table, const std::string& key,
   return absl::OkStatus();
 }
 
-absl::Status Store::DeleteRecord(const char* table, const std::string& key) {
-  const std::string column = std::string(table) == "tokens" ? "id" : "key";
+absl::Status Store::DeleteRecord(const char* table, const char* column,
+                                 const std::string& key) {
   Statement s(db_, absl::StrCat("DELETE FROM ", table, " WHERE ", column, " = ?")
                        .c_str());
   if (!s.ok()) return Error(absl::StrCat("cannot delete from ", table));
@@ -408,16 +408,20 @@ absl::Status Store::Commit(const StoreBatch& batch) {
   if (s.ok() && batch.next_job != 0) s = WriteCounter("next_job", batch.next_job);
   if (s.ok() && batch.next_task != 0) s = WriteCounter("next_task", batch.next_task);
   for (const proto::StoredToken& token : batch.tokens) {
-    if (s.ok()) s = WriteRecord("tokens", token.id(), token.SerializeAsString());
+    if (s.ok()) {
+      s = WriteRecord("tokens", "id", token.id(), token.SerializeAsString());
+    }
   }
   for (const std::string& id : batch.deleted_tokens) {
-    if (s.ok()) s = DeleteRecord("tokens", id);
+    if (s.ok()) s = DeleteRecord("tokens", "id", id);
   }
   for (const proto::EnrolledNode& node : batch.enrolled) {
-    if (s.ok()) s = WriteRecord("enrolled", node.key(), node.SerializeAsString());
+    if (s.ok()) {
+      s = WriteRecord("enrolled", "key", node.key(), node.SerializeAsString());
+    }
   }
   for (const std::string& key : batch.deleted_enrolled) {
-    if (s.ok()) s = DeleteRecord("enrolled", key);
+    if (s.ok()) s = DeleteRecord("enrolled", "key", key);
   }
   if (s.ok()) s = Exec("COMMIT");
   if (!s.ok()) Exec("ROLLBACK").IgnoreError();

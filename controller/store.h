@@ -109,9 +109,10 @@ class Store {
   absl::Status WriteDrain(const std::string& node, bool drained);
   absl::Status WriteCounter(const char* key, uint64_t value);
   // INSERT OR REPLACE of a protobuf record under a text key, or DELETE.
-  absl::Status WriteRecord(const char* table, const std::string& key,
-                           const std::string& body);
-  absl::Status DeleteRecord(const char* table, const std::string& key);
+  absl::Status WriteRecord(const char* table, const char* column,
+                           const std::string& key, const std::string& body);
+  absl::Status DeleteRecord(const char* table, const char* column,
+                            const std::string& key);
   absl::Status LoadEnrollment(StoredState* state);
   absl::StatusOr<uint64_t> ReadCounter(const char* key);
 
