@@ -196,13 +196,20 @@ void EnrollChecker::CheckBatch(const StoreBatch& batch,
 
 void EnrollChecker::CheckLetIn() const {
   for (const auto& [key, name] : accepted_) {
+    // The static list wins a name over an enrolled key (a reload gave it
+    // to another key): one key per name.
+    if (keys_->ListsWorker(name) &&
+        (keys_->NameOf(kWorkerDomain, key) == nullptr ||
+         *keys_->NameOf(kWorkerDomain, key) != name)) {
+      continue;
+    }
     const std::string* now = keys_->NameOf(kWorkerDomain, key);
     if (now == nullptr || *now != name) {
       Broken(absl::StrCat("key ", key, " was answered ACCEPTED as '", name,
                           "' but is now let in as '",
                           now == nullptr ? "(nobody)" : *now,
-                          "', with no RejectNode and no other key taking the "
-                          "name"));
+                          "', with no RejectNode, no other key taking the "
+                          "name and the static list not listing it"));
     }
   }
 }
