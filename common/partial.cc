@@ -41,20 +41,23 @@ void AppendPrime(uint64_t p, proto::Partial* acc) {
 
 proto::Partial MergeAdjacent(const proto::Partial& left,
                              const proto::Partial& right) {
-  if (left.first_prime() == 0) return right;
-  if (right.first_prime() == 0) return left;
   proto::Partial out;
   out.set_count(left.count() + right.count());
-  out.set_first_prime(left.first_prime());
-  out.set_last_prime(right.last_prime());
-  const uint64_t cross = right.first_prime() - left.last_prime();
-  out.set_twins(left.twins() + right.twins() + (cross == 2 ? 1 : 0));
+  out.set_twins(left.twins() + right.twins());
+  out.set_first_prime(left.first_prime() != 0 ? left.first_prime()
+                                              : right.first_prime());
+  out.set_last_prime(right.last_prime() != 0 ? right.last_prime()
+                                             : left.last_prime());
   // Candidates in ascending order of start; strict > keeps the leftmost.
   out.set_max_gap(left.max_gap());
   out.set_max_gap_start(left.max_gap_start());
-  if (cross > out.max_gap()) {
-    out.set_max_gap(cross);
-    out.set_max_gap_start(left.last_prime());
+  if (left.last_prime() != 0 && right.first_prime() != 0) {
+    const uint64_t cross = right.first_prime() - left.last_prime();
+    if (cross == 2) out.set_twins(out.twins() + 1);
+    if (cross > out.max_gap()) {
+      out.set_max_gap(cross);
+      out.set_max_gap_start(left.last_prime());
+    }
   }
   if (right.max_gap() > out.max_gap()) {
     out.set_max_gap(right.max_gap());

@@ -36,7 +36,9 @@ void AppendPrime(uint64_t p, proto::Partial* acc);
 // the two ranges are adjacent (no number between them). A range with no
 // prime has first_prime == 0 (0 is not prime); either side may be such.
 // Fields a kernel did not compute (count for TWINS, say) stay zero and
-// merge to zero. On a tie of gaps the leftmost start wins.
+// merge to zero; so do the first and last prime, which only the kinds
+// whose answer crosses a boundary (twins, gaps) carry: without them the
+// other fields simply add. On a tie of gaps the leftmost start wins.
 proto::Partial MergeAdjacent(const proto::Partial& left,
                              const proto::Partial& right);
 

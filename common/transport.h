@@ -23,7 +23,7 @@
 
 namespace quark {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersion = 2;
 
 // Larger frames are dropped by libzmq before they reach us.
 inline constexpr int64_t kMaxMessageBytes = 1 << 20;

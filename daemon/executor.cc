@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -29,6 +30,7 @@ Executor::~Executor() {
   {
     absl::MutexLock lock(&mu_);
     stop_ = true;
+    stop_task_ = true;
   }
   thread_.join();
 }
@@ -45,7 +47,22 @@ std::vector<FinishedTask> Executor::TakeFinished() {
 
 bool Executor::Busy() {
   absl::MutexLock lock(&mu_);
-  return running_ || !todo_.empty();
+  return running_ != 0 || !todo_.empty();
+}
+
+void Executor::Stop(uint64_t lease) {
+  absl::MutexLock lock(&mu_);
+  if (running_ == lease && lease != 0) stop_task_ = true;
+  todo_.erase(std::remove_if(todo_.begin(), todo_.end(),
+                             [lease](const proto::Assign& a) {
+                               return a.lease() == lease;
+                             }),
+              todo_.end());
+}
+
+Executor::Progress Executor::progress() {
+  absl::MutexLock lock(&mu_);
+  return Progress{running_, running_ != 0 ? done_.load() : 0};
 }
 
 void Executor::Loop() {
@@ -62,15 +79,20 @@ void Executor::Loop() {
       if (stop_) return;
       task = std::move(todo_.front());
       todo_.pop_front();
-      running_ = true;
+      running_ = task.lease();
+      stop_task_ = false;
+      done_ = 0;
     }
     const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<proto::Partial> partial = kernel_(task);
+    SieveControl control;
+    control.stop = &stop_task_;
+    control.done = &done_;
+    absl::StatusOr<proto::Partial> partial = kernel_(task, control);
     FinishedTask done{task.lease(), std::move(partial), Since(start)};
     {
       absl::MutexLock lock(&mu_);
       finished_.push_back(std::move(done));
-      running_ = false;
+      running_ = 0;
     }
     notify_();
   }

@@ -8,6 +8,7 @@
 #ifndef QUARK_DAEMON_EXECUTOR_H_
 #define QUARK_DAEMON_EXECUTOR_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -18,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "daemon/kernels.h"
 #include "proto/quark.pb.h"
 
 namespace quark {
@@ -30,16 +32,17 @@ struct FinishedTask {
 
 class Executor {
  public:
-  using Kernel =
-      std::function<absl::StatusOr<proto::Partial>(const proto::Assign&)>;
+  // Computes a task, looking at control.stop between slices (kernels.h).
+  using Kernel = std::function<absl::StatusOr<proto::Partial>(
+      const proto::Assign&, const SieveControl&)>;
 
   // Starts the thread. A kernel must not throw. The thread, and every
   // thread the kernel starts from it (primesieve's included: Linux threads
   // inherit their creator's nice value), runs at niceness `nice`, so that
   // the I/O thread's heartbeats are never starved by the sieve.
   Executor(Kernel kernel, std::function<void()> notify, int nice = 0);
-  // Waits for the running task, if any, then stops the thread. Tasks not
-  // started yet are dropped.
+  // Stops the running task, if any (within about a second), then the
+  // thread. Tasks not started yet are dropped.
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -53,6 +56,18 @@ class Executor {
   // A task is queued or running.
   bool Busy();
 
+  // Stops the task of `lease` if it is running (its kernel then returns
+  // Cancelled within about a second) or drops it if it is queued. Other
+  // leases are left alone.
+  void Stop(uint64_t lease);
+
+  // The running task's lease (0 when none) and the numbers it has sieved.
+  struct Progress {
+    uint64_t lease = 0;
+    uint64_t done = 0;
+  };
+  Progress progress();
+
  private:
   void Loop();
   bool HasWorkOrStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -65,8 +80,11 @@ class Executor {
   absl::Mutex mu_;
   std::deque<proto::Assign> todo_ ABSL_GUARDED_BY(mu_);
   std::vector<FinishedTask> finished_ ABSL_GUARDED_BY(mu_);
-  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t running_ ABSL_GUARDED_BY(mu_) = 0;  // its lease; 0: none
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // For the running task's kernel, which reads them without the lock.
+  std::atomic<bool> stop_task_{false};
+  std::atomic<uint64_t> done_{0};
   std::thread thread_;  // last: starts once the members above exist
 };
 

@@ -1,34 +1,69 @@
 // The sieving kernels: one per proto::Kind, each computing the Partial of
-// an inclusive range [lo, hi] with libprimesieve.
+// an inclusive range [lo, hi] with libprimesieve, on the threads and in the
+// memory a SievePlan (common/sieve_cost.h) gives it, and stopping when
+// told.
 //
-// Every kernel fills first_prime and last_prime (0 when the range holds no
-// prime) and the fields its kind answers: count (COUNT, and GAPS and SUM
-// for free), twins (TWINS), max_gap and max_gap_start (GAPS), sum_lo and
-// sum_hi (SUM). The result does not depend on `threads`.
+// What each kind fills: count (COUNT; GAPS and SUM too), twins (TWINS),
+// max_gap and max_gap_start (GAPS), sum_lo and sum_hi (SUM), and the
+// first and last prime (0 when there is none) for the kinds whose merge
+// needs them, TWINS and GAPS. The result depends on neither the plan nor
+// the way the range was cut.
 //
-// COUNT and TWINS use primesieve's multi-threaded counters. GAPS and SUM
-// iterate over the primes, which primesieve does on one thread only, so
-// the range is cut into `threads` contiguous pieces iterated in parallel
-// and merged in order with MergeAdjacent.
+// How. The range is cut into plan.threads contiguous pieces sieved in
+// parallel, each in slices of at most plan.slice numbers (the memory
+// bound), merged in order with MergeAdjacent. A slice is sieved one of two
+// ways:
+//   - counted, with primesieve's counters, in sub-slices of about
+//     `control.slice_numbers` (a second of one thread's work), when such a
+//     sub-slice is still 200 x sqrt(hi) wide or more, so that its set-up
+//     stays below 0.3%; the first and last prime of each, for TWINS, come
+//     from the 64-bit primality test (common/primality.h), not from more
+//     sieves;
+//   - iterated, with one primesieve::iterator over the whole slice, for
+//     GAPS and SUM always, and for COUNT and TWINS above that height
+//     (about 1e13), where the set-up would make second-long sub-slices
+//     dear: one set-up, and the primes come in batches of 1024.
+// Either way the kernel looks at `control.stop` between two sub-slices or
+// batches, so it returns within about a second of being told (primesieve
+// cannot be interrupted inside a call).
 //
-// Any lo <= hi up to 2^64 - 1 is valid. Cost: every primesieve call pays
-// about 0.7 ns x sqrt(hi) of setup (about 1 s near 2^64).
+// Any lo <= hi up to 2^64 - 1 is valid.
 //
-// Thread safety: sets primesieve's global thread count, so run one kernel
-// at a time per process (the worker's executor does).
+// Thread safety: sets primesieve's global thread count (to 1: the kernel
+// runs its own threads), so run one kernel at a time per process (the
+// worker's executor does).
 #ifndef QUARK_DAEMON_KERNELS_H_
 #define QUARK_DAEMON_KERNELS_H_
 
+#include <atomic>
 #include <cstdint>
 
 #include "absl/status/statusor.h"
+#include "common/sieve_cost.h"
 #include "proto/quark.pb.h"
 
 namespace quark {
 
-// Returns the partial of [lo, hi] for `kind` computed on `threads` threads
-// (values below 1 mean 1). InvalidArgument for lo > hi or an unknown kind;
+struct SieveControl {
+  // Set from another thread to stop: the kernel then returns Cancelled
+  // within about a sub-slice or a batch. May be null.
+  const std::atomic<bool>* stop = nullptr;
+  // Numbers sieved so far, added to as the kernel goes. May be null.
+  std::atomic<uint64_t>* done = nullptr;
+  // Numbers one thread sieves in about a second here (from the worker's
+  // measured rate): the sub-slice of the counted way.
+  uint64_t slice_numbers = 2'000'000'000;
+};
+
+// Returns the partial of [lo, hi] for `kind`, computed as `plan` says.
+// InvalidArgument for lo > hi or an unknown kind; Cancelled when stopped;
 // Internal when primesieve or a thread fails (nothing is thrown).
+absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,
+                                              uint64_t hi,
+                                              const SievePlan& plan,
+                                              const SieveControl& control = {});
+
+// The same with PlanSieve(hi, width, threads, no memory limit).
 absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,
                                               uint64_t hi, int threads);
 

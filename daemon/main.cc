@@ -33,6 +33,7 @@
 #include "daemon/identity.h"
 #include "daemon/join_command.h"
 #include "daemon/joiner.h"
+#include "daemon/memory_budget.h"
 #include "daemon/worker.h"
 
 namespace {
@@ -59,6 +60,11 @@ ABSL_FLAG(
     std::string, name, Hostname(),
     "Node name, unique in the cluster: 1-64 characters of [A-Za-z0-9._-]. "
     "Defaults to the hostname.");
+ABSL_FLAG(std::string, memory_limit, "",
+          "Most memory the worker's sieve may use, such as 1536M or 2G "
+          "(powers of 1024). Empty: 90% of MemAvailable or of the cgroup's "
+          "limit, whichever is smaller, less 64 MiB. Tasks run on fewer "
+          "threads, or in narrower slices, to stay within it.");
 ABSL_FLAG(int, credits, 2,
           "Assignments held at once: one sieving, the others waiting, so the "
           "cores never wait for a round trip.");
@@ -106,8 +112,9 @@ constexpr char kUsage[] =
     "Usage: quark-worker [--config=/etc/quark/worker.conf]\n"
     "                    [--join=TOKEN [--state_dir=DIR]] "
     "[--controller=tcp://HOST:7700]\n"
-    "                    [--threads=N] [--name=NODE] [--credits=N]\n"
-    "                    [--drain_timeout=30s] [--log_level=info]\n"
+    "                    [--threads=N] [--memory_limit=SIZE] [--name=NODE]\n"
+    "                    [--credits=N]"
+    " [--drain_timeout=30s] [--log_level=info]\n"
     "                    [--key=NODE.key --controller_key=controller.pub]\n"
     "       quark-worker join [TOKEN]  (as root: save the token for the "
     "service and restart it;\n"
@@ -176,6 +183,14 @@ absl::Status PlanCommon(Plan* plan) {
   const int beacon_port = absl::GetFlag(FLAGS_beacon_port);
   if (beacon_port < 1 || beacon_port > 65535) {
     return absl::InvalidArgumentError("--beacon_port must be in [1, 65535]");
+  }
+  if (const std::string limit = absl::GetFlag(FLAGS_memory_limit); !limit.empty()) {
+    absl::StatusOr<uint64_t> bytes = ParseSize(limit);
+    if (!bytes.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--memory_limit: ", bytes.status().message()));
+    }
+    options.memory_limit = *bytes;
   }
   options.threads = threads == 0 ? cores : threads;
   options.session.node = name;
@@ -501,10 +516,7 @@ int Main(int argc, char** argv) {
   if (!status.ok()) {
     QLOG(kError) << "fatal error=\"" << status.message() << "\"";
   }
-  // A task past the drain timeout cannot be interrupted: leave without
-  // waiting for it (the sockets are closed already).
-  if (worker.TaskStillRunning()) std::_Exit(code);
-  return code;
+  return code;  // ~Worker stops a task still sieving, within a second
 }
 
 }  // namespace

@@ -76,6 +76,7 @@ SessionActions Session::OnTick(absl::Time now) {
         QLOG(kWarning) << "drain timeout passed, leaving without the result"
                        << " node=" << options_.node
                        << " lease=" << running_->assign.lease();
+        out.stop.push_back(running_->assign.lease());
         Finish(now, &out);
         return out;
       }
@@ -268,6 +269,7 @@ void Session::SendHello(bool reconnect, absl::Time now, SessionActions* out) {
   hello->set_node(options_.node);
   hello->set_cores(options_.cores);
   hello->set_threads(options_.threads);
+  hello->set_memory_budget(options_.memory_budget);
   hello->set_incarnation(options_.incarnation);
   SendControl(std::move(msg), now, out);
   QLOG(kDebug) << "hello node=" << options_.node
@@ -370,8 +372,10 @@ void Session::OnCancel(const proto::Cancel& cancel, absl::Time now,
       ++freed;
       QLOG(kInfo) << "cancelled lease=" << lease << " was=waiting";
     } else if (running_ && running_->assign.lease() == lease) {
-      // Sieving cannot be interrupted: the slot frees when it finishes.
+      // The kernel stops within about a second; the slot frees when the
+      // executor reports it finished.
       running_->cancelled = true;
+      out->stop.push_back(lease);
       QLOG(kInfo) << "cancelled lease=" << lease << " was=running";
     } else {
       QLOG(kDebug) << "cancel of unknown lease=" << lease;
@@ -426,6 +430,13 @@ void Session::BeginLeave(absl::Time now, SessionActions* out) {
   state_ = State::kLeaving;
   DropWaiting("leaving");
   leave_deadline_ = now + options_.drain_timeout;
+  if (running_ && running_->cancelled) {
+    // Its result would be thrown away: no reason to wait for it.
+    QLOG(kInfo) << "stopping cancelled task lease=" << running_->assign.lease();
+    out->stop.push_back(running_->assign.lease());
+    Finish(now, out);
+    return;
+  }
   if (!running_) {
     Finish(now, out);
     return;

@@ -45,6 +45,9 @@ struct SessionOptions {
   // Told to the controller in Hello.
   uint32_t cores = 1;
   uint32_t threads = 1;
+  // Bytes this node may sieve with (0: unknown), so that the controller
+  // gives it no task it cannot hold (common/sieve_cost.h).
+  uint64_t memory_budget = 0;
   // A fresh random nonzero number per process start.
   uint64_t incarnation = 1;
   // Assignments the worker holds at once (running plus waiting).
@@ -80,6 +83,9 @@ struct SessionActions {
   std::vector<proto::ResultMsg> push;
   // A task for the executor, which is idle.
   std::optional<proto::Assign> start;
+  // Leases whose sieving to stop now: their results would be thrown away
+  // (a Cancel, the drain timeout, a leave while the task is cancelled).
+  std::vector<uint64_t> stop;
   // Stop: OK for a graceful leave (exit 0), an error when the controller
   // refused this worker (exit 1), PermissionDenied when the operator
   // rejected it for good (exit 2).
@@ -123,8 +129,9 @@ class Session {
 
   // SIGTERM or SIGINT: leave gracefully (finish the running task, push its
   // result, say Goodbye, wait for the Acks of the kept results; all within
-  // the drain timeout, and exit OK even when it passes); a second request
-  // leaves at once.
+  // the drain timeout, and exit OK even when it passes, stopping the task);
+  // a running task already cancelled is stopped at once rather than waited
+  // for; a second request leaves at once.
   SessionActions OnShutdown(absl::Time now);
 
   // The TCP connection to the controller dropped (a reset, a restart).
@@ -142,6 +149,7 @@ class Session {
   // When OnTick next has something to do; InfiniteFuture when nothing.
   absl::Time NextDeadline() const;
 
+  const SessionOptions& options() const { return options_; }
   State state() const { return state_; }
   uint64_t session() const { return session_; }  // 0 when not registered
   size_t waiting() const { return waiting_.size(); }

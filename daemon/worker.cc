@@ -13,7 +13,7 @@
 #include "common/status.h"
 #include "common/transport.h"
 #include "common/beacon.h"
-#include "daemon/kernels.h"
+#include "daemon/task_runner.h"
 
 namespace quark {
 namespace {
@@ -42,6 +42,10 @@ Worker::Worker(WorkerOptions options,
       session_([this] {
         SessionOptions s = options_.session;
         s.controller = options_.controller;
+        s.memory_budget =
+            SieveBudget(ReadMemory(options_.proc_root, options_.cgroup_root),
+                        options_.memory_limit)
+                .bytes;
         return s;
       }()),
       controller_(options_.controller),
@@ -57,8 +61,6 @@ absl::Status Worker::Run() {
   return status;
 }
 
-bool Worker::TaskStillRunning() { return executor_ && executor_->Busy(); }
-
 absl::Status Worker::Setup() {
   // Before any thread exists, so that every thread inherits the mask.
   if (!signals_) {
@@ -66,11 +68,12 @@ absl::Status Worker::Setup() {
   }
   if (!systemd_) systemd_ = SystemdNotifier::FromEnvironment();
   ASSIGN_OR_RETURN(wakeup_, Wakeup::Create());
-  const int threads = options_.threads;
+  auto runner = std::make_shared<TaskRunner>(TaskRunnerOptions{
+      options_.session.node, options_.threads, options_.memory_limit,
+      options_.proc_root, options_.cgroup_root});
   executor_ = std::make_unique<Executor>(
-      [threads](const proto::Assign& a) {
-        return ComputePartial(a.kind(), a.range().lo(), a.range().hi(),
-                              threads);
+      [runner](const proto::Assign& a, const SieveControl& control) {
+        return runner->Run(a, control);
       },
       [wakeup = wakeup_.get()] { wakeup->Notify(); }, options_.sieve_nice);
   try {
@@ -90,7 +93,11 @@ absl::Status Worker::Setup() {
   }
   QLOG(kInfo) << "starting node=" << options_.session.node
               << " controller=" << controller_
-              << " threads=" << options_.threads
+              << " threads=" << options_.threads << " memory_budget=\""
+              << (session_.options().memory_budget != 0
+                      ? FormatSize(session_.options().memory_budget)
+                      : std::string("unknown"))
+              << "\""
               << " credits=" << options_.session.credits << " curve="
               << (options_.curve ? absl::StrCat("on key=", options_.curve->own.public_key)
                                  : std::string("off"))
@@ -256,6 +263,7 @@ absl::Status Worker::Apply(SessionActions actions) {
     RETURN_IF_ERROR(ConnectCollector(actions.connect_collector));
   }
   for (const proto::ResultMsg& result : actions.push) Push(result);
+  for (uint64_t lease : actions.stop) executor_->Stop(lease);
   if (actions.start) executor_->Run(*std::move(actions.start));
   if (actions.exit) exit_ = *std::move(actions.exit);
   FlushOutbox();

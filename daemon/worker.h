@@ -38,8 +38,14 @@ namespace quark {
 struct WorkerOptions {
   // The controller's control endpoint.
   std::string controller = "tcp://127.0.0.1:7700";
-  // Threads a task is sieved with.
+  // Threads a task is sieved with, at most (fewer when its memory needs
+  // them: daemon/task_runner.h).
   int threads = 1;
+  // --memory_limit; unset: from MemAvailable and the cgroup's limit.
+  std::optional<uint64_t> memory_limit;
+  // Roots of the memory readings (tests give fake trees).
+  std::string proc_root = "/proc";
+  std::string cgroup_root = "/sys/fs/cgroup";
   // Niceness of the sieving threads: above the I/O thread's, so that a
   // busy node still answers heartbeats on time.
   int sieve_nice = 5;
@@ -84,11 +90,6 @@ class Worker {
   // the controller refused this worker or a socket could not be set up.
   // Blocks SIGTERM and SIGINT in the calling thread (signals.h). Call once.
   absl::Status Run();
-
-  // A task was still sieving when Run() returned (the drain timeout
-  // passed). It cannot be interrupted: the caller should _Exit rather
-  // than destroy this object, which would wait for it.
-  bool TaskStillRunning();
 
  private:
   absl::Status Setup();

@@ -1,5 +1,7 @@
 #include "daemon/kernels.h"
 
+#include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <primesieve.hpp>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "common/partial.h"
 #include "gtest/gtest.h"
 
@@ -48,39 +51,90 @@ Expected Reference(uint64_t lo, uint64_t hi) {
   return e;
 }
 
-// Runs every kind on [lo, hi] with `threads` and checks each against `e`.
+// Checks one partial of `kind` against `e`: the fields the kind answers,
+// the first and last prime where its merge needs them, nothing else.
+void CheckPartial(proto::Kind kind, const proto::Partial& got, const Expected& e) {
+  const bool ends = kind == proto::TWINS || kind == proto::GAPS;
+  EXPECT_EQ(got.first_prime(), ends ? e.first : 0);
+  EXPECT_EQ(got.last_prime(), ends ? e.last : 0);
+  switch (kind) {
+    case proto::COUNT:
+      EXPECT_EQ(got.count(), e.count);
+      EXPECT_EQ(got.twins(), 0u);
+      break;
+    case proto::TWINS:
+      EXPECT_EQ(got.twins(), e.twins);
+      EXPECT_EQ(got.count(), 0u);
+      break;
+    case proto::GAPS:
+      EXPECT_EQ(got.count(), e.count);
+      EXPECT_EQ(got.max_gap(), e.max_gap);
+      EXPECT_EQ(got.max_gap_start(), e.max_gap_start);
+      EXPECT_EQ(got.twins(), 0u);
+      break;
+    case proto::SUM:
+      EXPECT_EQ(got.count(), e.count);
+      EXPECT_TRUE(PartialSum(got) == e.sum)
+          << Uint128ToString(PartialSum(got)) << " != " << Uint128ToString(e.sum);
+      EXPECT_EQ(got.twins(), 0u);
+      break;
+    default:
+      break;
+  }
+}
+
+constexpr proto::Kind kKinds[] = {proto::COUNT, proto::TWINS, proto::GAPS,
+                                  proto::SUM};
+
+// Runs every kind on [lo, hi] with `threads` as the worker plans it, and
+// checks each against `e`.
 void CheckAllKinds(uint64_t lo, uint64_t hi, int threads, const Expected& e) {
-  const std::string where =
-      absl::StrCat("[", lo, ", ", hi, "] threads=", threads);
-  for (proto::Kind kind :
-       {proto::COUNT, proto::TWINS, proto::GAPS, proto::SUM}) {
-    SCOPED_TRACE(absl::StrCat(where, " kind=", proto::Kind_Name(kind)));
+  for (proto::Kind kind : kKinds) {
+    SCOPED_TRACE(absl::StrCat("[", lo, ", ", hi, "] threads=", threads,
+                              " kind=", proto::Kind_Name(kind)));
     auto got = ComputePartial(kind, lo, hi, threads);
     ASSERT_TRUE(got.ok()) << got.status();
-    EXPECT_EQ(got->first_prime(), e.first);
-    EXPECT_EQ(got->last_prime(), e.last);
-    switch (kind) {
-      case proto::COUNT:
-        EXPECT_EQ(got->count(), e.count);
-        break;
-      case proto::TWINS:
-        EXPECT_EQ(got->twins(), e.twins);
-        break;
-      case proto::GAPS:
-        EXPECT_EQ(got->count(), e.count);
-        EXPECT_EQ(got->max_gap(), e.max_gap);
-        EXPECT_EQ(got->max_gap_start(), e.max_gap_start);
-        EXPECT_EQ(got->twins(), 0u);
-        break;
-      case proto::SUM:
-        EXPECT_EQ(got->count(), e.count);
-        EXPECT_TRUE(PartialSum(*got) == e.sum)
-            << Uint128ToString(PartialSum(*got))
-            << " != " << Uint128ToString(e.sum);
-        EXPECT_EQ(got->twins(), 0u);
-        break;
-      default:
-        break;
+    CheckPartial(kind, *got, e);
+  }
+}
+
+// Runs every kind on [lo, hi] cut every way the kernel cuts: pieces on
+// several threads, slices within them, counted sub-slices or iterated
+// ones; every cut gives the same answer. Near 2^64 a sieve costs a second
+// or more: `few` tries only the cut that covers most there (two pieces,
+// iterated).
+void CheckEveryCut(uint64_t lo, uint64_t hi, const Expected& e,
+                   bool few = false) {
+  const uint64_t width = hi - lo + 1;
+  const double root = std::sqrt(static_cast<double>(hi));
+  const uint64_t counted_floor = static_cast<uint64_t>(200 * root) + 1;
+  struct Cut {
+    int threads;
+    uint64_t slice;
+    uint64_t sub;  // control.slice_numbers
+  };
+  const Cut cuts[] = {
+      {1, width, 2'000'000'000},             // one counter, one iterator
+      {3, width, 2'000'000'000},             // pieces
+      {2, width / 5 + 1, 2'000'000'000},     // slices in pieces
+      {2, width, std::max(counted_floor, width / 7 + 1)},  // counted subs
+      {3, width / 4 + 1, 1},                 // iterated COUNT and TWINS
+  };
+  const Cut few_cuts[] = {{2, width / 2 + 1, 1}};
+  for (const Cut& cut : few ? absl::MakeConstSpan(few_cuts)
+                            : absl::MakeConstSpan(cuts)) {
+    SievePlan plan;
+    plan.threads = cut.threads;
+    plan.slice = cut.slice;
+    SieveControl control;
+    control.slice_numbers = cut.sub;
+    for (proto::Kind kind : kKinds) {
+      SCOPED_TRACE(absl::StrCat("[", lo, ", ", hi, "] threads=", cut.threads,
+                                " slice=", cut.slice, " sub=", cut.sub,
+                                " kind=", proto::Kind_Name(kind)));
+      auto got = ComputePartial(kind, lo, hi, plan, control);
+      ASSERT_TRUE(got.ok()) << got.status();
+      CheckPartial(kind, *got, e);
     }
   }
 }
@@ -102,13 +156,48 @@ TEST(KernelsTest, SmallAndEdgeRanges) {
   }
 }
 
-TEST(KernelsTest, RangesSplitIntoManyPieces) {
-  // Wide enough that GAPS and SUM are cut into one piece per thread, with
-  // twins and gaps straddling the cuts.
-  const RangeCase cases[] = {{0, 10000000}, {1000000000000, 1000010000000}};
-  for (const RangeCase& c : cases) {
-    const Expected e = Reference(c.lo, c.hi);
-    for (int threads : {1, 2, 5}) CheckAllKinds(c.lo, c.hi, threads, e);
+TEST(KernelsTest, EveryCutGivesTheSameAnswer) {
+  // Twins and gaps straddle the cuts; [24, 28] and [90, 96] hold no prime.
+  const RangeCase cases[] = {{0, 10000000},  {1000000000000, 1000010000000},
+                             {0, 100},       {24, 28},
+                             {90, 96}};
+  for (const RangeCase& c : cases) CheckEveryCut(c.lo, c.hi, Reference(c.lo, c.hi));
+  const uint64_t lo = 1000000000000000000, hi = lo + 300000;
+  CheckEveryCut(lo, hi, Reference(lo, hi), /*few=*/true);
+}
+
+TEST(KernelsTest, WidePlansOnManyThreads) {
+  // PlanSieve gives several threads only past 1e7 numbers a piece.
+  const uint64_t lo = 1000000000, hi = 1030000000;
+  const Expected e = Reference(lo, hi);
+  ASSERT_EQ(PlanSieve(hi, hi - lo + 1, 3, 0).threads, 3);
+  CheckAllKinds(lo, hi, 3, e);
+}
+
+TEST(KernelsTest, StopsWhenTold) {
+  std::atomic<bool> stop{true};
+  std::atomic<uint64_t> done{0};
+  SieveControl control;
+  control.stop = &stop;
+  control.done = &done;
+  for (proto::Kind kind : kKinds) {
+    SievePlan plan;
+    plan.threads = 2;
+    plan.slice = 100000000;
+    auto got = ComputePartial(kind, 0, 10000000000, plan, control);
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kCancelled)
+        << proto::Kind_Name(kind);
+  }
+  // Not stopped, it counts every number as done.
+  stop = false;
+  done = 0;
+  SievePlan plan;
+  plan.threads = 2;
+  plan.slice = 3000000;
+  for (proto::Kind kind : kKinds) {
+    done = 0;
+    ASSERT_TRUE(ComputePartial(kind, 1000, 10001000, plan, control).ok());
+    EXPECT_EQ(done.load(), 10000001u) << proto::Kind_Name(kind);
   }
 }
 
@@ -126,15 +215,16 @@ TEST(KernelsTest, RandomRanges) {
 // Near 2^64 every primesieve call costs about a second: one range only.
 TEST(KernelsTest, RangeEndingAtTheLargestNumber) {
   const uint64_t lo = kMax - 1000000;
-  CheckAllKinds(lo, kMax, 2, Reference(lo, kMax));
+  CheckEveryCut(lo, kMax, Reference(lo, kMax), /*few=*/true);
 }
 
 TEST(KernelsTest, NoPrimeAboveTheLargest64BitPrime) {
-  for (proto::Kind kind : {proto::GAPS, proto::SUM}) {
+  for (proto::Kind kind : kKinds) {
     auto got = ComputePartial(kind, kLargestPrime64 + 1, kMax, 2);
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ(got->first_prime(), 0u);
     EXPECT_EQ(got->count(), 0u);
+    EXPECT_EQ(got->twins(), 0u);
   }
 }
 

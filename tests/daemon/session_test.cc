@@ -455,7 +455,9 @@ TEST(SessionTest, FatalRejectNamesBothVersions) {
   const std::string message(a.exit->message());
   EXPECT_NE(message.find("controller protocol version 9"), std::string::npos)
       << message;
-  EXPECT_NE(message.find("ours 1"), std::string::npos) << message;
+  EXPECT_NE(message.find(absl::StrCat("ours ", kProtocolVersion)),
+            std::string::npos)
+      << message;
   EXPECT_NE(message.find("because"), std::string::npos) << message;
   EXPECT_EQ(s.state(), Session::State::kDone);
 }
@@ -545,6 +547,36 @@ TEST(SessionTest, DrainTimeoutLeavesWithoutTheResult) {
   ASSERT_TRUE(a.exit.has_value());
   EXPECT_TRUE(a.exit->ok());
   EXPECT_TRUE(a.push.empty());
+  // The task still sieving is told to stop: the process need not wait.
+  EXPECT_EQ(a.stop, std::vector<uint64_t>{1});
+}
+
+TEST(SessionTest, CancelOfTheRunningTaskStopsItsSieve) {
+  Registered r;
+  r.session.OnMessage(Assign(1), kT0);
+  r.session.OnMessage(Assign(2), kT0);
+  SessionActions a = r.session.OnMessage(Cancel({1}), kT0);
+  EXPECT_EQ(a.stop, std::vector<uint64_t>{1});
+  // Its (stopped) end frees the slot, nothing is pushed, the next starts.
+  SessionActions done = r.session.OnTaskFinished(
+      1, absl::CancelledError("stopped"), absl::Seconds(1), kT0 + absl::Seconds(1));
+  EXPECT_TRUE(done.push.empty());
+  ASSERT_TRUE(done.start.has_value());
+  EXPECT_EQ(done.start->lease(), 2u);
+  // A waiting lease's Cancel stops no sieve.
+  r.session.OnMessage(Assign(3), kT0);
+  EXPECT_TRUE(r.session.OnMessage(Cancel({3}), kT0).stop.empty());
+}
+
+TEST(SessionTest, LeaveDoesNotWaitForACancelledTask) {
+  Registered r;
+  r.session.OnMessage(Assign(1), kT0);
+  r.session.OnMessage(Cancel({1}), kT0);
+  SessionActions leave = r.session.OnShutdown(kT0);
+  EXPECT_EQ(leave.stop, std::vector<uint64_t>{1});
+  ASSERT_EQ(Sent(leave, proto::ControlMsg::kGoodbye).size(), 1u);
+  ASSERT_TRUE(leave.exit.has_value());
+  EXPECT_TRUE(leave.exit->ok());
 }
 
 TEST(SessionTest, SecondShutdownLeavesAtOnce) {
