@@ -22,6 +22,20 @@ uint64_t MinTaskNumbers(const ChunkOptions& options, uint64_t hi) {
                              Saturate(options.sqrt_factor * root), 1});
 }
 
+uint64_t MinTaskNumbersFrom(const ChunkOptions& options, uint64_t next) {
+  // m -> f sqrt(next + m) is a contraction for m >= f^2 / 4 (its slope
+  // f / (2 sqrt(next + m)) < 1 there), so a few steps from below settle it
+  // to within a number; each step only grows m.
+  uint64_t m = MinTaskNumbers(options, next);
+  for (int i = 0; i < 8; ++i) {
+    const uint64_t top = m - 1 > UINT64_MAX - next ? UINT64_MAX : next + (m - 1);
+    const uint64_t grown = MinTaskNumbers(options, top);
+    if (grown <= m) break;
+    m = grown;
+  }
+  return m;
+}
+
 uint64_t ChooseTaskNumbers(const ChunkOptions& options,
                            const ChunkRequest& request) {
   // remaining - 1 never overflows; hi - next + 1 does for [0, 2^64 - 1].
@@ -29,7 +43,8 @@ uint64_t ChooseTaskNumbers(const ChunkOptions& options,
   const uint64_t remaining =
       last_offset == std::numeric_limits<uint64_t>::max() ? last_offset
                                                           : last_offset + 1;
-  const uint64_t minimum = MinTaskNumbers(options, request.hi);
+  const uint64_t minimum =
+      std::min(MinTaskNumbersFrom(options, request.next), remaining);
   uint64_t target =
       request.rate > 0 ? Saturate(request.rate * options.task_seconds)
                        : minimum;

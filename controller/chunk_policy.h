@@ -1,8 +1,8 @@
 // How big a task to cut from the front of a job: a pure function.
 //
 // A primesieve call pays ~0.7 ns x sqrt(hi) to build its sieving primes,
-// so a task below ~1000 x sqrt(hi) numbers wastes the cluster's time on
-// set-up (primesieve's own rule). Above that, tasks are sized from the
+// so a task below ~1000 x sqrt(hi) numbers, hi the task's own last number,
+// wastes the cluster's time on set-up (primesieve's own rule). Above that, tasks are sized from the
 // node's measured rate to take about `task_seconds`, which keeps a lost
 // node's loss small and lets nodes join mid-job; near the end of a job the
 // tasks shrink so that the last ones finish together instead of one node
@@ -37,8 +37,14 @@ struct ChunkRequest {
   uint64_t last = 0;   // the node's previous task size; 0 when none
 };
 
-// The smallest task worth cutting for a job ending at `hi`.
+// The smallest task worth cutting whose last number is `hi`.
 uint64_t MinTaskNumbers(const ChunkOptions& options, uint64_t hi);
+
+// The smallest task worth cutting from `next` on: its own top sets its
+// set-up cost, not the job's (a job from 0 to 2^64 starts with tasks of
+// 1e7 numbers, not 4e12). Solves m = max(min_numbers, sqrt_factor x
+// sqrt(next + m - 1)); at least 1.
+uint64_t MinTaskNumbersFrom(const ChunkOptions& options, uint64_t next);
 
 // Numbers to put in the next task: between 1 and hi - next + 1 (which is
 // capped at 2^64 - 1 for the range [0, 2^64 - 1]). A remainder smaller

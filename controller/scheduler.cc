@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/partial.h"
+#include "common/sieve_cost.h"
 #include "common/transport.h"
 #include "controller/scheduler_internal.h"
 
@@ -133,10 +135,12 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
   node->key = key;
   node->cores = hello.cores();
   node->threads = hello.threads();
+  node->memory_budget = hello.memory_budget();
   node->last_heard = now;
   QLOG(kNotice) << "node joined node=" << node->name
                 << " session=" << node->session << " cores=" << node->cores
-                << " threads=" << node->threads;
+                << " threads=" << node->threads
+                << " memory_budget=" << node->memory_budget;
 
   proto::ControlMsg welcome;
   auto* w = welcome.mutable_welcome();
@@ -446,20 +450,91 @@ std::vector<Outbound> Scheduler::OnTick(absl::Time now) {
 
 // Spends credits on work, one assignment at a time to the node holding the
 // fewest leases, so that work spreads over all nodes before any node gets
-// a second task.
+// a second task. A node for which nothing fits is passed over, not the end
+// of the round: a smaller node may not hold what a larger one can.
 void Scheduler::Dispatch(absl::Time now, std::vector<Outbound>* out) {
+  FailUnplaceableJobs(now, out);
+  std::set<uint64_t> passed;  // sessions that got nothing this round
   while (true) {
     Node* best = nullptr;
     for (auto& [session, node] : nodes_) {
-      if (node->credits == 0 || drained_.count(node->name)) continue;
+      if (node->credits == 0 || drained_.count(node->name) ||
+          passed.count(session)) {
+        continue;
+      }
       if (best == nullptr || node->leases.size() < best->leases.size()) {
         best = node.get();
       }
     }
     if (best == nullptr) return;
     if (AssignOne(*best, now, out)) continue;
-    if (!best->leases.empty() || !AssignBackup(*best, now, out)) return;
+    if (best->leases.empty() && AssignBackup(*best, now, out)) continue;
+    passed.insert(best->session);
   }
+}
+
+// Whether `node` can sieve a task ending at `hi` at all: one thread in the
+// narrowest slices (common/sieve_cost.h). A node that told no budget can.
+static bool Holds(uint64_t budget, uint64_t hi) {
+  return budget == 0 || MinTaskBytes(hi) <= budget;
+}
+
+ChunkRequest Scheduler::RequestFor(const Job& job, const Node& node) const {
+  ChunkRequest request;
+  request.next = job.next;
+  request.hi = job.hi;
+  auto rate = node.rate.find(job.kind);
+  request.rate = rate == node.rate.end() ? 0 : rate->second;
+  request.nodes = taking_work_;
+  auto last = node.last_task.find(job.kind);
+  request.last = last == node.last_task.end() ? 0 : last->second;
+  return request;
+}
+
+uint64_t Scheduler::NextTaskHi(const Job& job, const Node& node) const {
+  if (!job.requeued.empty()) return job.open.at(job.requeued.front()).hi;
+  return job.next + (ChooseTaskNumbers(options_.chunk, RequestFor(job, node)) - 1);
+}
+
+// A job whose next task is beyond the memory of every node taking work
+// would wait for ever, or crash the workers it went to: after
+// unplaceable_after (nodes may still be joining) it fails with the
+// figures. Nodes that did not tell their budget hold anything; with no
+// node taking work nothing is decided.
+void Scheduler::FailUnplaceableJobs(absl::Time now, std::vector<Outbound>* out) {
+  std::vector<Job*> doomed;
+  for (const auto& key : queue_) {
+    Job& job = *jobs_.at(std::get<2>(key));
+    if (!job.HasWork()) continue;
+    const Node* largest = nullptr;
+    bool placeable = false;
+    uint64_t hi = 0;
+    for (const auto& [session, node] : nodes_) {
+      if (drained_.count(node->name)) continue;
+      hi = NextTaskHi(job, *node);
+      if (Holds(node->memory_budget, hi)) {
+        placeable = true;
+        break;
+      }
+      if (largest == nullptr || node->memory_budget > largest->memory_budget) {
+        largest = node.get();
+      }
+    }
+    if (placeable || largest == nullptr) {
+      job.unplaceable_since = absl::InfiniteFuture();
+      continue;
+    }
+    job.unplaceable_since = std::min(job.unplaceable_since, now);
+    if (now - job.unplaceable_since >= options_.unplaceable_after) {
+      job.error = absl::StrCat(
+          "no node can hold a task ending at ", hi, ": it needs at least ",
+          MinTaskBytes(hi) >> 20, " MiB (one thread), and the most any node "
+          "may use is ", largest->memory_budget >> 20, " MiB (", largest->name,
+          "); give a node more memory or a larger --memory_limit");
+      doomed.push_back(&job);
+    }
+  }
+  for (Job* job : doomed) FailJob(*job, job->error, now, out);
 }
 
 void Scheduler::DispatchTo(Node& node, absl::Time now,
@@ -483,7 +558,9 @@ bool Scheduler::AssignBackup(Node& node, absl::Time now,
   for (const auto& key : queue_) {
     Job& job = *jobs_.at(std::get<2>(key));
     for (auto& [id, task] : job.open) {
-      if (task.leases.size() != 1) continue;
+      if (task.leases.size() != 1 || !Holds(node.memory_budget, task.hi)) {
+        continue;
+      }
       const LeaseInfo& lease = leases_.at(*task.leases.begin());
       if (lease.session == node.session || lease.start > oldest) continue;
       oldest = lease.start;
@@ -500,19 +577,17 @@ bool Scheduler::AssignBackup(Node& node, absl::Time now,
   return true;
 }
 
-Scheduler::Job* Scheduler::NextJobWithWork() {
+// The first job with work whose next task `node` can hold.
+bool Scheduler::AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out) {
   for (const auto& key : queue_) {
     Job& job = *jobs_.at(std::get<2>(key));
-    if (job.HasWork()) return &job;
+    if (!job.HasWork() || !Holds(node.memory_budget, NextTaskHi(job, node))) {
+      continue;
+    }
+    Lease(node, job, *TakeTask(job, node), now, out);
+    return true;
   }
-  return nullptr;
-}
-
-bool Scheduler::AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out) {
-  Job* job = NextJobWithWork();
-  if (job == nullptr) return false;
-  Lease(node, *job, *TakeTask(*job, node), now, out);
-  return true;
+  return false;
 }
 
 void Scheduler::Lease(Node& node, Job& job, Task& task, absl::Time now,
@@ -551,15 +626,7 @@ Scheduler::Task* Scheduler::TakeTask(Job& job, Node& node) {
     job.requeued.pop_front();
     return &job.open.at(id);
   }
-  ChunkRequest request;
-  request.next = job.next;
-  request.hi = job.hi;
-  auto rate = node.rate.find(job.kind);
-  request.rate = rate == node.rate.end() ? 0 : rate->second;
-  request.nodes = taking_work_;
-  auto last = node.last_task.find(job.kind);
-  request.last = last == node.last_task.end() ? 0 : last->second;
-  const uint64_t size = ChooseTaskNumbers(options_.chunk, request);
+  const uint64_t size = ChooseTaskNumbers(options_.chunk, RequestFor(job, node));
   Task task;
   task.id = next_task_++;
   task.job = job.id;
@@ -716,6 +783,7 @@ proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {
   view.set_leases(static_cast<uint32_t>(node.leases.size()));
   view.set_session(node.session);
   view.set_key(node.key);
+  view.set_memory_budget(node.memory_budget);
   return view;
 }
 

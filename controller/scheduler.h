@@ -48,6 +48,9 @@ struct SchedulerOptions {
   // idle node gets a second copy of the task whose lease is oldest, if that
   // lease is older than this. The first result wins; the other is cancelled.
   absl::Duration backup_after = absl::Seconds(4);
+  // A job whose next task no node taking work has the memory for fails
+  // after this long (nodes may still be joining); 0 fails it at once.
+  absl::Duration unplaceable_after = absl::Seconds(10);
   // A task running on this many workers that died (lost, or restarted as a
   // new process) fails its job instead of taking down node after node.
   int max_task_crashes = 3;
@@ -149,9 +152,13 @@ class Scheduler {
                   absl::Time now, std::vector<Outbound>* out);
   void Dispatch(absl::Time now, std::vector<Outbound>* out);
   void DispatchTo(Node& node, absl::Time now, std::vector<Outbound>* out);
-  Job* NextJobWithWork();
   bool AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out);
   Task* TakeTask(Job& job, Node& node);
+  ChunkRequest RequestFor(const Job& job, const Node& node) const;
+  // The last number of the task TakeTask would give `node` from `job`.
+  uint64_t NextTaskHi(const Job& job, const Node& node) const;
+  // Fails the jobs whose next task no node taking work can hold.
+  void FailUnplaceableJobs(absl::Time now, std::vector<Outbound>* out);
   bool ReleaseLease(uint64_t lease_id, bool requeue);
   void CancelLeases(Task& task, uint64_t except_lease,
                     std::vector<Outbound>* out);

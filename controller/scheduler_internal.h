@@ -40,6 +40,9 @@ struct Scheduler::Job {
 
   uint64_t id = 0;
   proto::Kind kind = proto::KIND_UNSPECIFIED;
+  // Since when no node taking work can hold its next task; not kept on
+  // disk (a restart gives the nodes time to come back).
+  absl::Time unplaceable_since = absl::InfiniteFuture();
   const uint64_t lo, hi;
   int32_t priority = 0;
   uint64_t seq = 0;
@@ -64,6 +67,7 @@ struct Scheduler::Node {
   uint64_t incarnation = 0;
   std::string key;  // CURVE public key it authenticated with, if any
   uint32_t cores = 0, threads = 0;
+  uint64_t memory_budget = 0;  // bytes, from its Hello; 0: unknown
   uint32_t credits = 0;
   std::set<uint64_t> leases;
   absl::Time last_heard;

@@ -42,12 +42,15 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"rate", {0, 100'000'000'000, 1e9, 1}, 2'000'000'000},
         // Never below the minimum however slow the node.
         Case{"slow", {0, 100'000'000, 10, 1}, 10'000'000},
-        // High up the minimum is 1000 x sqrt(hi).
-        Case{"root", {0, 99'999'999'999, 10, 1}, 316'227'766},
+        // The minimum follows the task's own top, not the job's: from 0
+        // it is 1e7 however high the job ends.
+        Case{"own_top", {0, 99'999'999'999, 10, 1}, 10'000'000},
+        Case{"own_top_2_64", {0, kMax, 0, 1}, 10'000'000},
         // The tail: remaining / (2 x nodes), here 1e12 / 4.
         Case{"tail", {0, 999'999'999'999, 1e12, 2}, 250'000'000'000},
-        // ...but never below the minimum.
-        Case{"tailmin", {99'000'000'000, 99'999'999'999, 1e9, 2}, 316'227'766},
+        // ...but never below the minimum, 1000 x sqrt(its own top).
+        Case{"tailmin", {99'000'000'000'000, 99'999'999'999'999, 1e9, 2},
+             9'950'374'383},
         // A remainder below the minimum joins this task.
         Case{"fold", {0, 15'000'000, 0, 1}, 15'000'001},
         // Less than the minimum left: all of it.
@@ -59,6 +62,22 @@ INSTANTIATE_TEST_SUITE_P(
         // The whole 64-bit range: half of it (the tail rule), no overflow.
         Case{"everything", {0, kMax, 1e30, 1}, uint64_t{1} << 63}),
     [](const auto& info) { return std::string(info.param.name); });
+
+TEST(ChunkPolicyTest, MinimumFromIsTheFixedPointOfTheRootRule) {
+  ChunkOptions o;
+  for (uint64_t next : {uint64_t{0}, uint64_t{1'000'000'000'000},
+                        uint64_t{99'000'000'000'000}, uint64_t{1'000'000'000'000'000'000},
+                        kMax - 5'000'000'000'000}) {
+    const uint64_t m = MinTaskNumbersFrom(o, next);
+    const double top = static_cast<double>(next) + static_cast<double>(m - 1);
+    const double rule = std::max(1e7, 1000.0 * std::sqrt(top));
+    // At least the rule for its own top, and not more than a number above.
+    EXPECT_GE(static_cast<double>(m) + 1, rule) << next;
+    EXPECT_LE(static_cast<double>(m), rule + 2) << next;
+  }
+  // Near 2^64 a task's top may be 2^64 - 1 itself: no overflow.
+  EXPECT_GT(MinTaskNumbersFrom(o, kMax), 4'000'000'000'000u);
+}
 
 TEST(ChunkPolicyTest, TasksTileTheRangeExactly) {
   // Cutting [lo, hi] repeatedly covers it with no gap and no overlap.

@@ -9,6 +9,7 @@
 
 #include "common/partial.h"
 #include "common/transport.h"
+#include "common/sieve_cost.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/reference_partial.h"
 
@@ -491,6 +492,71 @@ TEST_F(SchedulerTest, RangeAtTheTopOfSixtyFourBits) {
   RunWorker("a", a, Assigns(Control("a", Ready(a, 2)), "a"));
   EXPECT_EQ(Job(job).state(), proto::DONE);
   EXPECT_EQ(Job(job).result().count(), primesieve::count_primes(max - 100, max));
+}
+
+proto::ControlMsg HelloWithBudget(const std::string& name, uint64_t budget) {
+  proto::ControlMsg m = Hello(name);
+  m.mutable_hello()->set_memory_budget(budget);
+  return m;
+}
+
+// Near 2^64 a task needs hundreds of MiB even on one thread in the
+// narrowest slices; near 0 a few.
+constexpr uint64_t kTinyBudget = 64ull << 20;
+
+TEST_F(SchedulerTest, NodeGetsNoTaskItsMemoryCannotHold) {
+  const uint64_t max = ~uint64_t{0};
+  ASSERT_GT(MinTaskBytes(max), kTinyBudget);
+  ASSERT_LT(MinTaskBytes(100000), kTinyBudget);
+  const uint64_t high = Submit(proto::COUNT, max - 100000, max);
+  const uint64_t low = Submit(proto::COUNT, 0, 100000);
+  const uint64_t tiny = Control("tiny", HelloWithBudget("tiny", kTinyBudget))[0]
+                            .msg.welcome().session();
+  const uint64_t big = Control("big", HelloWithBudget("big", 8ull << 30))[0]
+                           .msg.welcome().session();
+  // The tiny node passes over the job it cannot hold and takes the other.
+  std::vector<proto::Assign> tiny_tasks = Assigns(Control("tiny", Ready(tiny, 8)), "tiny");
+  ASSERT_FALSE(tiny_tasks.empty());
+  for (const proto::Assign& a : tiny_tasks) EXPECT_EQ(a.job(), low);
+  std::vector<proto::Assign> big_tasks = Assigns(Control("big", Ready(big, 8)), "big");
+  RunWorker("tiny", tiny, tiny_tasks);
+  RunWorker("big", big, big_tasks);
+  EXPECT_EQ(Job(high).state(), proto::DONE);
+  EXPECT_EQ(Job(high).result().count(), primesieve::count_primes(max - 100000, max));
+  EXPECT_EQ(Job(low).state(), proto::DONE);
+  EXPECT_EQ(Job(low).result().count(), primesieve::count_primes(0, 100000));
+}
+
+TEST_F(SchedulerTest, JobNoNodeCanHoldFailsWithTheFigures) {
+  const uint64_t max = ~uint64_t{0};
+  const uint64_t high = Submit(proto::COUNT, max - 100000, max);
+  // No node yet: nothing is decided.
+  now_ += absl::Minutes(1);
+  scheduler_.OnTick(now_);
+  EXPECT_EQ(Job(high).state(), proto::QUEUED);
+  const uint64_t tiny = Control("tiny", HelloWithBudget("tiny", kTinyBudget))[0]
+                            .msg.welcome().session();
+  EXPECT_TRUE(Assigns(Control("tiny", Ready(tiny, 2)), "tiny").empty());
+  // Nodes may still be joining: it waits a while, then fails. The node
+  // stays alive meanwhile.
+  proto::ControlMsg beat;
+  beat.mutable_heartbeat()->set_session(tiny);
+  for (int i = 0; i < 5; ++i) {
+    now_ += absl::Seconds(1);
+    Control("tiny", beat);
+    scheduler_.OnTick(now_);
+  }
+  EXPECT_EQ(Job(high).state(), proto::QUEUED);
+  for (int i = 0; i < 6; ++i) {
+    now_ += absl::Seconds(1);
+    Control("tiny", beat);
+    scheduler_.OnTick(now_);
+  }
+  ASSERT_EQ(Job(high).state(), proto::FAILED);
+  const std::string error = Job(high).error();
+  EXPECT_NE(error.find("no node can hold a task ending at"), std::string::npos) << error;
+  EXPECT_NE(error.find("tiny"), std::string::npos) << error;
+  EXPECT_NE(error.find("64 MiB"), std::string::npos) << error;
 }
 
 // What the server does with TakeChanges(): the latest record of each job
