@@ -15,9 +15,10 @@
 // (every p <= a has a multiple; a larger one with probability a / p, and
 // Mertens' theorem sums the 1/p). Measured peak RSS of primesieve 11 on
 // x86-64 lies within 5% of 8 bytes per entry plus 5 MB plus 0.01 byte per
-// unit of sqrt(hi) (its bucket lists): 243 MB for 1e9 numbers at 1e18,
-// 1.37 GB for 1e10 numbers ending at 2^64 - 1 (docs/benchmarks.md). The
-// estimate adds 10% on top, so that it is an upper bound.
+// unit of sqrt(hi) (its bucket lists) for 1e9 numbers or more, and below
+// it for fewer: 243 MB for 1e9 numbers at 1e18, 1.37 GB for 1e10 numbers
+// ending at 2^64 - 1 (docs/benchmarks.md). The estimate adds 10% on top,
+// so that it is an upper bound.
 //
 // Set-up. Every sieve first builds its sieving primes: about sqrt(hi)
 // numbers' worth of work (0.7 ns x sqrt(hi) on x86, 1 s near 1e18).
