@@ -1,10 +1,14 @@
 #include "common/numbers.h"
 
+#include <cmath>
 #include <limits>
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "common/status.h"
 
 namespace quark {
@@ -208,6 +212,46 @@ class Parser {
 absl::StatusOr<uint64_t> ParseNumber(absl::string_view text) {
   if (text.empty()) return absl::InvalidArgumentError("empty number");
   return Parser(text).Parse();
+}
+
+absl::StatusOr<uint64_t> ParseSize(absl::string_view text) {
+  absl::string_view s = absl::StripAsciiWhitespace(text);
+  const auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", text, "\" is not a memory size: expected a number of bytes or "
+        "one with K, M, G or T (powers of 1024), such as 1536M or 2G"));
+  };
+  absl::ConsumeSuffix(&s, "iB") || absl::ConsumeSuffix(&s, "B");
+  uint64_t unit = 1;
+  if (!s.empty()) {
+    switch (absl::ascii_toupper(s.back())) {
+      case 'K': unit = 1ull << 10; break;
+      case 'M': unit = 1ull << 20; break;
+      case 'G': unit = 1ull << 30; break;
+      case 'T': unit = 1ull << 40; break;
+      default: break;
+    }
+    if (unit != 1) s.remove_suffix(1);
+  }
+  if (s.empty() || !(absl::ascii_isdigit(s.front()))) return bad();
+  double value = 0;
+  if (!absl::SimpleAtod(s, &value) || !std::isfinite(value) || value < 0 ||
+      value * static_cast<double>(unit) >= 1.8e19) {
+    return bad();
+  }
+  const uint64_t bytes = static_cast<uint64_t>(value * static_cast<double>(unit));
+  if (bytes == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": a memory limit must be more than 0"));
+  }
+  return bytes;
+}
+
+std::string FormatSize(uint64_t bytes) {
+  if (bytes >= (uint64_t{1} << 30)) {
+    return absl::StrFormat("%.1f GiB", static_cast<double>(bytes) / (1 << 30));
+  }
+  return absl::StrFormat("%d MiB", (bytes + (uint64_t{1} << 20) / 2) / (uint64_t{1} << 20));
 }
 
 }  // namespace quark

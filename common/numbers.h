@@ -15,6 +15,7 @@
 #define QUARK_COMMON_NUMBERS_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -26,6 +27,15 @@ namespace quark {
 // (below 0, 2^64 or more) whose one-line message quotes `text` and says
 // what is wrong, e.g. "\"12x\": unexpected 'x'". Pure and thread-safe.
 absl::StatusOr<uint64_t> ParseNumber(absl::string_view text);
+
+// A memory size as an operator types it: "1536M", "2G", "512MiB", "1.5G",
+// "1073741824" (bytes); K, M, G, T are powers of 1024, as in systemd's
+// MemoryMax=. InvalidArgument otherwise, naming the text and the form
+// wanted.
+absl::StatusOr<uint64_t> ParseSize(absl::string_view text);
+
+// "1.5 GiB", "240 MiB": a memory size for logs and errors.
+std::string FormatSize(uint64_t bytes);
 
 }  // namespace quark
 

@@ -20,11 +20,11 @@
 // ending at 2^64 - 1 (docs/benchmarks.md). The estimate adds 10% on top,
 // so that it is an upper bound.
 //
-// Set-up. Every sieve first builds its sieving primes: about sqrt(hi)
-// numbers' worth of work (0.7 ns x sqrt(hi) on x86, 1 s near 1e18).
-// Below kMinSliceFactor x sqrt(hi) numbers a sieve spends more on its
-// set-up than on the range; primesieve itself gives no thread less than
-// sqrt(hi) / 5 (ParallelSieve::idealNumThreads).
+// Set-up. Every sieve first builds its sieving primes: about 0.5 x
+// sqrt(hi) numbers' worth of work (0.3 s near 1e18, 2.4 s near 2^64 on
+// x86). PlanSieve weighs it against the slice; no sieve is planned below
+// sqrt(hi) / 5 numbers, as primesieve gives no thread less
+// (ParallelSieve::idealNumThreads).
 //
 // Pure and thread-safe.
 #ifndef QUARK_COMMON_SIEVE_COST_H_
@@ -41,6 +41,11 @@ uint64_t MinSieveNumbers(uint64_t hi);
 // An upper bound of the bytes one sieve of `width` numbers ending at `hi`
 // holds at its peak (width >= 1).
 uint64_t SieveBytes(uint64_t hi, uint64_t width);
+
+// The numbers in [lo, hi] (lo <= hi), 2^64 - 1 for the whole 64-bit range.
+inline uint64_t RangeWidth(uint64_t lo, uint64_t hi) {
+  return hi - lo == UINT64_MAX ? UINT64_MAX : hi - lo + 1;
+}
 
 // The least memory a task ending at hi can be sieved in: one thread whose
 // sieves are MinSieveNumbers(hi) wide. A node with less cannot take it.

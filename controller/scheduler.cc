@@ -7,12 +7,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/numbers.h"
 #include "common/partial.h"
 #include "common/sieve_cost.h"
 #include "common/transport.h"
 #include "controller/scheduler_internal.h"
 
 namespace quark {
+namespace {
+
+// Whether a node with `budget` bytes can sieve a task ending at `hi` at
+// all: one thread in the narrowest slices (common/sieve_cost.h). A node
+// that told no budget can.
+bool Holds(uint64_t budget, uint64_t hi) {
+  return budget == 0 || MinTaskBytes(hi) <= budget;
+}
+
+}  // namespace
 
 namespace {
 
@@ -444,6 +455,8 @@ std::vector<Outbound> Scheduler::OnTick(absl::Time now) {
       out.push_back({node->route, std::move(hb)});
     }
   }
+  // On the tick, not on every message: the decision waits seconds anyway.
+  FailUnplaceableJobs(now, &out);
   Dispatch(now, &out);
   return out;
 }
@@ -453,7 +466,6 @@ std::vector<Outbound> Scheduler::OnTick(absl::Time now) {
 // a second task. A node for which nothing fits is passed over, not the end
 // of the round: a smaller node may not hold what a larger one can.
 void Scheduler::Dispatch(absl::Time now, std::vector<Outbound>* out) {
-  FailUnplaceableJobs(now, out);
   std::set<uint64_t> passed;  // sessions that got nothing this round
   while (true) {
     Node* best = nullptr;
@@ -471,12 +483,6 @@ void Scheduler::Dispatch(absl::Time now, std::vector<Outbound>* out) {
     if (best->leases.empty() && AssignBackup(*best, now, out)) continue;
     passed.insert(best->session);
   }
-}
-
-// Whether `node` can sieve a task ending at `hi` at all: one thread in the
-// narrowest slices (common/sieve_cost.h). A node that told no budget can.
-static bool Holds(uint64_t budget, uint64_t hi) {
-  return budget == 0 || MinTaskBytes(hi) <= budget;
 }
 
 ChunkRequest Scheduler::RequestFor(const Job& job, const Node& node) const {
@@ -528,8 +534,8 @@ void Scheduler::FailUnplaceableJobs(absl::Time now, std::vector<Outbound>* out) 
     if (now - job.unplaceable_since >= options_.unplaceable_after) {
       job.error = absl::StrCat(
           "no node can hold a task ending at ", hi, ": it needs at least ",
-          MinTaskBytes(hi) >> 20, " MiB (one thread), and the most any node "
-          "may use is ", largest->memory_budget >> 20, " MiB (", largest->name,
+          FormatSize(MinTaskBytes(hi)), " (one thread), and the most any node "
+          "may use is ", FormatSize(largest->memory_budget), " (", largest->name,
           "); give a node more memory or a larger --memory_limit");
       doomed.push_back(&job);
     }

@@ -157,7 +157,8 @@ class Scheduler {
   ChunkRequest RequestFor(const Job& job, const Node& node) const;
   // The last number of the task TakeTask would give `node` from `job`.
   uint64_t NextTaskHi(const Job& job, const Node& node) const;
-  // Fails the jobs whose next task no node taking work can hold.
+  // Fails the jobs whose next task no node taking work has been able to
+  // hold for unplaceable_after (called on ticks).
   void FailUnplaceableJobs(absl::Time now, std::vector<Outbound>* out);
   bool ReleaseLease(uint64_t lease_id, bool requeue);
   void CancelLeases(Task& task, uint64_t except_lease,

@@ -60,11 +60,6 @@ void Executor::Stop(uint64_t lease) {
               todo_.end());
 }
 
-Executor::Progress Executor::progress() {
-  absl::MutexLock lock(&mu_);
-  return Progress{running_, running_ != 0 ? done_.load() : 0};
-}
-
 void Executor::Loop() {
   // On Linux the nice value belongs to the thread, not the process.
   if (nice_ != 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_) != 0) {
@@ -81,12 +76,10 @@ void Executor::Loop() {
       todo_.pop_front();
       running_ = task.lease();
       stop_task_ = false;
-      done_ = 0;
     }
     const auto start = std::chrono::steady_clock::now();
     SieveControl control;
     control.stop = &stop_task_;
-    control.done = &done_;
     absl::StatusOr<proto::Partial> partial = kernel_(task, control);
     FinishedTask done{task.lease(), std::move(partial), Since(start)};
     {

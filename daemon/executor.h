@@ -61,13 +61,6 @@ class Executor {
   // leases are left alone.
   void Stop(uint64_t lease);
 
-  // The running task's lease (0 when none) and the numbers it has sieved.
-  struct Progress {
-    uint64_t lease = 0;
-    uint64_t done = 0;
-  };
-  Progress progress();
-
  private:
   void Loop();
   bool HasWorkOrStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -82,9 +75,8 @@ class Executor {
   std::vector<FinishedTask> finished_ ABSL_GUARDED_BY(mu_);
   uint64_t running_ ABSL_GUARDED_BY(mu_) = 0;  // its lease; 0: none
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  // For the running task's kernel, which reads them without the lock.
+  // For the running task's kernel, which reads it without the lock.
   std::atomic<bool> stop_task_{false};
-  std::atomic<uint64_t> done_{0};
   std::thread thread_;  // last: starts once the members above exist
 };
 

@@ -284,8 +284,8 @@ absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,
 absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,
                                               uint64_t hi, int threads) {
   if (lo > hi) return ComputePartial(kind, lo, hi, SievePlan{});
-  const uint64_t width = hi - lo == UINT64_MAX ? UINT64_MAX : hi - lo + 1;
-  return ComputePartial(kind, lo, hi, PlanSieve(hi, width, threads, 0));
+  return ComputePartial(kind, lo, hi,
+                        PlanSieve(hi, RangeWidth(lo, hi), threads, 0));
 }
 
 }  // namespace quark

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "common/keys.h"
+#include "common/numbers.h"
 #include "common/sd_notify.h"
 #include "common/signals.h"
 #include "common/token.h"
@@ -33,7 +34,6 @@
 #include "daemon/identity.h"
 #include "daemon/join_command.h"
 #include "daemon/joiner.h"
-#include "daemon/memory_budget.h"
 #include "daemon/worker.h"
 
 namespace {

@@ -30,14 +30,6 @@ struct MemoryReading {
 MemoryReading ReadMemory(const std::string& proc_root,
                          const std::string& cgroup_root);
 
-// "1536M", "2G", "512MiB", "1.5G", "1073741824" (bytes): K, M, G, T are
-// powers of 1024, as in systemd's MemoryMax=. InvalidArgument otherwise,
-// naming the text and the form wanted.
-absl::StatusOr<uint64_t> ParseSize(absl::string_view text);
-
-// "1.5 GiB", "240 MiB": for logs and errors.
-std::string FormatSize(uint64_t bytes);
-
 struct MemoryBudget {
   uint64_t bytes = 0;  // for the sieve; 0 when nothing is known (no limit)
   std::string source;  // how it was found, for the log

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/numbers.h"
 #include "common/sieve_cost.h"
 
 namespace quark {
@@ -29,7 +30,7 @@ absl::StatusOr<proto::Partial> TaskRunner::Run(const proto::Assign& task,
   if (lo > hi) {
     return absl::InvalidArgumentError(absl::StrCat("empty range [", lo, ", ", hi, "]"));
   }
-  const uint64_t width = hi - lo == UINT64_MAX ? UINT64_MAX : hi - lo + 1;
+  const uint64_t width = RangeWidth(lo, hi);
   const MemoryBudget budget = Budget();
   const SievePlan plan = PlanSieve(hi, width, options_.threads, budget.bytes);
   if (!plan.fits) {

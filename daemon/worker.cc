@@ -10,10 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/log.h"
+#include "common/numbers.h"
 #include "common/status.h"
 #include "common/transport.h"
 #include "common/beacon.h"
-#include "daemon/task_runner.h"
 
 namespace quark {
 namespace {
@@ -39,13 +39,13 @@ Worker::Worker(WorkerOptions options,
                std::unique_ptr<ShutdownSignals> signals,
                std::unique_ptr<SystemdNotifier> systemd)
     : options_(std::move(options)),
+      runner_(std::make_shared<TaskRunner>(TaskRunnerOptions{
+          options_.session.node, options_.threads, options_.memory_limit,
+          options_.proc_root, options_.cgroup_root})),
       session_([this] {
         SessionOptions s = options_.session;
         s.controller = options_.controller;
-        s.memory_budget =
-            SieveBudget(ReadMemory(options_.proc_root, options_.cgroup_root),
-                        options_.memory_limit)
-                .bytes;
+        s.memory_budget = runner_->Budget().bytes;
         return s;
       }()),
       controller_(options_.controller),
@@ -68,11 +68,8 @@ absl::Status Worker::Setup() {
   }
   if (!systemd_) systemd_ = SystemdNotifier::FromEnvironment();
   ASSIGN_OR_RETURN(wakeup_, Wakeup::Create());
-  auto runner = std::make_shared<TaskRunner>(TaskRunnerOptions{
-      options_.session.node, options_.threads, options_.memory_limit,
-      options_.proc_root, options_.cgroup_root});
   executor_ = std::make_unique<Executor>(
-      [runner](const proto::Assign& a, const SieveControl& control) {
+      [runner = runner_](const proto::Assign& a, const SieveControl& control) {
         return runner->Run(a, control);
       },
       [wakeup = wakeup_.get()] { wakeup->Notify(); }, options_.sieve_nice);

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "daemon/executor.h"
+#include "daemon/task_runner.h"
 #include "daemon/session.h"
 #include "common/beacon.h"
 #include "common/keys.h"
@@ -112,6 +113,9 @@ class Worker {
   void Close();
 
   const WorkerOptions options_;
+  // Plans and runs each task on the executor's thread; its budget at start
+  // goes to the controller in the Hello.
+  const std::shared_ptr<TaskRunner> runner_;
   Session session_;
   // The control endpoint: options_.controller, or where the controller's
   // beacon says it moved.

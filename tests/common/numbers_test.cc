@@ -111,5 +111,28 @@ TEST(ParseNumberTest, NamesAnUnprintableByte) {
       << got.status();
 }
 
+TEST(SizeTest, ParsesSizes) {
+  EXPECT_EQ(*ParseSize("1536M"), 1536 * (uint64_t{1} << 20));
+  EXPECT_EQ(*ParseSize("2G"), 2 * (uint64_t{1} << 30));
+  EXPECT_EQ(*ParseSize("2g"), 2 * (uint64_t{1} << 30));
+  EXPECT_EQ(*ParseSize("512MiB"), 512 * (uint64_t{1} << 20));
+  EXPECT_EQ(*ParseSize("1.5G"), 1536 * (uint64_t{1} << 20));
+  EXPECT_EQ(*ParseSize("1048576"), (uint64_t{1} << 20));
+  EXPECT_EQ(*ParseSize("64K"), 64 * 1024u);
+  for (const char* bad : {"", "G", "-1G", "abc", "1.5.5G", "1X", "0", "1e30G"}) {
+    auto got = ParseSize(bad);
+    EXPECT_FALSE(got.ok()) << bad;
+    if (!got.ok() && std::string(bad) != "0") {
+      EXPECT_NE(got.status().message().find("1536M"), std::string::npos)
+          << got.status();
+    }
+  }
+}
+
+TEST(SizeTest, FormatsSizes) {
+  EXPECT_EQ(FormatSize(64ull << 20), "64 MiB");
+  EXPECT_EQ(FormatSize(1536ull << 20), "1.5 GiB");
+}
+
 }  // namespace
 }  // namespace quark

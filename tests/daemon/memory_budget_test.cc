@@ -95,24 +95,6 @@ TEST(MemoryBudgetTest, LimitWinsButNotOverTheCgroup) {
   EXPECT_NE(b.source.find("below memory_limit"), std::string::npos) << b.source;
 }
 
-TEST(MemoryBudgetTest, ParsesSizes) {
-  EXPECT_EQ(*ParseSize("1536M"), 1536 * kMiB);
-  EXPECT_EQ(*ParseSize("2G"), 2 * kGiB);
-  EXPECT_EQ(*ParseSize("2g"), 2 * kGiB);
-  EXPECT_EQ(*ParseSize("512MiB"), 512 * kMiB);
-  EXPECT_EQ(*ParseSize("1.5G"), 1536 * kMiB);
-  EXPECT_EQ(*ParseSize("1048576"), kMiB);
-  EXPECT_EQ(*ParseSize("64K"), 64 * 1024u);
-  for (const char* bad : {"", "G", "-1G", "abc", "1.5.5G", "1X", "0", "1e30G"}) {
-    auto got = ParseSize(bad);
-    EXPECT_FALSE(got.ok()) << bad;
-    if (!got.ok() && std::string(bad) != "0") {
-      EXPECT_NE(got.status().message().find("1536M"), std::string::npos)
-          << got.status();
-    }
-  }
-}
-
 // The thread budget: as many threads as fit, one at the least, in slices
 // when even one thread's whole piece does not fit; never more than the
 // budget.
