@@ -39,7 +39,9 @@ absl::StatusOr<proto::Partial> TaskRunner::Run(const proto::Assign& task,
         "; this node may use ", FormatSize(budget.bytes), " (", budget.source,
         ")"));
   }
-  if (plan.threads < options_.threads || plan.slice < width) {
+  // Said only when the budget changed the plan, not when the width did.
+  const SievePlan unlimited = PlanSieve(hi, width, options_.threads, 0);
+  if (plan.threads != unlimited.threads || plan.slice != unlimited.slice) {
     QLOG(kInfo) << "task planned within memory node=" << options_.node
                 << " lease=" << task.lease() << " threads=" << plan.threads
                 << " slice=" << plan.slice << " estimate=\""
