@@ -69,7 +69,10 @@ absl::StatusOr<Found> Iterate(uint64_t a, uint64_t b,
                               const SieveControl& control) {
   Found out;
   if (a > kLargestPrime64) return out;
-  primesieve::iterator it(a, b);
+  // primesieve reads a stop hint of 2^64 - 1 as "none" and then sieves in
+  // growing chunks, each paying the set-up again (27% slower for 1e10
+  // numbers at the top); one below it covers the same primes.
+  primesieve::iterator it(a, std::min<uint64_t>(b, UINT64_MAX - 1));
   it.generate_next_primes();
   uint64_t reported = a;
   uint64_t prev = 0;

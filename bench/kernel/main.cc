@@ -1,0 +1,101 @@
+// quark-kernel-bench: the worker's kernel (daemon/kernels.h) against
+// primesieve's own multi-threaded counter on the same range, in one
+// process, alternating which goes first. Not a test: it prints figures.
+//
+//   quark-kernel-bench [--kind=count] [--threads=2] [--runs=3] LO HI
+//
+// Each run prints both wall times and the answers (which must agree); the
+// last line gives the medians and their ratio.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <primesieve.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/numbers.h"
+#include "common/sieve_cost.h"
+#include "daemon/kernels.h"
+
+ABSL_FLAG(std::string, kind, "count", "count or twins");
+ABSL_FLAG(int, threads, 2, "threads for both sides");
+ABSL_FLAG(int, runs, 3, "measurements of each side");
+
+namespace {
+
+double Seconds(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "the worker's kernel against primesieve on one range.\n"
+      "Usage: quark-kernel-bench [--kind=count|twins] [--threads=2] [--runs=3] LO HI");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() != 3) {
+    std::fprintf(stderr, "quark-kernel-bench: want LO and HI (see --help)\n");
+    return 2;
+  }
+  absl::StatusOr<uint64_t> lo = quark::ParseNumber(args[1]);
+  absl::StatusOr<uint64_t> hi = quark::ParseNumber(args[2]);
+  const std::string kind_name = absl::GetFlag(FLAGS_kind);
+  const int threads = std::max(1, absl::GetFlag(FLAGS_threads));
+  if (!lo.ok() || !hi.ok() || *lo > *hi ||
+      (kind_name != "count" && kind_name != "twins")) {
+    std::fprintf(stderr, "quark-kernel-bench: bad LO, HI or --kind\n");
+    return 2;
+  }
+  const bool twins = kind_name == "twins";
+  const quark::proto::Kind kind = twins ? quark::proto::TWINS : quark::proto::COUNT;
+  const quark::SievePlan plan =
+      quark::PlanSieve(*hi, quark::RangeWidth(*lo, *hi), threads, 0);
+  std::printf("kind=%s lo=%llu hi=%llu plan: threads=%d slice=%llu\n",
+              kind_name.c_str(), static_cast<unsigned long long>(*lo),
+              static_cast<unsigned long long>(*hi), plan.threads,
+              static_cast<unsigned long long>(plan.slice));
+  std::vector<double> ours, theirs;
+  for (int run = 0; run < std::max(1, absl::GetFlag(FLAGS_runs)); ++run) {
+    double kernel_s = 0, primesieve_s = 0;
+    uint64_t kernel_n = 0, primesieve_n = 0;
+    for (int side = 0; side < 2; ++side) {
+      const bool kernel_side = (side == 0) == (run % 2 == 0);
+      const auto start = std::chrono::steady_clock::now();
+      if (kernel_side) {
+        auto p = quark::ComputePartial(kind, *lo, *hi, plan);
+        if (!p.ok()) {
+          std::fprintf(stderr, "kernel: %s\n", std::string(p.status().message()).c_str());
+          return 1;
+        }
+        kernel_n = twins ? p->twins() : p->count();
+        kernel_s = Seconds(start);
+      } else {
+        primesieve::set_num_threads(threads);
+        primesieve_n = twins ? primesieve::count_twins(*lo, *hi)
+                             : primesieve::count_primes(*lo, *hi);
+        primesieve_s = Seconds(start);
+      }
+    }
+    std::printf("run %d: kernel %.3f s, primesieve %.3f s, answers %llu %llu%s\n",
+                run + 1, kernel_s, primesieve_s,
+                static_cast<unsigned long long>(kernel_n),
+                static_cast<unsigned long long>(primesieve_n),
+                kernel_n == primesieve_n ? "" : "  MISMATCH");
+    if (kernel_n != primesieve_n) return 1;
+    ours.push_back(kernel_s);
+    theirs.push_back(primesieve_s);
+  }
+  std::printf("median: kernel %.3f s, primesieve %.3f s, ratio %.3f\n", Median(ours),
+              Median(theirs), Median(ours) / Median(theirs));
+  return 0;
+}
