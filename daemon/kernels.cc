@@ -18,8 +18,8 @@ namespace quark {
 namespace {
 
 // A counted sub-slice at least this many times sqrt(hi) wide spends under
-// 0.3% of its time on its set-up (about 0.5 x sqrt(hi) numbers' worth).
-constexpr double kCountedSliceRoots = 200;
+// 0.5% of its time on its set-up (about 0.5 x sqrt(hi) numbers' worth).
+constexpr double kCountedSliceRoots = 100;
 
 bool Stopped(const SieveControl& control) {
   return control.stop != nullptr &&

@@ -15,14 +15,15 @@
 // ways:
 //   - counted, with primesieve's counters, in sub-slices of about
 //     `control.slice_numbers` (a second of one thread's work), when such a
-//     sub-slice is still 200 x sqrt(hi) wide or more, so that its set-up
-//     stays below 0.3%; the first and last prime of each, for TWINS, come
+//     sub-slice is still 100 x sqrt(hi) wide or more, so that its set-up
+//     stays below 0.5%; the first and last prime of each, for TWINS, come
 //     from the 64-bit primality test (common/primality.h), not from more
 //     sieves;
 //   - iterated, with one primesieve::iterator over the whole slice, for
 //     GAPS and SUM always, and for COUNT and TWINS above that height
-//     (about 1e13), where the set-up would make second-long sub-slices
-//     dear: one set-up, and the primes come in batches of 1024.
+//     (about 1e15 on x86, 1e14 on a Pi), where the set-up would make
+//     second-long sub-slices dear: one set-up, and the primes come in
+//     batches of 1024.
 // Either way the kernel looks at `control.stop` between two sub-slices or
 // batches, so it returns within about a second of being told (primesieve
 // cannot be interrupted inside a call).

@@ -2,7 +2,8 @@
 // primesieve's own multi-threaded counter on the same range, in one
 // process, alternating which goes first. Not a test: it prints figures.
 //
-//   quark-kernel-bench [--kind=count] [--threads=2] [--runs=3] LO HI
+//   quark-kernel-bench [--kind=count] [--threads=2] [--runs=3]
+//                      [--slice_numbers=N] LO HI
 //
 // Each run prints both wall times and the answers (which must agree); the
 // last line gives the medians and their ratio.
@@ -23,6 +24,9 @@
 ABSL_FLAG(std::string, kind, "count", "count or twins");
 ABSL_FLAG(int, threads, 2, "threads for both sides");
 ABSL_FLAG(int, runs, 3, "measurements of each side");
+ABSL_FLAG(uint64_t, slice_numbers, 2'000'000'000,
+          "numbers one thread sieves in about a second (the worker measures "
+          "it; 2e9 is its guess before the first task)");
 
 namespace {
 
@@ -72,7 +76,9 @@ int main(int argc, char** argv) {
       const bool kernel_side = (side == 0) == (run % 2 == 0);
       const auto start = std::chrono::steady_clock::now();
       if (kernel_side) {
-        auto p = quark::ComputePartial(kind, *lo, *hi, plan);
+        quark::SieveControl control;
+        control.slice_numbers = absl::GetFlag(FLAGS_slice_numbers);
+        auto p = quark::ComputePartial(kind, *lo, *hi, plan, control);
         if (!p.ok()) {
           std::fprintf(stderr, "kernel: %s\n", std::string(p.status().message()).c_str());
           return 1;

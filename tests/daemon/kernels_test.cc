@@ -107,7 +107,7 @@ void CheckEveryCut(uint64_t lo, uint64_t hi, const Expected& e,
                    bool few = false) {
   const uint64_t width = hi - lo + 1;
   const double root = std::sqrt(static_cast<double>(hi));
-  const uint64_t counted_floor = static_cast<uint64_t>(200 * root) + 1;
+  const uint64_t counted_floor = static_cast<uint64_t>(100 * root) + 1;
   struct Cut {
     int threads;
     uint64_t slice;
