@@ -51,6 +51,15 @@ inline uint64_t RangeWidth(uint64_t lo, uint64_t hi) {
 // sieves are MinSieveNumbers(hi) wide. A node with less cannot take it.
 uint64_t MinTaskBytes(uint64_t hi);
 
+// Time. One x86 core (the reference) counts the primes of one number near
+// h in about SieveNanosPerNumber(h) ns: 0.18 near 1e12, 0.31 at 1e15,
+// 0.6 at 1e18, 1.2 near 2^64 (measured, docs/benchmarks.md; interpolated
+// in log h). SieveWork(lo, hi) is the whole range's, in reference-core
+// seconds; a node's speed in those units (controller/scheduler.cc) turns
+// it into an estimate for any height. Good to a factor of about 1.5.
+double SieveNanosPerNumber(uint64_t h);
+double SieveWork(uint64_t lo, uint64_t hi);
+
 // How to sieve `width` numbers ending at `hi` within `budget` bytes on at
 // most `max_threads` threads.
 struct SievePlan {

@@ -333,6 +333,8 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
     double& avg = n.rate[job.kind];
     avg = avg == 0 ? rate : 0.5 * avg + 0.5 * rate;
     n.last_rate = avg;
+    const double speed = SieveWork(task.lo, task.hi) / seconds;
+    n.speed = n.speed == 0 ? speed : 0.5 * n.speed + 0.5 * speed;
   }
   CancelLeases(task, result.lease(), out);
   for (uint64_t lease : std::set<uint64_t>(task.leases)) {
@@ -790,6 +792,7 @@ proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {
   view.set_session(node.session);
   view.set_key(node.key);
   view.set_memory_budget(node.memory_budget);
+  view.set_speed(node.speed);
   return view;
 }
 

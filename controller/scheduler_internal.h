@@ -73,6 +73,7 @@ struct Scheduler::Node {
   absl::Time last_heard;
   uint64_t tasks_done = 0;
   double last_rate = 0;                 // numbers per second, any kind
+  double speed = 0;  // SieveWork per second, any kind and height
   std::map<proto::Kind, double> rate;   // numbers per second, by kind
   std::map<proto::Kind, uint64_t> last_task;  // numbers, by kind
 };

@@ -106,6 +106,7 @@ constexpr OptionInfo kOptions[] = {
     {"controller_key", true, kEveryVerb},
     {"wait", false, Bit(Verb::kSubmit) | Bit(Verb::kJob)},
     {"priority", true, Bit(Verb::kSubmit)},
+    {"yes", false, Bit(Verb::kSubmit)},
     {"dir", true, Bit(Verb::kKeygen)},
     {"pending", false, Bit(Verb::kNodes)},
     {"ttl", true, Bit(Verb::kTokenCreate)},
@@ -312,6 +313,8 @@ absl::Status ApplyOption(const std::string& name, const std::string& value,
     command->json = true;
   } else if (name == "wait") {
     command->wait = true;
+  } else if (name == "yes") {
+    command->yes = true;
   } else if (name == "pending") {
     command->pending = true;
   } else if (name == "approve") {

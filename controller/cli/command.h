@@ -59,6 +59,7 @@ struct Command {
   uint64_t lo = 0;
   uint64_t hi = 0;
   int32_t priority = 0;
+  bool yes = false;  // submit: no question about a very long job
 
   uint64_t job_id = 0;    // job, cancel
   std::string node;       // drain, undrain, approve, reject

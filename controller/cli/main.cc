@@ -59,6 +59,16 @@ int main(int argc, char** argv) {
     };
   }
 
+  if (isatty(STDIN_FILENO) == 1 && tty) {
+    options.confirm = [](const std::string& question) {
+      std::fputs(question.c_str(), stderr);
+      std::fflush(stderr);
+      char answer[16] = {0};
+      if (std::fgets(answer, sizeof answer, stdin) == nullptr) return false;
+      return answer[0] == 'y' || answer[0] == 'Y';
+    };
+  }
+
   quark::ApiClientOptions client_options;
   if (!command->key.empty() && command->verb != quark::Verb::kKeygen) {
     auto own = quark::ReadSecretKeyFile(command->key);

@@ -1,10 +1,13 @@
 #include "controller/cli/run.h"
 
+#include <optional>
 #include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/keys.h"
+#include "common/sieve_cost.h"
 #include "common/status.h"
 #include "controller/cli/format.h"
 #include "controller/cli/usage.h"
@@ -86,12 +89,82 @@ Outcome Print(
   return {*text, absl::OkStatus()};
 }
 
+Outcome JobOutcome(proto::Job job, const Command& command, ApiCaller& api,
+                   const RunOptions& options);
+
+// A job this long is shown with its estimate before it is submitted.
+constexpr double kLongJobSeconds = 24 * 3600;
+// Speed assumed for a node with no measured one yet, per thread: a Pi 4
+// core, the slowest node one expects (common/sieve_cost.h units).
+constexpr double kAssumedSpeedPerThread = 0.3;
+// No node is slower than this: below kLongJobSeconds x this much work no
+// job can take a day, and the submit asks the controller nothing more.
+constexpr double kSlowestSpeed = 0.1;
+
+std::string FormatDuration(double seconds) {
+  if (seconds >= 2 * 86400) return absl::StrFormat("%.1f days", seconds / 86400);
+  return absl::StrFormat("%.0f hours", seconds / 3600);
+}
+
+// The question or note for a submit the cluster would need more than a day
+// for, from the nodes' measured speeds and the range's height; nullopt for
+// a shorter job, or with no node to tell.
+std::optional<std::string> LongJobEstimate(const Command& command, ApiCaller& api) {
+  const double work = SieveWork(command.lo, command.hi);
+  if (work < kLongJobSeconds * kSlowestSpeed) return std::nullopt;
+  proto::ApiRequest request;
+  request.mutable_list_nodes();
+  auto reply = api.Call(request, command.timeout);
+  if (!reply.ok() || !reply->has_nodes()) return std::nullopt;
+  double speed = 0;
+  int nodes = 0;
+  bool assumed = false;
+  for (const proto::Node& node : reply->nodes().nodes()) {
+    if (node.state() != proto::ACTIVE) continue;
+    ++nodes;
+    if (node.speed() > 0) {
+      speed += node.speed();
+    } else {
+      speed += kAssumedSpeedPerThread * std::max<uint32_t>(node.threads(), 1);
+      assumed = true;
+    }
+  }
+  if (nodes == 0) return std::nullopt;
+  const double seconds = work / speed;
+  if (seconds < kLongJobSeconds) return std::nullopt;
+  return absl::StrCat("this job would take about ", FormatDuration(seconds),
+                      " on the ", nodes, nodes == 1 ? " node" : " nodes",
+                      " taking work now",
+                      assumed ? " (some not measured yet: assumed as slow as a Pi)" : "");
+}
+
 Outcome RunJobCommand(const Command& command, ApiCaller& api,
                       const RunOptions& options) {
+  std::optional<std::string> estimate;
+  if (command.verb == Verb::kSubmit && !command.yes) {
+    estimate = LongJobEstimate(command, api);
+    if (estimate && options.confirm &&
+        !options.confirm(absl::StrCat(*estimate, ". Submit it? [y/N] "))) {
+      return {"", absl::CancelledError(
+                      "not submitted (--yes submits without asking)")};
+    }
+  }
   auto job = CallForJob(api, BuildRequest(command), command.timeout);
   if (!job.ok()) return {"", job.status()};
+  const uint64_t id = job->job_id();
+  Outcome outcome = JobOutcome(*std::move(job), command, api, options);
+  if (estimate && !options.confirm) {
+    // Not on a terminal: no one to ask; whoever reads the log learns it.
+    outcome.err = absl::StrCat("note: job ", id, ": ", *estimate, "\n", outcome.err);
+  }
+  return outcome;
+}
+
+// What a job command prints once the controller answered with `job`.
+Outcome JobOutcome(proto::Job job, const Command& command, ApiCaller& api,
+                   const RunOptions& options) {
   if (command.wait) {
-    auto ended = WaitForEnd(*std::move(job), command, api, options);
+    auto ended = WaitForEnd(std::move(job), command, api, options);
     if (!ended.ok()) return {"", ended.status()};
     return Ending(*ended, command.json);
   }
@@ -108,7 +181,7 @@ Outcome RunJobCommand(const Command& command, ApiCaller& api,
         return FormatJob(j, options.zone);
       };
   }
-  return Print(*job, command.json, human);
+  return Print(job, command.json, human);
 }
 
 // The token alone on stdout, so that `TOKEN=$(quark token create)` works;

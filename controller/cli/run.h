@@ -27,6 +27,10 @@ struct RunOptions {
   // Called with the job after each Watch reply while waiting; may be empty.
   std::function<void(const proto::Job&)> progress;
   std::string version = "0.1.0";
+  // Asks the person at the terminal `question` (yes or no) when a job
+  // would take more than a day; empty when stdin is not a terminal (the
+  // job is then submitted and the estimate printed).
+  std::function<bool(const std::string& question)> confirm;
 };
 
 // What to print: `out` on stdout, then `err` on stderr whatever the

@@ -59,7 +59,7 @@ Exit codes:
 )";
 
 constexpr char kSubmit[] =
-    R"(Usage: quark submit KIND [LO] HI [--priority N] [--wait] [--json]
+    R"(Usage: quark submit KIND [LO] HI [--priority N] [--wait] [--yes] [--json]
 
 Submits a job over the inclusive range [LO, HI]: both ends count, as with
 the primesieve command: `quark submit count 1 100` counts the 25 primes up to
@@ -79,8 +79,15 @@ separators ("1,000") and no negative numbers.
   --wait         wait for the job to end and print its result: the bare
                  number for count, twins and sum; for gaps, max_gap=G start=P
   --json         print the Job as JSON (with --wait: the final Job)
+  --yes          submit a job the cluster would need more than a day for
+                 without asking (accepted, and harmless, for any job)
 
 Without --wait it prints `job ID`.
+
+A job the cluster would need more than a day for (estimated from the
+nodes' measured speeds and the range's height) is first shown with its
+estimate: on a terminal quark asks before submitting it; otherwise it is
+submitted and the estimate is printed on stderr beside the job id.
 )";
 
 constexpr char kJobs[] = R"(Usage: quark jobs [--json]

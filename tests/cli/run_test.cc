@@ -428,5 +428,87 @@ TEST(RunTest, HelpNeedsNoController) {
   EXPECT_TRUE(api.requests.empty());
 }
 
+// ------------------------------------------------- long jobs and --yes
+
+proto::ApiReply NodesWithSpeed(double speed, int nodes) {
+  proto::ApiReply reply;
+  for (int i = 0; i < nodes; ++i) {
+    proto::Node* node = reply.mutable_nodes()->add_nodes();
+    node->set_name(absl::StrCat("pi", i));
+    node->set_state(proto::ACTIVE);
+    node->set_threads(4);
+    node->set_speed(speed);
+  }
+  return reply;
+}
+
+TEST(RunTest, ShortJobAsksNothingAndCallsOnce) {
+  ScriptedApi api;
+  api.ThenJob(Job(proto::QUEUED, 1));
+  RunOptions options;
+  options.confirm = [](const std::string&) -> bool {
+    ADD_FAILURE() << "asked about a short job";
+    return false;
+  };
+  const Outcome out = RunCommand(Parse("submit count 1e12"), api, options);
+  EXPECT_TRUE(out.status.ok()) << out.status;
+  ASSERT_EQ(api.requests.size(), 1u);  // no ListNodes for an ordinary job
+  EXPECT_TRUE(api.requests[0].has_submit());
+}
+
+TEST(RunTest, LongJobIsAskedAboutOnATerminal) {
+  // 0 to 2^64 on two slow nodes: centuries.
+  for (bool answer : {false, true}) {
+    ScriptedApi api;
+    api.Then(NodesWithSpeed(0.5, 2));
+    api.ThenJob(Job(proto::QUEUED, 1));
+    std::string asked;
+    RunOptions options;
+    options.confirm = [&](const std::string& question) {
+      asked = question;
+      return answer;
+    };
+    const Outcome out = RunCommand(Parse("submit count 2^64-1"), api, options);
+    EXPECT_NE(asked.find("days on the 2 nodes"), std::string::npos) << asked;
+    EXPECT_NE(asked.find("[y/N]"), std::string::npos) << asked;
+    ASSERT_TRUE(api.requests[0].has_list_nodes());
+    if (answer) {
+      EXPECT_TRUE(out.status.ok()) << out.status;
+      ASSERT_EQ(api.requests.size(), 2u);
+      EXPECT_TRUE(api.requests[1].has_submit());
+    } else {
+      EXPECT_FALSE(out.status.ok());
+      EXPECT_NE(out.status.message().find("--yes"), std::string::npos);
+      EXPECT_EQ(api.requests.size(), 1u);  // nothing submitted
+    }
+  }
+}
+
+TEST(RunTest, LongJobOffATerminalIsSubmittedWithTheEstimate) {
+  ScriptedApi api;
+  api.Then(NodesWithSpeed(0, 1));  // not measured yet: assumed slow
+  api.ThenJob(Job(proto::QUEUED, 1));
+  const Outcome out = RunCommand(Parse("submit count 1e18 1e18+1e15"), api, RunOptions());
+  EXPECT_TRUE(out.status.ok()) << out.status;
+  EXPECT_NE(out.err.find("note: job 7: this job would take about"), std::string::npos)
+      << out.err;
+  EXPECT_NE(out.err.find("assumed"), std::string::npos) << out.err;
+  EXPECT_EQ(out.out, "job 7\n");
+}
+
+TEST(RunTest, YesSkipsTheQuestion) {
+  ScriptedApi api;
+  api.ThenJob(Job(proto::QUEUED, 1));
+  RunOptions options;
+  options.confirm = [](const std::string&) -> bool {
+    ADD_FAILURE() << "asked despite --yes";
+    return false;
+  };
+  const Outcome out = RunCommand(Parse("submit count 2^64-1 --yes"), api, options);
+  EXPECT_TRUE(out.status.ok()) << out.status;
+  ASSERT_EQ(api.requests.size(), 1u);
+  EXPECT_TRUE(api.requests[0].has_submit());
+}
+
 }  // namespace
 }  // namespace quark

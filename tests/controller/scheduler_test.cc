@@ -504,6 +504,19 @@ proto::ControlMsg HelloWithBudget(const std::string& name, uint64_t budget) {
 // narrowest slices; near 0 a few.
 constexpr uint64_t kTinyBudget = 64ull << 20;
 
+TEST_F(SchedulerTest, NodeSpeedIsWorkPerSecondWhateverTheHeight) {
+  const uint64_t job = Submit(proto::COUNT, 0, 1000000);
+  const uint64_t a = Join("a");
+  EXPECT_EQ(scheduler_.ListNodes(now_)[0].speed(), 0);  // not measured yet
+  RunWorker("a", a, Assigns(Control("a", Ready(a, 2)), "a"));
+  ASSERT_EQ(Job(job).state(), proto::DONE);
+  // Every result says 1 ms of compute: the speed is the work of its range
+  // (common/sieve_cost.h) per that millisecond.
+  const double speed = scheduler_.ListNodes(now_)[0].speed();
+  EXPECT_GT(speed, 0);
+  EXPECT_LT(speed, SieveWork(0, 1000000) / 1e-3);
+}
+
 TEST_F(SchedulerTest, NodeGetsNoTaskItsMemoryCannotHold) {
   const uint64_t max = ~uint64_t{0};
   ASSERT_GT(MinTaskBytes(max), kTinyBudget);

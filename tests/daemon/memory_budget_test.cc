@@ -125,6 +125,17 @@ TEST(SievePlanTest, ThreadsFollowTheBudget) {
   EXPECT_EQ(PlanSieve(1000, 1000, 4, 0).threads, 1);
 }
 
+TEST(SievePlanTest, WorkGrowsWithHeight) {
+  // 1e10 numbers near 0 take one reference core about 1.7 s.
+  EXPECT_NEAR(SieveWork(0, 10'000'000'000), 1.7, 0.2);
+  EXPECT_LT(SieveNanosPerNumber(1'000'000'000'000), SieveNanosPerNumber(1'000'000'000'000'000));
+  EXPECT_LT(SieveNanosPerNumber(1'000'000'000'000'000), SieveNanosPerNumber(~uint64_t{0}));
+  EXPECT_NEAR(SieveNanosPerNumber(~uint64_t{0}), 1.2, 0.01);
+  EXPECT_EQ(SieveWork(5, 4), 0);
+  const uint64_t top = ~uint64_t{0};
+  EXPECT_NEAR(SieveWork(top - 9'999'999'999, top), 12.0, 0.1);
+}
+
 // The memory model is an upper bound of what primesieve holds (measured
 // peaks, docs/benchmarks.md), within about 20%.
 TEST(SievePlanTest, ModelBoundsMeasuredPeaks) {
