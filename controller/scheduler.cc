@@ -90,7 +90,10 @@ std::vector<Outbound> Scheduler::OnControl(const std::string& route,
       RemoveNode(session, "left", /*crashed=*/false, now, &out);
       Dispatch(now, &out);  // its work, back in the queue, goes out at once
       break;
-    default:  // Heartbeat: last_heard is all it does.
+    case proto::ControlMsg::kHeartbeat:
+      node.sieving = msg.heartbeat().sieving();
+      break;
+    default:
       break;
   }
   return out;
@@ -793,6 +796,7 @@ proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {
   view.set_key(node.key);
   view.set_memory_budget(node.memory_budget);
   view.set_speed(node.speed);
+  view.set_sieving(node.sieving);
   return view;
 }
 

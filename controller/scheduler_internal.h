@@ -74,6 +74,7 @@ struct Scheduler::Node {
   uint64_t tasks_done = 0;
   double last_rate = 0;                 // numbers per second, any kind
   double speed = 0;  // SieveWork per second, any kind and height
+  bool sieving = false;  // its last heartbeat said its sieve was busy
   std::map<proto::Kind, double> rate;   // numbers per second, by kind
   std::map<proto::Kind, uint64_t> last_task;  // numbers, by kind
 };

@@ -99,6 +99,9 @@ SessionActions Session::OnTick(absl::Time now) {
     proto::ControlMsg msg;
     msg.mutable_heartbeat()->set_session(session_);
     msg.mutable_heartbeat()->set_in_flight(InFlight());
+    // running_ lasts until the executor reports the task finished, so a
+    // cancelled one still stopping counts.
+    msg.mutable_heartbeat()->set_sieving(running_.has_value());
     SendControl(std::move(msg), now, &out);
   }
   return out;

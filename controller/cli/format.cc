@@ -179,11 +179,16 @@ std::string FormatJobList(const proto::JobList& jobs) {
 
 std::string FormatNodeList(const proto::NodeList& nodes) {
   std::vector<Row> rows = {{"NAME", "STATE", "CORES", "THREADS", "LEASES",
-                            "TASKS", "RATE", "LAST_HEARD", "KEY"}};
+                            "SIEVE", "TASKS", "RATE", "LAST_HEARD", "KEY"}};
   for (const proto::Node& node : nodes.nodes()) {
+    // What its sieve does, as its last heartbeat said: with no lease it is
+    // stopping a task that was cancelled; with leases and an idle sieve
+    // the first has not started yet (or the heartbeat saying so is due).
+    const char* sieve = node.sieving() ? (node.leases() == 0 ? "stopping" : "busy")
+                                       : (node.leases() == 0 ? "idle" : "starting");
     rows.push_back({node.name(), NodeStateName(node.state()),
                     absl::StrCat(node.cores()), absl::StrCat(node.threads()),
-                    absl::StrCat(node.leases()),
+                    absl::StrCat(node.leases()), sieve,
                     absl::StrCat(node.tasks_done()), FormatRate(node.rate()),
                     FormatAgo(node.last_heard_ms_ago()), ShortKey(node.key())});
   }

@@ -110,6 +110,7 @@ TEST(FormatNodeListTest, AlignedTableAndEmptyCluster) {
   node->set_cores(4);
   node->set_threads(4);
   node->set_leases(2);
+  node->set_sieving(true);
   node->set_tasks_done(130);
   node->set_rate(3.14e9);
   node->set_last_heard_ms_ago(400);
@@ -119,16 +120,17 @@ TEST(FormatNodeListTest, AlignedTableAndEmptyCluster) {
   node->set_state(proto::DRAINING);
   node->set_cores(4);
   node->set_threads(3);
+  node->set_sieving(true);  // no lease: stopping a cancelled task
   node->set_last_heard_ms_ago(125000);
   EXPECT_EQ(FormatNodeList(list),
-            "NAME       STATE     CORES  THREADS  LEASES  TASKS  RATE     "
+            "NAME       STATE     CORES  THREADS  LEASES  SIEVE     TASKS  RATE     "
             "LAST_HEARD  KEY\n"
-            "pi1        active    4      4        2       130    3.1e9/s  "
+            "pi1        active    4      4        2       busy      130    3.1e9/s  "
             "0.4s ago    Cs?(=SbPRcT:...\n"
-            "pi-garage  draining  4      3        0       0      0/s      "
+            "pi-garage  draining  4      3        0       stopping  0      0/s      "
             "2m5s ago    -\n");
   EXPECT_EQ(FormatNodeList(proto::NodeList()),
-            "NAME  STATE  CORES  THREADS  LEASES  TASKS  RATE  LAST_HEARD  KEY\n"
+            "NAME  STATE  CORES  THREADS  LEASES  SIEVE  TASKS  RATE  LAST_HEARD  KEY\n"
             "(no nodes)\n");
 }
 

@@ -196,7 +196,7 @@ TEST(RunTest, ShortRepliesAndJson) {
   EXPECT_EQ(
       RunCommand(Parse("nodes"), api, RunOptions()).out.find("(no nodes)"),
       std::string(
-          "NAME  STATE  CORES  THREADS  LEASES  TASKS  RATE  LAST_HEARD  KEY\n")
+          "NAME  STATE  CORES  THREADS  LEASES  SIEVE  TASKS  RATE  LAST_HEARD  KEY\n")
           .size());
 }
 

@@ -517,6 +517,19 @@ TEST_F(SchedulerTest, NodeSpeedIsWorkPerSecondWhateverTheHeight) {
   EXPECT_LT(speed, SieveWork(0, 1000000) / 1e-3);
 }
 
+TEST_F(SchedulerTest, NodeViewSaysWhetherItsSieveIsBusy) {
+  const uint64_t a = Join("a");
+  EXPECT_FALSE(scheduler_.ListNodes(now_)[0].sieving());
+  proto::ControlMsg beat;
+  beat.mutable_heartbeat()->set_session(a);
+  beat.mutable_heartbeat()->set_sieving(true);
+  Control("a", beat);
+  EXPECT_TRUE(scheduler_.ListNodes(now_)[0].sieving());
+  beat.mutable_heartbeat()->set_sieving(false);
+  Control("a", beat);
+  EXPECT_FALSE(scheduler_.ListNodes(now_)[0].sieving());
+}
+
 TEST_F(SchedulerTest, NodeGetsNoTaskItsMemoryCannotHold) {
   const uint64_t max = ~uint64_t{0};
   ASSERT_GT(MinTaskBytes(max), kTinyBudget);

@@ -568,6 +568,25 @@ TEST(SessionTest, CancelOfTheRunningTaskStopsItsSieve) {
   EXPECT_TRUE(r.session.OnMessage(Cancel({3}), kT0).stop.empty());
 }
 
+TEST(SessionTest, HeartbeatsSayWhetherTheSieveIsBusy) {
+  Registered r;
+  auto beat = [&](absl::Time at) {
+    std::vector<proto::ControlMsg> beats =
+        Sent(r.session.OnTick(at), proto::ControlMsg::kHeartbeat);
+    EXPECT_EQ(beats.size(), 1u);
+    return !beats.empty() && beats[0].heartbeat().sieving();
+  };
+  EXPECT_FALSE(beat(kT0 + absl::Seconds(1)));
+  r.session.OnMessage(Assign(1), kT0 + absl::Seconds(1));
+  EXPECT_TRUE(beat(kT0 + absl::Seconds(2)));
+  // Cancelled, but still stopping: busy until the executor says it ended.
+  r.session.OnMessage(Cancel({1}), kT0 + absl::Seconds(2));
+  EXPECT_TRUE(beat(kT0 + absl::Seconds(3)));
+  r.session.OnTaskFinished(1, absl::CancelledError("stopped"), absl::Seconds(1),
+                           kT0 + absl::Seconds(3));
+  EXPECT_FALSE(beat(kT0 + absl::Seconds(4)));
+}
+
 TEST(SessionTest, LeaveDoesNotWaitForACancelledTask) {
   Registered r;
   r.session.OnMessage(Assign(1), kT0);

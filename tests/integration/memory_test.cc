@@ -1,5 +1,7 @@
-// A worker whose --memory_limit is below what two sieving threads need
-// near 2^64 answers exactly on one, and stays within the limit.
+// Sieving high: a worker whose --memory_limit is below what two sieving
+// threads need near 2^64 answers exactly on one, within the limit; a job
+// no node can hold fails with the reason; a cancelled task of many minutes
+// stops within seconds.
 #include <cstdint>
 #include <fstream>
 #include <string>
@@ -78,6 +80,28 @@ TEST_F(ClusterTest, JobNoNodeCanHoldFailsWithTheReason) {
   ASSERT_OK_AND_ASSIGN(proto::Job small,
                        cluster().SubmitAndWait(proto::COUNT, 0, 1'000'000, 30s));
   EXPECT_TRUE(MatchesReference(small, proto::COUNT, 0, 1'000'000));
+}
+
+// A task near 1e18 is 1e12 numbers (many minutes of one thread): cancelled,
+// the worker stops sieving it within a couple of seconds, says so in
+// `quark nodes`, and takes the next job at once.
+TEST_F(ClusterTest, CancelledTaskAtHeightStopsWithinSeconds) {
+  ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
+  const uint64_t lo = 1'000'000'000'000'000'000;
+  ASSERT_OK_AND_ASSIGN(proto::Job big, cluster().Submit(proto::COUNT, lo, lo + 4'000'000'000'000));
+  ASSERT_OK(cluster().WaitForNode(
+      "w1", [](const proto::Node& n) { return n.sieving() && n.leases() > 0; },
+      DeadlineIn(20s)).status());
+  const auto cancelled_at = Clock::now();
+  const CliResult cancelled = cluster().RunCli({"cancel", std::to_string(big.job_id())});
+  ASSERT_EQ(cancelled.exit_code, 0) << cancelled.ToString();
+  ASSERT_OK(cluster().WaitForNode(
+      "w1", [](const proto::Node& n) { return !n.sieving() && n.leases() == 0; },
+      DeadlineIn(10s)).status());
+  EXPECT_LT(Clock::now() - cancelled_at, 5s);
+  ASSERT_OK_AND_ASSIGN(proto::Job next,
+                       cluster().SubmitAndWait(proto::COUNT, 0, 1'000'000, 10s));
+  EXPECT_TRUE(MatchesReference(next, proto::COUNT, 0, 1'000'000));
 }
 
 }  // namespace
