@@ -69,6 +69,11 @@ int main(int argc, char** argv) {
     };
   }
 
+  options.note = [](const std::string& note) {
+    std::fputs(note.c_str(), stderr);
+    std::fflush(stderr);
+  };
+
   quark::ApiClientOptions client_options;
   if (!command->key.empty() && command->verb != quark::Verb::kKeygen) {
     auto own = quark::ReadSecretKeyFile(command->key);

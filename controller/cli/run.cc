@@ -151,12 +151,18 @@ Outcome RunJobCommand(const Command& command, ApiCaller& api,
   }
   auto job = CallForJob(api, BuildRequest(command), command.timeout);
   if (!job.ok()) return {"", job.status()};
-  const uint64_t id = job->job_id();
-  Outcome outcome = JobOutcome(*std::move(job), command, api, options);
+  // Not on a terminal: no one to ask; whoever reads the log learns it,
+  // before a --wait of days rather than after.
+  std::string note;
   if (estimate && !options.confirm) {
-    // Not on a terminal: no one to ask; whoever reads the log learns it.
-    outcome.err = absl::StrCat("note: job ", id, ": ", *estimate, "\n", outcome.err);
+    note = absl::StrCat("note: job ", job->job_id(), ": ", *estimate, "\n");
+    if (options.note) {
+      options.note(note);
+      note.clear();
+    }
   }
+  Outcome outcome = JobOutcome(*std::move(job), command, api, options);
+  outcome.err = note + outcome.err;
   return outcome;
 }
 

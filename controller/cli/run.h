@@ -31,6 +31,9 @@ struct RunOptions {
   // would take more than a day; empty when stdin is not a terminal (the
   // job is then submitted and the estimate printed).
   std::function<bool(const std::string& question)> confirm;
+  // Prints a note for the person at once (before a long --wait); when
+  // empty, notes go into Outcome.err.
+  std::function<void(const std::string& note)> note;
 };
 
 // What to print: `out` on stdout, then `err` on stderr whatever the

@@ -496,6 +496,25 @@ TEST(RunTest, LongJobOffATerminalIsSubmittedWithTheEstimate) {
   EXPECT_EQ(out.out, "job 7\n");
 }
 
+TEST(RunTest, TheEstimateIsToldBeforeALongWait) {
+  ScriptedApi api;
+  api.Then(NodesWithSpeed(1, 1));
+  api.ThenJob(Job(proto::DONE, 2));
+  std::vector<std::string> notes;
+  RunOptions options;
+  options.note = [&](const std::string& note) {
+    notes.push_back(note);
+    // Told once the job exists, before the wait's first call.
+    EXPECT_EQ(api.requests.size(), 2u);
+  };
+  const Outcome out =
+      RunCommand(Parse("submit count 1e18 1e18+1e15 --wait"), api, options);
+  EXPECT_TRUE(out.status.ok()) << out.status;
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("note: job 7: this job would take about"), std::string::npos);
+  EXPECT_EQ(out.err.find("note:"), std::string::npos) << out.err;
+}
+
 TEST(RunTest, YesSkipsTheQuestion) {
   ScriptedApi api;
   api.ThenJob(Job(proto::QUEUED, 1));
