@@ -107,9 +107,9 @@ double SieveWork(uint64_t lo, uint64_t hi) {
   while (true) {
     const double next = std::max(static_cast<double>(a) * 1.155, static_cast<double>(a) + 1e6);
     const uint64_t b = next >= static_cast<double>(hi) ? hi : static_cast<uint64_t>(next);
-    const double mid = static_cast<double>(a) / 2 + static_cast<double>(b) / 2;
-    seconds += (static_cast<double>(b - a) + 1) *
-               SieveNanosPerNumber(static_cast<uint64_t>(mid)) * 1e-9;
+    // In integers: a double midpoint near 2^64 may round to 2^64 itself.
+    const uint64_t mid = a + (b - a) / 2;
+    seconds += (static_cast<double>(b - a) + 1) * SieveNanosPerNumber(mid) * 1e-9;
     if (b == hi) return seconds;
     a = b + 1;
   }

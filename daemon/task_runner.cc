@@ -50,7 +50,8 @@ absl::StatusOr<proto::Partial> TaskRunner::Run(const proto::Assign& task,
   }
   SieveControl tuned = control;
   if (per_thread_rate_ > 0) {
-    tuned.slice_numbers = static_cast<uint64_t>(std::max(per_thread_rate_, 1e6));
+    tuned.slice_numbers =
+        static_cast<uint64_t>(std::clamp(per_thread_rate_, 1e6, 1e18));
   }
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<proto::Partial> partial =

@@ -134,6 +134,9 @@ TEST(SievePlanTest, WorkGrowsWithHeight) {
   EXPECT_EQ(SieveWork(5, 4), 0);
   const uint64_t top = ~uint64_t{0};
   EXPECT_NEAR(SieveWork(top - 9'999'999'999, top), 12.0, 0.1);
+  // At the very top no midpoint may round to 2^64 (UBSan caught one).
+  EXPECT_NEAR(SieveWork(top - 100, top), 101 * 1.2e-9, 1e-9);
+  EXPECT_NEAR(SieveWork(top, top), 1.2e-9, 1e-11);
 }
 
 // The memory model is an upper bound of what primesieve holds (measured
