@@ -14,26 +14,40 @@ uint64_t Saturate(double x) {
   return static_cast<uint64_t>(x);
 }
 
-}  // namespace
-
-uint64_t MinTaskNumbers(const ChunkOptions& options, uint64_t hi) {
+// max(floor, factor x sqrt(hi)), at least 1.
+uint64_t RootRule(uint64_t floor, double factor, uint64_t hi) {
   const double root = std::sqrt(static_cast<double>(hi));
-  return std::max<uint64_t>({options.min_numbers,
-                             Saturate(options.sqrt_factor * root), 1});
+  return std::max<uint64_t>({floor, Saturate(factor * root), 1});
 }
 
-uint64_t MinTaskNumbersFrom(const ChunkOptions& options, uint64_t next) {
-  // m -> f sqrt(next + m) is a contraction for m >= f^2 / 4 (its slope
-  // f / (2 sqrt(next + m)) < 1 there), so a few steps from below settle it
-  // to within a number; each step only grows m.
-  uint64_t m = MinTaskNumbers(options, next);
+// The m with m = RootRule(floor, factor, next + m - 1). m -> f sqrt(next + m)
+// is a contraction for m >= f^2 / 4 (its slope f / (2 sqrt(next + m)) < 1
+// there), so a few steps from below settle it to within a number; each step
+// only grows m.
+uint64_t RootRuleFrom(uint64_t floor, double factor, uint64_t next) {
+  uint64_t m = RootRule(floor, factor, next);
   for (int i = 0; i < 8; ++i) {
     const uint64_t top = m - 1 > UINT64_MAX - next ? UINT64_MAX : next + (m - 1);
-    const uint64_t grown = MinTaskNumbers(options, top);
+    const uint64_t grown = RootRule(floor, factor, top);
     if (grown <= m) break;
     m = grown;
   }
   return m;
+}
+
+}  // namespace
+
+uint64_t MinTaskNumbers(const ChunkOptions& options, uint64_t hi) {
+  return RootRule(options.min_numbers, options.sqrt_factor, hi);
+}
+
+uint64_t MinTaskNumbersFrom(const ChunkOptions& options, uint64_t next) {
+  return RootRuleFrom(options.min_numbers, options.sqrt_factor, next);
+}
+
+uint64_t TailMinTaskNumbersFrom(const ChunkOptions& options, uint64_t next) {
+  return RootRuleFrom(options.min_numbers,
+                      std::min(options.tail_sqrt_factor, options.sqrt_factor), next);
 }
 
 uint64_t ChooseTaskNumbers(const ChunkOptions& options,
@@ -45,6 +59,8 @@ uint64_t ChooseTaskNumbers(const ChunkOptions& options,
                                                           : last_offset + 1;
   const uint64_t minimum =
       std::min(MinTaskNumbersFrom(options, request.next), remaining);
+  const uint64_t tail_minimum =
+      std::min(TailMinTaskNumbersFrom(options, request.next), minimum);
   uint64_t target =
       request.rate > 0 ? Saturate(request.rate * options.task_seconds)
                        : minimum;
@@ -52,11 +68,12 @@ uint64_t ChooseTaskNumbers(const ChunkOptions& options,
     target = std::min(
         target, Saturate(static_cast<double>(request.last) * options.max_growth));
   }
+  target = std::max(target, minimum);
   const int nodes = std::max(request.nodes, 1);
   const uint64_t tail = Saturate(static_cast<double>(remaining) /
                                  (options.tail_split * nodes));
-  uint64_t size = std::max(std::min(target, tail), minimum);
-  if (size >= remaining || remaining - size < minimum) return remaining;
+  const uint64_t size = std::max(std::min(target, tail), tail_minimum);
+  if (size >= remaining || remaining - size < tail_minimum) return remaining;
   return size;
 }
 
