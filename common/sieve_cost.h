@@ -60,6 +60,11 @@ uint64_t MinTaskBytes(uint64_t hi);
 double SieveNanosPerNumber(uint64_t h);
 double SieveWork(uint64_t lo, uint64_t hi);
 
+// The speed (SieveWork per second) assumed per thread of a node not
+// measured yet: a Pi 4 core, the slowest node one expects, so that what is
+// estimated from it errs on the long side.
+inline constexpr double kUnmeasuredSpeedPerThread = 0.3;
+
 // How to sieve `width` numbers ending at `hi` within `budget` bytes on at
 // most `max_threads` threads.
 struct SievePlan {

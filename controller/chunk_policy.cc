@@ -59,8 +59,12 @@ uint64_t ChooseTaskNumbers(const ChunkOptions& options,
                                                           : last_offset + 1;
   const uint64_t minimum =
       std::min(MinTaskNumbersFrom(options, request.next), remaining);
+  const int nodes = std::max(request.nodes, 1);
+  // Below the minimum only for other nodes to share the tail: a node alone
+  // would pay the extra set-ups for nothing.
   const uint64_t tail_minimum =
-      std::min(TailMinTaskNumbersFrom(options, request.next), minimum);
+      nodes == 1 ? minimum
+                 : std::min(TailMinTaskNumbersFrom(options, request.next), minimum);
   uint64_t target =
       request.rate > 0 ? Saturate(request.rate * options.task_seconds)
                        : minimum;
@@ -69,7 +73,6 @@ uint64_t ChooseTaskNumbers(const ChunkOptions& options,
         target, Saturate(static_cast<double>(request.last) * options.max_growth));
   }
   target = std::max(target, minimum);
-  const int nodes = std::max(request.nodes, 1);
   const uint64_t tail = Saturate(static_cast<double>(remaining) /
                                  (options.tail_split * nodes));
   const uint64_t size = std::max(std::min(target, tail), tail_minimum);

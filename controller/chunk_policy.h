@@ -24,12 +24,12 @@ struct ChunkOptions {
   double sqrt_factor = 1000.0;
   // Near the end no task is larger than remaining / (tail_split x nodes)...
   double tail_split = 2.0;
-  // ...and that cap may cut below the minimum, down to tail_sqrt_factor x
-  // sqrt(hi) (and min_numbers). A set-up of ~0.5 x sqrt(hi) is then at most
-  // 5% of a one-thread task, which costs less than nodes sitting idle while
-  // one sieves a minimum task: at 1e18 that is 1e12 numbers, five minutes
-  // of a 2-core x86 node and twenty of a Pi 4 (docs/benchmarks.md, "The
-  // tail of a job at height").
+  // ...and, with more than one node, that cap may cut below the minimum,
+  // down to tail_sqrt_factor x sqrt(hi) (and min_numbers). A set-up of
+  // ~0.5 x sqrt(hi) is then at most 5% of a one-thread task, which costs
+  // less than nodes sitting idle while one sieves a minimum task: at 1e18
+  // that is 1e12 numbers, five minutes of a 2-core x86 node and twenty of a
+  // Pi 4 (docs/benchmarks.md, "The tail of a job at height").
   double tail_sqrt_factor = 10.0;
   // A node's task grows at most this factor over its previous one (slow
   // start): a rate measured on small tasks, or while the node's cores were

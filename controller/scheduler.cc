@@ -30,6 +30,13 @@ namespace {
 using scheduler_internal::UnixMillis;
 using scheduler_internal::ValidKind;
 
+// How long a node of `speed` (SieveWork per second; 0: not measured yet)
+// and `threads` should take for [lo, hi]; unmeasured, as slow as a Pi.
+absl::Duration ExpectedTime(double speed, uint32_t threads, uint64_t lo, uint64_t hi) {
+  if (speed <= 0) speed = kUnmeasuredSpeedPerThread * std::max<uint32_t>(threads, 1);
+  return absl::Seconds(SieveWork(lo, hi) / speed);
+}
+
 uint64_t SessionOf(const proto::ControlMsg& msg) {
   switch (msg.body_case()) {
     case proto::ControlMsg::kReady:
@@ -559,13 +566,15 @@ void Scheduler::DispatchTo(Node& node, absl::Time now,
 }
 
 // Gives idle `node` a second copy of the task whose single lease is the
-// oldest, when that lease is older than backup_after: a straggler (a
-// throttled Pi, a node on a bad link) then no longer holds its job back.
+// oldest of those overdue: running for longer than backup_after and than
+// twice what its node should take. A straggler (a throttled Pi, a node on
+// a bad link) then no longer holds its job back, while a task that is long
+// by nature (a minimum task at 1e18 is minutes) is not sieved twice.
 bool Scheduler::AssignBackup(Node& node, absl::Time now,
                              std::vector<Outbound>* out) {
   Job* best_job = nullptr;
   Task* best_task = nullptr;
-  absl::Time oldest = now - options_.backup_after;
+  absl::Time oldest = absl::InfiniteFuture();
   for (const auto& key : queue_) {
     Job& job = *jobs_.at(std::get<2>(key));
     for (auto& [id, task] : job.open) {
@@ -573,7 +582,15 @@ bool Scheduler::AssignBackup(Node& node, absl::Time now,
         continue;
       }
       const LeaseInfo& lease = leases_.at(*task.leases.begin());
-      if (lease.session == node.session || lease.start > oldest) continue;
+      if (lease.session == node.session || lease.start >= oldest) continue;
+      auto holder = nodes_.find(lease.session);
+      const absl::Duration due =
+          holder == nodes_.end()
+              ? options_.backup_after
+              : std::max(options_.backup_after,
+                         2 * ExpectedTime(holder->second->speed,
+                                          holder->second->threads, task.lo, task.hi));
+      if (now - lease.start < due) continue;
       oldest = lease.start;
       best_job = &job;
       best_task = &task;

@@ -94,9 +94,6 @@ Outcome JobOutcome(proto::Job job, const Command& command, ApiCaller& api,
 
 // A job this long is shown with its estimate before it is submitted.
 constexpr double kLongJobSeconds = 24 * 3600;
-// Speed assumed for a node with no measured one yet, per thread: a Pi 4
-// core, the slowest node one expects (common/sieve_cost.h units).
-constexpr double kAssumedSpeedPerThread = 0.3;
 // No node is slower than this: below kLongJobSeconds x this much work no
 // job can take a day, and the submit asks the controller nothing more.
 constexpr double kSlowestSpeed = 0.1;
@@ -125,7 +122,7 @@ std::optional<std::string> LongJobEstimate(const Command& command, ApiCaller& ap
     if (node.speed() > 0) {
       speed += node.speed();
     } else {
-      speed += kAssumedSpeedPerThread * std::max<uint32_t>(node.threads(), 1);
+      speed += kUnmeasuredSpeedPerThread * std::max<uint32_t>(node.threads(), 1);
       assumed = true;
     }
   }

@@ -60,6 +60,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"tail_at_height",
              {1'000'000'000'000'000'000, 1'000'000'999'999'999'999, 1e9, 3},
              166'666'666'666},
+        // A node alone keeps the minimum: no one would share the pieces.
+        Case{"tail_alone",
+             {1'000'000'000'000'000'000, 1'000'000'999'999'999'999, 1e9, 1},
+             1'000'000'000'000},
         // Never below 10 x sqrt(its own top): 1e10 at 1e18, of 3e10 on 8 nodes.
         Case{"tail_floor",
              {1'000'000'000'000'000'000, 1'000'000'029'999'999'999, 1e9, 8},

@@ -106,7 +106,8 @@ class SchedulerTest : public testing::Test {
 
   // Delivers a correct result for `a`, as sent by `session`.
   std::vector<Outbound> Complete(const proto::Assign& a, uint64_t session,
-                                 absl::Status* status = nullptr) {
+                                 absl::Status* status = nullptr,
+                                 uint64_t compute_us = 1000) {
     proto::ResultMsg r;
     r.set_protocol_version(kProtocolVersion);
     r.set_session(session);
@@ -115,7 +116,7 @@ class SchedulerTest : public testing::Test {
     r.set_task(a.task());
     *r.mutable_range() = a.range();
     *r.mutable_partial() = Sieve(a.range().lo(), a.range().hi());
-    r.set_compute_us(1000);
+    r.set_compute_us(compute_us);
     std::vector<Outbound> out;
     absl::Status s = scheduler_.OnResult(r, now_, &out);
     if (status) *status = s;
@@ -765,6 +766,37 @@ TEST_F(SchedulerTest, IdleNodeGetsABackupOfAStragglerAndTheFirstResultWins) {
   EXPECT_EQ(Job(job).result().count(), primesieve::count_primes(0, 1000));
   Complete(held[0], slow);  // too late
   EXPECT_EQ(Job(job).duplicates(), 1u);
+}
+
+TEST_F(SchedulerTest, ALongTaskIsBackedUpOnlyWhenOverdueForItsNode) {
+  // Two tasks of 1e6 numbers at 1e12 (the fixture's minimum, sqrt(hi)).
+  const uint64_t lo = 1'000'000'000'000;
+  Submit(proto::COUNT, lo, lo + 1'999'999);
+  const uint64_t slow = Join("slow");
+  auto first = Assigns(Control("slow", Ready(slow, 1)), "slow");
+  ASSERT_EQ(first.size(), 1u);
+  // It took 10 s: its second task should take as long.
+  Complete(first[0], slow, nullptr, 10'000'000);
+  auto second = Assigns(Control("slow", Ready(slow, 1)), "slow");
+  ASSERT_EQ(second.size(), 1u);
+  const uint64_t fast = Join("fast");
+  EXPECT_TRUE(Assigns(Control("fast", Ready(fast, 1)), "fast").empty());
+  // Past backup_after (4 s) but not twice its expected 10 s: no copy.
+  std::vector<proto::Assign> backup;
+  for (int second_ = 1; second_ <= 19; ++second_) {
+    now_ += absl::Seconds(1);
+    Control("slow", Beat(slow));
+    Control("fast", Beat(fast));
+    backup = Assigns(scheduler_.OnTick(now_), "fast");
+    ASSERT_TRUE(backup.empty()) << "a copy after " << second_ << " s";
+  }
+  // Overdue: the idle node gets a copy.
+  now_ += absl::Seconds(1.5);
+  Control("slow", Beat(slow));
+  Control("fast", Beat(fast));
+  backup = Assigns(scheduler_.OnTick(now_), "fast");
+  ASSERT_EQ(backup.size(), 1u);
+  EXPECT_EQ(backup[0].task(), second[0].task());
 }
 
 TEST_F(SchedulerTest, NoBackupWhileThereIsFreshWork) {
