@@ -582,15 +582,17 @@ bool Scheduler::AssignBackup(Node& node, absl::Time now,
         continue;
       }
       const LeaseInfo& lease = leases_.at(*task.leases.begin());
-      if (lease.session == node.session || lease.start >= oldest) continue;
+      if (lease.session == node.session || lease.start >= oldest ||
+          now - lease.start < options_.backup_after) {
+        continue;
+      }
       auto holder = nodes_.find(lease.session);
-      const absl::Duration due =
-          holder == nodes_.end()
-              ? options_.backup_after
-              : std::max(options_.backup_after,
-                         2 * ExpectedTime(holder->second->speed,
-                                          holder->second->threads, task.lo, task.hi));
-      if (now - lease.start < due) continue;
+      if (holder != nodes_.end() &&
+          now - lease.start < 2 * ExpectedTime(holder->second->speed,
+                                               holder->second->threads,
+                                               task.lo, task.hi)) {
+        continue;
+      }
       oldest = lease.start;
       best_job = &job;
       best_task = &task;
