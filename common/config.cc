@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/command_line.h"
 #include "common/status.h"
 
 namespace quark {
@@ -119,25 +120,6 @@ absl::StatusOr<std::vector<ConfigEntry>> ParseConfig(absl::string_view text,
   return entries;
 }
 
-std::set<std::string> FlagsOnCommandLine(int argc, char** argv) {
-  std::set<std::string> names;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--") break;
-    if (!absl::ConsumePrefix(&arg, "-")) continue;  // A positional or a value.
-    absl::ConsumePrefix(&arg, "-");
-    const absl::string_view name = arg.substr(0, arg.find('='));
-    if (name.empty()) continue;
-    names.emplace(name);
-    // --nofoo sets the bool flag foo (when there is no flag named nofoo).
-    if (absl::StartsWith(name, "no") &&
-        absl::FindCommandLineFlag(name) == nullptr) {
-      names.emplace(name.substr(2));
-    }
-  }
-  return names;
-}
-
 absl::Status ApplyConfig(const std::vector<ConfigEntry>& entries,
                          absl::string_view path,
                          const std::set<std::string>& on_command_line) {
@@ -146,15 +128,14 @@ absl::Status ApplyConfig(const std::vector<ConfigEntry>& entries,
       return LineError(path, entry.line,
                        "'config' cannot be set in a config file");
     }
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(entry.key);
-    // absl's own flags (help, flagfile, fromenv...) are not settings.
-    if (flag == nullptr || absl::StrContains(flag->Filename(), "absl/flags/")) {
+    absl::CommandLineFlag* flag = FindSetting(entry.key);
+    if (flag == nullptr) {
       return LineError(path, entry.line,
                        absl::StrCat("unknown setting '", entry.key, "'"));
     }
     if (on_command_line.count(entry.key) != 0) continue;
     std::string error;
-    if (!flag->ParseFrom(entry.value, &error)) {
+    if (!SetFlagFromText(*flag, entry.value, &error)) {
       return LineError(
           path, entry.line,
           absl::StrCat("bad value for '", entry.key, "': ", error));

@@ -41,12 +41,9 @@ struct ConfigEntry {
 absl::StatusOr<std::vector<ConfigEntry>> ParseConfig(absl::string_view text,
                                                      absl::string_view path);
 
-// Names of the flags set in argv (as absl::ParseCommandLine reads it:
-// -name, --name, --name=value, --noname for a bool), up to a lone "--".
-std::set<std::string> FlagsOnCommandLine(int argc, char** argv);
-
-// Sets the absl flag named by each entry from its value, except flags in
-// `on_command_line`, which keep their command-line value. Errors
+// Sets the absl flag named by each entry from its value (SetFlagFromText,
+// common/command_line.h), except flags in `on_command_line`
+// (CommandLine::given), which keep their command-line value. Errors
 // (InvalidArgument) for a key that is no flag of this binary, for
 // "config", and for a value the flag cannot parse; flags set before the
 // error keep their new values, so the caller should exit.

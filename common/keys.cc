@@ -167,6 +167,8 @@ absl::StatusOr<std::string> WriteKeyPair(const std::string& dir,
     return absl::InvalidArgumentError(absl::StrCat(
         "key name '", name, "' must be 1-64 characters of [A-Za-z0-9._-]"));
   }
+  // Only its owner needs to list a folder of secret keys.
+  if (!dir.empty()) RETURN_IF_ERROR(MakeDirectory(dir, 0700));
   const std::string base = absl::StrCat(dir.empty() ? "." : dir, "/", name);
   const std::string secret_path = base + ".key";
   const std::string public_path = base + ".pub";

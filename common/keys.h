@@ -47,8 +47,9 @@ absl::StatusOr<KeyPair> GenerateKeyPair();
 // The public key that belongs to a Z85 secret key.
 absl::StatusOr<std::string> PublicKeyOf(const std::string& secret_key);
 
-// Writes DIR/NAME.key (mode 0600) and DIR/NAME.pub (0644). Refuses, and
-// writes nothing, when either exists. Returns the public key.
+// Writes DIR/NAME.key (mode 0600) and DIR/NAME.pub (0644), making DIR
+// (0700) and its parents when missing. Refuses, and writes nothing, when
+// either file exists. Returns the public key.
 absl::StatusOr<std::string> WriteKeyPair(const std::string& dir,
                                          const std::string& name);
 

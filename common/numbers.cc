@@ -254,4 +254,14 @@ std::string FormatSize(uint64_t bytes) {
   return absl::StrFormat("%d MiB", (bytes + (uint64_t{1} << 20) / 2) / (uint64_t{1} << 20));
 }
 
+bool ParseDurationText(absl::string_view text, absl::Duration* out) {
+  double seconds = 0;
+  if (!text.empty() && absl::ascii_isdigit(static_cast<unsigned char>(text.back())) &&
+      absl::SimpleAtod(text, &seconds)) {
+    *out = absl::Seconds(seconds);
+    return true;
+  }
+  return absl::ParseDuration(text, out);
+}
+
 }  // namespace quark

@@ -19,6 +19,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/strings/string_view.h"
 
 namespace quark {
 
@@ -36,6 +38,13 @@ absl::StatusOr<uint64_t> ParseSize(absl::string_view text);
 
 // "1.5 GiB", "240 MiB": a memory size for logs and errors.
 std::string FormatSize(uint64_t bytes);
+
+// A duration as every Quark program reads one: absl's form ("30s",
+// "500ms", "2m", "1h30m") or a bare number of seconds ("30", "0.5").
+// False for anything else; kDurationForms says what is wanted.
+bool ParseDurationText(absl::string_view text, absl::Duration* out);
+inline constexpr char kDurationForms[] =
+    "a duration such as 30s, 500ms, 2m or 1h30m, or a number of seconds";
 
 }  // namespace quark
 

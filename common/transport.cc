@@ -4,7 +4,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace quark {
 namespace {
@@ -213,6 +215,57 @@ std::string FrameProperty(const zmq::message_t& frame, const char* name) {
   const char* value =
       zmq_msg_gets(const_cast<zmq::message_t&>(frame).handle(), name);
   return value == nullptr ? std::string() : std::string(value);
+}
+
+absl::StatusOr<std::string> ConnectEndpoint(absl::string_view text, int default_port) {
+  auto invalid = [&text](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "endpoint '", text, "': ", why,
+        "; expected HOST, HOST:PORT or tcp://HOST:PORT (such as 10.0.0.1:7700)"));
+  };
+  absl::string_view rest = text;
+  if (absl::StrContains(rest, "://") && !absl::ConsumePrefix(&rest, "tcp://")) {
+    return std::string(text);  // ipc://, inproc://: ZeroMQ judges them
+  }
+  absl::string_view host = rest;
+  absl::string_view port;
+  if (absl::ConsumePrefix(&host, "[")) {
+    const size_t close = host.find(']');
+    if (close == absl::string_view::npos) return invalid("no ']' after the IPv6 address");
+    absl::string_view after = host.substr(close + 1);
+    host = host.substr(0, close);
+    if (!after.empty() && !absl::ConsumePrefix(&after, ":")) {
+      return invalid("expected ':' after ']'");
+    }
+    port = after;
+    if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
+          return absl::ascii_isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        })) {
+      return invalid("not an IPv6 address");
+    }
+  } else {
+    const size_t colon = host.find(':');
+    if (colon != absl::string_view::npos) {
+      port = host.substr(colon + 1);
+      host = host.substr(0, colon);
+    }
+    if (host.empty()) return invalid("no host");
+    if (!std::all_of(host.begin(), host.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+        })) {
+      return invalid("a host is a name or an address");
+    }
+  }
+  int number = default_port;
+  if (!port.empty() || absl::EndsWith(rest, ":")) {
+    if (!absl::SimpleAtoi(port, &number) || number < 1 || number > 65535 ||
+        !std::all_of(port.begin(), port.end(),
+                     [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); })) {
+      return invalid("the port is a number from 1 to 65535");
+    }
+  }
+  const bool v6 = absl::StartsWith(rest, "[");
+  return absl::StrCat("tcp://", v6 ? "[" : "", host, v6 ? "]" : "", ":", number);
 }
 
 std::string HostOfEndpoint(const std::string& endpoint) {

@@ -93,6 +93,13 @@ std::string FrameProperty(const zmq::message_t& frame, const char* name);
 // [A-Za-z0-9._-].
 bool ValidNodeName(std::string_view name);
 
+// An endpoint to connect to, as an operator may type it: "tcp://HOST:PORT",
+// "HOST:PORT", "HOST" or "tcp://HOST" (then `default_port`), with HOST a
+// name, an IPv4 address or a bracketed IPv6 one ("[::1]:7700"); another
+// ZeroMQ transport is taken whole ("ipc:///run/quark.sock"). Returns the
+// tcp:// form; InvalidArgument naming the forms for anything else.
+absl::StatusOr<std::string> ConnectEndpoint(absl::string_view text, int default_port);
+
 // The host of "tcp://host:port", or "127.0.0.1" for other transports.
 std::string HostOfEndpoint(const std::string& endpoint);
 

@@ -9,9 +9,8 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/command_line.h"
 #include "common/config.h"
 #include "common/keys.h"
 #include "common/log.h"
@@ -165,8 +164,12 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
   return options;
 }
 
-int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+// The command line: the flags of this file by group (common/command_line.h).
+CommandLineSpec CommandLineFor() {
+  CommandLineSpec spec;
+  spec.program = "quark-controller";
+  spec.version = QUARK_VERSION;
+  spec.usage =
       "quark-controller: the controller of a Quark prime-search cluster.\n"
       "Usage: quark-controller [--config=/etc/quark/controller.conf]\n"
       "                        [--control=tcp://*:7700] [--collect=tcp://*:7701]\n"
@@ -175,15 +178,29 @@ int Main(int argc, char** argv) {
       "                         [--authorized_operators=FILE]\n"
       "                         [--enroll=tcp://*:7703] [--beacon=false]\n"
       "                         [--beacon_port=7700] [--beacon_interfaces=eth0]]\n"
-      "                        [--insecure]");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) {
-    std::fprintf(stderr, "quark-controller: unexpected argument '%s'\n", rest[1]);
+      "                        [--insecure]\n";
+  spec.groups = {
+      {"Endpoints and state", {"control", "collect", "api", "state_dir"}},
+      {"Security", {"key", "authorized_workers", "authorized_operators", "insecure"}},
+      {"Joining with tokens", {"enroll", "beacon", "beacon_port", "beacon_interfaces"}},
+      {"Scheduling",
+       {"heartbeat_ms", "liveness", "task_seconds", "max_task_crashes", "keep_jobs"}},
+      {"Settings and logs", {"config", "log_level"}},
+  };
+  return spec;
+}
+
+int Main(int argc, char** argv) {
+  const CommandLine command_line = ParseCommandLine(argc, argv, CommandLineFor());
+  if (command_line.exit.has_value()) return *command_line.exit;
+  if (!command_line.args.empty()) {
+    std::fprintf(stderr, "quark-controller: unexpected argument '%s'\n",
+                 command_line.args[0].c_str());
     return 2;
   }
   // The command line first, to learn where the file is; then the file
   // fills in what the command line left alone.
-  const std::set<std::string> given = FlagsOnCommandLine(argc, argv);
+  const std::set<std::string>& given = command_line.given;
   if (absl::Status s = LoadConfigFile(absl::GetFlag(FLAGS_config),
                                       given.count("config") != 0, given);
       !s.ok()) {

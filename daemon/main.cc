@@ -16,12 +16,10 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/command_line.h"
 #include "common/config.h"
 #include "common/keys.h"
 #include "common/numbers.h"
@@ -161,6 +159,14 @@ void WarnIfReadable(const std::string& origin) {
 absl::Status PlanCommon(Plan* plan) {
   WorkerOptions& options = plan->options;
   options.controller = absl::GetFlag(FLAGS_controller);
+  if (!options.controller.empty()) {
+    absl::StatusOr<std::string> endpoint = ConnectEndpoint(options.controller, 7700);
+    if (!endpoint.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--controller: ", endpoint.status().message()));
+    }
+    options.controller = *std::move(endpoint);
+  }
   const std::string name = absl::GetFlag(FLAGS_name);
   if (!ValidNodeName(name)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -294,6 +300,14 @@ absl::Status PlanJoin(const std::set<std::string>& command_line,
   join.machine = machine->hash;
   join.controller = options.controller;
   join.enroll = absl::GetFlag(FLAGS_enroll);
+  if (!join.enroll.empty()) {
+    absl::StatusOr<std::string> endpoint = ConnectEndpoint(join.enroll, 7703);
+    if (!endpoint.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--enroll: ", endpoint.status().message()));
+    }
+    join.enroll = *std::move(endpoint);
+  }
   join.beacon_port = static_cast<uint16_t>(absl::GetFlag(FLAGS_beacon_port));
   plan->join = std::move(join);
   options.enrolled = true;
@@ -429,30 +443,35 @@ std::optional<int> JoinFirst(Plan& plan, ShutdownSignals* signals,
   return std::nullopt;
 }
 
-// --help lists the flags of this file (absl looks for a file named after
-// the binary by default).
-void ConfigureUsage() {
-  absl::SetProgramUsageMessage(kUsage);
-  absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "daemon/main.cc");
+// The command line: the flags of this file by group (common/command_line.h).
+CommandLineSpec CommandLineFor() {
+  CommandLineSpec spec;
+  spec.program = "quark-worker";
+  spec.version = QUARK_VERSION;
+  spec.usage = absl::StrCat("quark-worker: ", kUsage, "\n");
+  spec.groups = {
+      {"Joining the cluster",
+       {"join", "state_dir", "controller", "enroll", "beacon_port", "boot"}},
+      {"Sieving", {"threads", "memory_limit", "credits", "drain_timeout"}},
+      {"The node", {"name", "key", "controller_key", "sysfs_root"}},
+      {"Settings and logs", {"config", "log_level"}},
   };
-  config.contains_helpshort_flags = config.contains_help_flags;
-  absl::SetFlagsUsageConfig(config);
+  return spec;
 }
 
 int Main(int argc, char** argv) {
-  ConfigureUsage();
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  const bool join_command = rest.size() > 1 && std::string(rest[1]) == "join";
-  if (rest.size() > (join_command ? 3 : 1)) {
+  const CommandLine command_line = ParseCommandLine(argc, argv, CommandLineFor());
+  if (command_line.exit.has_value()) return *command_line.exit;
+  const std::vector<std::string>& args = command_line.args;
+  const bool join_command = !args.empty() && args[0] == "join";
+  if (args.size() > (join_command ? 2u : 0u)) {
     std::fprintf(stderr, "quark-worker: unexpected argument '%s'\n",
-                 rest[join_command ? 3 : 1]);
+                 args[join_command ? 2 : 0].c_str());
     return 2;
   }
   // The command line first, to learn where the file is; then the file
   // fills in what the command line left alone.
-  const std::set<std::string> given = FlagsOnCommandLine(argc, argv);
+  const std::set<std::string>& given = command_line.given;
   if (absl::Status s = LoadConfigFile(absl::GetFlag(FLAGS_config),
                                       given.count("config") != 0, given);
       !s.ok()) {
@@ -471,7 +490,7 @@ int Main(int argc, char** argv) {
     JoinCommandOptions join;
     join.boot = absl::GetFlag(FLAGS_boot);
     join.state_dir = absl::GetFlag(FLAGS_state_dir);
-    if (rest.size() == 3) join.token = rest[2];
+    if (args.size() == 2) join.token = args[1];
     if (join.boot && !join.token.empty()) {
       std::fprintf(stderr,
                    "quark-worker: usage: quark-worker join [TOKEN | -] (the "

@@ -294,6 +294,7 @@ absl::Status ApplyOption(const std::string& name, const std::string& value,
       return UsageError("option '--controller' needs an endpoint", topic);
     }
     command->controller = value;
+    command->controller_from_flag = true;
   } else if (name == "timeout") {
     auto timeout = ParseTimeout(value);
     if (!timeout.ok()) return UsageError(timeout.status().message(), topic);
@@ -470,14 +471,9 @@ std::optional<absl::Duration> ParseTtlForms(absl::string_view text) {
 
 absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
   absl::Duration d;
-  double seconds = 0;
-  if (absl::SimpleAtod(text, &seconds) && !text.empty() &&
-      absl::ascii_isdigit(static_cast<unsigned char>(text.back()))) {
-    d = absl::Seconds(seconds);
-  } else if (!absl::ParseDuration(text, &d)) {
+  if (!ParseDurationText(text, &d)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("invalid --timeout '", text,
-                     "': expected a duration such as 5s, 500ms or 2m"));
+        absl::StrCat("invalid --timeout '", text, "': expected ", kDurationForms));
   }
   if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -554,6 +550,15 @@ absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
   const std::vector<std::string> rest(scanned.positional.begin() + used,
                                       scanned.positional.end());
   RETURN_IF_ERROR(ParseVerbArgs(*verb, rest, &command));
+  // HOST or HOST:PORT for tcp://HOST:PORT, from the flag or the environment.
+  auto endpoint = ConnectEndpoint(command.controller, kDefaultApiPort);
+  if (!endpoint.ok()) {
+    return UsageError(absl::StrCat(command.controller_from_flag ? "--controller"
+                                                                : "QUARK_CONTROLLER",
+                                   ": ", endpoint.status().message()),
+                      Topic(*verb));
+  }
+  command.controller = *std::move(endpoint);
   if (command.verb != Verb::kKeygen &&
       command.key.empty() != command.controller_key.empty()) {
     return UsageError(

@@ -21,6 +21,8 @@
 namespace quark {
 
 inline constexpr char kDefaultController[] = "tcp://127.0.0.1:7702";
+// The port of a --controller given as HOST alone: the controller's API.
+inline constexpr int kDefaultApiPort = 7702;
 
 enum class Verb {
   kHelp,  // print the usage of `topic` (or the general usage) and exit 0
@@ -45,7 +47,9 @@ struct Command {
   std::string topic;  // kHelp: a command name, or empty for the overview
 
   // Global options.
+  // As typed (HOST, HOST:PORT) until ParseCommand makes it tcp://HOST:PORT.
   std::string controller = kDefaultController;
+  bool controller_from_flag = false;  // else from QUARK_CONTROLLER or the default
   absl::Duration timeout = absl::Seconds(5);
   bool json = false;
   // CURVE: this operator's secret key file and the controller's public

@@ -335,7 +335,8 @@ Outcome RunCommand(const Command& command, ApiCaller& api,
       return {absl::StrCat("quark ", options.version, "\n"), absl::OkStatus()};
     case Verb::kKeygen: {
       auto key = WriteKeyPair(command.dir, command.name);
-      if (!key.ok()) return {"", key.status()};
+      // Whatever went wrong is here, not at a controller: exit 2.
+      if (!key.ok()) return {"", absl::InvalidArgumentError(key.status().message())};
       const std::string base = absl::StrCat(command.dir, "/", command.name);
       return {absl::StrCat("wrote ", base, ".key (secret, mode 0600) and ",
                            base, ".pub\n", command.name, " ", *key, "\n"),

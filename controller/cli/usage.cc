@@ -29,8 +29,9 @@ Commands:
 
 constexpr char kGlobalOptions[] = R"(
 Options (before or after the command, as --opt=value or --opt value):
-  --controller EP   the controller's api endpoint; default: $QUARK_CONTROLLER,
-                    else tcp://127.0.0.1:7702
+  --controller EP   the controller's api endpoint: HOST, HOST:PORT or
+                    tcp://HOST:PORT (port 7702 when not given); default:
+                    $QUARK_CONTROLLER, else tcp://127.0.0.1:7702
   --timeout D       how long the controller may stay silent before quark
                     gives up: 5s (default), 500ms, 2m, or a bare number of
                     seconds. Meanwhile queries, drain and undrain are sent

@@ -55,6 +55,23 @@ TEST(ParseCommandTest, ControllerFromEnvironmentUnlessGiven) {
             "tcp://x:2");
 }
 
+TEST(ParseCommandTest, ControllerAsHostOrHostPort) {
+  EXPECT_EQ(Parse("jobs --controller 10.0.0.1")->controller, "tcp://10.0.0.1:7702");
+  EXPECT_EQ(Parse("jobs --controller=pi:7800")->controller, "tcp://pi:7800");
+  EXPECT_EQ(Parse("jobs", "pi-01.local")->controller, "tcp://pi-01.local:7702");
+  const auto bad = Parse("jobs --controller=pi:99999");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(ExitCode(bad.status()), 2);
+  EXPECT_EQ(bad.status().message(),
+            "--controller: endpoint 'pi:99999': the port is a number from 1 to 65535; "
+            "expected HOST, HOST:PORT or tcp://HOST:PORT (such as 10.0.0.1:7700)");
+  const auto env = Parse("jobs", "tcp://");
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.status().message().substr(0, 30), "QUARK_CONTROLLER: endpoint 'tc");
+  // Help needs no controller, however bad the environment's.
+  EXPECT_TRUE(Parse("--help", "tcp://").ok());
+}
+
 TEST(ParseCommandTest, OtherCommands) {
   EXPECT_EQ(Parse("jobs")->verb, Verb::kJobs);
   EXPECT_EQ(Parse("nodes --json")->verb, Verb::kNodes);

@@ -1,6 +1,9 @@
 #include "controller/cli/run.h"
 
+#include <unistd.h>
+
 #include <deque>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,6 +75,21 @@ TEST(BuildRequestTest, SubmitCarriesKindRangeAndPriority) {
   EXPECT_EQ(BuildRequest(Parse("undrain pi1")).undrain().node(), "pi1");
   EXPECT_TRUE(BuildRequest(Parse("jobs")).has_list_jobs());
   EXPECT_TRUE(BuildRequest(Parse("nodes")).has_list_nodes());
+}
+
+TEST(RunTest, KeygenMakesTheFolderAndItsErrorsExit2) {
+  const std::string dir = testing::TempDir() + "run_test_keygen_" +
+                          std::to_string(::getpid()) + "/quark";
+  ScriptedApi api;
+  const Outcome made = RunCommand(Parse("keygen ctl --dir " + dir), api, RunOptions());
+  ASSERT_TRUE(made.status.ok()) << made.status;
+  EXPECT_EQ(made.out.rfind("wrote " + dir + "/ctl.key", 0), 0u) << made.out;
+  // Again: the pair exists. A local problem, not an unreachable controller.
+  const Outcome again = RunCommand(Parse("keygen ctl --dir " + dir), api, RunOptions());
+  EXPECT_EQ(ExitCode(again.status), 2);
+  EXPECT_NE(again.status.message().find("exists"), absl::string_view::npos)
+      << again.status;
+  std::filesystem::remove_all(std::filesystem::path(dir).parent_path());
 }
 
 TEST(RunTest, SubmitPrintsTheJobId) {

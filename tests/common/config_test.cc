@@ -121,27 +121,6 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.name;
     });
 
-std::set<std::string> OnCommandLine(std::vector<std::string> args) {
-  args.insert(args.begin(), "prog");
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  return FlagsOnCommandLine(static_cast<int>(argv.size()), argv.data());
-}
-
-TEST(FlagsOnCommandLineTest, FindsEveryForm) {
-  using S = std::set<std::string>;
-  EXPECT_EQ(OnCommandLine({}), S{});
-  EXPECT_EQ(OnCommandLine({"--test_threads=4"}), S{"test_threads"});
-  EXPECT_EQ(OnCommandLine({"-test_threads=4"}), S{"test_threads"});
-  EXPECT_EQ(OnCommandLine({"--test_endpoint", "tcp://x:1"}),
-            S{"test_endpoint"});
-  EXPECT_EQ(OnCommandLine({"--test_verbose"}), S{"test_verbose"});
-  EXPECT_EQ(OnCommandLine({"--notest_verbose"}),
-            (S{"notest_verbose", "test_verbose"}));
-  EXPECT_EQ(OnCommandLine({"--config=/x", "--", "--test_threads=4"}),
-            S{"config"});
-}
-
 class ApplyConfigTest : public testing::Test {
  protected:
   absl::FlagSaver saver_;  // Restores every flag after each test.
@@ -224,16 +203,25 @@ INSTANTIATE_TEST_SUITE_P(
         ApplyErrorCase{"Config", "\nconfig = /etc/other.conf",
                        "t.conf:2: 'config' cannot be set in a config file"},
         ApplyErrorCase{"BadInt", "\n\ntest_threads = four",
-                       "t.conf:3: bad value for 'test_threads': "},
+                       "t.conf:3: bad value for 'test_threads': expected a whole "
+                       "number"},
         ApplyErrorCase{"EmptyInt", "test_threads =",
                        "t.conf:1: bad value for 'test_threads': "},
         ApplyErrorCase{"BadBool", "test_verbose = maybe",
                        "t.conf:1: bad value for 'test_verbose': "},
-        ApplyErrorCase{"BadDuration", "test_timeout = 30",
-                       "t.conf:1: bad value for 'test_timeout': "}),
+        ApplyErrorCase{"BadDuration", "test_timeout = soon",
+                       "t.conf:1: bad value for 'test_timeout': expected a "
+                       "duration such as 30s, 500ms, 2m or 1h30m, or a number "
+                       "of seconds"}),
     [](const testing::TestParamInfo<ApplyErrorCase>& info) {
       return info.param.name;
     });
+
+TEST_F(ApplyConfigTest, ADurationMayBeBareSeconds) {
+  // As on the command line and in the CLI's --timeout: one syntax.
+  ASSERT_TRUE(Apply("test_timeout = 30", {}).ok());
+  EXPECT_EQ(absl::GetFlag(FLAGS_test_timeout), absl::Seconds(30));
+}
 
 class LoadConfigFileTest : public ApplyConfigTest {
  protected:

@@ -82,7 +82,19 @@ TEST_F(KeysTest, KeygenRefusesToOverwriteAndBadNames) {
   EXPECT_FALSE(fs::exists(dir_ / "a.key"));
   EXPECT_FALSE(WriteKeyPair(dir_.string(), "../evil").ok());
   EXPECT_FALSE(WriteKeyPair(dir_.string(), "").ok());
-  EXPECT_FALSE(WriteKeyPair((dir_ / "missing").string(), "b").ok());
+  // A file where the folder should be.
+  Write("file", "x");
+  EXPECT_FALSE(WriteKeyPair((dir_ / "file").string(), "b").ok());
+}
+
+TEST_F(KeysTest, KeygenMakesAMissingFolderForItsOwnerOnly) {
+  // The README's first command: `quark keygen controller --dir ~/quark`.
+  const fs::path folder = dir_ / "quark" / "keys";
+  ASSERT_TRUE(WriteKeyPair(folder.string(), "controller").ok());
+  EXPECT_TRUE(fs::exists(folder / "controller.key"));
+  struct stat st;
+  ASSERT_EQ(::stat(folder.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
 }
 
 TEST_F(KeysTest, SecretKeyReadableByOthersIsRefused) {

@@ -1,6 +1,7 @@
 #include "common/transport.h"
 
 #include <string>
+#include <utility>
 
 #include "gtest/gtest.h"
 
@@ -30,6 +31,46 @@ TEST(TransportTest, HostOfEndpoint) {
       {"ipc:///tmp/quark", "127.0.0.1"},
   };
   for (const auto& c : cases) EXPECT_EQ(HostOfEndpoint(c.endpoint), c.host);
+}
+
+TEST(TransportTest, ConnectEndpointTakesWhatOperatorsType) {
+  const std::pair<const char*, const char*> good[] = {
+      {"tcp://10.0.0.1:7700", "tcp://10.0.0.1:7700"},
+      {"10.0.0.1:27700", "tcp://10.0.0.1:27700"},
+      {"10.0.0.1", "tcp://10.0.0.1:7700"},
+      {"tcp://pi-01.local", "tcp://pi-01.local:7700"},
+      {"pi-01.local:7800", "tcp://pi-01.local:7800"},
+      {"[::1]:7700", "tcp://[::1]:7700"},
+      {"[fe80::1]", "tcp://[fe80::1]:7700"},
+      {"ipc:///run/quark.sock", "ipc:///run/quark.sock"},
+  };
+  for (const auto& [text, want] : good) {
+    auto got = ConnectEndpoint(text, 7700);
+    ASSERT_TRUE(got.ok()) << text << ": " << got.status();
+    EXPECT_EQ(*got, want) << text;
+  }
+  const std::pair<const char*, const char*> bad[] = {
+      {"", "no host"},
+      {":7700", "no host"},
+      {"10.0.0.1:", "the port is a number from 1 to 65535"},
+      {"10.0.0.1:0", "the port is a number from 1 to 65535"},
+      {"10.0.0.1:65536", "the port is a number from 1 to 65535"},
+      {"10.0.0.1:77x", "the port is a number from 1 to 65535"},
+      {"10.0.0.1:+80", "the port is a number from 1 to 65535"},
+      {"tcp://*:7700", "a host is a name or an address"},
+      {"my host:7700", "a host is a name or an address"},
+      {"[::1", "no ']' after the IPv6 address"},
+      {"[::1]7700", "expected ':' after ']'"},
+      {"[zz]:1", "not an IPv6 address"},
+  };
+  for (const auto& [text, why] : bad) {
+    auto got = ConnectEndpoint(text, 7700);
+    ASSERT_FALSE(got.ok()) << text;
+    EXPECT_EQ(got.status().message(),
+              std::string("endpoint '") + text + "': " + why +
+                  "; expected HOST, HOST:PORT or tcp://HOST:PORT (such as 10.0.0.1:7700)")
+        << text;
+  }
 }
 
 }  // namespace
