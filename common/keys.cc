@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/files.h"
@@ -71,13 +72,37 @@ absl::StatusOr<std::vector<Entry>> ParseEntries(absl::string_view text,
   return entries;
 }
 
-absl::StatusOr<Entry> SingleEntry(const std::string& path,
-                                  absl::string_view what) {
+enum class KeyFileKind { kUnknown, kSecret, kPublic };
+
+// What a key file says it holds: the first line `quark keygen` writes, else
+// its name's ending (.key, .pub).
+KeyFileKind KindOf(const std::string& path, absl::string_view text) {
+  if (absl::StartsWith(text, "# Quark CURVE secret key")) return KeyFileKind::kSecret;
+  if (absl::StartsWith(text, "# Quark CURVE public key")) return KeyFileKind::kPublic;
+  if (absl::EndsWith(path, ".key")) return KeyFileKind::kSecret;
+  if (absl::EndsWith(path, ".pub")) return KeyFileKind::kPublic;
+  return KeyFileKind::kUnknown;
+}
+
+// The file's one entry, refused when the file says it is of the other kind.
+absl::StatusOr<Entry> KeyEntry(const std::string& path, KeyFileKind want) {
   ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
+  const KeyFileKind kind = KindOf(path, text);
+  if (want == KeyFileKind::kSecret && kind == KeyFileKind::kPublic) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " is a public key; a secret key is wanted here (the NAME.key "
+              "that `quark keygen NAME` wrote beside it)"));
+  }
+  if (want == KeyFileKind::kPublic && kind == KeyFileKind::kSecret) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " is a secret key; a public key is wanted here (NAME.pub). A "
+              "secret key should not leave its machine: copy the .pub"));
+  }
   ASSIGN_OR_RETURN(std::vector<Entry> entries, ParseEntries(text, path));
   if (entries.size() != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": expected one ", what, ", found ", entries.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": expected one ", want == KeyFileKind::kSecret ? "secret" : "public",
+        " key, found ", entries.size()));
   }
   return entries.front();
 }
@@ -205,8 +230,25 @@ absl::StatusOr<std::string> WriteKeyPair(const std::string& dir,
 std::string ResolveCredentialPath(const std::string& path) {
   if (path.empty() || path.find('/') != std::string::npos) return path;
   const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
-  return absl::StrCat(dir != nullptr && *dir != '\0' ? dir : "/etc/quark", "/",
-                      path);
+  if (dir != nullptr && *dir != '\0') return absl::StrCat(dir, "/", path);
+  // What the user typed, when it names a file here.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) return path;
+  return absl::StrCat("/etc/quark/", path);
+}
+
+absl::StatusOr<KeyPair> ReadCredentialKeyFile(const std::string& path) {
+  const std::string resolved = ResolveCredentialPath(path);
+  absl::StatusOr<KeyPair> pair = ReadSecretKeyFile(resolved);
+  if (absl::IsNotFound(pair.status()) && resolved != path) {
+    return absl::NotFoundError(absl::StrCat(
+        pair.status().message(), " (a key named without '/' is looked for in ",
+        std::getenv("CREDENTIALS_DIRECTORY") != nullptr
+            ? "$CREDENTIALS_DIRECTORY"
+            : "the working directory, then in /etc/quark",
+        "; give ./", path, " or a full path for another)"));
+  }
+  return pair;
 }
 
 absl::StatusOr<KeyPair> ReadSecretKeyFile(const std::string& path) {
@@ -215,12 +257,13 @@ absl::StatusOr<KeyPair> ReadSecretKeyFile(const std::string& path) {
     return absl::NotFoundError(
         absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
   }
+  // Of the right kind first: chmod advice for a public key would mislead.
+  ASSIGN_OR_RETURN(Entry entry, KeyEntry(path, KeyFileKind::kSecret));
   if (st.st_mode & (S_IROTH | S_IWOTH)) {
     return absl::PermissionDeniedError(absl::StrCat(
         path, " is readable by anyone: a secret key must not be (chmod 600 ",
         path, ")"));
   }
-  ASSIGN_OR_RETURN(Entry entry, SingleEntry(path, "secret key"));
   KeyPair pair;
   pair.secret_key = std::move(entry.key);
   ASSIGN_OR_RETURN(pair.public_key, PublicKeyOf(pair.secret_key));
@@ -228,7 +271,7 @@ absl::StatusOr<KeyPair> ReadSecretKeyFile(const std::string& path) {
 }
 
 absl::StatusOr<std::string> ReadPublicKeyFile(const std::string& path) {
-  ASSIGN_OR_RETURN(Entry entry, SingleEntry(path, "public key"));
+  ASSIGN_OR_RETURN(Entry entry, KeyEntry(path, KeyFileKind::kPublic));
   return std::move(entry.key);
 }
 

@@ -55,9 +55,15 @@ absl::StatusOr<std::string> WriteKeyPair(const std::string& dir,
 
 // systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY: a path
 // without a '/' ("worker.key") is looked up there when that variable is
-// set, and in /etc/quark otherwise, so that one config file serves both a
-// unit and a daemon started by hand. Any other path is used as given.
+// set; otherwise it is the file of that name in the working directory when
+// there is one (what the user typed), else the one in /etc/quark, so that
+// one config file serves both a unit and a daemon started by hand. Any
+// other path is used as given.
 std::string ResolveCredentialPath(const std::string& path);
+
+// ReadSecretKeyFile(ResolveCredentialPath(path)); a missing file's error
+// says where a bare name was looked for.
+absl::StatusOr<KeyPair> ReadCredentialKeyFile(const std::string& path);
 
 // Reads a secret key file (one entry) and derives its public key. Refuses
 // a file that others than its owner and group may read, as ssh does.

@@ -48,7 +48,7 @@ ABSL_FLAG(std::string, key, "",
           "With it the control and collector sockets admit only the workers "
           "in --authorized_workers. A name without '/' is looked up in "
           "$CREDENTIALS_DIRECTORY when systemd sets it (LoadCredential=), "
-          "else in /etc/quark.");
+          "else in the working directory when it is there, else in /etc/quark.");
 ABSL_FLAG(std::string, authorized_workers, "/etc/quark/authorized_workers",
           "With --key: the workers let in, one `NAME PUBLIC-KEY` line each "
           "(what `quark keygen NAME` writes to NAME.pub). SIGHUP reloads it; "
@@ -145,7 +145,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
   }
   options.auth.operators_path = absl::GetFlag(FLAGS_authorized_operators);
   if (const std::string key = absl::GetFlag(FLAGS_key); !key.empty()) {
-    ASSIGN_OR_RETURN(options.key, ReadSecretKeyFile(ResolveCredentialPath(key)));
+    ASSIGN_OR_RETURN(options.key, ReadCredentialKeyFile(key));
     // Checked here too, so that a bad line is a configuration error (exit
     // 2) and not a failed start that systemd would retry.
     if (absl::Status s = Allowlist::Load(options.auth.workers_path).status();

@@ -73,7 +73,7 @@ ABSL_FLAG(std::string, key, "",
           "This node's CURVE secret key file (`quark keygen NODE`); needs "
           "--controller_key. A name without '/' is looked up in "
           "$CREDENTIALS_DIRECTORY when systemd sets it (LoadCredential=), "
-          "else in /etc/quark. "
+          "else in the working directory when it is there, else in /etc/quark. "
           "Empty: plain TCP, which a controller only takes on loopback or "
           "with --insecure.");
 ABSL_FLAG(std::string, controller_key, "",
@@ -224,7 +224,7 @@ absl::Status PlanManualKeys(Plan* plan) {
         "makes its own key in --state_dir; leave key and controller_key out");
   }
   WorkerOptions::Curve curve;
-  ASSIGN_OR_RETURN(curve.own, ReadSecretKeyFile(ResolveCredentialPath(key)));
+  ASSIGN_OR_RETURN(curve.own, ReadCredentialKeyFile(key));
   ASSIGN_OR_RETURN(curve.controller_key, ReadPublicKeyFile(controller_key));
   plan->options.curve = std::move(curve);
   return absl::OkStatus();

@@ -164,6 +164,42 @@ TEST_F(KeysTest, CredentialsDirectoryForBareNames) {
   EXPECT_EQ(ResolveCredentialPath("keys/worker.key"), "keys/worker.key");
 }
 
+TEST_F(KeysTest, ABareNameInTheWorkingDirectoryIsWhatWasMeant) {
+  ASSERT_TRUE(WriteKeyPair(dir_.string(), "w1").ok());
+  const fs::path before = fs::current_path();
+  fs::current_path(dir_);
+  EXPECT_EQ(ResolveCredentialPath("w1.key"), "w1.key");
+  EXPECT_TRUE(ReadCredentialKeyFile("w1.key").ok());
+  const absl::StatusOr<KeyPair> missing = ReadCredentialKeyFile("w2.key");
+  fs::current_path(before);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(),
+            "cannot read /etc/quark/w2.key: No such file or directory (a key named "
+            "without '/' is looked for in the working directory, then in /etc/quark; "
+            "give ./w2.key or a full path for another)");
+}
+
+TEST_F(KeysTest, EachKindOfKeyFileIsToldFromTheOther) {
+  ASSERT_TRUE(WriteKeyPair(dir_.string(), "w1").ok());
+  const std::string pub = (dir_ / "w1.pub").string();
+  const std::string key = (dir_ / "w1.key").string();
+  // A public key given as the secret one: said so, not "chmod 600" (it is 0644).
+  const absl::StatusOr<KeyPair> as_secret = ReadSecretKeyFile(pub);
+  EXPECT_EQ(as_secret.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(as_secret.status().message(),
+            pub + " is a public key; a secret key is wanted here (the NAME.key that "
+                  "`quark keygen NAME` wrote beside it)");
+  const absl::StatusOr<std::string> as_public = ReadPublicKeyFile(key);
+  EXPECT_EQ(as_public.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(as_public.status().message(),
+            key + " is a secret key; a public key is wanted here (NAME.pub). A secret "
+                  "key should not leave its machine: copy the .pub");
+  // Without keygen's first line the name's ending tells.
+  const std::string a = GenerateKeyPair()->public_key;
+  EXPECT_FALSE(ReadPublicKeyFile(Write("plain.key", "n " + a + "\n")).ok());
+  EXPECT_TRUE(ReadPublicKeyFile(Write("plain.txt", "n " + a + "\n")).ok());
+}
+
 TEST(LoopbackEndpointTest, OnlyLoopbackCounts) {
   EXPECT_TRUE(LoopbackEndpoint("tcp://127.0.0.1:7702"));
   EXPECT_TRUE(LoopbackEndpoint("tcp://127.1.2.3:7702"));
