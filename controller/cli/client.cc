@@ -1,6 +1,7 @@
 #include "controller/cli/client.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -176,6 +177,12 @@ absl::StatusOr<std::optional<proto::ApiReply>> ApiClient::Await(
       zmq::poll(items, std::chrono::milliseconds(absl::ToInt64Milliseconds(
                            absl::Ceil(left, absl::Milliseconds(1)))));
     } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) {
+        if (options_.interrupted && options_.interrupted()) {
+          return absl::CancelledError("interrupted");
+        }
+        continue;
+      }
       return absl::InternalError(absl::StrCat("poll: ", e.what()));
     }
     if (items[1].revents & ZMQ_POLLIN) RETURN_IF_ERROR(HandshakeFailure());

@@ -4,6 +4,7 @@
 #define QUARK_CONTROLLER_CLI_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <zmq.hpp>
@@ -59,6 +60,9 @@ struct ApiClientOptions {
     KeyPair own;
   };
   std::optional<Curve> curve;
+  // Asked when a signal interrupts the wait for a reply: true ends the call
+  // with Cancelled ("interrupted"), false waits on. Null: always wait on.
+  std::function<bool()> interrupted;
 };
 
 // When to send a request again and when to give up on it. Pure: the caller

@@ -70,6 +70,23 @@ bool IsCommand(absl::string_view name) {
   return false;
 }
 
+// Levenshtein distance, for the command a typo was meant to be.
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
 // "create, list or revoke" for the group "token".
 std::string SubcommandList(absl::string_view group) {
   std::vector<absl::string_view> subs;
@@ -135,6 +152,25 @@ absl::Status UsageError(absl::StatusCode code, absl::string_view message,
 
 absl::Status UsageError(absl::string_view message, absl::string_view command) {
   return UsageError(absl::StatusCode::kInvalidArgument, message, command);
+}
+
+// "unknown command 'node'; did you mean 'nodes'?": the nearest command
+// within two edits, when one is that near.
+absl::Status UnknownCommand(absl::string_view name) {
+  absl::string_view best;
+  size_t best_distance = 3;
+  for (const VerbInfo& info : kVerbs) {
+    const absl::string_view group = GroupOf(info.name);
+    const size_t distance = EditDistance(name, group);
+    if (distance < best_distance) {
+      best = group;
+      best_distance = distance;
+    }
+  }
+  return UsageError(
+      absl::StrCat("unknown command '", name, "'",
+                   best.empty() ? "" : absl::StrCat("; did you mean '", best, "'?")),
+      "");
 }
 
 // The command named by the first positional arguments: one word, or a
@@ -414,7 +450,7 @@ absl::Status ParseVerbArgs(const VerbInfo& verb,
     case Verb::kHelp: {
       if (args.empty()) return absl::OkStatus();
       if (!IsCommand(args[0])) {
-        return UsageError(absl::StrCat("unknown command '", args[0], "'"), "");
+        return UnknownCommand(args[0]);
       }
       size_t used = 1;  // `help token create` is `help token`
       if (args.size() > 1) RETURN_IF_ERROR(ResolveVerb(args, &used).status());
@@ -533,7 +569,7 @@ absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
   }
   const std::string& name = scanned.positional[0];
   if (!IsCommand(name)) {
-    return UsageError(absl::StrCat("unknown command '", name, "'"), "");
+    return UnknownCommand(name);
   }
   if (scanned.help) {
     command.topic = name;

@@ -213,7 +213,7 @@ std::string FormatNodeState(const proto::Node& node) {
 std::string FormatProgress(const proto::Job& job) {
   return absl::StrCat("job ", job.job_id(), ": ", JobStateName(job.state()),
                       " ", Percent(job.progress()), ", ", job.tasks_running(),
-                      " tasks running");
+                      job.tasks_running() == 1 ? " task running" : " tasks running");
 }
 
 std::string TokenStateName(proto::TokenState state) {

@@ -1,8 +1,10 @@
 // quark: the operator's command line for a Quark cluster. Parses the
 // arguments, runs the command against the controller, prints, and maps the
 // outcome to an exit code (see controller/cli/run.h).
+#include <signal.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -17,6 +19,16 @@
 #include "controller/cli/run.h"
 
 namespace {
+
+// Set by SIGINT and SIGTERM: the wait for the controller's reply then ends
+// with a word on what became of the job instead of a silent death.
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void OnInterrupt(int) { g_interrupted = 1; }
+
+// The shell's code for a death by SIGINT, which the interrupted command
+// still owes its caller.
+constexpr int kInterruptedExit = 130;
 
 // One line, always: the problem, then where the usage is explained.
 void PrintError(const absl::Status& status) {
@@ -75,6 +87,12 @@ int main(int argc, char** argv) {
   };
 
   quark::ApiClientOptions client_options;
+  client_options.interrupted = [] { return g_interrupted != 0; };
+  struct sigaction interrupt = {};
+  interrupt.sa_handler = OnInterrupt;  // no SA_RESTART: the poll returns EINTR
+  sigemptyset(&interrupt.sa_mask);
+  sigaction(SIGINT, &interrupt, nullptr);
+  sigaction(SIGTERM, &interrupt, nullptr);
   if (!command->key.empty() && command->verb != quark::Verb::kKeygen) {
     auto own = quark::ReadSecretKeyFile(command->key);
     auto server = own.ok() ? quark::ReadPublicKeyFile(command->controller_key)
@@ -93,5 +111,6 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   std::fputs(outcome.err.c_str(), stderr);
   if (!outcome.status.ok()) PrintError(outcome.status);
+  if (g_interrupted != 0 && absl::IsCancelled(outcome.status)) return kInterruptedExit;
   return quark::ExitCode(outcome.status);
 }

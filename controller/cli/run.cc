@@ -34,6 +34,25 @@ bool Ended(const proto::Job& job) {
          job.state() == proto::CANCELLED;
 }
 
+// `status`, from a wait on job `id` that stopped before the job ended, with
+// what became of the job and the commands to go on: it runs on, whatever
+// this process does.
+absl::Status JobGoesOn(const absl::Status& status, uint64_t id) {
+  const std::string follow = absl::StrCat("`quark job ", id, " --wait` follows it");
+  if (absl::IsCancelled(status)) {
+    return absl::CancelledError(absl::StrCat("interrupted; job ", id, " goes on: ",
+                                             follow, ", `quark cancel ", id,
+                                             "` stops it"));
+  }
+  if (absl::IsDeadlineExceeded(status) || absl::IsUnavailable(status)) {
+    return absl::Status(status.code(),
+                        absl::StrCat(status.message(), "; job ", id,
+                                     " goes on where the controller keeps it: ",
+                                     follow, " again once it answers"));
+  }
+  return status;
+}
+
 // Long-polls the job until it ends; returns it as it ended.
 absl::StatusOr<proto::Job> WaitForEnd(proto::Job job, const Command& command,
                                       ApiCaller& api,
@@ -46,8 +65,10 @@ absl::StatusOr<proto::Job> WaitForEnd(proto::Job job, const Command& command,
     watch->set_after_version(job.version());
     watch->set_timeout_ms(static_cast<uint32_t>(
         absl::ToInt64Milliseconds(options.watch_interval)));
-    ASSIGN_OR_RETURN(job, CallForJob(api, request,
-                                     options.watch_interval + command.timeout));
+    absl::StatusOr<proto::Job> next =
+        CallForJob(api, request, options.watch_interval + command.timeout);
+    if (!next.ok()) return JobGoesOn(next.status(), job.job_id());
+    job = *std::move(next);
   }
   if (options.progress) options.progress(job);
   return job;

@@ -264,6 +264,9 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         Bad{"", "no command given", kGeneral},
         Bad{"frobnicate", "unknown command 'frobnicate'", kGeneral},
+        Bad{"node", "unknown command 'node'; did you mean 'nodes'?", kGeneral},
+        Bad{"sumbit count 10", "unknown command 'sumbit'; did you mean 'submit'?",
+            kGeneral},
         Bad{"help frobnicate", "unknown command 'frobnicate'", kGeneral},
         Bad{"--bogus", "unknown option '--bogus'", kGeneral},
         Bad{"submit count 10 --bogus", "unknown option '--bogus'", kSubmit},

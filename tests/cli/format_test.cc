@@ -158,6 +158,8 @@ TEST(FormatTest, ShortReplies) {
   job.set_progress(0.5);
   job.set_tasks_running(3);
   EXPECT_EQ(FormatProgress(job), "job 7: running 50.0%, 3 tasks running");
+  job.set_tasks_running(1);
+  EXPECT_EQ(FormatProgress(job), "job 7: running 50.0%, 1 task running");
 }
 
 constexpr uint64_t kCreated = 1700000000000;  // 2023-11-14 22:13:20 UTC

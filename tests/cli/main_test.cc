@@ -30,15 +30,16 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-// `args` go through the shell; tests pass only plain words. The output
+// `args` go through the shell; tests pass only plain words. `prefix` runs
+// before it (e.g. `timeout`). The output
 // files are this process's own: ctest runs the cases of this binary as
 // parallel processes, which must not read each other's output.
-Ran Quark(const std::string& args) {
+Ran Quark(const std::string& args, const std::string& prefix = "") {
   const std::string dir = testing::TempDir();
   const std::string out = absl::StrCat(dir, "/quark_out.", getpid(), ".txt");
   const std::string err = absl::StrCat(dir, "/quark_err.", getpid(), ".txt");
   const std::string line =
-      absl::StrCat("env -u QUARK_CONTROLLER ", QUARK_CLI_BINARY, " ", args,
+      absl::StrCat(prefix, "env -u QUARK_CONTROLLER ", QUARK_CLI_BINARY, " ", args,
                    " >", out, " 2>", err, " </dev/null");
   const int status = std::system(line.c_str());
   Ran ran;
@@ -207,6 +208,24 @@ TEST(QuarkTest, SubmitWaitPrintsTheBareResult) {
   EXPECT_EQ(ran.exit_code, 0) << ran.err;
   EXPECT_EQ(ran.out, "9592\n");
   EXPECT_EQ(ran.err, "");
+}
+
+TEST(QuarkTest, CtrlCOnAWaitSaysTheJobGoesOnAndExits130) {
+  // Job 7 is made, then the watch is never answered: the operator gives up.
+  FakeController fake([](const proto::ApiRequest& request) -> std::vector<std::string> {
+    if (!request.has_submit()) return {};
+    proto::ApiReply reply = FakeController::ReplyTo(request);
+    *reply.mutable_job() = Job(proto::RUNNING, 1);
+    return {FakeController::Serialize(reply)};
+  });
+  const Ran ran = Quark(absl::StrCat("submit count 1e5 --wait --controller ",
+                                     fake.endpoint()),
+                        "timeout --preserve-status -s INT 1 ");
+  EXPECT_EQ(ran.exit_code, 130);
+  EXPECT_EQ(ran.out, "");
+  EXPECT_EQ(ran.err,
+            "quark: interrupted; job 7 goes on: `quark job 7 --wait` follows it, "
+            "`quark cancel 7` stops it\n");
 }
 
 TEST(QuarkTest, JobJsonIsOneDocument) {

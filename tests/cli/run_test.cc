@@ -130,6 +130,26 @@ TEST(RunTest, SubmitWaitWatchesUntilDoneAndPrintsTheBareResult) {
   EXPECT_EQ(seen, (std::vector<uint64_t>{1, 4, 4, 9}));
 }
 
+TEST(RunTest, AWaitCutShortSaysTheJobGoesOnAndHowToFollowIt) {
+  ScriptedApi interrupted;
+  interrupted.ThenJob(Job(proto::RUNNING, 1));
+  interrupted.Then(absl::CancelledError("interrupted"));  // Ctrl-C
+  Outcome outcome = RunCommand(Parse("submit count 1e5 --wait"), interrupted, RunOptions());
+  EXPECT_TRUE(absl::IsCancelled(outcome.status));
+  EXPECT_EQ(outcome.status.message(),
+            "interrupted; job 7 goes on: `quark job 7 --wait` follows it, "
+            "`quark cancel 7` stops it");
+
+  ScriptedApi silent;
+  silent.ThenJob(Job(proto::RUNNING, 1));
+  silent.Then(absl::DeadlineExceededError("cannot reach the controller at X"));
+  outcome = RunCommand(Parse("job 7 --wait"), silent, RunOptions());
+  EXPECT_EQ(ExitCode(outcome.status), 3);
+  EXPECT_EQ(outcome.status.message(),
+            "cannot reach the controller at X; job 7 goes on where the controller "
+            "keeps it: `quark job 7 --wait` follows it again once it answers");
+}
+
 TEST(RunTest, WaitOnAFailedJobExits1WithItsError) {
   ScriptedApi api;
   proto::Job failed = Job(proto::FAILED, 5);
