@@ -182,7 +182,8 @@ DIR/NAME.key holds the secret key (mode 0600; keep it on that machine) and
 DIR/NAME.pub the public key as the line `NAME KEY`, which is what the
 controller's authorized_workers and authorized_operators files take:
   cat NAME.pub >> /etc/quark/authorized_workers
-Refuses to overwrite either file. DIR defaults to the current directory.
+Refuses to overwrite either file. DIR defaults to the current directory and
+is made (mode 0700) when missing.
 See docs/security.md.
 )";
 
@@ -200,6 +201,21 @@ Gives a drained NODE work again. Prints `node NODE active`.
 constexpr char kHelp[] = R"(Usage: quark help [COMMAND]
 
 Shows the overview, or the usage of COMMAND (same as `quark COMMAND --help`).
+)";
+
+// What a command's own help says of the options and codes every command
+// shares; `quark --help` explains them in full.
+constexpr char kGlobalBrief[] = R"(
+Global options (`quark --help` explains them): --controller EP, --timeout D,
+--key FILE, --controller_key FILE, --json, --help, --version.
+Exit codes: 0 success; 1 the job failed or was cancelled, or the controller
+refused; 2 bad usage or bad input; 3 the controller is unreachable.
+)";
+
+// keygen asks no controller anything.
+constexpr char kKeygenBrief[] = R"(
+Exit codes: 0 the pair was written; 2 a bad name, a file that exists, or a
+folder that cannot be made or written.
 )";
 
 // One help text per command; a group of subcommands ("token") has one.
@@ -220,7 +236,8 @@ constexpr Topic kTopics[] = {
 std::string UsageText(absl::string_view command) {
   for (const Topic& topic : kTopics) {
     if (topic.command == command) {
-      return absl::StrCat(topic.text, kGlobalOptions, kExitCodes);
+      return absl::StrCat(topic.text,
+                          topic.command == "keygen" ? kKeygenBrief : kGlobalBrief);
     }
   }
   return absl::StrCat(kOverview, kGlobalOptions, kExitCodes);

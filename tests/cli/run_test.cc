@@ -466,6 +466,21 @@ TEST(RunTest, HelpNeedsNoController) {
   EXPECT_TRUE(api.requests.empty());
 }
 
+TEST(RunTest, ACommandsHelpIsItsOwnWithTheGlobalOptionsInBrief) {
+  ScriptedApi api;
+  const std::string submit = RunCommand(Parse("submit --help"), api, RunOptions()).out;
+  // Named once, explained in `quark --help` only.
+  EXPECT_NE(submit.find("Global options (`quark --help` explains them): --controller EP"),
+            std::string::npos) << submit;
+  EXPECT_EQ(submit.find("$QUARK_CONTROLLER"), std::string::npos) << submit;
+  EXPECT_NE(RunCommand(Parse("--help"), api, RunOptions()).out.find("$QUARK_CONTROLLER"),
+            std::string::npos);
+  // keygen talks to no controller: no controller options at all.
+  const std::string keygen = RunCommand(Parse("keygen --help"), api, RunOptions()).out;
+  EXPECT_EQ(keygen.find("--controller"), std::string::npos) << keygen;
+  EXPECT_NE(keygen.find("Exit codes: 0 the pair was written; 2"), std::string::npos);
+}
+
 // ------------------------------------------------- long jobs and --yes
 
 proto::ApiReply NodesWithSpeed(double speed, int nodes) {
