@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/status.h"
 #include "common/token.h"
 
 namespace quark {
@@ -352,6 +353,90 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
                                             " as JSON: ", status.ToString()));
   }
   return json + "\n";
+}
+
+namespace {
+
+// The result as JSON with the fields its kind answers and no other, so that
+// no script reads a gaps job's unset count as zero primes; none before the
+// job is DONE. Numbers are strings, as protobuf prints 64-bit integers.
+std::string ResultJson(const proto::Job& job) {
+  const proto::JobResult& r = job.result();
+  switch (job.kind()) {
+    case proto::COUNT:
+      return absl::StrCat("{\"count\":\"", r.count(), "\"}");
+    case proto::TWINS:
+      return absl::StrCat("{\"twins\":\"", r.twins(), "\"}");
+    case proto::GAPS:
+      return absl::StrCat("{\"max_gap\":\"", r.max_gap(), "\",\"max_gap_start\":\"",
+                          r.max_gap_start(), "\"}");
+    case proto::SUM:
+      return absl::StrCat("{\"sum\":\"", r.sum().empty() ? "0" : r.sum(), "\"}");
+    default:
+      return "{}";
+  }
+}
+
+// The job as one JSON object, without a trailing newline.
+absl::StatusOr<std::string> JobObject(const proto::Job& job) {
+  proto::Job rest = job;
+  rest.clear_result();
+  ASSIGN_OR_RETURN(std::string json,
+                   ToJson(static_cast<const google::protobuf::Message&>(rest)));
+  json.pop_back();  // "\n"
+  if (job.state() != proto::DONE) return json;
+  json.pop_back();  // "}"
+  return absl::StrCat(json, ",\"result\":", ResultJson(job), "}");
+}
+
+}  // namespace
+
+namespace {
+
+// `text` as a JSON string, quotes included.
+std::string JsonQuote(absl::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(&out, absl::StrFormat("\\u%04x", static_cast<int>(c)));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string ErrorJson(const absl::Status& status, int exit_code) {
+  return absl::StrCat("{\"error\":{\"message\":", JsonQuote(status.message()),
+                      ",\"exit_code\":", exit_code, "}}\n");
+}
+
+absl::StatusOr<std::string> ToJson(const proto::Job& job) {
+  ASSIGN_OR_RETURN(std::string json, JobObject(job));
+  return json + "\n";
+}
+
+absl::StatusOr<std::string> ToJson(const proto::JobList& list) {
+  std::vector<std::string> jobs;
+  for (const proto::Job& job : list.jobs()) {
+    ASSIGN_OR_RETURN(std::string json, JobObject(job));
+    jobs.push_back(std::move(json));
+  }
+  return absl::StrCat("{\"jobs\":[", absl::StrJoin(jobs, ","), "]}\n");
 }
 
 }  // namespace quark

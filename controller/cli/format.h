@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/quark.pb.h"
@@ -95,6 +96,15 @@ std::string FormatRange(const proto::Range& range);
 // The message as one JSON document with the proto field names and every
 // field, default values included.
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);
+// A job, or a list of them, as above, except that a result holds only the
+// fields of its job's kind ({"count":"9592"} for COUNT, max_gap and
+// max_gap_start for GAPS, ...), and only once the job is DONE.
+absl::StatusOr<std::string> ToJson(const proto::Job& job);
+absl::StatusOr<std::string> ToJson(const proto::JobList& list);
+
+// A failed command under --json, as one JSON document for the script that
+// reads stdout: {"error":{"message":"...","exit_code":2}}.
+std::string ErrorJson(const absl::Status& status, int exit_code);
 
 }  // namespace quark
 

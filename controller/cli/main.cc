@@ -110,7 +110,15 @@ int main(int argc, char** argv) {
   std::fputs(outcome.out.c_str(), stdout);
   std::fflush(stdout);
   std::fputs(outcome.err.c_str(), stderr);
-  if (!outcome.status.ok()) PrintError(outcome.status);
-  if (g_interrupted != 0 && absl::IsCancelled(outcome.status)) return kInterruptedExit;
-  return quark::ExitCode(outcome.status);
+  const int code = g_interrupted != 0 && absl::IsCancelled(outcome.status)
+                       ? kInterruptedExit
+                       : quark::ExitCode(outcome.status);
+  if (!outcome.status.ok()) {
+    // The script reading stdout gets a document either way.
+    if (command->json && outcome.out.empty()) {
+      std::fputs(quark::ErrorJson(outcome.status, code).c_str(), stdout);
+    }
+    PrintError(outcome.status);
+  }
+  return code;
 }

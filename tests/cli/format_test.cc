@@ -1,10 +1,14 @@
 #include "controller/cli/format.h"
 
+#include <algorithm>
+#include <utility>
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/keys.h"
 #include "common/token.h"
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace quark {
@@ -329,6 +333,40 @@ TEST(ToJsonTest, ProtoNamesAndDefaults) {
   const auto empty = ToJson(proto::NodeList());
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(*empty, "{\"nodes\":[]}\n");
+}
+
+TEST(ToJsonTest, AnErrorIsOneDocumentWithItsExitCode) {
+  EXPECT_EQ(ErrorJson(absl::NotFoundError("no job 9"), 2),
+            "{\"error\":{\"message\":\"no job 9\",\"exit_code\":2}}\n");
+  EXPECT_EQ(ErrorJson(absl::InvalidArgumentError("bad \"x\"\\\n\x01"), 2),
+            "{\"error\":{\"message\":\"bad \\\"x\\\"\\\\\\n\\u0001\",\"exit_code\":2}}\n");
+}
+
+TEST(ToJsonTest, AResultHasTheFieldsOfItsKindOnlyAndOnlyOnceDone) {
+  const std::pair<proto::Kind, const char*> kinds[] = {
+      {proto::COUNT, "\"result\":{\"count\":\"9592\"}}"},
+      {proto::TWINS, "\"result\":{\"twins\":\"1224\"}}"},
+      {proto::GAPS, "\"result\":{\"max_gap\":\"72\",\"max_gap_start\":\"31397\"}}"},
+  };
+  for (const auto& [kind, result] : kinds) {
+    const auto json = ToJson(DoneJob(kind));
+    ASSERT_TRUE(json.ok()) << json.status();
+    EXPECT_TRUE(absl::EndsWith(*json, std::string(result) + "\n")) << *json;
+    EXPECT_EQ(std::count(json->begin(), json->end(), '\n'), 1);
+  }
+  proto::Job running = DoneJob(proto::COUNT);
+  running.set_state(proto::RUNNING);
+  EXPECT_EQ(ToJson(running)->find("\"result\""), std::string::npos) << *ToJson(running);
+  proto::JobList list;
+  *list.add_jobs() = DoneJob(proto::TWINS);
+  *list.add_jobs() = running;
+  const auto both = ToJson(list);
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->rfind("{\"jobs\":[{\"job_id\":\"7\"", 0), 0u) << *both;
+  EXPECT_NE(both->find("\"result\":{\"twins\":\"1224\"}},{\"job_id\""), std::string::npos)
+      << *both;
+  EXPECT_TRUE(absl::EndsWith(*both, "}]}\n")) << *both;
+  EXPECT_EQ(*ToJson(proto::JobList()), "{\"jobs\":[]}\n");
 }
 
 }  // namespace

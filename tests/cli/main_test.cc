@@ -228,6 +228,14 @@ TEST(QuarkTest, CtrlCOnAWaitSaysTheJobGoesOnAndExits130) {
             "`quark cancel 7` stops it\n");
 }
 
+TEST(QuarkTest, AnErrorUnderJsonIsAJsonDocumentOnStdoutToo) {
+  FakeController fake(Answer);
+  const Ran ran = Quark(absl::StrCat("job 9 --json --controller=", fake.endpoint()));
+  EXPECT_EQ(ran.exit_code, 2);
+  EXPECT_EQ(ran.out, "{\"error\":{\"message\":\"no job 9\",\"exit_code\":2}}\n");
+  EXPECT_EQ(ran.err, "quark: no job 9\n");
+}
+
 TEST(QuarkTest, JobJsonIsOneDocument) {
   FakeController fake(Answer);
   const Ran ran =
