@@ -6,8 +6,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/numbers.h"
 #include "common/status.h"
@@ -70,6 +72,17 @@ bool IsCommand(absl::string_view name) {
   return false;
 }
 
+// "running" for --state; nullopt for a word that names no state.
+std::optional<proto::JobState> ParseJobState(absl::string_view word) {
+  constexpr std::pair<absl::string_view, proto::JobState> kStates[] = {
+      {"queued", proto::QUEUED}, {"running", proto::RUNNING}, {"done", proto::DONE},
+      {"failed", proto::FAILED}, {"cancelled", proto::CANCELLED}};
+  for (const auto& [name, state] : kStates) {
+    if (absl::EqualsIgnoreCase(word, name)) return state;
+  }
+  return std::nullopt;
+}
+
 // Levenshtein distance, for the command a typo was meant to be.
 size_t EditDistance(absl::string_view a, absl::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -126,6 +139,8 @@ constexpr OptionInfo kOptions[] = {
     {"yes", false, Bit(Verb::kSubmit)},
     {"dir", true, Bit(Verb::kKeygen)},
     {"pending", false, Bit(Verb::kNodes)},
+    {"limit", true, Bit(Verb::kJobs)},
+    {"state", true, Bit(Verb::kJobs)},
     {"ttl", true, Bit(Verb::kTokenCreate)},
     {"uses", true, Bit(Verb::kTokenCreate)},
     {"approve", false, Bit(Verb::kTokenCreate)},
@@ -352,6 +367,25 @@ absl::Status ApplyOption(const std::string& name, const std::string& value,
     command->wait = true;
   } else if (name == "yes") {
     command->yes = true;
+  } else if (name == "limit") {
+    int limit = 0;
+    if (!absl::SimpleAtoi(value, &limit) || limit < 0) {
+      return UsageError(absl::StrCat("invalid --limit '", value,
+                                     "': a number of jobs, 0 for all"),
+                        topic);
+    }
+    command->limit = limit;
+  } else if (name == "state") {
+    for (absl::string_view word : absl::StrSplit(value, ',')) {
+      std::optional<proto::JobState> state = ParseJobState(word);
+      if (!state.has_value()) {
+        return UsageError(absl::StrCat("invalid --state '", word,
+                                       "': queued, running, done, failed or "
+                                       "cancelled (several: done,failed)"),
+                          topic);
+      }
+      command->states.insert(*state);
+    }
   } else if (name == "pending") {
     command->pending = true;
   } else if (name == "approve") {

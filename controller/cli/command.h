@@ -9,6 +9,7 @@
 #define QUARK_CONTROLLER_CLI_COMMAND_H_
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,10 @@ struct Command {
   uint64_t job_id = 0;    // job, cancel
   std::string node;       // drain, undrain, approve, reject
   bool pending = false;   // nodes --pending: those waiting for approval
+  // jobs: the newest `limit` jobs (0: all; -1: not given, which is 20 on a
+  // terminal and all otherwise), of the `states` given (empty: any).
+  int limit = -1;
+  std::set<proto::JobState> states;
   std::string name;       // keygen
   std::string dir = ".";  // keygen --dir
 

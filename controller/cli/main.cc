@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   options.zone = absl::LocalTimeZone();
   options.version = QUARK_VERSION;
   const bool tty = isatty(STDERR_FILENO) == 1;
+  options.terminal = isatty(STDOUT_FILENO) == 1;
   bool progress_shown = false;
   if (tty) {
     options.progress = [&progress_shown](const quark::proto::Job& job) {

@@ -1,5 +1,6 @@
 #include "controller/cli/run.h"
 
+#include <algorithm>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -256,14 +257,52 @@ Outcome RunEnrollCommand(const Command& command, const proto::ApiReply& reply,
       command.verb == Verb::kApprove ? FormatApproved : FormatRejected);
 }
 
+// Shown on a terminal when no --limit says otherwise.
+constexpr int kTerminalJobs = 20;
+
+// What `quark jobs` shows of `all`: the jobs in the states asked for, the
+// newest `limit` of them (ids grow with submission), oldest first; `hidden`
+// counts those the limit left out.
+proto::JobList SelectJobs(const proto::JobList& all, const Command& command,
+                          const RunOptions& options, size_t* hidden) {
+  std::vector<const proto::Job*> picked;
+  for (const proto::Job& job : all.jobs()) {
+    if (command.states.empty() || command.states.count(job.state()) != 0) {
+      picked.push_back(&job);
+    }
+  }
+  std::sort(picked.begin(), picked.end(), [](const proto::Job* a, const proto::Job* b) {
+    return a->job_id() < b->job_id();
+  });
+  const int limit = command.limit >= 0 ? command.limit
+                    : options.terminal && !command.json ? kTerminalJobs
+                                                        : 0;
+  *hidden = 0;
+  if (limit > 0 && picked.size() > static_cast<size_t>(limit)) {
+    *hidden = picked.size() - static_cast<size_t>(limit);
+    picked.erase(picked.begin(), picked.begin() + static_cast<ptrdiff_t>(*hidden));
+  }
+  proto::JobList out;
+  for (const proto::Job* job : picked) *out.add_jobs() = *job;
+  return out;
+}
+
 Outcome RunOtherCommand(const Command& command, ApiCaller& api,
                         const RunOptions& options) {
   auto reply = api.Call(BuildRequest(command), command.timeout);
   if (!reply.ok()) return {"", reply.status()};
   switch (command.verb) {
-    case Verb::kJobs:
+    case Verb::kJobs: {
       if (!reply->has_jobs()) return {"", Unexpected(*reply)};
-      return Print<proto::JobList>(reply->jobs(), command.json, FormatJobList);
+      size_t hidden = 0;
+      const proto::JobList shown = SelectJobs(reply->jobs(), command, options, &hidden);
+      Outcome outcome = Print<proto::JobList>(shown, command.json, FormatJobList);
+      if (hidden > 0 && !command.json) {
+        absl::StrAppend(&outcome.out, "(", hidden, hidden == 1 ? " older job" : " older jobs",
+                        " not shown: --limit 0 shows all)\n");
+      }
+      return outcome;
+    }
     case Verb::kNodes:
       if (command.pending) {
         return RunEnrollCommand(command, *reply, options.zone);

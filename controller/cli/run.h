@@ -34,6 +34,8 @@ struct RunOptions {
   // Prints a note for the person at once (before a long --wait); when
   // empty, notes go into Outcome.err.
   std::function<void(const std::string& note)> note;
+  // stdout is a terminal: `quark jobs` then shows the newest 20 by default.
+  bool terminal = false;
 };
 
 // What to print: `out` on stdout, then `err` on stderr whatever the

@@ -91,10 +91,15 @@ estimate: on a terminal quark asks before submitting it; otherwise it is
 submitted and the estimate is printed on stderr beside the job id.
 )";
 
-constexpr char kJobs[] = R"(Usage: quark jobs [--json]
+constexpr char kJobs[] = R"(Usage: quark jobs [--limit N] [--state S[,S...]] [--json]
 
-Lists the jobs: ID KIND RANGE PRIO STATE PROGRESS RESULT. Ranges are
-inclusive.
+Lists the jobs the controller keeps, oldest first: ID KIND RANGE PRIO STATE
+PROGRESS RESULT. Ranges are inclusive.
+  --limit N   the newest N jobs; 0 for all. Default: 20 when the output is
+              a terminal (a last line says how many older ones it left out),
+              all otherwise
+  --state S   only jobs in state S: queued, running, done, failed or
+              cancelled; several with commas (--state failed,cancelled)
 )";
 
 constexpr char kJob[] = R"(Usage: quark job ID [--wait] [--json]

@@ -265,6 +265,12 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"", "no command given", kGeneral},
         Bad{"frobnicate", "unknown command 'frobnicate'", kGeneral},
         Bad{"node", "unknown command 'node'; did you mean 'nodes'?", kGeneral},
+        Bad{"jobs --limit -1", "invalid --limit '-1': a number of jobs, 0 for all",
+            "see 'quark jobs --help'"},
+        Bad{"jobs --state done,lost",
+            "invalid --state 'lost': queued, running, done, failed or cancelled "
+            "(several: done,failed)",
+            "see 'quark jobs --help'"},
         Bad{"sumbit count 10", "unknown command 'sumbit'; did you mean 'submit'?",
             kGeneral},
         Bad{"help frobnicate", "unknown command 'frobnicate'", kGeneral},

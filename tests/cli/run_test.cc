@@ -92,6 +92,43 @@ TEST(RunTest, KeygenMakesTheFolderAndItsErrorsExit2) {
   std::filesystem::remove_all(std::filesystem::path(dir).parent_path());
 }
 
+TEST(RunTest, JobsTakesALimitAndStates) {
+  proto::ApiReply reply;
+  for (uint64_t id : {3, 1, 2, 4}) {
+    proto::Job* job = reply.mutable_jobs()->add_jobs();
+    job->set_job_id(id);
+    job->set_kind(proto::COUNT);
+    job->set_state(id % 2 == 0 ? proto::DONE : proto::FAILED);
+  }
+  auto ids = [](const std::string& table) {
+    std::vector<std::string> out;
+    for (absl::string_view line : absl::StrSplit(table, '\n', absl::SkipEmpty())) {
+      out.emplace_back(line.substr(0, line.find(' ')));
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  auto run = [&](const std::string& line, bool terminal) {
+    ScriptedApi api;
+    api.Then(reply);
+    RunOptions options;
+    options.terminal = terminal;
+    return RunCommand(Parse(line), api, options);
+  };
+  EXPECT_EQ(ids(run("jobs", false).out), (V{"ID", "1", "2", "3", "4"}));
+  EXPECT_EQ(ids(run("jobs --limit 2", false).out),
+            (V{"ID", "3", "4", "(2"}));
+  EXPECT_EQ(run("jobs --limit 3", false).out.substr(run("jobs --limit 3", false).out.rfind('(')),
+            "(1 older job not shown: --limit 0 shows all)\n");
+  EXPECT_EQ(ids(run("jobs --state done", false).out), (V{"ID", "2", "4"}));
+  EXPECT_EQ(ids(run("jobs --state=failed,done --limit=1", false).out),
+            (V{"ID", "4", "(3"}));
+  // JSON: the same selection, and no note.
+  const std::string json = run("jobs --state failed --json", true).out;
+  EXPECT_EQ(json.find("\"job_id\":\"2\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"job_id\":\"3\""), std::string::npos) << json;
+}
+
 TEST(RunTest, SubmitPrintsTheJobId) {
   ScriptedApi api;
   api.ThenJob(Job(proto::QUEUED, 1));
