@@ -264,4 +264,59 @@ bool ParseDurationText(absl::string_view text, absl::Duration* out) {
   return absl::ParseDuration(text, out);
 }
 
+namespace {
+
+// "1e12", "2.5e9": n as mantissa x 10^k with at most three significant
+// digits and k >= 6; "" when it has no such form.
+std::string PowerOfTenForm(uint64_t n) {
+  if (n < 1'000'000) return "";
+  int k = 0;
+  uint64_t m = n;
+  while (m % 10 == 0) {
+    m /= 10;
+    ++k;
+  }
+  if (m >= 1000) return "";
+  const std::string digits = absl::StrCat(m);
+  const int exponent = k + static_cast<int>(digits.size()) - 1;
+  if (exponent < 6) return "";
+  std::string mantissa = digits.substr(0, 1);
+  if (digits.size() > 1) absl::StrAppend(&mantissa, ".", digits.substr(1));
+  return absl::StrCat(mantissa, "e", exponent);
+}
+
+// n, or its power-of-ten form when it has one.
+std::string Term(uint64_t n) {
+  const std::string form = PowerOfTenForm(n);
+  return form.empty() ? absl::StrCat(n) : form;
+}
+
+}  // namespace
+
+std::string ShortNumber(uint64_t n) {
+  constexpr uint64_t kTop = UINT64_MAX;
+  std::string form;
+  if (n == kTop) {
+    form = "2^64-1";
+  } else if (kTop - n >= 1'000'000 && kTop - n < (uint64_t{1} << 62) &&
+             !PowerOfTenForm(kTop - n).empty()) {
+    form = absl::StrCat("2^64-1-", PowerOfTenForm(kTop - n));
+  } else if (!(form = PowerOfTenForm(n)).empty()) {
+  } else if (n >= 1'000'000) {
+    // The largest power-of-ten term below n, plus a short rest.
+    uint64_t base = 1;
+    while (base <= n / 10) base *= 10;
+    const uint64_t head = n - n % base;
+    const std::string rest = Term(n % base);
+    if (n % base != 0 && rest.size() + 4 < absl::StrCat(n).size()) {
+      form = absl::StrCat(Term(head), "+", rest);
+    }
+  }
+  // Only what reads back as n; else the digits.
+  absl::StatusOr<uint64_t> back = form.empty() ? absl::StatusOr<uint64_t>(0)
+                                               : ParseNumber(form);
+  if (form.empty() || !back.ok() || *back != n) return absl::StrCat(n);
+  return form;
+}
+
 }  // namespace quark

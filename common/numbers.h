@@ -36,6 +36,12 @@ absl::StatusOr<uint64_t> ParseNumber(absl::string_view text);
 // wanted.
 absl::StatusOr<uint64_t> ParseSize(absl::string_view text);
 
+// `n` in the shortest of the forms ParseNumber reads that people use for
+// ranges, exactly: "1e12", "2.5e9", "1e18+2e10", "2^64-1", "2^64-1-1e10";
+// plain decimals below 1e6 and for any other number.
+// ParseNumber(ShortNumber(n)) == n always.
+std::string ShortNumber(uint64_t n);
+
 // "1.5 GiB", "240 MiB": a memory size for logs and errors.
 std::string FormatSize(uint64_t bytes);
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/numbers.h"
 #include "common/status.h"
 #include "common/token.h"
 
@@ -141,6 +142,10 @@ std::string FormatSubmitted(const proto::Job& job) {
   return absl::StrCat("job ", job.job_id(), "\n");
 }
 
+std::string ShortRange(const proto::Range& range) {
+  return absl::StrCat(ShortNumber(range.lo()), "..", ShortNumber(range.hi()));
+}
+
 std::string FormatRange(const proto::Range& range) {
   return absl::StrCat(range.lo(), "..", range.hi());
 }
@@ -169,7 +174,7 @@ std::string FormatJobList(const proto::JobList& jobs) {
       {"ID", "KIND", "RANGE", "PRIO", "STATE", "PROGRESS", "RESULT"}};
   for (const proto::Job& job : jobs.jobs()) {
     rows.push_back({absl::StrCat(job.job_id()), KindName(job.kind()),
-                    FormatRange(job.range()), absl::StrCat(job.priority()),
+                    ShortRange(job.range()), absl::StrCat(job.priority()),
                     JobStateName(job.state()), Percent(job.progress()),
                     Outcome(job)});
   }

@@ -92,6 +92,9 @@ std::string FormatRate(double numbers_per_second);
 std::string FormatAgo(uint64_t ms);
 // "0..1000" for the inclusive range [0, 1000].
 std::string FormatRange(const proto::Range& range);
+// The same in the short forms people type ("1e12..2^64-1", common/numbers.h
+// ShortNumber), for tables: one range near 2^64 would widen every row.
+std::string ShortRange(const proto::Range& range);
 
 // The message as one JSON document with the proto field names and every
 // field, default values included.

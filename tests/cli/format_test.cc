@@ -92,12 +92,23 @@ TEST(FormatJobListTest, AlignedTable) {
   queued->mutable_range()->set_hi(2000000000000);
   queued->set_priority(-1);
   queued->set_state(proto::QUEUED);
+  proto::Job* top = list.add_jobs();
+  top->set_job_id(13);
+  top->set_kind(proto::TWINS);
+  top->mutable_range()->set_lo(18446744063709551615ull);
+  top->mutable_range()->set_hi(18446744073709551615ull);
+  top->set_state(proto::RUNNING);
+  top->set_progress(0.25);
+  // Ranges in the forms people type: the one at the top of 64 bits does not
+  // make a 40-character column.
   EXPECT_EQ(FormatJobList(list),
-            "ID  KIND   RANGE                         PRIO  STATE   PROGRESS  "
+            "ID  KIND   RANGE                PRIO  STATE    PROGRESS  "
             "RESULT\n"
-            "7   gaps   0..100000                     0     done    100.0%    "
+            "7   gaps   0..100000            0     done     100.0%    "
             "max_gap=72 start=31397\n"
-            "12  count  1000000000000..2000000000000  -1    queued  0.0%      "
+            "12  count  1e12..2e12           -1    queued   0.0%      "
+            "-\n"
+            "13  twins  2^64-1-1e10..2^64-1  0     running  25.0%     "
             "-\n");
 }
 

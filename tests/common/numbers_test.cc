@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "gtest/gtest.h"
 
@@ -132,6 +133,32 @@ TEST(SizeTest, ParsesSizes) {
 TEST(SizeTest, FormatsSizes) {
   EXPECT_EQ(FormatSize(64ull << 20), "64 MiB");
   EXPECT_EQ(FormatSize(1536ull << 20), "1.5 GiB");
+}
+
+TEST(ShortNumberTest, TheFormsOfRangesAndNothingInexact) {
+  const std::pair<uint64_t, const char*> cases[] = {
+      {0, "0"},
+      {100000, "100000"},
+      {1000000, "1e6"},
+      {1000000000000, "1e12"},
+      {2500000000, "2.5e9"},
+      {1020000000000, "1.02e12"},
+      {1000000000001000, "1e15+1000"},
+      {1000000020000000000ull, "1e18+2e10"},
+      {UINT64_MAX, "2^64-1"},
+      {UINT64_MAX - 10000000000ull, "2^64-1-1e10"},
+      {123456789, "123456789"},
+      {99999999999, "99999999999"},
+  };
+  for (const auto& [n, want] : cases) {
+    EXPECT_EQ(ShortNumber(n), want) << n;
+  }
+  // Whatever it prints reads back as the number.
+  for (uint64_t n = 1; n < UINT64_MAX / 3; n = n * 3 + 7) {
+    const absl::StatusOr<uint64_t> back = ParseNumber(ShortNumber(n));
+    ASSERT_TRUE(back.ok()) << ShortNumber(n);
+    EXPECT_EQ(*back, n) << ShortNumber(n);
+  }
 }
 
 }  // namespace
