@@ -797,7 +797,29 @@ proto::Job Scheduler::JobView(const Job& job) const {
   view.set_duplicates(job.duplicates);
   view.set_progress(job.state == proto::DONE ? 1.0 : job.acc.Progress());
   view.set_version(job.version);
+  if (job.state == proto::QUEUED) view.set_waiting(WhyWaiting(job));
   return view;
+}
+
+// Why queued `job` has no task yet: the first reason that holds, in the
+// order Dispatch meets them.
+std::string Scheduler::WhyWaiting(const Job& job) const {
+  if (nodes_.empty()) return "no node is connected";
+  if (std::all_of(nodes_.begin(), nodes_.end(),
+                  [this](const auto& entry) { return drained_.count(entry.second->name) != 0; })) {
+    return "every node is drained";
+  }
+  for (const auto& key : queue_) {
+    const Job& ahead = *jobs_.at(std::get<2>(key));
+    if (ahead.id == job.id) break;
+    if (ahead.HasWork()) {
+      return absl::StrCat("behind job ", ahead.id, " (priority ", ahead.priority, ")");
+    }
+  }
+  if (job.unplaceable_since != absl::InfiniteFuture()) {
+    return "no node taking work can hold its next task (memory)";
+  }
+  return "every node is busy";
 }
 
 proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {

@@ -169,6 +169,7 @@ class Scheduler {
   void ForgetOldJobs();
   void CountNodesTakingWork();
   proto::Job JobView(const Job& job) const;
+  std::string WhyWaiting(const Job& job) const;
   proto::Node NodeView(const Node& node, absl::Time now) const;
   Node* FindNode(const std::string& name);
   Outbound Reject(const std::string& route, const std::string& reason,

@@ -73,6 +73,7 @@ std::string Elapsed(uint64_t ms) {
 std::string Outcome(const proto::Job& job) {
   if (job.state() == proto::DONE) return FormatResult(job);
   if (job.state() == proto::FAILED) return absl::StrCat("error: ", job.error());
+  if (!job.waiting().empty()) return absl::StrCat("- (", job.waiting(), ")");
   return "-";
 }
 
@@ -160,11 +161,13 @@ std::string FormatJob(const proto::Job& job, absl::TimeZone zone) {
   return absl::StrCat(
       "id: ", job.job_id(), "\n", "kind: ", KindName(job.kind()), "\n",
       "range: ", FormatRange(job.range()), "\n", "priority: ", job.priority(),
-      "\n", "state: ", JobStateName(job.state()), "\n",
+      "\n", "state: ", JobStateName(job.state()),
+      job.waiting().empty() ? "" : absl::StrCat(" (", job.waiting(), ")"), "\n",
       "progress: ", Percent(job.progress()), "\n", "tasks: ", job.tasks_done(),
       " done, ", job.tasks_running(), " running\n",
       "duplicates: ", job.duplicates(), "\n",
-      failed ? "error: " : "result: ", failed ? job.error() : Outcome(job),
+      failed ? "error: " : "result: ",
+      failed ? job.error() : job.state() == proto::DONE ? FormatResult(job) : "-",
       "\n", "submitted: ", Timestamp(job.submitted_ms(), zone), "\n",
       "finished: ", finished, "\n");
 }
@@ -217,6 +220,9 @@ std::string FormatNodeState(const proto::Node& node) {
 }
 
 std::string FormatProgress(const proto::Job& job) {
+  if (!job.waiting().empty()) {
+    return absl::StrCat("job ", job.job_id(), ": queued, ", job.waiting());
+  }
   return absl::StrCat("job ", job.job_id(), ": ", JobStateName(job.state()),
                       " ", Percent(job.progress()), ", ", job.tasks_running(),
                       job.tasks_running() == 1 ? " task running" : " tasks running");

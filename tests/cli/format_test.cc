@@ -112,6 +112,24 @@ TEST(FormatJobListTest, AlignedTable) {
             "-\n");
 }
 
+TEST(FormatJobTest, AQueuedJobSaysWhyItWaits) {
+  proto::Job job = DoneJob(proto::COUNT);
+  job.set_state(proto::QUEUED);
+  job.set_progress(0);
+  job.clear_result();
+  job.set_waiting("behind job 12 (priority 9)");
+  const std::string detail = FormatJob(job, absl::UTCTimeZone());
+  EXPECT_NE(detail.find("state: queued (behind job 12 (priority 9))\n"), std::string::npos)
+      << detail;
+  EXPECT_NE(detail.find("result: -\n"), std::string::npos) << detail;
+  proto::JobList list;
+  *list.add_jobs() = job;
+  EXPECT_NE(FormatJobList(list).find("queued  0.0%      - (behind job 12 (priority 9))\n"),
+            std::string::npos)
+      << FormatJobList(list);
+  EXPECT_EQ(FormatProgress(job), "job 7: queued, behind job 12 (priority 9)");
+}
+
 TEST(FormatJobListTest, Empty) {
   EXPECT_EQ(FormatJobList(proto::JobList()),
             "ID  KIND  RANGE  PRIO  STATE  PROGRESS  RESULT\n(no jobs)\n");

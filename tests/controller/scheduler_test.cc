@@ -457,6 +457,20 @@ TEST_F(SchedulerTest, HigherPriorityFirstThenSubmissionOrder) {
   EXPECT_LT(Job(low).finished_ms(), Job(low2).finished_ms() + 1);
 }
 
+TEST_F(SchedulerTest, AQueuedJobSaysWhyItWaits) {
+  const uint64_t low = Submit(proto::COUNT, 0, 1'000'000, 0);
+  EXPECT_EQ(Job(low).waiting(), "no node is connected");
+  const uint64_t high = Submit(proto::COUNT, 0, 1'000'000, 9);
+  const uint64_t a = Join("a");
+  EXPECT_EQ(Job(low).waiting(), "behind job 2 (priority 9)");
+  Control("a", Ready(a, 1));  // its one credit goes to the high job
+  EXPECT_EQ(Job(high).state(), proto::RUNNING);
+  EXPECT_EQ(Job(high).waiting(), "");
+  EXPECT_EQ(Job(low).waiting(), "behind job 2 (priority 9)");
+  ASSERT_TRUE(scheduler_.Drain("a", true, now_, &pending_).ok());
+  EXPECT_EQ(Job(low).waiting(), "every node is drained");
+}
+
 TEST_F(SchedulerTest, SeveralJobsRunAtOnceWhenTheFirstIsFullyLeased) {
   const uint64_t small = Submit(proto::COUNT, 0, 100);  // one task
   const uint64_t next = Submit(proto::SUM, 0, 100'000);
