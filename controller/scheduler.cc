@@ -350,6 +350,11 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
   for (uint64_t lease : std::set<uint64_t>(task.leases)) {
     ReleaseLease(lease, /*requeue=*/false);
   }
+  if (node != nodes_.end() && node->second->leases.empty() &&
+      drained_.count(node->second->name) != 0) {
+    QLOG(kNotice) << "node drained node=" << node->second->name
+                  << " hint=\"no work left on it: safe to remove\"";
+  }
   MarkTask(task, &result.partial());
   const uint64_t task_id = task.id;
   job.requeued.erase(std::remove(job.requeued.begin(), job.requeued.end(), task_id),
@@ -745,8 +750,15 @@ absl::StatusOr<proto::Node> Scheduler::Drain(const std::string& name, bool drain
   }
   dirty_drains_.emplace_back(name, drain);
   CountNodesTakingWork();
-  QLOG(kNotice) << (drain ? "node drained" : "node undrained")
-                << " node=" << name;
+  if (!drain) {
+    QLOG(kNotice) << "node undrained node=" << name;
+  } else if (node->leases.empty()) {
+    QLOG(kNotice) << "node drained node=" << name
+                  << " hint=\"no work left on it: safe to remove\"";
+  } else {
+    QLOG(kNotice) << "node draining node=" << name << " leases=" << node->leases.size()
+                  << " hint=\"drained once they finish\"";
+  }
   proto::ControlMsg msg;
   msg.mutable_drain()->set_drain(drain);
   out->push_back({node->route, std::move(msg)});

@@ -111,6 +111,13 @@ std::string JobStateName(proto::JobState state) {
   }
 }
 
+std::string NodeStateText(const proto::Node& node) {
+  if (node.state() == proto::DRAINING && node.leases() == 0 && !node.sieving()) {
+    return "drained";
+  }
+  return NodeStateName(node.state());
+}
+
 std::string NodeStateName(proto::NodeState state) {
   switch (state) {
     case proto::ACTIVE:
@@ -195,7 +202,7 @@ std::string FormatNodeList(const proto::NodeList& nodes) {
     // the first has not started yet (or the heartbeat saying so is due).
     const char* sieve = node.sieving() ? (node.leases() == 0 ? "stopping" : "busy")
                                        : (node.leases() == 0 ? "idle" : "starting");
-    rows.push_back({node.name(), NodeStateName(node.state()),
+    rows.push_back({node.name(), NodeStateText(node),
                     absl::StrCat(node.cores()), absl::StrCat(node.threads()),
                     absl::StrCat(node.leases()), sieve,
                     absl::StrCat(node.tasks_done()), FormatRate(node.rate()),
@@ -215,8 +222,11 @@ std::string FormatCancelled(const proto::Job& job) {
 }
 
 std::string FormatNodeState(const proto::Node& node) {
-  return absl::StrCat("node ", node.name(), " ", NodeStateName(node.state()),
-                      "\n");
+  const std::string state = NodeStateText(node);
+  const char* hint = state == "drained"    ? ": no work left on it, safe to remove"
+                     : state == "draining" ? ": its tasks finish, then it is drained"
+                                           : "";
+  return absl::StrCat("node ", node.name(), " ", state, hint, "\n");
 }
 
 std::string FormatProgress(const proto::Job& job) {

@@ -22,6 +22,9 @@ std::string KindName(proto::Kind kind);
 std::string JobStateName(proto::JobState state);
 // "active", "draining".
 std::string NodeStateName(proto::NodeState state);
+// "drained" for a draining node that holds no work (safe to remove), else
+// NodeStateName: the word the controller's log uses too.
+std::string NodeStateText(const proto::Node& node);
 
 // The answer of a DONE job without newline: the bare number for count,
 // twins and sum; "max_gap=G start=P" for gaps.

@@ -184,7 +184,15 @@ TEST(FormatTest, ShortReplies) {
   proto::Node node;
   node.set_name("pi1");
   node.set_state(proto::DRAINING);
-  EXPECT_EQ(FormatNodeState(node), "node pi1 draining\n");
+  node.set_leases(2);
+  EXPECT_EQ(FormatNodeState(node),
+            "node pi1 draining: its tasks finish, then it is drained\n");
+  node.set_leases(0);
+  node.set_sieving(true);  // still stopping a cancelled task
+  EXPECT_EQ(FormatNodeState(node),
+            "node pi1 draining: its tasks finish, then it is drained\n");
+  node.set_sieving(false);
+  EXPECT_EQ(FormatNodeState(node), "node pi1 drained: no work left on it, safe to remove\n");
   node.set_state(proto::ACTIVE);
   EXPECT_EQ(FormatNodeState(node), "node pi1 active\n");
   job.set_state(proto::RUNNING);

@@ -264,7 +264,7 @@ TEST(RunTest, ShortRepliesAndJson) {
   EXPECT_EQ(RunCommand(Parse("cancel 7"), api, RunOptions()).out,
             "job 7 cancelled\n");
   EXPECT_EQ(RunCommand(Parse("drain pi1"), api, RunOptions()).out,
-            "node pi1 draining\n");
+            "node pi1 drained: no work left on it, safe to remove\n");
   const std::string json =
       RunCommand(Parse("drain pi1 --json"), api, RunOptions()).out;
   EXPECT_NE(json.find("\"state\":\"DRAINING\""), std::string::npos) << json;
