@@ -33,6 +33,18 @@ absl::Status ReplyStatus(const proto::ApiReply& reply) {
   }
 }
 
+std::string OtherPortHint(const std::string& endpoint) {
+  const size_t colon = endpoint.rfind(':');
+  const std::string port = colon == std::string::npos ? "" : endpoint.substr(colon + 1);
+  const char* what = port == "7700"   ? "control port, for workers"
+                     : port == "7701" ? "collector, for workers' results"
+                     : port == "7703" ? "enroll port, for joining nodes"
+                                      : nullptr;
+  if (what == nullptr) return "";
+  return absl::StrCat("; port ", port, " is a controller's ", what,
+                      ": its API is usually port 7702");
+}
+
 bool Resendable(const proto::ApiRequest& request) {
   switch (request.body_case()) {
     case proto::ApiRequest::kWatch:
@@ -138,7 +150,8 @@ absl::StatusOr<proto::ApiReply> ApiClient::Call(proto::ApiRequest request,
     // silence.
     return absl::DeadlineExceededError(
         absl::StrCat("cannot reach the controller at ", endpoint_,
-                     " (no reply in ", absl::FormatDuration(timeout), ")"));
+                     " (no reply in ", absl::FormatDuration(timeout), ")",
+                     OtherPortHint(endpoint_)));
   }
   RETURN_IF_ERROR(ReplyStatus(*reply));
   if (reply->protocol_version() != kProtocolVersion) {
@@ -156,7 +169,12 @@ absl::StatusOr<std::optional<proto::ApiReply>> ApiClient::SendUntilReply(
     // A new id each time, so that only the reply to the latest send is
     // taken: the body is the same, and so is its answer.
     request.set_request_id(next_request_id_++);
-    RETURN_IF_ERROR(SendMessage(*socket_, request));
+    if (absl::Status s = SendMessage(*socket_, request); !s.ok()) {
+      // The queue holds the last send still: nothing there takes requests.
+      return absl::UnavailableError(absl::StrCat(
+          "the endpoint ", endpoint_, " takes no requests (", s.message(),
+          ")", OtherPortHint(endpoint_)));
+    }
     schedule.Sent(absl::Now());
     ASSIGN_OR_RETURN(std::optional<proto::ApiReply> reply,
                      Await(request.request_id(), schedule.WaitUntil()));

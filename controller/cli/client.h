@@ -47,6 +47,11 @@ class ApiCaller {
 // make a second job if sent again.
 bool Resendable(const proto::ApiRequest& request);
 
+// "; port 7700 is a controller's control port, for workers: its API is
+// usually port 7702" for an endpoint on one of the controller's other
+// default ports, which answer no API request; "" otherwise.
+std::string OtherPortHint(const std::string& endpoint);
+
 struct ApiClientOptions {
   // A Resendable request with no reply is sent again (same body, a new
   // request_id) this long after its last send; a Watch this long after its
