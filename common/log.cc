@@ -46,4 +46,11 @@ LogLine::~LogLine() {
   (void)ignored;
 }
 
+std::string Printable(absl::string_view id) {
+  std::string out;
+  out.reserve(id.size());
+  for (const char c : id) out += (c >= 0x21 && c <= 0x7e) ? c : '?';
+  return out;
+}
+
 }  // namespace quark

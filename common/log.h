@@ -9,6 +9,9 @@
 #define QUARK_COMMON_LOG_H_
 
 #include <sstream>
+#include <string>
+
+#include "absl/strings/string_view.h"
 
 namespace quark {
 
@@ -16,6 +19,10 @@ enum class LogLevel { kError = 3, kWarning = 4, kNotice = 5, kInfo = 6, kDebug =
 
 // Lines below `level` (numerically above it) are dropped. Default kInfo.
 void SetLogLevel(LogLevel level);
+
+// `id` with every byte outside printable ASCII (and space) as '?': peers'
+// routing ids are binary when libzmq made them, and a log line is text.
+std::string Printable(absl::string_view id);
 bool LogEnabled(LogLevel level);
 
 // Parses "error", "warning", "notice", "info" or "debug".

@@ -9,16 +9,6 @@
 #include "controller/auth.h"
 
 namespace quark {
-namespace {
-
-// A routing id, printable for logs (libzmq's own are binary).
-std::string Printable(absl::string_view route) {
-  std::string out;
-  for (char c : route) out += (c >= 0x21 && c <= 0x7e) ? c : '?';
-  return out;
-}
-
-}  // namespace
 
 Inbound::Inbound(Scheduler* scheduler, Api* api, const KeyDirectory* keys,
                  bool operator_keys)

@@ -70,14 +70,14 @@ std::vector<Outbound> Scheduler::OnControl(const std::string& route,
   const uint64_t session = SessionOf(msg);
   if (session == 0) {
     ++rejected_;
-    QLOG(kWarning) << "unexpected control message peer=" << route
+    QLOG(kWarning) << "unexpected control message peer=" << Printable(route)
                    << " type=" << msg.body_case();
     return out;
   }
   auto it = nodes_.find(session);
   if (it == nodes_.end() || it->second->route != route) {
     ++rejected_;
-    QLOG(kInfo) << "unknown session, asking to re-register peer=" << route
+    QLOG(kInfo) << "unknown session, asking to re-register peer=" << Printable(route)
                 << " session=" << session;
     Outbound reject = Reject(route, absl::StrCat("unknown session ", session), true);
     reject.msg.mutable_reject()->set_session(session);
@@ -126,7 +126,7 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
     const std::string reason = absl::StrCat(
         "protocol version ", hello.protocol_version(),
         " is not supported: this controller speaks version ", kProtocolVersion);
-    QLOG(kWarning) << "refused worker peer=" << route << " reason=\"" << reason
+    QLOG(kWarning) << "refused worker peer=" << Printable(route) << " reason=\"" << reason
                    << "\"";
     out.push_back(Reject(route, reason, false));
     return out;
@@ -136,7 +136,7 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
     const std::string reason =
         "node name must be 1-64 characters of [A-Za-z0-9._-] and equal the "
         "socket's routing id";
-    QLOG(kWarning) << "refused worker peer=" << route << " reason=\"" << reason
+    QLOG(kWarning) << "refused worker peer=" << Printable(route) << " reason=\"" << reason
                    << "\"";
     out.push_back(Reject(route, reason, false));
     return out;
