@@ -138,14 +138,16 @@ TEST_F(ClusterTest, SubmitPrintsJobIdAndJobsListsIt) {
   EXPECT_EQ(jobs.jobs(0).job_id(), id);
   EXPECT_TRUE(MatchesReference(jobs.jobs(0), proto::COUNT, 0, 1000));
 
-  // --json keeps the proto field names and prints zero fields too.
+  // --json keeps the proto field names and prints zero fields too, but a
+  // result only with its kind's fields: no count of a gaps job to misread.
   const CliResult json = cluster().RunCli({"--json", "job", m[1]});
   EXPECT_EQ(json.exit_code, 0) << json.ToString();
   for (const char* field : {"\"job_id\"", "\"tasks_done\"", "\"duplicates\"",
-                            "\"max_gap_start\"", "\"priority\""}) {
+                            "\"priority\"", "\"result\":{\"count\":\"168\"}"}) {
     EXPECT_NE(json.out.find(field), std::string::npos)
         << field << " in " << json.out;
   }
+  EXPECT_EQ(json.out.find("\"max_gap_start\""), std::string::npos) << json.out;
   EXPECT_EQ(json.out.find("\"jobId\""), std::string::npos) << json.out;
 
   const CliResult human = cluster().RunCli({"jobs"});
