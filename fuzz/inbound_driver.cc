@@ -455,13 +455,15 @@ void InboundDriver::CheckRestore() {
     proto::Job want = live[i];
     if (want.state() == proto::RUNNING) want.set_state(proto::QUEUED);
     proto::Job got = back[i];
-    // Not stored: derived from leases and events, which a restart resets;
-    // and a FAILED or CANCELLED job's progress, as its tasks are dropped.
+    // Not stored: derived from leases and events, which a restart resets,
+    // and from the nodes connected now (why a queued job waits); and a
+    // FAILED or CANCELLED job's progress, as its tasks are dropped.
     const bool ended =
         want.state() == proto::FAILED || want.state() == proto::CANCELLED;
     for (proto::Job* j : {&want, &got}) {
       j->clear_tasks_running();
       j->clear_version();
+      j->clear_waiting();
       if (ended) j->clear_progress();
     }
     if (Same(want) != Same(got)) {
