@@ -156,17 +156,23 @@ void WarnIfReadable(const std::string& origin) {
   }
 }
 
+// The endpoint flag `name` as typed (HOST, HOST:PORT, tcp://...) in its
+// tcp:// form; empty stays empty (found by the beacon, or the default).
+absl::StatusOr<std::string> EndpointFlag(const char* name, const std::string& value,
+                                         int default_port) {
+  if (value.empty()) return value;
+  absl::StatusOr<std::string> endpoint = ConnectEndpoint(value, default_port);
+  if (!endpoint.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": ", endpoint.status().message()));
+  }
+  return endpoint;
+}
+
 absl::Status PlanCommon(Plan* plan) {
   WorkerOptions& options = plan->options;
-  options.controller = absl::GetFlag(FLAGS_controller);
-  if (!options.controller.empty()) {
-    absl::StatusOr<std::string> endpoint = ConnectEndpoint(options.controller, 7700);
-    if (!endpoint.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--controller: ", endpoint.status().message()));
-    }
-    options.controller = *std::move(endpoint);
-  }
+  ASSIGN_OR_RETURN(options.controller,
+                   EndpointFlag("controller", absl::GetFlag(FLAGS_controller), 7700));
   const std::string name = absl::GetFlag(FLAGS_name);
   if (!ValidNodeName(name)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -299,15 +305,8 @@ absl::Status PlanJoin(const std::set<std::string>& command_line,
   join.name = options.session.node;
   join.machine = machine->hash;
   join.controller = options.controller;
-  join.enroll = absl::GetFlag(FLAGS_enroll);
-  if (!join.enroll.empty()) {
-    absl::StatusOr<std::string> endpoint = ConnectEndpoint(join.enroll, 7703);
-    if (!endpoint.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--enroll: ", endpoint.status().message()));
-    }
-    join.enroll = *std::move(endpoint);
-  }
+  ASSIGN_OR_RETURN(join.enroll,
+                   EndpointFlag("enroll", absl::GetFlag(FLAGS_enroll), 7703));
   join.beacon_port = static_cast<uint16_t>(absl::GetFlag(FLAGS_beacon_port));
   plan->join = std::move(join);
   options.enrolled = true;
