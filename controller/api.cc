@@ -80,6 +80,9 @@ proto::ApiReply Api::Dispatch(const proto::ApiRequest& request, absl::Time now,
         }
         *reply.mutable_nodes()->add_nodes() = std::move(node);
       }
+      for (auto& node : scheduler_->ListDeparted(now)) {
+        *reply.mutable_nodes()->add_departed() = std::move(node);
+      }
       reply.mutable_nodes();
       return reply;
     case proto::ApiRequest::kDrain:

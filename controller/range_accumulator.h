@@ -29,8 +29,13 @@ class RangeAccumulator {
 
   bool Complete() const { return complete_; }
 
-  // The partial of the whole range; meaningful once Complete().
+  // The partial of the whole range once Complete(); before, the partial
+  // of [lo, Frontier() - 1], the part with no gap from the start.
   const proto::Partial& Whole() const { return prefix_; }
+
+  // The first number Whole() does not cover yet: lo while the first piece
+  // is missing. Meaningless once Complete().
+  uint64_t Frontier() const { return frontier_; }
 
   // Numbers covered so far, as a fraction of the range (0 to 1).
   double Progress() const;

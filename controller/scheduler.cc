@@ -1,6 +1,7 @@
 #include "controller/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <set>
 #include <utility>
@@ -21,6 +22,27 @@ namespace {
 // that told no budget can.
 bool Holds(uint64_t budget, uint64_t hi) {
   return budget == 0 || MinTaskBytes(hi) <= budget;
+}
+
+// An idle node's rate falls by e every this many seconds.
+constexpr double kRateDecaySeconds = 10;
+
+uint64_t MillisAgo(absl::Time then, absl::Time now) {
+  return static_cast<uint64_t>(std::max<int64_t>(absl::ToInt64Milliseconds(now - then), 0));
+}
+
+// The word the log uses for a node that went, as `quark nodes` shows it.
+const char* NodeGoneWord(proto::NodeState gone) {
+  switch (gone) {
+    case proto::LOST:
+      return "lost";
+    case proto::LEFT:
+      return "left";
+    case proto::EVICTED:
+      return "evicted";
+    default:
+      return "removed";
+  }
 }
 
 }  // namespace
@@ -86,6 +108,7 @@ std::vector<Outbound> Scheduler::OnControl(const std::string& route,
   }
   Node& node = *it->second;
   node.last_heard = now;
+  if (!node.leases.empty() || node.sieving) node.last_busy = now;
   switch (msg.body_case()) {
     case proto::ControlMsg::kReady:
       OnReady(node, msg.ready(), &out);
@@ -94,11 +117,12 @@ std::vector<Outbound> Scheduler::OnControl(const std::string& route,
       DispatchTo(node, now, &out);
       break;
     case proto::ControlMsg::kGoodbye:
-      RemoveNode(session, "left", /*crashed=*/false, now, &out);
+      RemoveNode(session, proto::LEFT, /*crashed=*/false, now, &out);
       Dispatch(now, &out);  // its work, back in the queue, goes out at once
       break;
     case proto::ControlMsg::kHeartbeat:
       node.sieving = msg.heartbeat().sieving();
+      if (node.sieving) node.last_busy = now;
       break;
     default:
       break;
@@ -110,7 +134,7 @@ std::vector<Outbound> Scheduler::Evict(const std::string& name,
                                        absl::Time now) {
   std::vector<Outbound> out;
   if (Node* node = FindNode(name)) {
-    RemoveNode(node->session, "evicted", /*crashed=*/false, now, &out);
+    RemoveNode(node->session, proto::EVICTED, /*crashed=*/false, now, &out);
     Dispatch(now, &out);  // its work, back in the queue, goes out at once
   }
   return out;
@@ -145,9 +169,15 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
     // A new incarnation is a new process: the old one died. The same one
     // says Hello again after losing touch, which is no crash.
     const bool restarted = old->incarnation != hello.incarnation();
-    RemoveNode(old->session,
-               restarted ? "restarted" : "registered again", restarted, now, &out);
+    RemoveNode(old->session, proto::NODE_STATE_UNSPECIFIED, restarted, now, &out,
+               restarted ? "restarted" : "registered again");
   }
+  // Back: no longer listed as gone.
+  departed_.erase(std::remove_if(departed_.begin(), departed_.end(),
+                                 [&](const Departed& d) {
+                                   return d.view.name() == hello.node();
+                                 }),
+                  departed_.end());
   auto node = std::make_unique<Node>();
   node->session = next_session_++;
   node->name = hello.node();
@@ -219,11 +249,13 @@ bool Scheduler::HasNode(const std::string& name) const {
   return false;
 }
 
-void Scheduler::RemoveNode(uint64_t session, const char* why, bool crashed,
-                           absl::Time now, std::vector<Outbound>* out) {
+void Scheduler::RemoveNode(uint64_t session, proto::NodeState gone, bool crashed,
+                           absl::Time now, std::vector<Outbound>* out,
+                           const char* why) {
   auto it = nodes_.find(session);
   if (it == nodes_.end()) return;
   Node& node = *it->second;
+  if (why == nullptr) why = NodeGoneWord(gone);
   // A worker runs its leases in the order given, so its oldest is the one
   // it was sieving when it died.
   if (crashed && !node.leases.empty()) {
@@ -246,6 +278,15 @@ void Scheduler::RemoveNode(uint64_t session, const char* why, bool crashed,
   }
   QLOG(kNotice) << "node " << why << " node=" << node.name
                 << " session=" << session << " requeued=" << requeued;
+  if (gone != proto::NODE_STATE_UNSPECIFIED) {
+    Departed departed{NodeView(node, now), now, node.last_heard};
+    departed.view.set_state(gone);
+    departed.view.set_leases(0);
+    departed.view.set_sieving(false);
+    departed.view.set_rate(0);
+    departed_.push_front(std::move(departed));
+    if (departed_.size() > options_.keep_departed) departed_.pop_back();
+  }
   nodes_.erase(it);
   CountNodesTakingWork();
 }
@@ -337,6 +378,7 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
   if (node != nodes_.end()) {
     Node& n = *node->second;
     ++n.tasks_done;
+    n.last_busy = now;
     const double seconds =
         std::max(static_cast<double>(result.compute_us()), 1.0) / 1e6;
     const double rate = (static_cast<double>(task.hi - task.lo) + 1) / seconds;
@@ -428,6 +470,15 @@ void Scheduler::StopJob(Job& job, proto::JobState state, absl::Time now,
 
 void Scheduler::FinishJob(Job& job, proto::JobState state, absl::Time now) {
   queue_.erase(job.QueueKey());
+  if (state != proto::DONE) {
+    // Its merged tasks are forgotten with it: keep what they add up to.
+    job.final_progress = job.acc.Progress();
+    const uint64_t frontier = job.acc.Frontier();
+    if (!job.acc.Complete() && frontier > job.lo) {
+      job.partial = ToJobResult(job.kind, job.acc.Whole());
+      job.partial_hi = frontier - 1;
+    }
+  }
   job.state = state;
   job.finished = now;
   job.requeued.clear();
@@ -462,7 +513,11 @@ std::vector<Outbound> Scheduler::OnTick(absl::Time now) {
     if (now - node->last_heard > limit) lost.push_back(session);
   }
   for (uint64_t session : lost) {
-    RemoveNode(session, "lost", /*crashed=*/true, now, &out);
+    RemoveNode(session, proto::LOST, /*crashed=*/true, now, &out);
+  }
+  while (!departed_.empty() &&
+         now - departed_.back().when > options_.forget_departed_after) {
+    departed_.pop_back();
   }
   if (now - last_heartbeat_ >= options_.heartbeat_interval) {
     last_heartbeat_ = now;
@@ -790,6 +845,18 @@ std::vector<proto::Node> Scheduler::ListNodes(absl::Time now) const {
   return nodes;
 }
 
+std::vector<proto::Node> Scheduler::ListDeparted(absl::Time now) const {
+  std::vector<proto::Node> nodes;
+  for (const Departed& d : departed_) {
+    if (now - d.when > options_.forget_departed_after) break;  // not pruned yet
+    proto::Node view = d.view;
+    view.set_last_heard_ms_ago(MillisAgo(d.last_heard, now));
+    view.set_departed_ms_ago(MillisAgo(d.when, now));
+    nodes.push_back(std::move(view));
+  }
+  return nodes;
+}
+
 proto::Job Scheduler::JobView(const Job& job) const {
   proto::Job view;
   view.set_job_id(job.id);
@@ -807,7 +874,14 @@ proto::Job Scheduler::JobView(const Job& job) const {
   for (const auto& [id, task] : job.open) running += task.leases.empty() ? 0 : 1;
   view.set_tasks_running(running);
   view.set_duplicates(job.duplicates);
-  view.set_progress(job.state == proto::DONE ? 1.0 : job.acc.Progress());
+  view.set_progress(job.state == proto::DONE ? 1.0
+                    : job.Active()             ? job.acc.Progress()
+                                               : job.final_progress);
+  if (job.partial) {
+    *view.mutable_partial() = *job.partial;
+    view.mutable_partial_range()->set_lo(job.lo);
+    view.mutable_partial_range()->set_hi(job.partial_hi);
+  }
   view.set_version(job.version);
   if (job.state == proto::QUEUED) view.set_waiting(WhyWaiting(job));
   return view;
@@ -842,8 +916,13 @@ proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {
   view.set_threads(node.threads);
   view.set_tasks_done(node.tasks_done);
   view.set_rate(node.last_rate);
-  view.set_last_heard_ms_ago(static_cast<uint64_t>(
-      std::max<int64_t>(absl::ToInt64Milliseconds(now - node.last_heard), 0)));
+  if (node.leases.empty() && !node.sieving) {
+    // Idle: what it did a while ago is not what it does now.
+    const double idle = absl::ToDoubleSeconds(now - node.last_busy);
+    const double decay = std::exp(-std::max(idle, 0.0) / kRateDecaySeconds);
+    view.set_rate(decay < 1e-3 ? 0 : node.last_rate * decay);
+  }
+  view.set_last_heard_ms_ago(MillisAgo(node.last_heard, now));
   view.set_leases(static_cast<uint32_t>(node.leases.size()));
   view.set_session(node.session);
   view.set_key(node.key);

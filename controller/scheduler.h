@@ -57,6 +57,10 @@ struct SchedulerOptions {
   // Finished jobs kept (listed, and on disk) before the oldest is
   // forgotten: memory and the state file grow with this, not with history.
   size_t keep_finished = 10000;
+  // Nodes gone (lost, left, evicted) stay listed this long, at most this
+  // many, so that the operator sees what became of them.
+  absl::Duration forget_departed_after = absl::Minutes(10);
+  size_t keep_departed = 100;
   // Credits a node may hold at once; more is refused as absurd.
   uint32_t max_credits = 64;
   // First session and lease ids; the server seeds them randomly so that a
@@ -114,6 +118,9 @@ class Scheduler {
   absl::StatusOr<proto::Job> GetJob(uint64_t job_id) const;
   std::vector<proto::Job> ListJobs() const;
   std::vector<proto::Node> ListNodes(absl::Time now) const;
+  // Nodes gone (lost, left, evicted) within forget_departed_after, most
+  // recent first; not kept on disk.
+  std::vector<proto::Node> ListDeparted(absl::Time now) const;
   // Whether a node of that name is registered.
   bool HasNode(const std::string& name) const;
 
@@ -136,13 +143,22 @@ class Scheduler {
   struct Job;
   struct Node;
   struct LeaseInfo;
+  struct Departed {
+    proto::Node view;  // as it was when it went
+    absl::Time when;
+    absl::Time last_heard;
+  };
 
   std::vector<Outbound> OnHello(const std::string& route,
                                 const proto::Hello& hello, absl::Time now,
                                 const std::string& key);
   void OnReady(Node& node, const proto::Ready& ready, std::vector<Outbound>* out);
-  void RemoveNode(uint64_t session, const char* why, bool crashed, absl::Time now,
-                  std::vector<Outbound>* out);
+  // Forgets a node, its leases back in the queue. `gone` (LOST, LEFT,
+  // EVICTED) lists it in ListDeparted for a while; NODE_STATE_UNSPECIFIED
+  // when a new session replaces it. `why` is for the log (default: the
+  // word for `gone`).
+  void RemoveNode(uint64_t session, proto::NodeState gone, bool crashed, absl::Time now,
+                  std::vector<Outbound>* out, const char* why = nullptr);
   bool AssignBackup(Node& node, absl::Time now, std::vector<Outbound>* out);
   void Lease(Node& node, Job& job, Task& task, absl::Time now,
              std::vector<Outbound>* out);
@@ -193,6 +209,7 @@ class Scheduler {
   std::map<uint64_t, std::unique_ptr<Node>> nodes_;      // by session
   absl::flat_hash_map<uint64_t, LeaseInfo> leases_;          // by id
   std::set<std::string> drained_;                        // node names
+  std::deque<Departed> departed_;                        // most recent first
   // Changed since the last TakeChanges().
   std::set<uint64_t> dirty_jobs_;
   std::vector<uint64_t> deleted_jobs_;

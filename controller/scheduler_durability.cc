@@ -41,6 +41,14 @@ proto::StoredJob Scheduler::Record(const Job& job) const {
   r.set_error(job.error);
   r.set_tasks_done(job.tasks_done);
   r.set_duplicates(job.duplicates);
+  if (!job.Active() && job.state != proto::DONE) {
+    r.set_progress(job.final_progress);
+    if (job.partial) {
+      *r.mutable_partial() = *job.partial;
+      r.mutable_partial_range()->set_lo(job.lo);
+      r.mutable_partial_range()->set_hi(job.partial_hi);
+    }
+  }
   return r;
 }
 
@@ -86,6 +94,16 @@ absl::Status Scheduler::Restore(const StoredState& state) {
     job->error = r.error();
     job->tasks_done = r.tasks_done();
     job->duplicates = r.duplicates();
+    job->final_progress = r.progress();
+    if (r.has_partial_range()) {
+      if (r.partial_range().lo() != job->lo || r.partial_range().hi() < job->lo ||
+          r.partial_range().hi() >= job->hi) {
+        return absl::DataLossError(
+            absl::StrCat("stored job ", r.id(), " has an inconsistent partial range"));
+      }
+      job->partial = r.partial();
+      job->partial_hi = r.partial_range().hi();
+    }
     jobs.emplace(job->id, std::move(job));
   }
   for (const StoredTask& t : state.tasks) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -58,6 +59,11 @@ struct Scheduler::Job {
   uint64_t version = 1;
   proto::JobResult result;
   std::string error;  // why it FAILED
+  // Ended before its end (CANCELLED, FAILED): the answer for [lo,
+  // partial_hi], when that part is not empty, and the progress it had.
+  std::optional<proto::JobResult> partial;
+  uint64_t partial_hi = 0;
+  double final_progress = 0;
 };
 
 struct Scheduler::Node {
@@ -75,6 +81,7 @@ struct Scheduler::Node {
   double last_rate = 0;                 // numbers per second, any kind
   double speed = 0;  // SieveWork per second, any kind and height
   bool sieving = false;  // its last heartbeat said its sieve was busy
+  absl::Time last_busy;  // last heard holding a task or sieving
   std::map<proto::Kind, double> rate;   // numbers per second, by kind
   std::map<proto::Kind, uint64_t> last_task;  // numbers, by kind
 };

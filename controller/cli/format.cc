@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -69,12 +70,41 @@ std::string Elapsed(uint64_t ms) {
   return text == "0" ? "0ms" : text;
 }
 
-// What the RESULT column and the result line show for any state.
+// The answer in `r` of a job of `kind`, as FormatResult prints it.
+std::string ResultText(proto::Kind kind, const proto::JobResult& r) {
+  switch (kind) {
+    case proto::COUNT:
+      return absl::StrCat(r.count());
+    case proto::TWINS:
+      return absl::StrCat(r.twins());
+    case proto::GAPS:
+      return absl::StrCat("max_gap=", r.max_gap(), " start=", r.max_gap_start());
+    case proto::SUM:
+      return r.sum().empty() ? "0" : r.sum();
+    default:
+      return "?";
+  }
+}
+
+// What the RESULT column shows for any state.
 std::string Outcome(const proto::Job& job) {
   if (job.state() == proto::DONE) return FormatResult(job);
   if (job.state() == proto::FAILED) return absl::StrCat("error: ", job.error());
+  if (job.has_partial_range()) {
+    return absl::StrCat("partial: ", ResultText(job.kind(), job.partial()), " to ",
+                        ShortNumber(job.partial_range().hi()));
+  }
   if (!job.waiting().empty()) return absl::StrCat("- (", job.waiting(), ")");
   return "-";
+}
+
+// "12s ago", "3m5s ago": when a node went.
+std::string WholeSecondsAgo(uint64_t ms) {
+  return absl::StrCat(absl::FormatDuration(absl::Seconds(ms / 1000)), " ago");
+}
+
+bool Departed(proto::NodeState state) {
+  return state == proto::LOST || state == proto::LEFT || state == proto::EVICTED;
 }
 
 }  // namespace
@@ -115,6 +145,10 @@ std::string NodeStateText(const proto::Node& node) {
   if (node.state() == proto::DRAINING && node.leases() == 0 && !node.sieving()) {
     return "drained";
   }
+  if (Departed(node.state())) {
+    return absl::StrCat(NodeStateName(node.state()), " ",
+                        WholeSecondsAgo(node.departed_ms_ago()));
+  }
   return NodeStateName(node.state());
 }
 
@@ -124,30 +158,37 @@ std::string NodeStateName(proto::NodeState state) {
       return "active";
     case proto::DRAINING:
       return "draining";
+    case proto::LOST:
+      return "lost";
+    case proto::LEFT:
+      return "left";
+    case proto::EVICTED:
+      return "evicted";
     default:
       return "?";
   }
 }
 
 std::string FormatResult(const proto::Job& job) {
-  const proto::JobResult& r = job.result();
-  switch (job.kind()) {
-    case proto::COUNT:
-      return absl::StrCat(r.count());
-    case proto::TWINS:
-      return absl::StrCat(r.twins());
-    case proto::GAPS:
-      return absl::StrCat("max_gap=", r.max_gap(),
-                          " start=", r.max_gap_start());
-    case proto::SUM:
-      return r.sum().empty() ? "0" : r.sum();
-    default:
-      return "?";
-  }
+  return ResultText(job.kind(), job.result());
+}
+
+std::string FormatPartial(const proto::Job& job) {
+  if (!job.has_partial_range()) return "";
+  return absl::StrCat(ResultText(job.kind(), job.partial()), " for ",
+                      FormatRange(job.partial_range()), " (partial: the first ",
+                      Percent(RangeFraction(job.range(), job.partial_range().hi())),
+                      " of the range)");
 }
 
 std::string FormatSubmitted(const proto::Job& job) {
   return absl::StrCat("job ", job.job_id(), "\n");
+}
+
+double RangeFraction(const proto::Range& range, uint64_t up_to) {
+  if (range.hi() <= range.lo()) return 1;
+  return (static_cast<double>(up_to - range.lo()) + 1) /
+         (static_cast<double>(range.hi() - range.lo()) + 1);
 }
 
 std::string ShortRange(const proto::Range& range) {
@@ -165,6 +206,7 @@ std::string FormatJob(const proto::Job& job, absl::TimeZone zone) {
                     Elapsed(job.finished_ms() - job.submitted_ms()), ")");
   }
   const bool failed = job.state() == proto::FAILED;
+  const bool ended_early = failed || job.state() == proto::CANCELLED;
   return absl::StrCat(
       "id: ", job.job_id(), "\n", "kind: ", KindName(job.kind()), "\n",
       "range: ", FormatRange(job.range()), "\n", "priority: ", job.priority(),
@@ -175,7 +217,13 @@ std::string FormatJob(const proto::Job& job, absl::TimeZone zone) {
       "duplicates: ", job.duplicates(), "\n",
       failed ? "error: " : "result: ",
       failed ? job.error() : job.state() == proto::DONE ? FormatResult(job) : "-",
-      "\n", "submitted: ", Timestamp(job.submitted_ms(), zone), "\n",
+      "\n",
+      ended_early ? absl::StrCat("partial: ",
+                                 job.has_partial_range() ? FormatPartial(job)
+                                                         : "- (its first task was not finished)",
+                                 "\n")
+                  : "",
+      "submitted: ", Timestamp(job.submitted_ms(), zone), "\n",
       "finished: ", finished, "\n");
 }
 
@@ -196,7 +244,12 @@ std::string FormatJobList(const proto::JobList& jobs) {
 std::string FormatNodeList(const proto::NodeList& nodes) {
   std::vector<Row> rows = {{"NAME", "STATE", "CORES", "THREADS", "LEASES",
                             "SIEVE", "TASKS", "RATE", "LAST_HEARD", "KEY"}};
+  uint64_t threads = 0, busy = 0;
+  double rate = 0;
   for (const proto::Node& node : nodes.nodes()) {
+    threads += node.threads();
+    busy += node.sieving() || node.leases() > 0;
+    rate += node.rate();
     // What its sieve does, as its last heartbeat said: with no lease it is
     // stopping a task that was cancelled; with leases and an idle sieve
     // the first has not started yet (or the heartbeat saying so is due).
@@ -208,14 +261,32 @@ std::string FormatNodeList(const proto::NodeList& nodes) {
                     absl::StrCat(node.tasks_done()), FormatRate(node.rate()),
                     FormatAgo(node.last_heard_ms_ago()), ShortKey(node.key())});
   }
+  std::map<std::string, int> gone;  // by state word
+  for (const proto::Node& node : nodes.departed()) {
+    ++gone[NodeStateName(node.state())];
+    rows.push_back({node.name(), NodeStateText(node), absl::StrCat(node.cores()),
+                    absl::StrCat(node.threads()), "-", "-",
+                    absl::StrCat(node.tasks_done()), "-",
+                    FormatAgo(node.last_heard_ms_ago()), ShortKey(node.key())});
+  }
   std::string out = Table(rows);
-  if (nodes.nodes().empty()) out += "(no nodes)\n";
-  return out;
+  if (nodes.nodes().empty() && nodes.departed().empty()) return out + "(no nodes)\n";
+  const int count = nodes.nodes_size();
+  absl::StrAppend(&out, "total: ", count, count == 1 ? " node, " : " nodes, ", threads,
+                  threads == 1 ? " thread, " : " threads, ", busy, " working, ",
+                  FormatRate(rate));
+  std::vector<std::string> parts;
+  for (const auto& [word, n] : gone) parts.push_back(absl::StrCat(n, " ", word));
+  if (!parts.empty()) {
+    absl::StrAppend(&out, "; gone lately: ", absl::StrJoin(parts, ", "));
+  }
+  return out + "\n";
 }
 
 std::string FormatCancelled(const proto::Job& job) {
   if (job.state() == proto::CANCELLED) {
-    return absl::StrCat("job ", job.job_id(), " cancelled\n");
+    return absl::StrCat("job ", job.job_id(), " cancelled at ", Percent(job.progress()),
+                        job.has_partial_range() ? "; " : "", FormatPartial(job), "\n");
   }
   return absl::StrCat("job ", job.job_id(), " is ", JobStateName(job.state()),
                       "\n");
@@ -381,9 +452,8 @@ namespace {
 // The result as JSON with the fields its kind answers and no other, so that
 // no script reads a gaps job's unset count as zero primes; none before the
 // job is DONE. Numbers are strings, as protobuf prints 64-bit integers.
-std::string ResultJson(const proto::Job& job) {
-  const proto::JobResult& r = job.result();
-  switch (job.kind()) {
+std::string ResultJson(proto::Kind kind, const proto::JobResult& r) {
+  switch (kind) {
     case proto::COUNT:
       return absl::StrCat("{\"count\":\"", r.count(), "\"}");
     case proto::TWINS:
@@ -402,12 +472,16 @@ std::string ResultJson(const proto::Job& job) {
 absl::StatusOr<std::string> JobObject(const proto::Job& job) {
   proto::Job rest = job;
   rest.clear_result();
+  rest.clear_partial();
   ASSIGN_OR_RETURN(std::string json,
                    ToJson(static_cast<const google::protobuf::Message&>(rest)));
   json.pop_back();  // "\n"
-  if (job.state() != proto::DONE) return json;
+  if (job.state() != proto::DONE && !job.has_partial_range()) return json;
   json.pop_back();  // "}"
-  return absl::StrCat(json, ",\"result\":", ResultJson(job), "}");
+  if (job.state() == proto::DONE) {
+    return absl::StrCat(json, ",\"result\":", ResultJson(job.kind(), job.result()), "}");
+  }
+  return absl::StrCat(json, ",\"partial\":", ResultJson(job.kind(), job.partial()), "}");
 }
 
 }  // namespace

@@ -20,15 +20,24 @@ namespace quark {
 std::string KindName(proto::Kind kind);
 // "queued", "running", "done", "failed", "cancelled".
 std::string JobStateName(proto::JobState state);
-// "active", "draining".
+// "active", "draining", "lost", "left", "evicted".
 std::string NodeStateName(proto::NodeState state);
-// "drained" for a draining node that holds no work (safe to remove), else
-// NodeStateName: the word the controller's log uses too.
+// "drained" for a draining node that holds no work (safe to remove), "lost
+// 12s ago" for one gone, else NodeStateName: the words the controller's log
+// uses too.
 std::string NodeStateText(const proto::Node& node);
 
 // The answer of a DONE job without newline: the bare number for count,
 // twins and sum; "max_gap=G start=P" for gaps.
 std::string FormatResult(const proto::Job& job);
+
+// What a CANCELLED or FAILED job finished, without newline: "4118054 for
+// 0..99999999 (partial: the first 43.0% of the range)"; "" when it has no
+// partial result (its first task was not finished).
+std::string FormatPartial(const proto::Job& job);
+
+// The share of `range` that [range.lo, up_to] is.
+double RangeFraction(const proto::Range& range, uint64_t up_to);
 
 // "job 7\n": the reply to a submit without --wait.
 std::string FormatSubmitted(const proto::Job& job);
@@ -41,11 +50,14 @@ std::string FormatJob(const proto::Job& job, absl::TimeZone zone);
 // header and "(no jobs)".
 std::string FormatJobList(const proto::JobList& jobs);
 
-// A table with header NAME STATE CORES THREADS LEASES TASKS RATE
-// LAST_HEARD, or the header and "(no nodes)".
+// A table with header NAME STATE CORES THREADS LEASES SIEVE TASKS RATE
+// LAST_HEARD KEY, the connected nodes and then those gone lately, and a
+// total line ("total: 2 nodes, 7 threads, 1 working, 3.1e9/s; gone lately:
+// 1 lost"); or the header and "(no nodes)".
 std::string FormatNodeList(const proto::NodeList& nodes);
 
-// "job 7 cancelled\n" (or "job 7 is done\n" should the job not be).
+// "job 7 cancelled at 43.1%", "; " and FormatPartial if any (or "job 7 is done\n"
+// should the job not be).
 std::string FormatCancelled(const proto::Job& job);
 
 // "node pi1 draining\n" or "node pi1 active\n".

@@ -89,11 +89,13 @@ Outcome Ending(const proto::Job& job, bool json) {
       break;
     case proto::FAILED:
       outcome.status = absl::AbortedError(
-          absl::StrCat("job ", job.job_id(), " failed: ", job.error()));
+          absl::StrCat("job ", job.job_id(), " failed: ", job.error(),
+                       job.has_partial_range() ? "; " : "", FormatPartial(job)));
       break;
     default:
       outcome.status = absl::AbortedError(
-          absl::StrCat("job ", job.job_id(), " was cancelled"));
+          absl::StrCat("job ", job.job_id(), " was cancelled",
+                       job.has_partial_range() ? "; " : "", FormatPartial(job)));
       break;
   }
   return outcome;

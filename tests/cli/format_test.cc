@@ -73,6 +73,26 @@ TEST(FormatJobTest, FailedShowsTheErrorAndRunningHasNoEnd) {
   EXPECT_NE(FormatJob(job, absl::UTCTimeZone()).find("(took 0ms)"),
             std::string::npos);
 
+  EXPECT_NE(failed.find("\npartial: - (its first task was not finished)\n"), std::string::npos)
+      << failed;
+  job.set_state(proto::CANCELLED);
+  job.mutable_partial()->set_count(4203);
+  job.mutable_partial_range()->set_hi(40000);
+  const std::string cancelled = FormatJob(job, absl::UTCTimeZone());
+  EXPECT_NE(cancelled.find("\nresult: -\npartial: 4203 for 0..40000 (partial: the first "
+                           "40.0% of the range)\n"),
+            std::string::npos)
+      << cancelled;
+  EXPECT_NE(FormatJobList([&] {
+              proto::JobList list;
+              *list.add_jobs() = job;
+              return list;
+            }())
+                .find("partial: 4203 to 40000\n"),
+            std::string::npos);
+  job.clear_partial();
+  job.clear_partial_range();
+
   job.set_state(proto::RUNNING);
   job.set_progress(0.4567);
   job.set_finished_ms(0);
@@ -161,10 +181,43 @@ TEST(FormatNodeListTest, AlignedTableAndEmptyCluster) {
             "pi1        active    4      4        2       busy      130    3.1e9/s  "
             "0.4s ago    Cs?(=SbPRcT:...\n"
             "pi-garage  draining  4      3        0       stopping  0      0/s      "
-            "2m5s ago    -\n");
+            "2m5s ago    -\n"
+            "total: 2 nodes, 7 threads, 2 working, 3.1e9/s\n");
   EXPECT_EQ(FormatNodeList(proto::NodeList()),
             "NAME  STATE  CORES  THREADS  LEASES  SIEVE  TASKS  RATE  LAST_HEARD  KEY\n"
             "(no nodes)\n");
+}
+
+TEST(FormatNodeListTest, NodesGoneLatelyFollowWithHowLongAgo) {
+  proto::NodeList list;
+  proto::Node* node = list.add_nodes();
+  node->set_name("pi1");
+  node->set_state(proto::ACTIVE);
+  node->set_threads(1);
+  node->set_last_heard_ms_ago(300);
+  node = list.add_departed();
+  node->set_name("pi2");
+  node->set_state(proto::LOST);
+  node->set_cores(4);
+  node->set_threads(4);
+  node->set_tasks_done(12);
+  node->set_last_heard_ms_ago(15200);
+  node->set_departed_ms_ago(12100);
+  node = list.add_departed();
+  node->set_name("pi3");
+  node->set_state(proto::LEFT);
+  node->set_last_heard_ms_ago(185000);
+  node->set_departed_ms_ago(185000);
+  EXPECT_EQ(FormatNodeList(list),
+            "NAME  STATE          CORES  THREADS  LEASES  SIEVE  TASKS  RATE  LAST_HEARD  KEY\n"
+            "pi1   active         0      1        0       idle   0      0/s   0.3s ago    -\n"
+            "pi2   lost 12s ago   4      4        -       -      12     -     15.2s ago   -\n"
+            "pi3   left 3m5s ago  0      0        -       -      0      -     3m5s ago    -\n"
+            "total: 1 node, 1 thread, 0 working, 0/s; gone lately: 1 left, 1 lost\n");
+  node->set_state(proto::EVICTED);
+  EXPECT_EQ(NodeStateText(*node), "evicted 3m5s ago");
+  list.clear_nodes();
+  EXPECT_NE(FormatNodeList(list).find("\ntotal: 0 nodes, 0 threads"), std::string::npos);
 }
 
 TEST(FormatTest, Rates) {
@@ -180,7 +233,16 @@ TEST(FormatTest, ShortReplies) {
   proto::Job job = DoneJob(proto::COUNT);
   EXPECT_EQ(FormatSubmitted(job), "job 7\n");
   job.set_state(proto::CANCELLED);
-  EXPECT_EQ(FormatCancelled(job), "job 7 cancelled\n");
+  job.set_progress(0.25);
+  EXPECT_EQ(FormatCancelled(job), "job 7 cancelled at 25.0%\n");
+  job.mutable_partial()->set_count(4203);
+  job.mutable_partial_range()->set_lo(0);
+  job.mutable_partial_range()->set_hi(40000);
+  EXPECT_EQ(FormatCancelled(job),
+            "job 7 cancelled at 25.0%; 4203 for 0..40000 (partial: the first 40.0% of the "
+            "range)\n");
+  job.clear_partial();
+  job.clear_partial_range();
   proto::Node node;
   node.set_name("pi1");
   node.set_state(proto::DRAINING);
@@ -369,7 +431,7 @@ TEST(ToJsonTest, ProtoNamesAndDefaults) {
   }
   const auto empty = ToJson(proto::NodeList());
   ASSERT_TRUE(empty.ok());
-  EXPECT_EQ(*empty, "{\"nodes\":[]}\n");
+  EXPECT_EQ(*empty, "{\"nodes\":[],\"departed\":[]}\n");
 }
 
 TEST(ToJsonTest, AnErrorIsOneDocumentWithItsExitCode) {
@@ -404,6 +466,24 @@ TEST(ToJsonTest, AResultHasTheFieldsOfItsKindOnlyAndOnlyOnceDone) {
       << *both;
   EXPECT_TRUE(absl::EndsWith(*both, "}]}\n")) << *both;
   EXPECT_EQ(*ToJson(proto::JobList()), "{\"jobs\":[]}\n");
+}
+
+TEST(ToJsonTest, ACancelledJobsPartialHasItsKindsFieldsUnderPartial) {
+  proto::Job job = DoneJob(proto::GAPS);
+  job.clear_result();
+  job.set_state(proto::CANCELLED);
+  job.mutable_partial()->set_max_gap(52);
+  job.mutable_partial()->set_max_gap_start(19609);
+  job.mutable_partial_range()->set_hi(40000);
+  const auto json = ToJson(job);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(json->find("\"result\""), std::string::npos) << *json;
+  EXPECT_NE(json->find("\"partial_range\":{\"lo\":\"0\",\"hi\":\"40000\"}"),
+            std::string::npos)
+      << *json;
+  EXPECT_TRUE(absl::EndsWith(
+      *json, ",\"partial\":{\"max_gap\":\"52\",\"max_gap_start\":\"19609\"}}\n"))
+      << *json;
 }
 
 }  // namespace

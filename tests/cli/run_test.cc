@@ -208,6 +208,14 @@ TEST(RunTest, WaitJsonOnACancelledJobPrintsTheFinalJobAndExits1) {
   EXPECT_NE(outcome.out.find("\"state\":\"CANCELLED\""), std::string::npos)
       << outcome.out;
   EXPECT_EQ(outcome.status.message(), "job 7 was cancelled");
+
+  ScriptedApi partly;
+  proto::Job cancelled = Job(proto::CANCELLED, 3);
+  cancelled.mutable_partial()->set_count(4203);
+  cancelled.mutable_partial_range()->set_hi(40000);
+  partly.ThenJob(cancelled);
+  EXPECT_EQ(RunCommand(Parse("job 7 --wait"), partly, RunOptions()).status.message(),
+            "job 7 was cancelled; 4203 for 0..40000 (partial: the first 40.0% of the range)");
   EXPECT_EQ(ExitCode(outcome.status), 1);
   EXPECT_EQ(api.requests.size(), 1u) << "an ended job is not watched";
 }
@@ -262,7 +270,7 @@ TEST(RunTest, ShortRepliesAndJson) {
   nodes.mutable_nodes();
   api.Then(nodes);
   EXPECT_EQ(RunCommand(Parse("cancel 7"), api, RunOptions()).out,
-            "job 7 cancelled\n");
+            "job 7 cancelled at 0.0%\n");
   EXPECT_EQ(RunCommand(Parse("drain pi1"), api, RunOptions()).out,
             "node pi1 drained: no work left on it, safe to remove\n");
   const std::string json =

@@ -2,6 +2,7 @@
 
 #include <primesieve.hpp>
 
+#include <cmath>
 #include <map>
 #include <set>
 #include <string>
@@ -363,6 +364,69 @@ TEST_F(SchedulerTest, ResultsThatDoNotMatchAreRejected) {
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Job(job).tasks_done(), 0u);
   EXPECT_EQ(scheduler_.rejected(), 3u);
+}
+
+TEST_F(SchedulerTest, NodesGoneStayListedAWhileWithHowTheyWent) {
+  Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t a = Join("a");
+  const uint64_t b = Join("b");
+  Join("c");
+  auto held = Assigns(Control("b", Ready(b, 1)), "b");
+  ASSERT_EQ(held.size(), 1u);
+  Complete(held[0], b);
+  Control("a", Goodbye(a));
+  now_ += absl::Seconds(4);  // b is silent past its liveness
+  Control("c", Beat(scheduler_.ListNodes(now_).back().session()));
+  scheduler_.OnTick(now_);
+  now_ += absl::Seconds(1);
+  scheduler_.Evict("c", now_);
+  now_ += absl::Seconds(2);
+  EXPECT_TRUE(scheduler_.ListNodes(now_).empty());
+  std::vector<proto::Node> gone = scheduler_.ListDeparted(now_);
+  ASSERT_EQ(gone.size(), 3u);
+  EXPECT_EQ(gone[0].name(), "c");
+  EXPECT_EQ(gone[0].state(), proto::EVICTED);
+  EXPECT_EQ(gone[0].departed_ms_ago(), 2000u);
+  EXPECT_EQ(gone[1].name(), "b");
+  EXPECT_EQ(gone[1].state(), proto::LOST);
+  EXPECT_EQ(gone[1].departed_ms_ago(), 3000u);
+  EXPECT_EQ(gone[1].last_heard_ms_ago(), 7000u);
+  EXPECT_EQ(gone[1].tasks_done(), 1u);
+  EXPECT_EQ(gone[1].leases(), 0u);
+  EXPECT_EQ(gone[1].rate(), 0);
+  EXPECT_EQ(gone[2].name(), "a");
+  EXPECT_EQ(gone[2].state(), proto::LEFT);
+
+  Join("a");  // back: listed as connected, no longer as gone
+  EXPECT_EQ(scheduler_.ListNodes(now_).size(), 1u);
+  gone = scheduler_.ListDeparted(now_);
+  ASSERT_EQ(gone.size(), 2u);
+  EXPECT_EQ(gone[1].name(), "b");
+
+  now_ += absl::Minutes(10);  // forgotten after forget_departed_after
+  EXPECT_TRUE(scheduler_.ListDeparted(now_).empty());
+  scheduler_.OnTick(now_);  // a, silent all this time, is lost now
+  gone = scheduler_.ListDeparted(now_);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].name(), "a");
+  EXPECT_EQ(gone[0].state(), proto::LOST);
+}
+
+TEST_F(SchedulerTest, AnIdleNodesRateDecaysToZero) {
+  Submit(proto::COUNT, 0, 1999);  // two tasks of 1000 numbers
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 2)), "a");
+  ASSERT_EQ(held.size(), 2u);
+  Complete(held[0], a, nullptr, /*compute_us=*/1000);  // 1e6 numbers a second
+  EXPECT_DOUBLE_EQ(scheduler_.ListNodes(now_)[0].rate(), 1e6);
+  now_ += absl::Seconds(30);  // still holds a task: its rate stands
+  EXPECT_DOUBLE_EQ(scheduler_.ListNodes(now_)[0].rate(), 1e6);
+  Complete(held[1], a, nullptr, /*compute_us=*/1000);
+  EXPECT_DOUBLE_EQ(scheduler_.ListNodes(now_)[0].rate(), 1e6);
+  now_ += absl::Seconds(10);
+  EXPECT_NEAR(scheduler_.ListNodes(now_)[0].rate(), 1e6 / std::exp(1.0), 1);
+  now_ += absl::Seconds(60);
+  EXPECT_EQ(scheduler_.ListNodes(now_)[0].rate(), 0);
 }
 
 TEST_F(SchedulerTest, GoodbyeRequeuesAtOnce) {
@@ -879,6 +943,45 @@ TEST_F(SchedulerTest, ReRegisteringSameProcessIsNoCrash) {
     ASSERT_EQ(Assigns(Control("a", Ready(s, 1)), "a").size(), 1u);
   }
   EXPECT_EQ(Job(job).state(), proto::RUNNING);
+}
+
+TEST_F(SchedulerTest, ACancelledJobKeepsWhatItFinishedFromItsStart) {
+  MemoryStore disk;
+  const uint64_t job = Submit(proto::COUNT, 0, 9999);  // ten tasks of 1000
+  const uint64_t a = Join("a");
+  auto held = Assigns(Control("a", Ready(a, 3)), "a");
+  ASSERT_EQ(held.size(), 3u);
+  Complete(held[0], a);
+  Complete(held[2], a);  // beyond a gap: counted in progress, not in the partial
+  std::vector<Outbound> out;
+  ASSERT_TRUE(scheduler_.CancelJob(job, now_, &out).ok());
+  const uint64_t end = held[0].range().hi();
+  for (const proto::Job& view : {Job(job), [&] {
+         disk.Apply(scheduler_.TakeChanges());
+         Scheduler restarted(Options());
+         EXPECT_TRUE(restarted.Restore(disk.State()).ok());
+         return *restarted.GetJob(job);
+       }()}) {
+    EXPECT_EQ(view.state(), proto::CANCELLED);
+    EXPECT_FALSE(view.has_result());
+    EXPECT_DOUBLE_EQ(view.progress(),
+                     static_cast<double>(end + 1 + held[2].range().hi() -
+                                         held[2].range().lo() + 1) /
+                         10000);
+    ASSERT_TRUE(view.has_partial_range()) << view.ShortDebugString();
+    EXPECT_EQ(view.partial_range().lo(), 0u);
+    EXPECT_EQ(view.partial_range().hi(), end);
+    EXPECT_EQ(view.partial().count(), primesieve::count_primes(0, end));
+  }
+
+  // Nothing from the start finished: no partial.
+  const uint64_t other = Submit(proto::COUNT, 0, 9999);
+  held = Assigns(Control("a", Ready(a, 2)), "a");
+  ASSERT_EQ(held.size(), 2u);
+  Complete(held[1], a);
+  ASSERT_TRUE(scheduler_.CancelJob(other, now_, &out).ok());
+  EXPECT_FALSE(Job(other).has_partial_range());
+  EXPECT_GT(Job(other).progress(), 0);
 }
 
 TEST_F(SchedulerTest, FailedJobKeepsItsErrorAcrossARestart) {

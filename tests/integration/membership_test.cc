@@ -1,6 +1,7 @@
 // Workers joining and leaving while a job runs: the answer stays exact.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <thread>
 
@@ -52,6 +53,25 @@ TEST_F(ClusterTest, WorkerStartedMidJobGetsWork) {
   EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kBigHi));
 }
 
+// A node gone is still listed a while, with how it went, in `quark nodes`
+// and under "departed" in its --json.
+void ExpectListedAsGone(Cluster& cluster, const std::string& name,
+                        proto::NodeState state, const std::string& word) {
+  absl::StatusOr<proto::NodeList> nodes = cluster.Nodes();
+  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  const auto gone = std::find_if(nodes->departed().begin(), nodes->departed().end(),
+                                 [&](const proto::Node& n) { return n.name() == name; });
+  ASSERT_NE(gone, nodes->departed().end()) << nodes->ShortDebugString();
+  EXPECT_EQ(gone->state(), state) << gone->ShortDebugString();
+  const CliResult table = cluster.RunCli({"nodes"});
+  EXPECT_EQ(table.exit_code, 0) << table.ToString();
+  EXPECT_NE(table.out.find(name + "  "), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find(word), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("; gone lately: 1 " + word.substr(0, word.size() - 1)),
+            std::string::npos)
+      << table.out;
+}
+
 TEST_F(ClusterTest, KilledWorkerTasksAreRedone) {
   ASSERT_OK_AND_ASSIGN(proto::Job job, BigJobWithW2Busy(cluster()));
 
@@ -66,6 +86,7 @@ TEST_F(ClusterTest, KilledWorkerTasksAreRedone) {
   // Silent for liveness * heartbeat = 0.6 s: forgotten, leases requeued.
   EXPECT_TRUE(cluster().WaitForNodeGone("w2", DeadlineIn(10s)).ok())
       << "controller still lists the killed worker";
+  ExpectListedAsGone(cluster(), "w2", proto::LOST, "lost ");
 
   ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 150s));
   EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kBigHi));
@@ -88,6 +109,7 @@ TEST_F(ClusterTest, SigtermWorkerFinishesTaskAndLeaves) {
       << leaver->ReadStderr();
   // Goodbye: forgotten at once, not after the liveness timeout.
   EXPECT_TRUE(cluster().WaitForNodeGone("w2", DeadlineIn(5s)).ok());
+  ExpectListedAsGone(cluster(), "w2", proto::LEFT, "left ");
 
   ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 150s));
   EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kBigHi));

@@ -3,7 +3,9 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
 #include "tests/integration/cluster_test.h"
+#include "tests/integration/reference.h"
 
 namespace quark::integration {
 namespace {
@@ -63,19 +65,36 @@ TEST_F(ClusterTest, CancelRunningJob) {
   ASSERT_OK(cluster().Start(2, DeadlineIn(20s)));
   ASSERT_OK_AND_ASSIGN(proto::Job job,
                        cluster().Submit(proto::COUNT, 0, kBigHi));
+  // Five tasks merged: the first is among them, as each worker sieves its
+  // leases in order (and a lagging first task gets a backup copy).
   ASSERT_OK(cluster().WaitForJob(
       job.job_id(),
-      [](const proto::Job& j) { return IsRunning(j) && j.tasks_done() > 0; },
+      [](const proto::Job& j) { return IsRunning(j) && j.tasks_done() >= 5; },
       DeadlineIn(60s)));
 
   const CliResult cancelled =
       cluster().RunCli({"cancel", std::to_string(job.job_id())});
   EXPECT_EQ(cancelled.exit_code, 0) << cancelled.ToString();
+  EXPECT_NE(cancelled.out.find(" (partial: the first "), std::string::npos)
+      << cancelled.ToString();
   const CliResult waited =
       cluster().RunCli({"job", std::to_string(job.job_id()), "--wait"}, 30s);
   EXPECT_EQ(waited.exit_code, 1) << waited.ToString();
   ASSERT_OK_AND_ASSIGN(proto::Job after, cluster().GetJob(job.job_id()));
   EXPECT_EQ(after.state(), proto::CANCELLED) << after.ShortDebugString();
+  // What it finished from its start, exact, and marked as partial.
+  EXPECT_FALSE(after.has_result()) << after.ShortDebugString();
+  ASSERT_TRUE(after.has_partial_range()) << after.ShortDebugString();
+  EXPECT_EQ(after.partial_range().lo(), 0u);
+  EXPECT_GT(after.partial_range().hi(), 0u);
+  EXPECT_LT(after.partial_range().hi(), kBigHi);
+  EXPECT_EQ(after.partial().count(), ReferenceCount(0, after.partial_range().hi()));
+  EXPECT_GT(after.progress(), 0);
+  EXPECT_LT(after.progress(), 1);
+  EXPECT_NE(waited.err.find(absl::StrCat("; ", after.partial().count(), " for 0..",
+                                         after.partial_range().hi(), " (partial")),
+            std::string::npos)
+      << waited.ToString();
 
   // The workers drop the job's leases and serve the next job.
   for (const char* name : {"w1", "w2"}) {
