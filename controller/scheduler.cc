@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/numbers.h"
@@ -785,7 +786,8 @@ absl::StatusOr<proto::Job> Scheduler::CancelJob(uint64_t job_id, absl::Time now,
   Job& job = *it->second;
   if (!job.Active()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "job ", job_id, " is already ", proto::JobState_Name(job.state)));
+        "job ", job_id, " has already ended: ",
+        absl::AsciiStrToLower(proto::JobState_Name(job.state))));
   }
   StopJob(job, proto::CANCELLED, now, out);
   return JobView(job);

@@ -59,7 +59,7 @@ summary+=("build: $((SECONDS - start)) s")
 
 # ------------------------------------------------------------------ ctest
 if [[ "${SANITIZE_TESTS:-1}" != 0 ]]; then
-  echo "== sanitize.sh: ctest under ASan+UBSan (all but label fault)"
+  echo "== sanitize.sh: ctest under ASan+UBSan (all but labels fault and docs)"
   start=$SECONDS
   rm -rf "$reports"
   mkdir -p "$reports"
@@ -67,7 +67,7 @@ if [[ "${SANITIZE_TESTS:-1}" != 0 ]]; then
   ASAN_OPTIONS="$asan_base:log_path=$reports/asan" \
     UBSAN_OPTIONS="$ubsan_base:log_path=$reports/ubsan" \
     ctest --test-dir "$build_dir" --output-on-failure --no-tests=error \
-    --timeout "${TEST_TIMEOUT:-600}" -LE fault 2>&1 |
+    --timeout "${TEST_TIMEOUT:-600}" -LE "fault|docs" 2>&1 |
     tee "$build_dir/sanitize-ctest.log" || ctest_rc=$?
   ctest_line=$(grep -E 'tests passed|No tests were found' \
     "$build_dir/sanitize-ctest.log" | tail -n 1 || true)

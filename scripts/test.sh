@@ -98,7 +98,7 @@ fi
 echo "== shellcheck"
 if command -v shellcheck >/dev/null; then
   shopt -s nullglob
-  scripts=(scripts/*.sh bench/*.sh tests/system/*.sh .ci/run)
+  scripts=(scripts/*.sh bench/*.sh tests/system/*.sh tests/docs/*.sh .ci/run)
   shopt -u nullglob
   if shellcheck -x "${scripts[@]}"; then
     summary+=("shellcheck: ${#scripts[@]} scripts clean")
