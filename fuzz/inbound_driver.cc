@@ -456,15 +456,12 @@ void InboundDriver::CheckRestore() {
     if (want.state() == proto::RUNNING) want.set_state(proto::QUEUED);
     proto::Job got = back[i];
     // Not stored: derived from leases and events, which a restart resets,
-    // and from the nodes connected now (why a queued job waits); and a
-    // FAILED or CANCELLED job's progress, as its tasks are dropped.
-    const bool ended =
-        want.state() == proto::FAILED || want.state() == proto::CANCELLED;
+    // and from the nodes connected now (why a queued job waits). A FAILED
+    // or CANCELLED job's progress and partial answer are stored.
     for (proto::Job* j : {&want, &got}) {
       j->clear_tasks_running();
       j->clear_version();
       j->clear_waiting();
-      if (ended) j->clear_progress();
     }
     if (Same(want) != Same(got)) {
       Broken(absl::StrCat("job before a restart {", want.ShortDebugString(),
