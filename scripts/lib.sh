@@ -57,12 +57,13 @@ quark_wait_log() {
 }
 
 # quark_wait_nodes QUARK_BIN API_ENDPOINT SECONDS NAME...: polls
-# `quark --json nodes` until every NAME is listed, or fails at the deadline.
+# `quark --json nodes` until every NAME is listed as connected, or fails at the deadline.
 quark_wait_nodes() {
   local quark=$1 api=$2 seconds=$3 deadline=$((SECONDS + $3)) json name missing
   shift 3
   while :; do
     json=$("$quark" --controller="$api" --timeout=2s --json nodes 2>/dev/null || true)
+    json=${json%%\"departed\"*}  # the connected nodes only, not those gone lately
     missing=()
     for name in "$@"; do
       grep -Eq "\"name\": *\"$name\"" <<<"$json" || missing+=("$name")

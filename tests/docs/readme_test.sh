@@ -76,7 +76,7 @@ steps=$(awk '
 
 wait_for_node() {
   local deadline=$((SECONDS + 30))
-  until "$quark" --json nodes 2>/dev/null | grep -q '"name"'; do
+  until "$quark" --json nodes 2>/dev/null | sed 's/"departed".*//' | grep -q '"name"'; do
     ((SECONDS < deadline)) || fail "no worker listed 30 s after it started"
     sleep 0.2
   done

@@ -159,9 +159,10 @@ worker_pub() {
     | awk '{ print $2 }' || true
 }
 
-# Whether `quark nodes` lists NODE: registered NODE
+# Whether `quark nodes` lists NODE as connected (not lost or left lately): registered NODE
 registered() {
-  quark nodes | awk -v node="$1" '$1 == node { found = 1 } END { exit !found }'
+  quark nodes | awk -v node="$1" '$1 == node && $2 ~ /^(active|draining|drained)$/ { found = 1 }
+    END { exit !found }'
 }
 
 # Exact count of primes in [LO, HI] on the host: primecount LO HI
@@ -549,7 +550,7 @@ check_manual_key() {
   fi
   local listed=
   if wait_for 60 running quark-worker; then
-    listed=$(quark nodes | awk -v node="$name" '$1 == node { print }')
+    listed=$(quark nodes | awk -v node="$name" '$1 == node && $2 == "active" { print }')
   fi
   if [[ -n "$listed" && "$listed" == *"${key:0:12}"* ]] \
     && sys_run grep -qx 'key = worker.key' /etc/quark/worker.conf \
