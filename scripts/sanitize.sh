@@ -52,6 +52,7 @@ start=$SECONDS
 SKIP_DEPS=1 BUILD_DIR="$build_dir" scripts/build.sh \
   -DCMAKE_CXX_COMPILER=clang++-14 \
   -DQUARK_SANITIZE=address,undefined \
+  -DQUARK_WERROR=ON \
   -DQUARK_BUILD_FUZZERS=ON \
   -DQUARK_BUILD_FAULT_TESTS=OFF \
   -DQUARK_BUILD_BENCH=OFF

@@ -21,7 +21,8 @@ export BUILD_DIR=$build_dir
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-scripts/build.sh
+# Warnings are errors in the test run (CMakeLists.txt: QUARK_WERROR).
+scripts/build.sh -DQUARK_WERROR=ON
 
 failed=()
 summary=()
