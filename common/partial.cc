@@ -67,26 +67,4 @@ proto::Partial MergeAdjacent(const proto::Partial& left,
   return out;
 }
 
-proto::JobResult ToJobResult(proto::Kind kind, const proto::Partial& whole) {
-  proto::JobResult result;
-  switch (kind) {
-    case proto::COUNT:
-      result.set_count(whole.count());
-      break;
-    case proto::TWINS:
-      result.set_twins(whole.twins());
-      break;
-    case proto::GAPS:
-      result.set_max_gap(whole.max_gap());
-      result.set_max_gap_start(whole.max_gap_start());
-      break;
-    case proto::SUM:
-      result.set_sum(Uint128ToString(PartialSum(whole)));
-      break;
-    default:
-      break;
-  }
-  return result;
-}
-
 }  // namespace quark

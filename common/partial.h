@@ -42,9 +42,6 @@ void AppendPrime(uint64_t p, proto::Partial* acc);
 proto::Partial MergeAdjacent(const proto::Partial& left,
                              const proto::Partial& right);
 
-// The job-level answer for `kind` from the partial of the whole range.
-proto::JobResult ToJobResult(proto::Kind kind, const proto::Partial& whole);
-
 }  // namespace quark
 
 #endif  // QUARK_COMMON_PARTIAL_H_

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/kinds.h"
 #include "common/log.h"
 #include "common/numbers.h"
 #include "common/partial.h"

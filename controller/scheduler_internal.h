@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "absl/time/time.h"
+#include "common/kinds.h"
 #include "controller/range_accumulator.h"
 #include "controller/scheduler.h"
 #include "proto/quark.pb.h"
@@ -96,10 +97,7 @@ struct Scheduler::LeaseInfo {
 
 namespace scheduler_internal {
 
-inline bool ValidKind(proto::Kind kind) {
-  return kind == proto::COUNT || kind == proto::TWINS ||
-         kind == proto::GAPS || kind == proto::SUM;
-}
+inline bool ValidKind(proto::Kind kind) { return FindKind(kind) != nullptr; }
 
 // Unix milliseconds; 0 for the unset time.
 inline uint64_t UnixMillis(absl::Time t) {

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/kinds.h"
 #include "common/partial.h"
 #include "common/primality.h"
 
@@ -210,36 +211,6 @@ absl::Status RunConcurrently(
   return absl::OkStatus();
 }
 
-// Keeps the fields `kind` answers, and the first and last prime for the
-// kinds whose merge needs them.
-proto::Partial OnlyWhatTheKindAnswers(proto::Kind kind, const proto::Partial& p) {
-  proto::Partial out;
-  switch (kind) {
-    case proto::COUNT:
-      out.set_count(p.count());
-      break;
-    case proto::TWINS:
-      out.set_twins(p.twins());
-      out.set_first_prime(p.first_prime());
-      out.set_last_prime(p.last_prime());
-      break;
-    case proto::GAPS:
-      out.set_count(p.count());
-      out.set_first_prime(p.first_prime());
-      out.set_last_prime(p.last_prime());
-      out.set_max_gap(p.max_gap());
-      out.set_max_gap_start(p.max_gap_start());
-      break;
-    case proto::SUM:
-      out.set_count(p.count());
-      SetPartialSum(PartialSum(p), &out);
-      break;
-    default:
-      break;
-  }
-  return out;
-}
-
 }  // namespace
 
 absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,
@@ -250,7 +221,8 @@ absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,
     return absl::InvalidArgumentError(
         absl::StrCat("empty range [", lo, ", ", hi, "]"));
   }
-  if (!proto::Kind_IsValid(kind) || kind == proto::KIND_UNSPECIFIED) {
+  const KindSpec* spec = FindKind(kind);
+  if (spec == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown kind ", static_cast<int>(kind)));
   }
@@ -260,7 +232,7 @@ absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,
       std::min<uint128>(width, static_cast<uint128>(std::max(plan.threads, 1))));
   const uint64_t slice = std::max<uint64_t>(plan.slice, 1);
   const double root = std::sqrt(static_cast<double>(hi));
-  const bool counted = (kind == proto::COUNT || kind == proto::TWINS) &&
+  const bool counted = spec->counted &&
                        kCountedSliceRoots * root <=
                            static_cast<double>(control.slice_numbers);
   const uint64_t counted_sub =
@@ -281,7 +253,7 @@ absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,
   if (absl::Status s = RunConcurrently(jobs); !s.ok()) return s;
   proto::Partial merged;
   for (const proto::Partial& piece : pieces) merged = MergeAdjacent(merged, piece);
-  return OnlyWhatTheKindAnswers(kind, merged);
+  return KeepKindFields(*spec, merged);
 }
 
 absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,

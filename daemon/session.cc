@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/kinds.h"
 #include "common/log.h"
 #include "common/transport.h"
 
@@ -31,7 +32,7 @@ const char* StateName(Session::State state) {
 // Why an assignment cannot be run, or empty when it can.
 std::string CheckAssign(const proto::Assign& assign) {
   if (assign.lease() == 0) return "lease 0";
-  if (assign.kind() < proto::COUNT || assign.kind() > proto::SUM) {
+  if (FindKind(assign.kind()) == nullptr) {
     return absl::StrCat("unknown kind ", static_cast<int>(assign.kind()));
   }
   if (!assign.has_range()) return "no range";

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/kinds.h"
 #include "common/partial.h"
 #include "common/token.h"
 #include "common/transport.h"

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/kinds.h"
 #include "common/numbers.h"
 #include "common/status.h"
 #include "common/token.h"
@@ -281,13 +282,8 @@ Scanned Scan(const std::vector<std::string>& args) {
 }
 
 absl::StatusOr<proto::Kind> ParseKind(const std::string& text) {
-  const std::string lower = absl::AsciiStrToLower(text);
-  if (lower == "count") return proto::COUNT;
-  if (lower == "twins") return proto::TWINS;
-  if (lower == "gaps") return proto::GAPS;
-  if (lower == "sum") return proto::SUM;
-  return UsageError(absl::StrCat("unknown kind '", text,
-                                 "' (expected count, twins, gaps or sum)"),
+  if (const KindSpec* spec = FindKind(text)) return spec->kind;
+  return UsageError(absl::StrCat("unknown kind '", text, "' (expected ", KindNames(), ")"),
                     "submit");
 }
 

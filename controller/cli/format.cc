@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/kinds.h"
 #include "common/numbers.h"
 #include "common/status.h"
 #include "common/token.h"
@@ -72,18 +73,8 @@ std::string Elapsed(uint64_t ms) {
 
 // The answer in `r` of a job of `kind`, as FormatResult prints it.
 std::string ResultText(proto::Kind kind, const proto::JobResult& r) {
-  switch (kind) {
-    case proto::COUNT:
-      return absl::StrCat(r.count());
-    case proto::TWINS:
-      return absl::StrCat(r.twins());
-    case proto::GAPS:
-      return absl::StrCat("max_gap=", r.max_gap(), " start=", r.max_gap_start());
-    case proto::SUM:
-      return r.sum().empty() ? "0" : r.sum();
-    default:
-      return "?";
-  }
+  const KindSpec* spec = FindKind(kind);
+  return spec == nullptr ? "?" : spec->text(r);
 }
 
 // What the RESULT column shows for any state.
@@ -110,18 +101,8 @@ bool Departed(proto::NodeState state) {
 }  // namespace
 
 std::string KindName(proto::Kind kind) {
-  switch (kind) {
-    case proto::COUNT:
-      return "count";
-    case proto::TWINS:
-      return "twins";
-    case proto::GAPS:
-      return "gaps";
-    case proto::SUM:
-      return "sum";
-    default:
-      return "?";
-  }
+  const KindSpec* spec = FindKind(kind);
+  return spec == nullptr ? "?" : spec->name;
 }
 
 std::string JobStateName(proto::JobState state) {
@@ -453,19 +434,8 @@ namespace {
 // no script reads a gaps job's unset count as zero primes; none before the
 // job is DONE. Numbers are strings, as protobuf prints 64-bit integers.
 std::string ResultJson(proto::Kind kind, const proto::JobResult& r) {
-  switch (kind) {
-    case proto::COUNT:
-      return absl::StrCat("{\"count\":\"", r.count(), "\"}");
-    case proto::TWINS:
-      return absl::StrCat("{\"twins\":\"", r.twins(), "\"}");
-    case proto::GAPS:
-      return absl::StrCat("{\"max_gap\":\"", r.max_gap(), "\",\"max_gap_start\":\"",
-                          r.max_gap_start(), "\"}");
-    case proto::SUM:
-      return absl::StrCat("{\"sum\":\"", r.sum().empty() ? "0" : r.sum(), "\"}");
-    default:
-      return "{}";
-  }
+  const KindSpec* spec = FindKind(kind);
+  return spec == nullptr ? "{}" : spec->json(r);
 }
 
 // The job as one JSON object, without a trailing newline.

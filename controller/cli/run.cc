@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/keys.h"
+#include "common/kinds.h"
 #include "common/sieve_cost.h"
 #include "common/status.h"
 #include "controller/cli/format.h"
@@ -30,10 +31,7 @@ absl::StatusOr<proto::Job> CallForJob(ApiCaller& api,
   return std::move(*reply.mutable_job());
 }
 
-bool Ended(const proto::Job& job) {
-  return job.state() == proto::DONE || job.state() == proto::FAILED ||
-         job.state() == proto::CANCELLED;
-}
+bool Ended(const proto::Job& job) { return IsFinished(job.state()); }
 
 // `status`, from a wait on job `id` that stopped before the job ended, with
 // what became of the job and the commands to go on: it runs on, whatever

@@ -1,6 +1,9 @@
 #include "controller/cli/usage.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "common/kinds.h"
 
 namespace quark {
 namespace {
@@ -67,11 +70,7 @@ the primesieve command: `quark submit count 1 100` counts the 25 primes up to
 100. LO defaults to 0; LO must not exceed HI; both are below 2^64.
 
 KIND:
-  count   the number of primes
-  twins   the number of twin pairs (p, p + 2), both in the range
-  gaps    the largest gap between consecutive primes: max_gap=G start=P
-  sum     the sum of the primes (exact, may exceed 2^64)
-
+{KINDS}
 Numbers: 100000, 1e10, 1.5e9 (when the value is an integer), 10^12,
 and sums or differences such as 2^64-1 or 1e12+1000. No digit
 separators ("1,000") and no negative numbers.
@@ -236,12 +235,21 @@ constexpr Topic kTopics[] = {
     {"token", kToken},     {"keygen", kKeygen},   {"help", kHelp},
 };
 
+// "  count   the number of primes\n" and so on, from the table of kinds.
+std::string KindList() {
+  std::string out;
+  for (const KindSpec& kind : Kinds()) {
+    absl::StrAppend(&out, absl::StrFormat("  %-7s %s\n", kind.name, kind.help));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string UsageText(absl::string_view command) {
   for (const Topic& topic : kTopics) {
     if (topic.command == command) {
-      return absl::StrCat(topic.text,
+      return absl::StrCat(absl::StrReplaceAll(topic.text, {{"{KINDS}", KindList()}}),
                           topic.command == "keygen" ? kKeygenBrief : kGlobalBrief);
     }
   }

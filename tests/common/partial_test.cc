@@ -1,5 +1,7 @@
 #include "common/partial.h"
 
+#include "common/kinds.h"
+
 #include <primesieve.hpp>
 
 #include <cstdint>
