@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/status.h"
 #include "common/token.h"
 #include "common/transport.h"
 #include "controller/auth.h"
@@ -279,6 +280,15 @@ void Inbound::OnKeysChanged(absl::Time now) {
     }
     it = node_keys_.erase(it);
   }
+}
+
+absl::StatusOr<InboundOutput> Inbound::Commit(Store& store, const StepObserver& observe) {
+  StoreBatch batch = scheduler_->TakeChanges();
+  if (enrollment_ != nullptr) enrollment_->TakeChanges(&batch);
+  InboundOutput out = TakeOutput();
+  if (observe) observe(batch, out);
+  if (!batch.empty()) RETURN_IF_ERROR(store.Commit(batch));
+  return out;
 }
 
 InboundOutput Inbound::TakeOutput() {

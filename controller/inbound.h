@@ -25,16 +25,19 @@
 #define QUARK_CONTROLLER_INBOUND_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "controller/api.h"
 #include "controller/enrollment.h"
 #include "controller/rate_limiter.h"
 #include "controller/scheduler.h"
+#include "controller/store.h"
 
 namespace quark {
 
@@ -107,8 +110,16 @@ class Inbound {
   // are told why.
   void OnKeysChanged(absl::Time now);
 
-  // What to send now, the scheduler's changes being committed.
-  InboundOutput TakeOutput();
+  // The end of every step of the controller, the rule its durability rests
+  // on: the scheduler's and the enrollment's changes go to `store` in one
+  // commit, and only then is what the step produced handed out, to be
+  // sent. A failed commit returns its error and nothing to send: the
+  // controller stops, and a restart on the same disk has lost nothing that
+  // anyone was told. The server, the fuzzer and the tests all end a step
+  // here. `observe`, when given, sees the batch and the output before the
+  // commit (the fuzzer checks them against the store as it was).
+  using StepObserver = std::function<void(const StoreBatch&, const InboundOutput&)>;
+  absl::StatusOr<InboundOutput> Commit(Store& store, const StepObserver& observe = nullptr);
 
   // Messages refused here: bad frames, unauthorized keys, forged names.
   // The scheduler counts those it refuses itself (Scheduler::rejected).
@@ -123,6 +134,8 @@ class Inbound {
                   bool rejected = false);
   void Queue(std::vector<Outbound> out);
   const std::string* RouteOf(const std::string& node) const;
+  // What the step produced, addressed to routes.
+  InboundOutput TakeOutput();
   void RefuseEnroll(const std::string& route, const Peer& peer,
                     const std::string& reason);
 

@@ -62,7 +62,7 @@ Server::~Server() = default;
 absl::Status Server::Start() {
   ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install(/*reload=*/true));
   systemd_ = SystemdNotifier::FromEnvironment();
-  ASSIGN_OR_RETURN(store_, Store::Open(options_.state_dir));
+  ASSIGN_OR_RETURN(store_, SqliteStore::Open(options_.state_dir));
   ASSIGN_OR_RETURN(StoredState state, store_->Load());
   RETURN_IF_ERROR(scheduler_.Restore(state));
   RETURN_IF_ERROR(ConfigureRouter(control_));
@@ -308,19 +308,22 @@ void Server::NotifySystemd(absl::Time now) {
 }
 
 absl::Status Server::Flush() {
-  StoreBatch batch = scheduler_.TakeChanges();
-  if (enrollment_) enrollment_->TakeChanges(&batch);
-  if (!batch.empty()) {
-    const absl::Time start = absl::Now();
-    if (absl::Status s = store_->Commit(batch); !s.ok()) {
-      QLOG(kError) << "cannot write state, stopping error=\"" << s.message() << "\"";
-      return s;
-    }
-    QLOG(kDebug) << "committed jobs=" << batch.jobs.size()
-                 << " tasks=" << batch.tasks.size() << " ms="
-                 << absl::ToDoubleMilliseconds(absl::Now() - start);
+  const absl::Time start = absl::Now();
+  size_t jobs = 0, tasks = 0;
+  absl::StatusOr<InboundOutput> step =
+      inbound_->Commit(*store_, [&](const StoreBatch& batch, const InboundOutput&) {
+        jobs = batch.jobs.size();
+        tasks = batch.tasks.size();
+      });
+  if (!step.ok()) {
+    QLOG(kError) << "cannot write state, stopping error=\"" << step.status().message() << "\"";
+    return step.status();
   }
-  InboundOutput out = inbound_->TakeOutput();
+  if (jobs + tasks > 0) {
+    QLOG(kDebug) << "committed jobs=" << jobs << " tasks=" << tasks
+                 << " ms=" << absl::ToDoubleMilliseconds(absl::Now() - start);
+  }
+  const InboundOutput& out = *step;
   for (const Outbound& o : out.control) {
     if (absl::Status s = SendMessage(control_, o.msg, &o.route); !s.ok()) {
       // The worker is gone; expiry will clean up after it. An ack that did

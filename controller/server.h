@@ -120,7 +120,7 @@ class Server {
       std::chrono::steady_clock::now();
   std::unique_ptr<ShutdownSignals> signals_;
   std::unique_ptr<SystemdNotifier> systemd_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<Authenticator> auth_;  // with CURVE only
   // Decodes, checks and applies what the sockets read; holds what to send
   // until the next Flush().

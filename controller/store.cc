@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/kinds.h"
 #include "common/status.h"
 
 namespace quark {
@@ -87,7 +88,7 @@ class Statement {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& dir) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) {
@@ -122,22 +123,22 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open state database ", path, ": ", message));
   }
-  std::unique_ptr<Store> store(new Store(db, path, lock_fd));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db, path, lock_fd));
   RETURN_IF_ERROR(store->PrepareSchema());
   return store;
 }
 
-Store::~Store() {
+SqliteStore::~SqliteStore() {
   sqlite3_close(db_);
   ::close(lock_fd_);  // releases the flock
 }
 
-absl::Status Store::Error(const std::string& what) const {
+absl::Status SqliteStore::Error(const std::string& what) const {
   return absl::DataLossError(
       absl::StrCat(what, " in state database ", path_, ": ", sqlite3_errmsg(db_)));
 }
 
-absl::Status Store::Exec(const char* sql) {
+absl::Status SqliteStore::Exec(const char* sql) {
   char* message = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
     std::string text = message ? message : "unknown error";
@@ -157,7 +158,7 @@ static absl::StatusOr<int64_t> Pragma(sqlite3* db, const char* sql) {
   return sqlite3_column_int64(s.get(), 0);
 }
 
-absl::Status Store::PrepareSchema() {
+absl::Status SqliteStore::PrepareSchema() {
   sqlite3_busy_timeout(db_, 5000);
   // The first read of a file that is not SQLite fails here, clearly.
   auto app = Pragma(db_, "PRAGMA application_id");
@@ -207,7 +208,7 @@ absl::Status Store::PrepareSchema() {
   return Exec("COMMIT");
 }
 
-absl::StatusOr<StoredState> Store::Load() {
+absl::StatusOr<StoredState> SqliteStore::Load() {
   StoredState state;
   Statement jobs(db_, "SELECT id, body FROM jobs ORDER BY id");
   if (!jobs.ok()) return Error("cannot read jobs");
@@ -255,7 +256,7 @@ absl::StatusOr<StoredState> Store::Load() {
   return state;
 }
 
-absl::Status Store::LoadEnrollment(StoredState* state) {
+absl::Status SqliteStore::LoadEnrollment(StoredState* state) {
   Statement tokens(db_, "SELECT id, body FROM tokens ORDER BY id");
   if (!tokens.ok()) return Error("cannot read tokens");
   int rc;
@@ -287,7 +288,7 @@ absl::Status Store::LoadEnrollment(StoredState* state) {
 }
 
 // `table` and `column` are the code's own, never input.
-absl::Status Store::WriteRecord(const char* table, const char* column,
+absl::Status SqliteStore::WriteRecord(const char* table, const char* column,
                                 const std::string& key,
                                 const std::string& body) {
   Statement s(db_, absl::StrCat("INSERT OR REPLACE INTO ", table, " (", column,
@@ -303,7 +304,7 @@ absl::Status Store::WriteRecord(const char* table, const char* column,
   return absl::OkStatus();
 }
 
-absl::Status Store::DeleteRecord(const char* table, const char* column,
+absl::Status SqliteStore::DeleteRecord(const char* table, const char* column,
                                  const std::string& key) {
   Statement s(db_, absl::StrCat("DELETE FROM ", table, " WHERE ", column, " = ?")
                        .c_str());
@@ -316,7 +317,7 @@ absl::Status Store::DeleteRecord(const char* table, const char* column,
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> Store::ReadCounter(const char* key) {
+absl::StatusOr<uint64_t> SqliteStore::ReadCounter(const char* key) {
   Statement s(db_, "SELECT value FROM counters WHERE key = ?");
   if (!s.ok()) return Error("cannot read counters");
   sqlite3_bind_text(s.get(), 1, key, -1, SQLITE_STATIC);
@@ -326,7 +327,7 @@ absl::StatusOr<uint64_t> Store::ReadCounter(const char* key) {
   return FromSql(sqlite3_column_int64(s.get(), 0));
 }
 
-absl::Status Store::WriteCounter(const char* key, uint64_t value) {
+absl::Status SqliteStore::WriteCounter(const char* key, uint64_t value) {
   Statement s(db_, "INSERT OR REPLACE INTO counters (key, value) VALUES (?, ?)");
   if (!s.ok()) return Error("cannot write counters");
   sqlite3_bind_text(s.get(), 1, key, -1, SQLITE_STATIC);
@@ -335,7 +336,7 @@ absl::Status Store::WriteCounter(const char* key, uint64_t value) {
   return absl::OkStatus();
 }
 
-absl::Status Store::WriteDrain(const std::string& node, bool drained) {
+absl::Status SqliteStore::WriteDrain(const std::string& node, bool drained) {
   Statement s(db_, drained ? "INSERT OR REPLACE INTO drained (node) VALUES (?)"
                            : "DELETE FROM drained WHERE node = ?");
   if (!s.ok()) return Error("cannot write drained nodes");
@@ -345,16 +346,13 @@ absl::Status Store::WriteDrain(const std::string& node, bool drained) {
   return absl::OkStatus();
 }
 
-absl::Status Store::WriteJob(const proto::StoredJob& job) {
+absl::Status SqliteStore::WriteJob(const proto::StoredJob& job) {
   Statement s(db_, "INSERT OR REPLACE INTO jobs (id, body) VALUES (?, ?)");
   if (!s.ok()) return Error("cannot write job");
   s.Int(1, ToSql(job.id()));
   s.Blob(2, job.SerializeAsString());
   if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write job");
-  const bool finished = job.state() == proto::DONE ||
-                        job.state() == proto::FAILED ||
-                        job.state() == proto::CANCELLED;
-  if (!finished) return absl::OkStatus();
+  if (!IsFinished(job.state())) return absl::OkStatus();
   // The result says all that is left to say about a finished job.
   Statement d(db_, "DELETE FROM tasks WHERE job = ?");
   if (!d.ok()) return Error("cannot delete tasks");
@@ -363,7 +361,7 @@ absl::Status Store::WriteJob(const proto::StoredJob& job) {
   return absl::OkStatus();
 }
 
-absl::Status Store::WriteTask(const StoredTask& task) {
+absl::Status SqliteStore::WriteTask(const StoredTask& task) {
   Statement s(db_,
               "INSERT OR REPLACE INTO tasks (id, job, lo, hi, done, partial) "
               "VALUES (?, ?, ?, ?, ?, ?)");
@@ -378,7 +376,7 @@ absl::Status Store::WriteTask(const StoredTask& task) {
   return absl::OkStatus();
 }
 
-absl::Status Store::DeleteJob(uint64_t id) {
+absl::Status SqliteStore::DeleteJob(uint64_t id) {
   for (const char* sql : {"DELETE FROM tasks WHERE job = ?", "DELETE FROM jobs WHERE id = ?"}) {
     Statement s(db_, sql);
     if (!s.ok()) return Error("cannot delete job");
@@ -388,7 +386,7 @@ absl::Status Store::DeleteJob(uint64_t id) {
   return absl::OkStatus();
 }
 
-absl::Status Store::Commit(const StoreBatch& batch) {
+absl::Status SqliteStore::Commit(const StoreBatch& batch) {
   if (batch.empty()) return absl::OkStatus();
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   absl::Status s;

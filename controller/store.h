@@ -14,6 +14,11 @@
 // API replies). So nothing a worker or an operator was told is ever
 // missing from disk after a crash.
 //
+// The controller reaches its state only through the Store interface, as
+// leveldb reaches the disk only through Env: SqliteStore in the daemon,
+// MemoryStore (tests/testutil/memory_store.h) in the tests and the fuzzer,
+// which can also fail a commit on purpose.
+//
 // Not thread-safe: one thread (the server loop) uses it.
 #ifndef QUARK_CONTROLLER_STORE_H_
 #define QUARK_CONTROLLER_STORE_H_
@@ -78,27 +83,38 @@ struct StoredState {
 
 class Store {
  public:
+  virtual ~Store() = default;
+
+  // Reads everything back, checking every record.
+  virtual absl::StatusOr<StoredState> Load() = 0;
+
+  // Writes the batch in one durable transaction, in this order: tasks,
+  // jobs (a finished job's tasks are deleted), forgotten jobs (with their
+  // tasks), drains, counters, tokens written and deleted, enrolled nodes
+  // written and deleted. On failure nothing of it is written.
+  virtual absl::Status Commit(const StoreBatch& batch) = 0;
+};
+
+// The Store of the daemon: SQLite in WAL mode, one fsync a commit.
+class SqliteStore final : public Store {
+ public:
   // Opens, or creates, `dir`/quark.db. Fails with a message naming the file
   // when the directory cannot be made or written, when another controller
   // uses it (an exclusive flock on `dir`/quark.lock), when the file is not
   // a Quark database, is corrupt, or was written by a newer Quark: never
   // starts afresh over state it cannot read.
-  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir);
-  ~Store();
-  Store(const Store&) = delete;
-  Store& operator=(const Store&) = delete;
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& dir);
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
 
-  // Reads everything back, checking every record.
-  absl::StatusOr<StoredState> Load();
-
-  // Writes the batch in one durable transaction. On failure nothing of it
-  // is written.
-  absl::Status Commit(const StoreBatch& batch);
+  absl::StatusOr<StoredState> Load() override;
+  absl::Status Commit(const StoreBatch& batch) override;
 
   const std::string& path() const { return path_; }
 
  private:
-  Store(sqlite3* db, std::string path, int lock_fd)
+  SqliteStore(sqlite3* db, std::string path, int lock_fd)
       : db_(db), path_(std::move(path)), lock_fd_(lock_fd) {}
   absl::Status Exec(const char* sql);
   absl::Status Error(const std::string& what) const;

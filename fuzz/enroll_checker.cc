@@ -217,7 +217,7 @@ void EnrollChecker::CheckLetIn() const {
 void EnrollChecker::CheckRestore(const MemoryStore& store,
                                  absl::Time now) const {
   if (enrollment_ == nullptr) return;
-  const StoredState state = store.Load();
+  const StoredState state = store.State();
   Enrollment back(options_);
   if (absl::Status s = back.Restore(state); !s.ok()) {
     Broken(absl::StrCat("the stored tokens and enrolled nodes do not restore: ",

@@ -42,10 +42,12 @@
 #include "common/token.h"
 #include "controller/enrollment.h"
 #include "controller/inbound.h"
-#include "fuzz/memory_store.h"
+#include "tests/testutil/memory_store.h"
 #include "proto/quark.pb.h"
 
 namespace quark::fuzz {
+
+using testutil::MemoryStore;
 
 // A token as CreateToken returned it, secret included.
 struct KnownToken {

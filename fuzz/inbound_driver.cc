@@ -284,14 +284,15 @@ void InboundDriver::CheckKeys() {
 }
 
 // Server::Flush, with a MemoryStore for the disk and Observe() for the
-// sockets. The output is taken before the commit here (it does not depend
-// on it) so that the enrollment checks see the store as it was.
+// sockets; the enrollment checks see the batch and the output before the
+// commit, against the store as it was.
 void InboundDriver::Flush() {
-  StoreBatch batch = scheduler_.TakeChanges();
-  if (enrollment_) enrollment_->TakeChanges(&batch);
-  InboundOutput out = inbound_.TakeOutput();
-  enroll_.OnFlush(batch, store_, out);
-  store_.Commit(batch);
+  absl::StatusOr<InboundOutput> step =
+      inbound_.Commit(store_, [&](const StoreBatch& batch, const InboundOutput& out) {
+        enroll_.OnFlush(batch, store_, out);
+      });
+  if (!step.ok()) Broken(absl::StrCat("the memory store failed: ", step.status().message()));
+  const InboundOutput& out = *step;
   for (const Outbound& o : out.control) Observe(o);
   for (const ApiOutbound& o : out.api) {
     (void)o.reply.SerializeAsString();  // as SendMessage does
@@ -443,7 +444,7 @@ void InboundDriver::Finish() {
 // the same jobs (a running job comes back queued, its leases forgotten).
 void InboundDriver::CheckRestore() {
   Scheduler restored(FuzzSchedulerOptions());
-  if (absl::Status s = restored.Restore(store_.Load()); !s.ok()) {
+  if (absl::Status s = restored.Restore(store_.State()); !s.ok()) {
     Broken(absl::StrCat("the stored state does not restore: ", s.message()));
   }
   const std::vector<proto::Job> live = scheduler_.ListJobs();

@@ -76,7 +76,7 @@
 #include "controller/scheduler.h"
 #include "fuzz/enroll_checker.h"
 #include "fuzz/inbound_input.h"
-#include "fuzz/memory_store.h"
+#include "tests/testutil/memory_store.h"
 #include "proto/quark.pb.h"
 
 namespace quark::fuzz {

@@ -10,6 +10,7 @@
 #include "common/transport.h"
 #include "controller/auth.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/memory_store.h"
 
 namespace quark {
 namespace {
@@ -59,13 +60,21 @@ class InboundTest : public ::testing::Test {
   // The control messages to send now, as (route, body case).
   std::vector<std::pair<std::string, proto::ControlMsg>> Sent() {
     std::vector<std::pair<std::string, proto::ControlMsg>> out;
-    for (Outbound& o : inbound_.TakeOutput().control) {
+    for (Outbound& o : Step().control) {
       out.emplace_back(o.route, o.msg);
     }
     return out;
   }
 
+  // The end of a step, as the server ends it: commit, then what to send.
+  InboundOutput Step() {
+    absl::StatusOr<InboundOutput> out = inbound_.Commit(store_);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? *std::move(out) : InboundOutput();
+  }
+
   FakeKeys keys_;
+  testutil::MemoryStore store_;
   Scheduler scheduler_;
   Api api_;
   Inbound inbound_;
@@ -180,11 +189,11 @@ TEST_F(InboundTest, MalformedFramesChangeNothing) {
   inbound_.OnResult({"a", "b"}, Peer{"K1", ""}, kT0);
   inbound_.OnApi({"\x01r"}, Peer{"KA", ""}, kT0);
   EXPECT_EQ(inbound_.refused(), 8u);
-  EXPECT_TRUE(inbound_.TakeOutput().empty());
+  EXPECT_TRUE(Step().empty());
   EXPECT_TRUE(scheduler_.ListNodes(kT0).empty());
   // An unreadable API request still gets an error reply.
   inbound_.OnApi({"\x01r", "\xff\xff"}, Peer{"KA", ""}, kT0);
-  InboundOutput out = inbound_.TakeOutput();
+  InboundOutput out = Step();
   ASSERT_EQ(out.api.size(), 1u);
   EXPECT_TRUE(out.api[0].reply.has_error());
 }
@@ -195,7 +204,7 @@ TEST_F(InboundTest, OperatorKeysGateTheApi) {
   list.mutable_list_nodes();
   inbound_.OnApi({"\x01c", Bytes(list)}, Peer{"KB", ""}, kT0);
   inbound_.OnApi({"\x01c", Bytes(list)}, Peer{"KA", ""}, kT0);
-  InboundOutput out = inbound_.TakeOutput();
+  InboundOutput out = Step();
   ASSERT_EQ(out.api.size(), 2u);
   EXPECT_TRUE(out.api[0].reply.has_error());
   EXPECT_NE(out.api[0].reply.error().message().find("authorized_operators"),
@@ -215,6 +224,37 @@ TEST_F(PlainInboundTest, RoutingIdIsTheNodeName) {
   EXPECT_EQ(sent[0].first, "w1");
   EXPECT_TRUE(sent[0].second.has_welcome());
   EXPECT_EQ(scheduler_.ListNodes(kT0)[0].key(), "");
+}
+
+// leveldb's fault_injection_test, for the write-ahead rule: a step whose
+// commit fails hands out nothing, so no worker or operator is told of a
+// change that is not on disk; the server stops on the error.
+TEST_F(InboundTest, AStepWhoseCommitFailsSendsNothing) {
+  proto::ApiRequest submit;
+  submit.set_protocol_version(kProtocolVersion);
+  submit.set_request_id(1);
+  submit.mutable_submit()->set_kind(proto::COUNT);
+  submit.mutable_submit()->mutable_range()->set_hi(1000);
+  inbound_.OnApi({"\x01c", Bytes(submit)}, Peer{"KA", ""}, kT0);
+  store_.FailCommits(absl::DataLossError("disk full"));
+  absl::StatusOr<InboundOutput> failed = inbound_.Commit(store_);
+  EXPECT_EQ(failed.status(), absl::DataLossError("disk full"));
+  EXPECT_EQ(store_.commits(), 0);
+  EXPECT_TRUE(store_.State().jobs.empty());
+
+  // A step that changed nothing durable commits nothing: it cannot fail.
+  inbound_.OnApi({"\x01c", "\xff\xff"}, Peer{"KA", ""}, kT0);
+  absl::StatusOr<InboundOutput> unchanged = inbound_.Commit(store_);
+  ASSERT_TRUE(unchanged.ok()) << unchanged.status();
+  EXPECT_EQ(unchanged->api.size(), 1u);
+
+  store_.FailCommits(absl::OkStatus());
+  inbound_.OnApi({"\x01c", Bytes(submit)}, Peer{"KA", ""}, kT0);
+  InboundOutput out = Step();
+  ASSERT_EQ(out.api.size(), 1u);
+  EXPECT_TRUE(out.api[0].reply.has_job()) << out.api[0].reply.ShortDebugString();
+  EXPECT_EQ(store_.commits(), 1);
+  EXPECT_EQ(store_.State().jobs.size(), 1u);
 }
 
 }  // namespace

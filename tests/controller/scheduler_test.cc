@@ -12,6 +12,7 @@
 #include "common/transport.h"
 #include "common/sieve_cost.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/memory_store.h"
 #include "tests/testutil/reference_partial.h"
 
 namespace quark {
@@ -664,49 +665,9 @@ TEST_F(SchedulerTest, JobNoNodeCanHoldFailsWithTheFigures) {
   EXPECT_NE(error.find("64 MiB"), std::string::npos) << error;
 }
 
-// What the server does with TakeChanges(): the latest record of each job
-// and task, tasks of finished jobs dropped (as controller/store.cc does).
-class MemoryStore {
- public:
-  void Apply(StoreBatch batch) {
-    for (uint64_t id : batch.deleted_jobs) {
-      jobs_.erase(id);
-      std::erase_if(tasks_, [&](auto& t) { return t.second.job == id; });
-    }
-    for (auto& t : batch.tasks) tasks_[t.id] = t;
-    for (auto& [node, drained] : batch.drains) {
-      if (drained) {
-        drained_.insert(node);
-      } else {
-        drained_.erase(node);
-      }
-    }
-    if (batch.next_job != 0) next_job_ = batch.next_job;
-    if (batch.next_task != 0) next_task_ = batch.next_task;
-    for (auto& j : batch.jobs) {
-      const bool finished = j.state() == proto::DONE ||
-                            j.state() == proto::CANCELLED ||
-                            j.state() == proto::FAILED;
-      if (finished) std::erase_if(tasks_, [&](auto& t) { return t.second.job == j.id(); });
-      jobs_[j.id()] = j;
-    }
-  }
-  StoredState State() const {
-    StoredState s;
-    for (auto& [id, j] : jobs_) s.jobs.push_back(j);
-    for (auto& [id, t] : tasks_) s.tasks.push_back(t);
-    s.drained.assign(drained_.begin(), drained_.end());
-    s.next_job = next_job_;
-    s.next_task = next_task_;
-    return s;
-  }
-
- private:
-  std::set<std::string> drained_;
-  uint64_t next_job_ = 0, next_task_ = 0;
-  std::map<uint64_t, proto::StoredJob> jobs_;
-  std::map<uint64_t, StoredTask> tasks_;
-};
+// The disk of the restart tests: what the server commits of TakeChanges(),
+// in the order SqliteStore writes it (tests/testutil/memory_store.h).
+using testutil::MemoryStore;
 
 TEST_F(SchedulerTest, RestartResumesWithoutRecomputingMergedWork) {
   MemoryStore disk;
@@ -715,7 +676,7 @@ TEST_F(SchedulerTest, RestartResumesWithoutRecomputingMergedWork) {
   auto held = Assigns(Control("a", Ready(a, 2)), "a");
   Complete(held[0], a);                  // merged before the crash
   auto more = Assigns(Control("a", Ready(a, 1)), "a");
-  disk.Apply(scheduler_.TakeChanges());  // the last commit
+  EXPECT_TRUE(disk.Commit(scheduler_.TakeChanges()).ok());  // the last commit
   const uint64_t done_lo = held[0].range().lo(), done_hi = held[0].range().hi();
 
   // The controller dies; a new one starts on the same state.
@@ -775,7 +736,7 @@ TEST_F(SchedulerTest, FinishedJobsSurviveARestart) {
   const uint64_t job = Submit(proto::COUNT, 0, 100'000);
   const uint64_t a = Join("a");
   RunWorker("a", a, Assigns(Control("a", Ready(a, 2)), "a"));
-  disk.Apply(scheduler_.TakeChanges());
+  EXPECT_TRUE(disk.Commit(scheduler_.TakeChanges()).ok());
   Scheduler restarted(Options());
   ASSERT_TRUE(restarted.Restore(disk.State()).ok());
   auto view = restarted.GetJob(job);
@@ -957,7 +918,7 @@ TEST_F(SchedulerTest, ACancelledJobKeepsWhatItFinishedFromItsStart) {
   ASSERT_TRUE(scheduler_.CancelJob(job, now_, &out).ok());
   const uint64_t end = held[0].range().hi();
   for (const proto::Job& view : {Job(job), [&] {
-         disk.Apply(scheduler_.TakeChanges());
+         EXPECT_TRUE(disk.Commit(scheduler_.TakeChanges()).ok());
          Scheduler restarted(Options());
          EXPECT_TRUE(restarted.Restore(disk.State()).ok());
          return *restarted.GetJob(job);
@@ -994,7 +955,7 @@ TEST_F(SchedulerTest, FailedJobKeepsItsErrorAcrossARestart) {
     now_ += absl::Seconds(4);
     scheduler_.OnTick(now_);
   }
-  disk.Apply(scheduler_.TakeChanges());
+  EXPECT_TRUE(disk.Commit(scheduler_.TakeChanges()).ok());
   Scheduler restarted(Options());
   ASSERT_TRUE(restarted.Restore(disk.State()).ok());
   EXPECT_EQ(restarted.GetJob(job)->state(), proto::FAILED);
@@ -1016,7 +977,7 @@ TEST_F(SchedulerTest, DrainAndIdsSurviveARestart) {
   const uint64_t j2 = first.Submit(s, now_, &out)->job_id();
   ASSERT_TRUE(first.CancelJob(j2, now_, &out).ok());
   ASSERT_TRUE(first.CancelJob(j1, now_, &out).ok());  // j2, the newest id, is forgotten
-  disk.Apply(first.TakeChanges());
+  EXPECT_TRUE(disk.Commit(first.TakeChanges()).ok());
 
   Scheduler restarted(o);
   ASSERT_TRUE(restarted.Restore(disk.State()).ok());
@@ -1041,7 +1002,7 @@ TEST_F(SchedulerTest, OnlyTheNewestFinishedJobsAreKept) {
   ASSERT_TRUE(small.CancelJob(ids[3], now_, &out).ok());
   ASSERT_TRUE(small.CancelJob(ids[0], now_, &out).ok());
   EXPECT_EQ(small.ListJobs().size(), 4u);  // 2 finished, 2 queued
-  disk.Apply(small.TakeChanges());
+  EXPECT_TRUE(disk.Commit(small.TakeChanges()).ok());
   // A third finished job: the oldest finished one (ids[3]) is forgotten,
   // however old the unfinished ones are.
   ASSERT_TRUE(small.CancelJob(ids[1], now_, &out).ok());
@@ -1051,7 +1012,7 @@ TEST_F(SchedulerTest, OnlyTheNewestFinishedJobsAreKept) {
   EXPECT_TRUE(small.GetJob(ids[2]).ok());
   StoreBatch batch = small.TakeChanges();
   EXPECT_EQ(batch.deleted_jobs, std::vector<uint64_t>{ids[3]});
-  disk.Apply(std::move(batch));
+  EXPECT_TRUE(disk.Commit(std::move(batch)).ok());
   Scheduler restarted(o);
   ASSERT_TRUE(restarted.Restore(disk.State()).ok());
   EXPECT_EQ(restarted.ListJobs().size(), 3u);

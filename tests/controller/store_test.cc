@@ -58,14 +58,14 @@ class StoreTest : public testing::Test {
 
 TEST_F(StoreTest, WhatIsCommittedIsLoadedBack) {
   {
-    auto store = Store::Open(dir_.string());
+    auto store = SqliteStore::Open(dir_.string());
     ASSERT_TRUE(store.ok()) << store.status();
     StoreBatch batch;
     batch.jobs = {Job(1, proto::RUNNING)};
     batch.tasks = {Task(7, 1, false), Task(8, 1, true)};
     ASSERT_TRUE((*store)->Commit(batch).ok());
   }
-  auto store = Store::Open(dir_.string());
+  auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok()) << store.status();
   auto state = (*store)->Load();
   ASSERT_TRUE(state.ok()) << state.status();
@@ -80,7 +80,7 @@ TEST_F(StoreTest, WhatIsCommittedIsLoadedBack) {
 }
 
 TEST_F(StoreTest, LaterVersionsReplaceEarlierOnes) {
-  auto store = Store::Open(dir_.string());
+  auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::QUEUED)}, {Task(7, 1, false)}, {})).ok());
   ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::RUNNING)}, {Task(7, 1, true)}, {})).ok());
@@ -92,7 +92,7 @@ TEST_F(StoreTest, LaterVersionsReplaceEarlierOnes) {
 }
 
 TEST_F(StoreTest, AFinishedJobKeepsItsResultAndDropsItsTasks) {
-  auto store = Store::Open(dir_.string());
+  auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::RUNNING), Job(2, proto::RUNNING)}, {Task(7, 1, true), Task(8, 2, true)}, {}))
                   .ok());
@@ -107,7 +107,7 @@ TEST_F(StoreTest, AFinishedJobKeepsItsResultAndDropsItsTasks) {
 }
 
 TEST_F(StoreTest, ForgottenJobsLeaveWithTheirTasks) {
-  auto store = Store::Open(dir_.string());
+  auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::RUNNING), Job(2, proto::RUNNING)}, {Task(7, 1, true), Task(8, 2, false)}, {}))
                   .ok());
@@ -121,7 +121,7 @@ TEST_F(StoreTest, ForgottenJobsLeaveWithTheirTasks) {
 
 TEST_F(StoreTest, DrainedNodesAndIdCountersSurviveAReopen) {
   {
-    auto store = Store::Open(dir_.string());
+    auto store = SqliteStore::Open(dir_.string());
     ASSERT_TRUE(store.ok());
     StoreBatch batch;
     batch.drains = {{"pi1", true}, {"pi2", true}};
@@ -132,7 +132,7 @@ TEST_F(StoreTest, DrainedNodesAndIdCountersSurviveAReopen) {
     undrain.drains = {{"pi2", false}};
     ASSERT_TRUE((*store)->Commit(undrain).ok());
   }
-  auto store = Store::Open(dir_.string());
+  auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok());
   auto state = (*store)->Load();
   ASSERT_TRUE(state.ok()) << state.status();
@@ -142,22 +142,22 @@ TEST_F(StoreTest, DrainedNodesAndIdCountersSurviveAReopen) {
 }
 
 TEST_F(StoreTest, OneControllerPerStateDirectory) {
-  auto first = Store::Open(dir_.string());
+  auto first = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(first.ok()) << first.status();
-  auto second = Store::Open(dir_.string());
+  auto second = SqliteStore::Open(dir_.string());
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("in use by another quark-controller"),
             std::string::npos)
       << second.status();
   first->reset();  // closing releases it
-  EXPECT_TRUE(Store::Open(dir_.string()).ok());
+  EXPECT_TRUE(SqliteStore::Open(dir_.string()).ok());
 }
 
 TEST_F(StoreTest, GarbageIsAnErrorAndIsLeftAlone) {
   fs::create_directories(dir_);
   const std::string garbage(4096, 'x');
   std::ofstream(dir_ / "quark.db") << garbage;
-  auto store = Store::Open(dir_.string());
+  auto store = SqliteStore::Open(dir_.string());
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("quark.db"), std::string::npos)
       << store.status();
@@ -172,7 +172,7 @@ TEST_F(StoreTest, AnotherApplicationsDatabaseIsRefused) {
   ASSERT_EQ(sqlite3_open((dir_ / "quark.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t (x)", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
-  auto store = Store::Open(dir_.string());
+  auto store = SqliteStore::Open(dir_.string());
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("not a Quark state database"),
             std::string::npos)
@@ -181,7 +181,7 @@ TEST_F(StoreTest, AnotherApplicationsDatabaseIsRefused) {
 
 TEST_F(StoreTest, CorruptRecordIsAnErrorNotAFreshStart) {
   {
-    auto store = Store::Open(dir_.string());
+    auto store = SqliteStore::Open(dir_.string());
     ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::RUNNING)}, {}, {})).ok());
   }
   sqlite3* db = nullptr;
@@ -190,7 +190,7 @@ TEST_F(StoreTest, CorruptRecordIsAnErrorNotAFreshStart) {
                          nullptr),
             SQLITE_OK);
   sqlite3_close(db);
-  auto store = Store::Open(dir_.string());
+  auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok());
   auto state = (*store)->Load();
   ASSERT_FALSE(state.ok());
@@ -211,7 +211,7 @@ TEST_F(StoreTest, TokensAndEnrolledNodesSurviveAReopen) {
   proto::EnrolledNode gone = node;
   gone.set_key("0000000000000000000000000000000000000000");
   {
-    auto store = Store::Open(dir_.string());
+    auto store = SqliteStore::Open(dir_.string());
     ASSERT_TRUE(store.ok()) << store.status();
     StoreBatch batch;
     batch.tokens = {token};
@@ -223,7 +223,7 @@ TEST_F(StoreTest, TokensAndEnrolledNodesSurviveAReopen) {
     deletion.tokens = {token};
     ASSERT_TRUE((*store)->Commit(deletion).ok());
   }
-  auto store = Store::Open(dir_.string());
+  auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok()) << store.status();
   auto state = (*store)->Load();
   ASSERT_TRUE(state.ok()) << state.status();
@@ -243,7 +243,7 @@ TEST_F(StoreTest, TokensAndEnrolledNodesSurviveAReopen) {
 // its jobs.
 TEST_F(StoreTest, ASchemaOneFileIsUpgraded) {
   {
-    auto store = Store::Open(dir_.string());
+    auto store = SqliteStore::Open(dir_.string());
     ASSERT_TRUE(store.ok());
     ASSERT_TRUE((*store)->Commit(Batch({Job(7, proto::DONE)}, {})).ok());
   }
@@ -255,7 +255,7 @@ TEST_F(StoreTest, ASchemaOneFileIsUpgraded) {
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
-  auto store = Store::Open(dir_.string());
+  auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok()) << store.status();
   auto state = (*store)->Load();
   ASSERT_TRUE(state.ok()) << state.status();
@@ -271,7 +271,7 @@ TEST_F(StoreTest, ASchemaOneFileIsUpgraded) {
 TEST_F(StoreTest, StateDirThatIsAFileIsAnError) {
   fs::create_directories(dir_.parent_path());
   std::ofstream(dir_) << "not a directory";
-  auto store = Store::Open(dir_.string());
+  auto store = SqliteStore::Open(dir_.string());
   EXPECT_FALSE(store.ok());
   fs::remove(dir_);
 }

@@ -1,20 +1,21 @@
-#include "fuzz/memory_store.h"
+#include "tests/testutil/memory_store.h"
 
-namespace quark::fuzz {
+#include "common/kinds.h"
+
+namespace quark::testutil {
 
 void MemoryStore::DeleteTasksOf(uint64_t job) {
   std::erase_if(tasks_,
                 [job](const auto& entry) { return entry.second.job == job; });
 }
 
-void MemoryStore::Commit(const StoreBatch& batch) {
+absl::Status MemoryStore::Commit(const StoreBatch& batch) {
+  if (!failure_.ok()) return failure_;
+  ++commits_;
   for (const StoredTask& task : batch.tasks) tasks_[task.id] = task;
   for (const proto::StoredJob& job : batch.jobs) {
     jobs_[job.id()] = job;
-    if (job.state() == proto::DONE || job.state() == proto::FAILED ||
-        job.state() == proto::CANCELLED) {
-      DeleteTasksOf(job.id());
-    }
+    if (IsFinished(job.state())) DeleteTasksOf(job.id());
   }
   for (uint64_t id : batch.deleted_jobs) {
     DeleteTasksOf(id);
@@ -37,9 +38,10 @@ void MemoryStore::Commit(const StoreBatch& batch) {
     enrolled_[node.key()] = node;
   }
   for (const std::string& key : batch.deleted_enrolled) enrolled_.erase(key);
+  return absl::OkStatus();
 }
 
-StoredState MemoryStore::Load() const {
+StoredState MemoryStore::State() const {
   StoredState state;
   for (const auto& [id, job] : jobs_) state.jobs.push_back(job);
   for (const auto& [id, task] : tasks_) state.tasks.push_back(task);
@@ -56,4 +58,4 @@ const proto::EnrolledNode* MemoryStore::Enrolled(const std::string& key) const {
   return it == enrolled_.end() ? nullptr : &it->second;
 }
 
-}  // namespace quark::fuzz
+}  // namespace quark::testutil
