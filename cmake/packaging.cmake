@@ -10,10 +10,10 @@
 #
 # The daemons' packages depend on quark: its postinst creates the user their
 # units run as, and the controller's runs `quark keygen` to make its key
-# pair. A worker makes its own key on its first start (daemon/identity.h),
+# pair. A worker makes its own key on its first start (worker/identity.h),
 # never the package: an SD-card image made from a system would carry it.
-# The binaries' install() rules are at the end of daemon/, controller/ and
-# controller/cli/CMakeLists.txt; maintainer scripts and conffiles lists in
+# The binaries' install() rules are at the end of worker/, controller/ and
+# cli/CMakeLists.txt; maintainer scripts and conffiles lists in
 # packaging/debian/PACKAGE/. Library dependencies come from dpkg-shlibdeps,
 # so a cross build (cmake/aarch64-linux-gnu.cmake) gets the arm64 ones.
 # Everything the packages depend on is in Debian bookworm.

@@ -2,7 +2,7 @@
 // in src/ninja.cc): a kind's name, its help line, the partial fields its
 // tasks carry, and how its answer is made from the whole range's partial,
 // printed and written as JSON. Adding a kind is an entry here, a value of
-// proto::Kind, and its kernel (daemon/kernels.cc); the controller, the
+// proto::Kind, and its kernel (worker/kernels.cc); the controller, the
 // worker and the CLI learn of it from this table alone.
 //
 // Partials merge alike whatever the kind (common/partial.h MergeAdjacent):

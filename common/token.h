@@ -102,7 +102,7 @@ std::string KeyFingerprint(const std::string& key);
 // character, on a length no encoder writes (8n+1, 8n+3, 8n+6 characters)
 // or on nonzero padding bits, so each byte string has one spelling.
 // Exposed for the tests and for identities derived from hashes
-// (daemon/identity.h).
+// (worker/identity.h).
 std::string Base32Encode(absl::string_view bytes);
 bool Base32Decode(absl::string_view text, std::string* bytes);
 

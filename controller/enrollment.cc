@@ -33,7 +33,7 @@ bool Usable(proto::EnrollState state) {
   return state == proto::ENROLL_APPROVED || state == proto::ENROLL_PENDING;
 }
 
-// What quark-worker sends (daemon/identity.h: base32 of a hash), or
+// What quark-worker sends (worker/identity.h: base32 of a hash), or
 // nothing: it is logged and stored, so nothing else gets in.
 bool ValidMachine(const std::string& machine) {
   return machine.size() <= 32 &&

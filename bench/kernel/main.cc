@@ -1,4 +1,4 @@
-// quark-kernel-bench: the worker's kernel (daemon/kernels.h) against
+// quark-kernel-bench: the worker's kernel (worker/kernels.h) against
 // primesieve's own multi-threaded counter on the same range, in one
 // process, alternating which goes first. Not a test: it prints figures.
 //
@@ -19,7 +19,7 @@
 #include "absl/flags/usage.h"
 #include "common/numbers.h"
 #include "common/sieve_cost.h"
-#include "daemon/kernels.h"
+#include "worker/kernels.h"
 
 ABSL_FLAG(std::string, kind, "count", "count or twins");
 ABSL_FLAG(int, threads, 2, "threads for both sides");

@@ -9,7 +9,7 @@
 // controller's load matters). It re-registers on Reject{reregister} or
 // after `liveness` silent intervals.
 //
-// Like the real worker (daemon/session.h, with the same UnackedResults) it
+// Like the real worker (worker/session.h, with the same UnackedResults) it
 // keeps each result until an Ack names its lease, pushes it again after
 // every Welcome and once it has waited `resend_after`, and reports for each
 // acked result the time from its first push to its Ack.
@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "daemon/unacked_results.h"
+#include "worker/unacked_results.h"
 #include "proto/quark.pb.h"
 
 namespace quark {

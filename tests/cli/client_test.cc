@@ -1,4 +1,4 @@
-#include "controller/cli/client.h"
+#include "cli/client.h"
 
 #include <atomic>
 #include <future>
@@ -10,8 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/transport.h"
-#include "controller/cli/command.h"
-#include "controller/cli/run.h"
+#include "cli/command.h"
+#include "cli/run.h"
 #include "gtest/gtest.h"
 #include "tests/cli/fake_controller.h"
 

@@ -1,11 +1,11 @@
-#include "controller/cli/command.h"
+#include "cli/command.h"
 
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "controller/cli/run.h"
+#include "cli/run.h"
 #include "gtest/gtest.h"
 
 namespace quark {

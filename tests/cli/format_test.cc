@@ -1,4 +1,4 @@
-#include "controller/cli/format.h"
+#include "cli/format.h"
 
 #include <algorithm>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "controller/cli/run.h"
+#include "cli/run.h"
 
 #include <unistd.h>
 

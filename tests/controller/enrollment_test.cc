@@ -13,7 +13,7 @@
 namespace quark {
 namespace {
 
-// A machine hash as quark-worker sends it (daemon/identity.h).
+// A machine hash as quark-worker sends it (worker/identity.h).
 constexpr char kMachine[] = "mblusycp4jdnlwxi";
 
 // authorized_workers and the registered nodes, as the test says.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/partial.h"
 #include "common/transport.h"
 #include "common/sieve_cost.h"
@@ -855,7 +856,7 @@ TEST_F(SchedulerTest, NoBackupWhileThereIsFreshWork) {
 TEST_F(SchedulerTest, TaskThatKillsThreeWorkersFailsItsJob) {
   const uint64_t job = Submit(proto::COUNT, 0, 1000);
   for (int crash = 1; crash <= 3; ++crash) {
-    const std::string name = "n" + std::to_string(crash);
+    const std::string name = absl::StrCat("n", crash);  // not "n" + to_string: GCC 12 -O3 -Wrestrict
     const uint64_t s = Join(name);
     auto held = Assigns(Control(name, Ready(s, 1)), name);
     ASSERT_EQ(held.size(), 1u) << crash;
@@ -949,7 +950,7 @@ TEST_F(SchedulerTest, FailedJobKeepsItsErrorAcrossARestart) {
   MemoryStore disk;
   const uint64_t job = Submit(proto::COUNT, 0, 1000);
   for (int crash = 1; crash <= 3; ++crash) {
-    const std::string name = "n" + std::to_string(crash);
+    const std::string name = absl::StrCat("n", crash);  // not "n" + to_string: GCC 12 -O3 -Wrestrict
     const uint64_t s = Join(name);
     Assigns(Control(name, Ready(s, 1)), name);
     now_ += absl::Seconds(4);

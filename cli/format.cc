@@ -1,0 +1,507 @@
+#include "cli/format.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/kinds.h"
+#include "common/numbers.h"
+#include "common/status.h"
+#include "common/token.h"
+
+namespace quark {
+namespace {
+
+using Row = std::vector<std::string>;
+
+// Left-aligned columns two spaces apart, no trailing blanks.
+std::string Table(const std::vector<Row>& rows) {
+  std::vector<size_t> widths;
+  for (const Row& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  std::string out;
+  for (const Row& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) line.append(widths[i - 1] - row[i - 1].size() + 2, ' ');
+      line += row[i];
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+std::string Percent(double fraction) {
+  // Rounded down, so that 100.0% means the whole range is merged.
+  const double tenths =
+      std::floor(1000 * std::clamp(fraction, 0.0, 1.0) + 1e-9);
+  return absl::StrFormat("%.1f%%", tenths / 10);
+}
+
+std::string Timestamp(uint64_t unix_ms, absl::TimeZone zone) {
+  if (unix_ms == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", absl::FromUnixMillis(unix_ms),
+                          zone);
+}
+
+// 12 of a key's 40 Z85 characters tell the keys of a cluster apart;
+// --json has all of it.
+std::string ShortKey(const std::string& key) {
+  return key.empty() ? "-" : key.substr(0, 12) + "...";
+}
+
+// "80ms", "12.3s", "2m5.1s": milliseconds only while they matter.
+std::string Elapsed(uint64_t ms) {
+  const absl::Duration took = absl::Milliseconds(ms);
+  const absl::Duration unit =
+      took < absl::Seconds(1) ? absl::Milliseconds(1) : absl::Milliseconds(100);
+  const std::string text = absl::FormatDuration(absl::Trunc(took, unit));
+  return text == "0" ? "0ms" : text;
+}
+
+// The answer in `r` of a job of `kind`, as FormatResult prints it.
+std::string ResultText(proto::Kind kind, const proto::JobResult& r) {
+  const KindSpec* spec = FindKind(kind);
+  return spec == nullptr ? "?" : spec->text(r);
+}
+
+// What the RESULT column shows for any state.
+std::string Outcome(const proto::Job& job) {
+  if (job.state() == proto::DONE) return FormatResult(job);
+  if (job.state() == proto::FAILED) return absl::StrCat("error: ", job.error());
+  if (job.has_partial_range()) {
+    return absl::StrCat("partial: ", ResultText(job.kind(), job.partial()), " to ",
+                        ShortNumber(job.partial_range().hi()));
+  }
+  if (!job.waiting().empty()) return absl::StrCat("- (", job.waiting(), ")");
+  return "-";
+}
+
+// "12s ago", "3m5s ago": when a node went.
+std::string WholeSecondsAgo(uint64_t ms) {
+  return absl::StrCat(absl::FormatDuration(absl::Seconds(ms / 1000)), " ago");
+}
+
+bool Departed(proto::NodeState state) {
+  return state == proto::LOST || state == proto::LEFT || state == proto::EVICTED;
+}
+
+}  // namespace
+
+std::string KindName(proto::Kind kind) {
+  const KindSpec* spec = FindKind(kind);
+  return spec == nullptr ? "?" : spec->name;
+}
+
+std::string JobStateName(proto::JobState state) {
+  switch (state) {
+    case proto::QUEUED:
+      return "queued";
+    case proto::RUNNING:
+      return "running";
+    case proto::DONE:
+      return "done";
+    case proto::FAILED:
+      return "failed";
+    case proto::CANCELLED:
+      return "cancelled";
+    default:
+      return "?";
+  }
+}
+
+std::string NodeStateText(const proto::Node& node) {
+  if (node.state() == proto::DRAINING && node.leases() == 0 && !node.sieving()) {
+    return "drained";
+  }
+  if (Departed(node.state())) {
+    return absl::StrCat(NodeStateName(node.state()), " ",
+                        WholeSecondsAgo(node.departed_ms_ago()));
+  }
+  return NodeStateName(node.state());
+}
+
+std::string NodeStateName(proto::NodeState state) {
+  switch (state) {
+    case proto::ACTIVE:
+      return "active";
+    case proto::DRAINING:
+      return "draining";
+    case proto::LOST:
+      return "lost";
+    case proto::LEFT:
+      return "left";
+    case proto::EVICTED:
+      return "evicted";
+    default:
+      return "?";
+  }
+}
+
+std::string FormatResult(const proto::Job& job) {
+  return ResultText(job.kind(), job.result());
+}
+
+std::string FormatPartial(const proto::Job& job) {
+  if (!job.has_partial_range()) return "";
+  return absl::StrCat(ResultText(job.kind(), job.partial()), " for ",
+                      FormatRange(job.partial_range()), " (partial: the first ",
+                      Percent(RangeFraction(job.range(), job.partial_range().hi())),
+                      " of the range)");
+}
+
+std::string FormatSubmitted(const proto::Job& job) {
+  return absl::StrCat("job ", job.job_id(), "\n");
+}
+
+double RangeFraction(const proto::Range& range, uint64_t up_to) {
+  if (range.hi() <= range.lo()) return 1;
+  return (static_cast<double>(up_to - range.lo()) + 1) /
+         (static_cast<double>(range.hi() - range.lo()) + 1);
+}
+
+std::string ShortRange(const proto::Range& range) {
+  return absl::StrCat(ShortNumber(range.lo()), "..", ShortNumber(range.hi()));
+}
+
+std::string FormatRange(const proto::Range& range) {
+  return absl::StrCat(range.lo(), "..", range.hi());
+}
+
+std::string FormatJob(const proto::Job& job, absl::TimeZone zone) {
+  std::string finished = Timestamp(job.finished_ms(), zone);
+  if (job.finished_ms() != 0 && job.finished_ms() >= job.submitted_ms()) {
+    absl::StrAppend(&finished, " (took ",
+                    Elapsed(job.finished_ms() - job.submitted_ms()), ")");
+  }
+  const bool failed = job.state() == proto::FAILED;
+  const bool ended_early = failed || job.state() == proto::CANCELLED;
+  return absl::StrCat(
+      "id: ", job.job_id(), "\n", "kind: ", KindName(job.kind()), "\n",
+      "range: ", FormatRange(job.range()), "\n", "priority: ", job.priority(),
+      "\n", "state: ", JobStateName(job.state()),
+      job.waiting().empty() ? "" : absl::StrCat(" (", job.waiting(), ")"), "\n",
+      "progress: ", Percent(job.progress()), "\n", "tasks: ", job.tasks_done(),
+      " done, ", job.tasks_running(), " running\n",
+      "duplicates: ", job.duplicates(), "\n",
+      failed ? "error: " : "result: ",
+      failed ? job.error() : job.state() == proto::DONE ? FormatResult(job) : "-",
+      "\n",
+      ended_early ? absl::StrCat("partial: ",
+                                 job.has_partial_range() ? FormatPartial(job)
+                                                         : "- (its first task was not finished)",
+                                 "\n")
+                  : "",
+      "submitted: ", Timestamp(job.submitted_ms(), zone), "\n",
+      "finished: ", finished, "\n");
+}
+
+std::string FormatJobList(const proto::JobList& jobs) {
+  std::vector<Row> rows = {
+      {"ID", "KIND", "RANGE", "PRIO", "STATE", "PROGRESS", "RESULT"}};
+  for (const proto::Job& job : jobs.jobs()) {
+    rows.push_back({absl::StrCat(job.job_id()), KindName(job.kind()),
+                    ShortRange(job.range()), absl::StrCat(job.priority()),
+                    JobStateName(job.state()), Percent(job.progress()),
+                    Outcome(job)});
+  }
+  std::string out = Table(rows);
+  if (jobs.jobs().empty()) out += "(no jobs)\n";
+  return out;
+}
+
+std::string FormatNodeList(const proto::NodeList& nodes) {
+  std::vector<Row> rows = {{"NAME", "STATE", "CORES", "THREADS", "LEASES",
+                            "SIEVE", "TASKS", "RATE", "LAST_HEARD", "KEY"}};
+  uint64_t threads = 0, busy = 0;
+  double rate = 0;
+  for (const proto::Node& node : nodes.nodes()) {
+    threads += node.threads();
+    busy += node.sieving() || node.leases() > 0;
+    rate += node.rate();
+    // What its sieve does, as its last heartbeat said: with no lease it is
+    // stopping a task that was cancelled; with leases and an idle sieve
+    // the first has not started yet (or the heartbeat saying so is due).
+    const char* sieve = node.sieving() ? (node.leases() == 0 ? "stopping" : "busy")
+                                       : (node.leases() == 0 ? "idle" : "starting");
+    rows.push_back({node.name(), NodeStateText(node),
+                    absl::StrCat(node.cores()), absl::StrCat(node.threads()),
+                    absl::StrCat(node.leases()), sieve,
+                    absl::StrCat(node.tasks_done()), FormatRate(node.rate()),
+                    FormatAgo(node.last_heard_ms_ago()), ShortKey(node.key())});
+  }
+  std::map<std::string, int> gone;  // by state word
+  for (const proto::Node& node : nodes.departed()) {
+    ++gone[NodeStateName(node.state())];
+    rows.push_back({node.name(), NodeStateText(node), absl::StrCat(node.cores()),
+                    absl::StrCat(node.threads()), "-", "-",
+                    absl::StrCat(node.tasks_done()), "-",
+                    FormatAgo(node.last_heard_ms_ago()), ShortKey(node.key())});
+  }
+  std::string out = Table(rows);
+  if (nodes.nodes().empty() && nodes.departed().empty()) return out + "(no nodes)\n";
+  const int count = nodes.nodes_size();
+  absl::StrAppend(&out, "total: ", count, count == 1 ? " node, " : " nodes, ", threads,
+                  threads == 1 ? " thread, " : " threads, ", busy, " working, ",
+                  FormatRate(rate));
+  std::vector<std::string> parts;
+  for (const auto& [word, n] : gone) parts.push_back(absl::StrCat(n, " ", word));
+  if (!parts.empty()) {
+    absl::StrAppend(&out, "; gone lately: ", absl::StrJoin(parts, ", "));
+  }
+  return out + "\n";
+}
+
+std::string FormatCancelled(const proto::Job& job) {
+  if (job.state() == proto::CANCELLED) {
+    return absl::StrCat("job ", job.job_id(), " cancelled at ", Percent(job.progress()),
+                        job.has_partial_range() ? "; " : "", FormatPartial(job), "\n");
+  }
+  return absl::StrCat("job ", job.job_id(), " is ", JobStateName(job.state()),
+                      "\n");
+}
+
+std::string FormatNodeState(const proto::Node& node) {
+  const std::string state = NodeStateText(node);
+  const char* hint = state == "drained"    ? ": no work left on it, safe to remove"
+                     : state == "draining" ? ": its tasks finish, then it is drained"
+                                           : "";
+  return absl::StrCat("node ", node.name(), " ", state, hint, "\n");
+}
+
+std::string FormatProgress(const proto::Job& job) {
+  if (!job.waiting().empty()) {
+    return absl::StrCat("job ", job.job_id(), ": queued, ", job.waiting());
+  }
+  return absl::StrCat("job ", job.job_id(), ": ", JobStateName(job.state()),
+                      " ", Percent(job.progress()), ", ", job.tasks_running(),
+                      job.tasks_running() == 1 ? " task running" : " tasks running");
+}
+
+std::string TokenStateName(proto::TokenState state) {
+  switch (state) {
+    case proto::TOKEN_ACTIVE:
+      return "active";
+    case proto::TOKEN_EXPIRED:
+      return "expired";
+    case proto::TOKEN_USED_UP:
+      return "used up";
+    case proto::TOKEN_REVOKED:
+      return "revoked";
+    default:
+      return "?";
+  }
+}
+
+std::string FormatTtl(absl::Duration ttl) {
+  ttl = absl::Trunc(ttl, absl::Seconds(1));
+  const absl::Duration day = absl::Hours(24);
+  if (ttl < 2 * day) return absl::FormatDuration(ttl);
+  const int64_t days = absl::IDivDuration(ttl, day, &ttl);
+  return absl::StrCat(
+      days, "d", ttl == absl::ZeroDuration() ? "" : absl::FormatDuration(ttl));
+}
+
+std::string FormatCreatedToken(const proto::Token& token, absl::TimeZone zone) {
+  std::string expiry = "never expires";
+  if (token.expires_ms() != 0) {
+    expiry = absl::StrCat(
+        "expires ",
+        absl::FormatTime("%Y-%m-%d %H:%M %Z",
+                         absl::FromUnixMillis(token.expires_ms()), zone));
+    if (token.created_ms() != 0 && token.expires_ms() > token.created_ms()) {
+      absl::StrAppend(&expiry, " (in ",
+                      FormatTtl(absl::Milliseconds(token.expires_ms() -
+                                                   token.created_ms())),
+                      ")");
+    }
+  }
+  const std::string uses =
+      token.uses() == 0
+          ? "unlimited uses"
+          : absl::StrCat(token.uses(), token.uses() == 1 ? " use" : " uses");
+  // The fingerprint `quark-worker join` prints, to compare.
+  const std::string fingerprint = KeyFingerprint(token.controller_key());
+  return absl::StrCat(
+      "token ", token.id(), ": ", expiry, ", ", uses,
+      token.approve() ? ", nodes wait for `quark approve NAME`" : "",
+      fingerprint.empty() ? "" : absl::StrCat("; controller key ", fingerprint),
+      "\n", "on each node: sudo quark-worker join ", token.token(), "\n");
+}
+
+std::string FormatTokenList(const proto::TokenList& tokens,
+                            absl::TimeZone zone) {
+  std::vector<Row> rows = {
+      {"ID", "CREATED", "EXPIRES", "USED", "USES_LEFT", "APPROVE", "STATE"}};
+  for (const proto::Token& token : tokens.tokens()) {
+    rows.push_back(
+        {token.id(), Timestamp(token.created_ms(), zone),
+         token.expires_ms() == 0 ? "never"
+                                 : Timestamp(token.expires_ms(), zone),
+         absl::StrCat(token.used()),
+         token.has_uses_left() ? absl::StrCat(token.uses_left()) : "unlimited",
+         token.approve() ? "yes" : "no", TokenStateName(token.state())});
+  }
+  std::string out = Table(rows);
+  if (tokens.tokens().empty()) out += "(no tokens)\n";
+  return out;
+}
+
+std::string FormatRevoked(const proto::Token& token) {
+  return absl::StrCat("token ", token.id(),
+                      " revoked: it lets no more nodes join; nodes that "
+                      "joined with it stay (quark reject NAME removes one)\n");
+}
+
+std::string FormatPendingList(const proto::EnrolledList& nodes,
+                              absl::TimeZone zone) {
+  std::vector<Row> rows = {{"NAME", "KEY", "ADDRESS", "TOKEN", "REQUESTED"}};
+  for (const proto::EnrolledNode& node : nodes.nodes()) {
+    rows.push_back({node.name(), ShortKey(node.key()),
+                    node.address().empty() ? "-" : node.address(),
+                    node.token_id().empty() ? "-" : node.token_id(),
+                    Timestamp(node.requested_ms(), zone)});
+  }
+  std::string out = Table(rows);
+  if (nodes.nodes().empty()) {
+    out += "(no pending nodes)\n";
+  } else {
+    out += "approve with: quark approve NAME   (or quark reject NAME)\n";
+  }
+  return out;
+}
+
+std::string FormatApproved(const proto::EnrolledNode& node) {
+  return absl::StrCat("node ", node.name(),
+                      " approved: it joins at its next attempt\n");
+}
+
+std::string FormatRejected(const proto::EnrolledNode& node) {
+  return absl::StrCat("node ", node.name(),
+                      " rejected: its key is refused from now on\n");
+}
+
+std::string FormatRate(double numbers_per_second) {
+  if (!(numbers_per_second >= 0)) return "-";  // also NaN
+  if (numbers_per_second < 1000) {
+    return absl::StrFormat("%.0f/s", numbers_per_second);
+  }
+  // "%.1e" gives "3.1e+09"; the operator reads "3.1e9".
+  const std::string scientific = absl::StrFormat("%.1e", numbers_per_second);
+  const std::vector<std::string> parts = absl::StrSplit(scientific, 'e');
+  int exponent = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &exponent)) {
+    return scientific + "/s";
+  }
+  return absl::StrCat(parts[0], "e", exponent, "/s");
+}
+
+std::string FormatAgo(uint64_t ms) {
+  if (ms < 60000) return absl::StrFormat("%.1fs ago", ms / 1000.0);
+  return absl::StrCat(absl::FormatDuration(absl::Seconds(ms / 1000)), " ago");
+}
+
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  const auto status =
+      google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("cannot print ",
+                                            message.GetTypeName(),
+                                            " as JSON: ", status.ToString()));
+  }
+  return json + "\n";
+}
+
+namespace {
+
+// The result as JSON with the fields its kind answers and no other, so that
+// no script reads a gaps job's unset count as zero primes; none before the
+// job is DONE. Numbers are strings, as protobuf prints 64-bit integers.
+std::string ResultJson(proto::Kind kind, const proto::JobResult& r) {
+  const KindSpec* spec = FindKind(kind);
+  return spec == nullptr ? "{}" : spec->json(r);
+}
+
+// The job as one JSON object, without a trailing newline.
+absl::StatusOr<std::string> JobObject(const proto::Job& job) {
+  proto::Job rest = job;
+  rest.clear_result();
+  rest.clear_partial();
+  ASSIGN_OR_RETURN(std::string json,
+                   ToJson(static_cast<const google::protobuf::Message&>(rest)));
+  json.pop_back();  // "\n"
+  if (job.state() != proto::DONE && !job.has_partial_range()) return json;
+  json.pop_back();  // "}"
+  if (job.state() == proto::DONE) {
+    return absl::StrCat(json, ",\"result\":", ResultJson(job.kind(), job.result()), "}");
+  }
+  return absl::StrCat(json, ",\"partial\":", ResultJson(job.kind(), job.partial()), "}");
+}
+
+}  // namespace
+
+namespace {
+
+// `text` as a JSON string, quotes included.
+std::string JsonQuote(absl::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(&out, absl::StrFormat("\\u%04x", static_cast<int>(c)));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string ErrorJson(const absl::Status& status, int exit_code) {
+  return absl::StrCat("{\"error\":{\"message\":", JsonQuote(status.message()),
+                      ",\"exit_code\":", exit_code, "}}\n");
+}
+
+absl::StatusOr<std::string> ToJson(const proto::Job& job) {
+  ASSIGN_OR_RETURN(std::string json, JobObject(job));
+  return json + "\n";
+}
+
+absl::StatusOr<std::string> ToJson(const proto::JobList& list) {
+  std::vector<std::string> jobs;
+  for (const proto::Job& job : list.jobs()) {
+    ASSIGN_OR_RETURN(std::string json, JobObject(job));
+    jobs.push_back(std::move(json));
+  }
+  return absl::StrCat("{\"jobs\":[", absl::StrJoin(jobs, ","), "]}\n");
+}
+
+}  // namespace quark
