@@ -29,10 +29,10 @@ inline std::string ReadyFrame(uint64_t session, uint32_t credits) {
   return m.SerializeAsString();
 }
 
-inline std::string HeartbeatFrame(uint64_t session, uint32_t in_flight) {
+inline std::string HeartbeatFrame(uint64_t session, bool sieving) {
   proto::ControlMsg m;
   m.mutable_heartbeat()->set_session(session);
-  m.mutable_heartbeat()->set_in_flight(in_flight);
+  m.mutable_heartbeat()->set_sieving(sieving);
   return m.SerializeAsString();
 }
 

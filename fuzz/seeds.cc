@@ -145,8 +145,8 @@ std::string Membership() {
   SeedBuilder b;
   b.Control("n3", HelloFrame("n3", 1)).End();
   b.Control("n3", ReadyFrame(b.Session("n3"), 2))
-      .Control("n1", HeartbeatFrame(b.Session("n1"), 2))
-      .Control("n2", HeartbeatFrame(b.Session("n2"), 2))
+      .Control("n1", HeartbeatFrame(b.Session("n1"), true))
+      .Control("n2", HeartbeatFrame(b.Session("n2"), true))
       .End(5)
       .Control("n2", GoodbyeFrame(b.Session("n2")))
       .End()
@@ -228,8 +228,8 @@ std::string Malformed() {
       .ControlFrom("", "bad name!", HelloFrame("bad name!", 1))
       .Control("n1", ReadyFrame(b.Session("n1"), 0))
       .Control("n1", ReadyFrame(b.Session("n1"), 1000))
-      .Control("n2", HeartbeatFrame(b.Session("n1"), 0))  // someone else's
-      .Control("n9", HeartbeatFrame(12345, 0))
+      .Control("n2", HeartbeatFrame(b.Session("n1"), false))  // someone else's
+      .Control("n9", HeartbeatFrame(12345, false))
       .Control("n1", std::string())  // empty body
       .Frames(Op::kCollector, {"x", "y"})
       .Result("n1", "\x0a\xff")
@@ -266,7 +266,7 @@ std::string Curve() {
   b.Control("n3", ReadyFrame(b.Session("n3"), 2)).End();
   b.Honest(0, kThenReady).Honest(1, kThenReady).End();
   b.Reload(0).End();  // n1's key revoked: evicted, its work requeued
-  b.Control("n1", HeartbeatFrame(b.Session("n1"), 0));
+  b.Control("n1", HeartbeatFrame(b.Session("n1"), false));
   b.Honest(2, kThenReady);  // n1's, maybe: refused without an ack
   proto::ResultMsg r;
   r.set_protocol_version(kProtocolVersion);
@@ -348,7 +348,7 @@ std::string EnrollSeed() {
   // An enrolled key under another name than its own, and an enrolled
   // node's results.
   b.EnrolledControl(1, HelloFrame("pi", 1))
-      .EnrolledControl(0, HeartbeatFrame(b.EnrolledSession(0), 1))
+      .EnrolledControl(0, HeartbeatFrame(b.EnrolledSession(0), true))
       .End();
   Work(b);
   for (int i = 0; i < 12; ++i) b.HonestEnroll(3, 1, 1);  // the rate limit
@@ -392,7 +392,7 @@ std::string RejectSeed() {
   b.Api(RequestFrame(50, [](proto::ApiRequest& r) { r.mutable_list_nodes(); }))
       .Api(RejectFrame(51, "pi"))
       .End();
-  b.EnrolledControl(0, HeartbeatFrame(b.EnrolledSession(0), 0))
+  b.EnrolledControl(0, HeartbeatFrame(b.EnrolledSession(0), false))
       .EnrolledControl(0, HelloFrame("pi", 2))
       .End();
   b.HonestEnroll(0, 0, 0).End();              // refused for good

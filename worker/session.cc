@@ -99,7 +99,6 @@ SessionActions Session::OnTick(absl::Time now) {
   if (now >= last_sent_ + heartbeat_interval_) {
     proto::ControlMsg msg;
     msg.mutable_heartbeat()->set_session(session_);
-    msg.mutable_heartbeat()->set_in_flight(InFlight());
     // running_ lasts until the executor reports the task finished, so a
     // cancelled one still stopping counts.
     msg.mutable_heartbeat()->set_sieving(running_.has_value());
@@ -183,7 +182,8 @@ SessionActions Session::OnTaskFinished(
           (static_cast<double>(a.range().hi() - a.range().lo()) + 1) / seconds;
       rate_ = rate_ == 0 ? rate : 0.5 * rate_ + 0.5 * rate;
       QLOG(kInfo) << "task done lease=" << a.lease() << " job=" << a.job()
-                  << " task=" << a.task() << " lo=" << a.range().lo()
+                  << " task=" << a.task() << " attempt=" << a.attempt()
+                  << " lo=" << a.range().lo()
                   << " hi=" << a.range().hi()
                   << " ms=" << absl::ToInt64Milliseconds(compute);
     } else {
@@ -358,7 +358,8 @@ void Session::OnAssign(const proto::Assign& assign, absl::Time now,
     return;
   }
   QLOG(kDebug) << "assigned lease=" << assign.lease() << " job=" << assign.job()
-               << " task=" << assign.task() << " lo=" << assign.range().lo()
+               << " task=" << assign.task() << " attempt=" << assign.attempt()
+               << " lo=" << assign.range().lo()
                << " hi=" << assign.range().hi();
   waiting_.push_back(assign);
   StartNext(out);
@@ -541,10 +542,6 @@ void Session::StartNext(SessionActions* out) {
   running_ = Running{std::move(waiting_.front()), session_, false};
   waiting_.pop_front();
   out->start = running_->assign;
-}
-
-uint32_t Session::InFlight() const {
-  return static_cast<uint32_t>(waiting_.size() + (running_ ? 1 : 0));
 }
 
 }  // namespace quark

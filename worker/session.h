@@ -191,7 +191,6 @@ class Session {
   void SendControl(proto::ControlMsg msg, absl::Time now, SessionActions* out);
   void DropWaiting(const char* why);
   void StartNext(SessionActions* out);
-  uint32_t InFlight() const;
 
   const SessionOptions options_;
   State state_ = State::kIdle;

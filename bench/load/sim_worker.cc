@@ -189,7 +189,7 @@ void SimWorker::OnTick(absl::Time now, Actions* out) {
   if (now >= next_heartbeat_) {
     proto::ControlMsg msg;
     msg.mutable_heartbeat()->set_session(session_);
-    msg.mutable_heartbeat()->set_in_flight(static_cast<uint32_t>(queue_.size()));
+    msg.mutable_heartbeat()->set_sieving(!queue_.empty());
     out->send.push_back(std::move(msg));
     ++counters_.heartbeats_out;
     next_heartbeat_ = now + heartbeat_;
