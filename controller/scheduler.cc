@@ -93,14 +93,14 @@ std::vector<Outbound> Scheduler::OnControl(const std::string& route,
   std::vector<Outbound> out;
   const uint64_t session = SessionOf(msg);
   if (session == 0) {
-    ++rejected_;
+    ++refused_;
     QLOG(kWarning) << "unexpected control message peer=" << Printable(route)
                    << " type=" << msg.body_case();
     return out;
   }
   auto it = nodes_.find(session);
   if (it == nodes_.end() || it->second->route != route) {
-    ++rejected_;
+    ++refused_;
     QLOG(kInfo) << "unknown session, asking to re-register peer=" << Printable(route)
                 << " session=" << session;
     Outbound reject = Reject(route, absl::StrCat("unknown session ", session), true);
@@ -148,7 +148,7 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
                                          const std::string& key) {
   std::vector<Outbound> out;
   if (hello.protocol_version() != kProtocolVersion) {
-    ++rejected_;
+    ++refused_;
     const std::string reason = absl::StrCat(
         "protocol version ", hello.protocol_version(),
         " is not supported: this controller speaks version ", kProtocolVersion);
@@ -158,7 +158,7 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
     return out;
   }
   if (!ValidNodeName(hello.node()) || hello.node() != route) {
-    ++rejected_;
+    ++refused_;
     const std::string reason =
         "node name must be 1-64 characters of [A-Za-z0-9._-] and equal the "
         "socket's routing id";
@@ -219,7 +219,7 @@ void Scheduler::OnReady(Node& node, const proto::Ready& ready,
   (void)out;
   const uint64_t total = uint64_t{node.credits} + ready.credits();
   if (ready.credits() == 0 || total > options_.max_credits) {
-    ++rejected_;
+    ++refused_;
     QLOG(kWarning) << "ignored absurd credits node=" << node.name
                    << " credits=" << ready.credits() << " held=" << node.credits;
     return;
@@ -320,20 +320,20 @@ bool Scheduler::ReleaseLease(uint64_t lease_id, bool requeue) {
 absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
                                  absl::Time now, std::vector<Outbound>* out) {
   if (result.protocol_version() != kProtocolVersion) {
-    ++rejected_;
+    ++refused_;
     return absl::InvalidArgumentError(
         absl::StrCat("result of protocol version ", result.protocol_version(),
                      ", expected ", kProtocolVersion));
   }
   auto job_it = jobs_.find(result.job());
   if (job_it == jobs_.end()) {
-    ++rejected_;
+    ++refused_;
     return absl::NotFoundError(absl::StrCat("result for unknown job ", result.job()));
   }
   Job& job = *job_it->second;
   const uint64_t lo = result.range().lo(), hi = result.range().hi();
   if (lo > hi || lo < job.lo || hi > job.hi) {
-    ++rejected_;
+    ++refused_;
     return absl::InvalidArgumentError(
         absl::StrCat("result range [", lo, ", ", hi, "] is not within job ",
                      job.id, " [", job.lo, ", ", job.hi, "]"));
@@ -341,7 +341,7 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
   auto task_it = job.open.find(result.task());
   if (task_it == job.open.end()) {
     if (result.task() == 0 || result.task() >= next_task_) {
-      ++rejected_;
+      ++refused_;
       return absl::NotFoundError(absl::StrCat("result for unknown task ",
                                               result.task(), " of job ", job.id));
     }
@@ -357,7 +357,7 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
   }
   Task& task = task_it->second;
   if (result.range().lo() != task.lo || result.range().hi() != task.hi) {
-    ++rejected_;
+    ++refused_;
     // Acked and so forgotten by the worker: its lease must not hold the
     // task hostage.
     auto lease = leases_.find(result.lease());
@@ -373,7 +373,7 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
     return absl::OkStatus();
   }
   if (absl::Status s = job.acc.Add(task.lo, task.hi, result.partial()); !s.ok()) {
-    ++rejected_;
+    ++refused_;
     return s;
   }
   auto node = nodes_.find(result.session());

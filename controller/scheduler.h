@@ -124,8 +124,9 @@ class Scheduler {
   // Whether a node of that name is registered.
   bool HasNode(const std::string& name) const;
 
-  // Messages rejected since start (bad frames, unknown sessions, ...).
-  uint64_t rejected() const { return rejected_; }
+  // Messages refused since start (bad frames, unknown sessions, ...), as
+  // Inbound::refused and Authenticator::refused count theirs.
+  uint64_t refused() const { return refused_; }
 
   // --- Durability (controller/store.h) ---------------------------------------
 
@@ -199,7 +200,7 @@ class Scheduler {
   uint64_t next_task_ = 1;
   uint64_t next_lease_;
   uint64_t next_submit_seq_ = 0;
-  uint64_t rejected_ = 0;
+  uint64_t refused_ = 0;
   int taking_work_ = 1;  // registered nodes not drained, at least 1
   absl::Time last_heartbeat_ = absl::InfinitePast();
 

@@ -260,16 +260,16 @@ absl::Status Server::Run() {
     // declared lost. Each socket is read in a bounded bite so that none
     // starves the others.
     if (items[0].revents & ZMQ_POLLIN) {
-      Drain(control_, options_.control_batch, &Inbound::OnControl);
+      ReadBatch(control_, options_.control_batch, &Inbound::OnControl);
     }
     if (items[1].revents & ZMQ_POLLIN) {
-      Drain(collect_, options_.result_batch, &Inbound::OnResult);
+      ReadBatch(collect_, options_.result_batch, &Inbound::OnResult);
     }
     if (items[2].revents & ZMQ_POLLIN) {
-      Drain(api_socket_, options_.api_batch, &Inbound::OnApi);
+      ReadBatch(api_socket_, options_.api_batch, &Inbound::OnApi);
     }
     if (items[5].revents & ZMQ_POLLIN) {
-      Drain(*enroll_, options_.api_batch, &Inbound::OnEnroll);
+      ReadBatch(*enroll_, options_.api_batch, &Inbound::OnEnroll);
     }
     const absl::Time now = Now();
     SendBeacon(now);
@@ -293,7 +293,7 @@ void Server::NotifySystemd(absl::Time now) {
     // Refused handshakes and messages: bad input from the network, which
     // changed nothing but is worth a look when it keeps growing.
     const uint64_t refused =
-        inbound_->refused() + scheduler_.rejected() +
+        inbound_->refused() + scheduler_.refused() +
         (auth_ ? auth_->refused() : 0);
     const size_t pending = enrollment_ ? enrollment_->pending() : 0;
     systemd_->SetStatus(
@@ -348,7 +348,7 @@ absl::Status Server::Flush() {
 
 // Reads up to `batch` messages from `socket` and hands each, with what
 // libzmq says of its sender, to `handle`.
-void Server::Drain(zmq::socket_t& socket, int batch, InboundHandler handle) {
+void Server::ReadBatch(zmq::socket_t& socket, int batch, InboundHandler handle) {
   for (int i = 0; i < batch; ++i) {
     if (!(socket.get(zmq::sockopt::events) & ZMQ_POLLIN)) return;
     auto frames = ReceiveFrames(socket);

@@ -94,7 +94,7 @@ class Server {
  private:
   using InboundHandler = void (Inbound::*)(
       const std::vector<absl::string_view>&, const Peer&, absl::Time);
-  void Drain(zmq::socket_t& socket, int batch, InboundHandler handle);
+  void ReadBatch(zmq::socket_t& socket, int batch, InboundHandler handle);
   // SIGHUP: rereads the allowlists; evicts the nodes whose key went.
   void Reload();
   // Commits what changed, then sends what was queued: nothing leaves the

@@ -205,7 +205,7 @@ void InboundDriver::Run(const Step& step) {
   }
 }
 
-// What Server::Drain hands Inbound: the frames of one message and who
+// What Server::ReadBatch hands Inbound: the frames of one message and who
 // sent it. Notes on the side what the invariants need.
 void InboundDriver::Deliver(Op op, const std::vector<std::string>& frames) {
   Peer peer;

@@ -211,7 +211,7 @@ TEST_F(SchedulerTest, AbsurdCreditsAreIgnored) {
   const uint64_t s = Join("pi1");
   EXPECT_TRUE(Assigns(Control("pi1", Ready(s, 1'000'000)), "pi1").empty());
   EXPECT_TRUE(Assigns(Control("pi1", Ready(s, 0)), "pi1").empty());
-  EXPECT_EQ(scheduler_.rejected(), 2u);
+  EXPECT_EQ(scheduler_.refused(), 2u);
 }
 
 TEST_F(SchedulerTest, CountsExactlyWithOneWorker) {
@@ -365,7 +365,7 @@ TEST_F(SchedulerTest, ResultsThatDoNotMatchAreRejected) {
   Complete(wrong, a, &status);
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Job(job).tasks_done(), 0u);
-  EXPECT_EQ(scheduler_.rejected(), 3u);
+  EXPECT_EQ(scheduler_.refused(), 3u);
 }
 
 TEST_F(SchedulerTest, NodesGoneStayListedAWhileWithHowTheyWent) {
