@@ -20,15 +20,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/keys.h"
+#include "common/protocol.h"  // what the messages sent here must carry
 
 namespace quark {
-
-inline constexpr uint32_t kProtocolVersion = 2;
-
-// Larger frames are dropped by libzmq before they reach us.
-inline constexpr int64_t kMaxMessageBytes = 1 << 20;
-// The CLI's limit for the controller's replies (lists of jobs and nodes).
-inline constexpr int64_t kMaxReplyBytes = int64_t{256} << 20;
 
 // Options for a bound ROUTER (control, api): handover of a route to a
 // reconnecting peer with the same identity, errors for unroutable sends,

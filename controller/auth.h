@@ -33,14 +33,10 @@
 #include "absl/time/time.h"
 #include "common/keys.h"
 #include "controller/enrollment.h"
-#include "controller/inbound.h"
+#include "controller/key_directory.h"
 #include "controller/rate_limiter.h"
 
 namespace quark {
-
-inline constexpr char kWorkerDomain[] = "quark-workers";
-inline constexpr char kOperatorDomain[] = "quark-operators";
-inline constexpr char kEnrollDomain[] = "quark-enroll";
 
 struct AuthOptions {
   std::string workers_path;    // authorized_workers

@@ -7,7 +7,6 @@
 #include "common/status.h"
 #include "common/token.h"
 #include "common/transport.h"
-#include "controller/auth.h"
 
 namespace quark {
 

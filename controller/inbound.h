@@ -35,32 +35,12 @@
 #include "absl/time/time.h"
 #include "controller/api.h"
 #include "controller/enrollment.h"
+#include "controller/key_directory.h"
 #include "controller/rate_limiter.h"
 #include "controller/scheduler.h"
 #include "controller/store.h"
 
 namespace quark {
-
-// Who may connect (implemented by Authenticator, controller/auth.h).
-class KeyDirectory {
- public:
-  virtual ~KeyDirectory() = default;
-  // The name `key` (Z85) is authorized as in `domain` (kWorkerDomain,
-  // kOperatorDomain), or nullptr.
-  virtual const std::string* NameOf(const std::string& domain,
-                                    const std::string& key) const = 0;
-  // Whether authorized_workers lists a node of that name.
-  virtual bool ListsWorker(const std::string& name) const {
-    (void)name;
-    return false;
-  }
-};
-
-// What libzmq says about the sender of a message.
-struct Peer {
-  std::string key;      // ZAP User-Id: the CURVE public key; "" without
-  std::string address;  // Peer-Address, for the log
-};
 
 // Messages to send, in this order, once the changes behind them are on
 // disk. Control routes are ROUTER routing ids.
