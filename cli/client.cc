@@ -35,7 +35,8 @@ absl::Status ReplyStatus(const proto::ApiReply& reply) {
 
 std::string OtherPortHint(const std::string& endpoint) {
   const size_t colon = endpoint.rfind(':');
-  const std::string port = colon == std::string::npos ? "" : endpoint.substr(colon + 1);
+  const std::string port =
+      colon == std::string::npos ? "" : endpoint.substr(colon + 1);
   const char* what = port == "7700"   ? "control port, for workers"
                      : port == "7701" ? "collector, for workers' results"
                      : port == "7703" ? "enroll port, for joining nodes"
@@ -102,11 +103,11 @@ absl::Status ApiClient::Open() {
     return absl::InternalError(absl::StrCat("socket option: ", e.what()));
   }
   if (options_.curve) {
-    RETURN_IF_ERROR(ConfigureCurveClient(*socket_, options_.curve->controller_key,
-                                         options_.curve->own));
+    RETURN_IF_ERROR(ConfigureCurveClient(
+        *socket_, options_.curve->controller_key, options_.curve->own));
   }
-  const std::string monitor = absl::StrCat(
-      "inproc://quark-cli-monitor-", reinterpret_cast<uintptr_t>(this));
+  const std::string monitor = absl::StrCat("inproc://quark-cli-monitor-",
+                                           reinterpret_cast<uintptr_t>(this));
   try {
     if (zmq_socket_monitor(socket_->handle(), monitor.c_str(),
                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
@@ -148,10 +149,9 @@ absl::StatusOr<proto::ApiReply> ApiClient::Call(proto::ApiRequest request,
     // The schedule gave up `timeout` after the first send, which the
     // caller makes right after the controller's last reply: that is the
     // silence.
-    return absl::DeadlineExceededError(
-        absl::StrCat("cannot reach the controller at ", endpoint_,
-                     " (no reply in ", absl::FormatDuration(timeout), ")",
-                     OtherPortHint(endpoint_)));
+    return absl::DeadlineExceededError(absl::StrCat(
+        "cannot reach the controller at ", endpoint_, " (no reply in ",
+        absl::FormatDuration(timeout), ")", OtherPortHint(endpoint_)));
   }
   RETURN_IF_ERROR(ReplyStatus(*reply));
   if (reply->protocol_version() != kProtocolVersion) {
@@ -171,9 +171,9 @@ absl::StatusOr<std::optional<proto::ApiReply>> ApiClient::SendUntilReply(
     request.set_request_id(next_request_id_++);
     if (absl::Status s = SendMessage(*socket_, request); !s.ok()) {
       // The queue holds the last send still: nothing there takes requests.
-      return absl::UnavailableError(absl::StrCat(
-          "the endpoint ", endpoint_, " takes no requests (", s.message(),
-          ")", OtherPortHint(endpoint_)));
+      return absl::UnavailableError(
+          absl::StrCat("the endpoint ", endpoint_, " takes no requests (",
+                       s.message(), ")", OtherPortHint(endpoint_)));
     }
     schedule.Sent(absl::Now());
     ASSIGN_OR_RETURN(std::optional<proto::ApiReply> reply,
@@ -208,7 +208,8 @@ absl::StatusOr<std::optional<proto::ApiReply>> ApiClient::Await(
     ASSIGN_OR_RETURN(auto frames, ReceiveFrames(*socket_));
     if (!frames.has_value() || frames->size() != 1) continue;
     proto::ApiReply reply;
-    if (absl::Status s = ParseFrame(frames->front(), &reply, kMaxReplyBytes); !s.ok()) {
+    if (absl::Status s = ParseFrame(frames->front(), &reply, kMaxReplyBytes);
+        !s.ok()) {
       return absl::InternalError(
           absl::StrCat("unreadable reply from the controller at ", endpoint_,
                        ": ", s.message()));
@@ -229,7 +230,8 @@ absl::Status ApiClient::HandshakeFailure() {
     if (!frames.ok() || !frames->has_value()) return absl::OkStatus();
     const zmq::message_t& head = (*frames)->front();
     uint16_t event = 0;
-    if (head.size() >= sizeof event) std::memcpy(&event, head.data(), sizeof event);
+    if (head.size() >= sizeof event)
+      std::memcpy(&event, head.data(), sizeof event);
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
       return absl::PermissionDeniedError(absl::StrCat(
           "the controller at ", endpoint_,

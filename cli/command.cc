@@ -76,8 +76,11 @@ bool IsCommand(absl::string_view name) {
 // "running" for --state; nullopt for a word that names no state.
 std::optional<proto::JobState> ParseJobState(absl::string_view word) {
   constexpr std::pair<absl::string_view, proto::JobState> kStates[] = {
-      {"queued", proto::QUEUED}, {"running", proto::RUNNING}, {"done", proto::DONE},
-      {"failed", proto::FAILED}, {"cancelled", proto::CANCELLED}};
+      {"queued", proto::QUEUED},
+      {"running", proto::RUNNING},
+      {"done", proto::DONE},
+      {"failed", proto::FAILED},
+      {"cancelled", proto::CANCELLED}};
   for (const auto& [name, state] : kStates) {
     if (absl::EqualsIgnoreCase(word, name)) return state;
   }
@@ -184,8 +187,9 @@ absl::Status UnknownCommand(absl::string_view name) {
     }
   }
   return UsageError(
-      absl::StrCat("unknown command '", name, "'",
-                   best.empty() ? "" : absl::StrCat("; did you mean '", best, "'?")),
+      absl::StrCat(
+          "unknown command '", name, "'",
+          best.empty() ? "" : absl::StrCat("; did you mean '", best, "'?")),
       "");
 }
 
@@ -283,8 +287,9 @@ Scanned Scan(const std::vector<std::string>& args) {
 
 absl::StatusOr<proto::Kind> ParseKind(const std::string& text) {
   if (const KindSpec* spec = FindKind(text)) return spec->kind;
-  return UsageError(absl::StrCat("unknown kind '", text, "' (expected ", KindNames(), ")"),
-                    "submit");
+  return UsageError(
+      absl::StrCat("unknown kind '", text, "' (expected ", KindNames(), ")"),
+      "submit");
 }
 
 // ParseNumber's error, prefixed with what the number was for.
@@ -538,8 +543,8 @@ std::optional<absl::Duration> ParseTtlForms(absl::string_view text) {
 absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
   absl::Duration d;
   if (!ParseDurationText(text, &d)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid --timeout '", text, "': expected ", kDurationForms));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid --timeout '", text, "': expected ", kDurationForms));
   }
   if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -619,10 +624,11 @@ absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
   // HOST or HOST:PORT for tcp://HOST:PORT, from the flag or the environment.
   auto endpoint = ConnectEndpoint(command.controller, kDefaultApiPort);
   if (!endpoint.ok()) {
-    return UsageError(absl::StrCat(command.controller_from_flag ? "--controller"
-                                                                : "QUARK_CONTROLLER",
-                                   ": ", endpoint.status().message()),
-                      Topic(*verb));
+    return UsageError(
+        absl::StrCat(
+            command.controller_from_flag ? "--controller" : "QUARK_CONTROLLER",
+            ": ", endpoint.status().message()),
+        Topic(*verb));
   }
   command.controller = *std::move(endpoint);
   if (command.verb != Verb::kKeygen &&

@@ -50,7 +50,8 @@ struct Command {
   // Global options.
   // As typed (HOST, HOST:PORT) until ParseCommand makes it tcp://HOST:PORT.
   std::string controller = kDefaultController;
-  bool controller_from_flag = false;  // else from QUARK_CONTROLLER or the default
+  bool controller_from_flag =
+      false;  // else from QUARK_CONTROLLER or the default
   absl::Duration timeout = absl::Seconds(5);
   bool json = false;
   // CURVE: this operator's secret key file and the controller's public
@@ -66,9 +67,9 @@ struct Command {
   int32_t priority = 0;
   bool yes = false;  // submit: no question about a very long job
 
-  uint64_t job_id = 0;    // job, cancel
-  std::string node;       // drain, undrain, approve, reject
-  bool pending = false;   // nodes --pending: those waiting for approval
+  uint64_t job_id = 0;   // job, cancel
+  std::string node;      // drain, undrain, approve, reject
+  bool pending = false;  // nodes --pending: those waiting for approval
   // jobs: the newest `limit` jobs (0: all; -1: not given, which is 20 on a
   // terminal and all otherwise), of the `states` given (empty: any).
   int limit = -1;
@@ -91,10 +92,10 @@ struct Command {
 // "see 'quark submit --help'" that UsageHint() returns.
 // `env_key` and `env_controller_key` are QUARK_KEY and QUARK_CONTROLLER_KEY,
 // which --key and --controller_key override.
-absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
-                                     const std::string& env_controller,
-                                     const std::string& env_key = "",
-                                     const std::string& env_controller_key = "");
+absl::StatusOr<Command> ParseCommand(
+    const std::vector<std::string>& args, const std::string& env_controller,
+    const std::string& env_key = "",
+    const std::string& env_controller_key = "");
 
 // The hint line attached to a usage error, or "" when there is none.
 std::string UsageHint(const absl::Status& status);

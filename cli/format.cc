@@ -82,8 +82,8 @@ std::string Outcome(const proto::Job& job) {
   if (job.state() == proto::DONE) return FormatResult(job);
   if (job.state() == proto::FAILED) return absl::StrCat("error: ", job.error());
   if (job.has_partial_range()) {
-    return absl::StrCat("partial: ", ResultText(job.kind(), job.partial()), " to ",
-                        ShortNumber(job.partial_range().hi()));
+    return absl::StrCat("partial: ", ResultText(job.kind(), job.partial()),
+                        " to ", ShortNumber(job.partial_range().hi()));
   }
   if (!job.waiting().empty()) return absl::StrCat("- (", job.waiting(), ")");
   return "-";
@@ -95,7 +95,8 @@ std::string WholeSecondsAgo(uint64_t ms) {
 }
 
 bool Departed(proto::NodeState state) {
-  return state == proto::LOST || state == proto::LEFT || state == proto::EVICTED;
+  return state == proto::LOST || state == proto::LEFT ||
+         state == proto::EVICTED;
 }
 
 }  // namespace
@@ -123,7 +124,8 @@ std::string JobStateName(proto::JobState state) {
 }
 
 std::string NodeStateText(const proto::Node& node) {
-  if (node.state() == proto::DRAINING && node.leases() == 0 && !node.sieving()) {
+  if (node.state() == proto::DRAINING && node.leases() == 0 &&
+      !node.sieving()) {
     return "drained";
   }
   if (Departed(node.state())) {
@@ -156,10 +158,11 @@ std::string FormatResult(const proto::Job& job) {
 
 std::string FormatPartial(const proto::Job& job) {
   if (!job.has_partial_range()) return "";
-  return absl::StrCat(ResultText(job.kind(), job.partial()), " for ",
-                      FormatRange(job.partial_range()), " (partial: the first ",
-                      Percent(RangeFraction(job.range(), job.partial_range().hi())),
-                      " of the range)");
+  return absl::StrCat(
+      ResultText(job.kind(), job.partial()), " for ",
+      FormatRange(job.partial_range()), " (partial: the first ",
+      Percent(RangeFraction(job.range(), job.partial_range().hi())),
+      " of the range)");
 }
 
 std::string FormatSubmitted(const proto::Job& job) {
@@ -195,13 +198,15 @@ std::string FormatJob(const proto::Job& job, absl::TimeZone zone) {
       job.waiting().empty() ? "" : absl::StrCat(" (", job.waiting(), ")"), "\n",
       "progress: ", Percent(job.progress()), "\n", "tasks: ", job.tasks_done(),
       " done, ", job.tasks_running(), " running\n",
-      "duplicates: ", job.duplicates(), "\n",
-      failed ? "error: " : "result: ",
-      failed ? job.error() : job.state() == proto::DONE ? FormatResult(job) : "-",
+      "duplicates: ", job.duplicates(), "\n", failed ? "error: " : "result: ",
+      failed                       ? job.error()
+      : job.state() == proto::DONE ? FormatResult(job)
+                                   : "-",
       "\n",
       ended_early ? absl::StrCat("partial: ",
-                                 job.has_partial_range() ? FormatPartial(job)
-                                                         : "- (its first task was not finished)",
+                                 job.has_partial_range()
+                                     ? FormatPartial(job)
+                                     : "- (its first task was not finished)",
                                  "\n")
                   : "",
       "submitted: ", Timestamp(job.submitted_ms(), zone), "\n",
@@ -234,8 +239,9 @@ std::string FormatNodeList(const proto::NodeList& nodes) {
     // What its sieve does, as its last heartbeat said: with no lease it is
     // stopping a task that was cancelled; with leases and an idle sieve
     // the first has not started yet (or the heartbeat saying so is due).
-    const char* sieve = node.sieving() ? (node.leases() == 0 ? "stopping" : "busy")
-                                       : (node.leases() == 0 ? "idle" : "starting");
+    const char* sieve = node.sieving()
+                            ? (node.leases() == 0 ? "stopping" : "busy")
+                            : (node.leases() == 0 ? "idle" : "starting");
     rows.push_back({node.name(), NodeStateText(node),
                     absl::StrCat(node.cores()), absl::StrCat(node.threads()),
                     absl::StrCat(node.leases()), sieve,
@@ -245,19 +251,21 @@ std::string FormatNodeList(const proto::NodeList& nodes) {
   std::map<std::string, int> gone;  // by state word
   for (const proto::Node& node : nodes.departed()) {
     ++gone[NodeStateName(node.state())];
-    rows.push_back({node.name(), NodeStateText(node), absl::StrCat(node.cores()),
-                    absl::StrCat(node.threads()), "-", "-",
-                    absl::StrCat(node.tasks_done()), "-",
+    rows.push_back({node.name(), NodeStateText(node),
+                    absl::StrCat(node.cores()), absl::StrCat(node.threads()),
+                    "-", "-", absl::StrCat(node.tasks_done()), "-",
                     FormatAgo(node.last_heard_ms_ago()), ShortKey(node.key())});
   }
   std::string out = Table(rows);
-  if (nodes.nodes().empty() && nodes.departed().empty()) return out + "(no nodes)\n";
+  if (nodes.nodes().empty() && nodes.departed().empty())
+    return out + "(no nodes)\n";
   const int count = nodes.nodes_size();
-  absl::StrAppend(&out, "total: ", count, count == 1 ? " node, " : " nodes, ", threads,
-                  threads == 1 ? " thread, " : " threads, ", busy, " working, ",
-                  FormatRate(rate));
+  absl::StrAppend(&out, "total: ", count, count == 1 ? " node, " : " nodes, ",
+                  threads, threads == 1 ? " thread, " : " threads, ", busy,
+                  " working, ", FormatRate(rate));
   std::vector<std::string> parts;
-  for (const auto& [word, n] : gone) parts.push_back(absl::StrCat(n, " ", word));
+  for (const auto& [word, n] : gone)
+    parts.push_back(absl::StrCat(n, " ", word));
   if (!parts.empty()) {
     absl::StrAppend(&out, "; gone lately: ", absl::StrJoin(parts, ", "));
   }
@@ -266,8 +274,9 @@ std::string FormatNodeList(const proto::NodeList& nodes) {
 
 std::string FormatCancelled(const proto::Job& job) {
   if (job.state() == proto::CANCELLED) {
-    return absl::StrCat("job ", job.job_id(), " cancelled at ", Percent(job.progress()),
-                        job.has_partial_range() ? "; " : "", FormatPartial(job), "\n");
+    return absl::StrCat(
+        "job ", job.job_id(), " cancelled at ", Percent(job.progress()),
+        job.has_partial_range() ? "; " : "", FormatPartial(job), "\n");
   }
   return absl::StrCat("job ", job.job_id(), " is ", JobStateName(job.state()),
                       "\n");
@@ -275,9 +284,10 @@ std::string FormatCancelled(const proto::Job& job) {
 
 std::string FormatNodeState(const proto::Node& node) {
   const std::string state = NodeStateText(node);
-  const char* hint = state == "drained"    ? ": no work left on it, safe to remove"
-                     : state == "draining" ? ": its tasks finish, then it is drained"
-                                           : "";
+  const char* hint = state == "drained" ? ": no work left on it, safe to remove"
+                     : state == "draining"
+                         ? ": its tasks finish, then it is drained"
+                         : "";
   return absl::StrCat("node ", node.name(), " ", state, hint, "\n");
 }
 
@@ -285,9 +295,10 @@ std::string FormatProgress(const proto::Job& job) {
   if (!job.waiting().empty()) {
     return absl::StrCat("job ", job.job_id(), ": queued, ", job.waiting());
   }
-  return absl::StrCat("job ", job.job_id(), ": ", JobStateName(job.state()),
-                      " ", Percent(job.progress()), ", ", job.tasks_running(),
-                      job.tasks_running() == 1 ? " task running" : " tasks running");
+  return absl::StrCat(
+      "job ", job.job_id(), ": ", JobStateName(job.state()), " ",
+      Percent(job.progress()), ", ", job.tasks_running(),
+      job.tasks_running() == 1 ? " task running" : " tasks running");
 }
 
 std::string TokenStateName(proto::TokenState state) {
@@ -449,9 +460,11 @@ absl::StatusOr<std::string> JobObject(const proto::Job& job) {
   if (job.state() != proto::DONE && !job.has_partial_range()) return json;
   json.pop_back();  // "}"
   if (job.state() == proto::DONE) {
-    return absl::StrCat(json, ",\"result\":", ResultJson(job.kind(), job.result()), "}");
+    return absl::StrCat(
+        json, ",\"result\":", ResultJson(job.kind(), job.result()), "}");
   }
-  return absl::StrCat(json, ",\"partial\":", ResultJson(job.kind(), job.partial()), "}");
+  return absl::StrCat(
+      json, ",\"partial\":", ResultJson(job.kind(), job.partial()), "}");
 }
 
 }  // namespace
@@ -474,7 +487,8 @@ std::string JsonQuote(absl::string_view text) {
         break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(&out, absl::StrFormat("\\u%04x", static_cast<int>(c)));
+          absl::StrAppend(&out,
+                          absl::StrFormat("\\u%04x", static_cast<int>(c)));
         } else {
           out += c;
         }

@@ -56,8 +56,8 @@ std::string FormatJobList(const proto::JobList& jobs);
 // 1 lost"); or the header and "(no nodes)".
 std::string FormatNodeList(const proto::NodeList& nodes);
 
-// "job 7 cancelled at 43.1%", "; " and FormatPartial if any (or "job 7 is done\n"
-// should the job not be).
+// "job 7 cancelled at 43.1%", "; " and FormatPartial if any (or "job 7 is
+// done\n" should the job not be).
 std::string FormatCancelled(const proto::Job& job);
 
 // "node pi1 draining\n" or "node pi1 active\n".

@@ -12,11 +12,11 @@
 #include <zmq.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "common/keys.h"
 #include "cli/client.h"
 #include "cli/command.h"
 #include "cli/format.h"
 #include "cli/run.h"
+#include "common/keys.h"
 
 namespace {
 
@@ -52,8 +52,9 @@ int main(int argc, char** argv) {
     const char* value = std::getenv(name);
     return std::string(value == nullptr ? "" : value);
   };
-  auto command = quark::ParseCommand(args, env("QUARK_CONTROLLER"),
-                                     env("QUARK_KEY"), env("QUARK_CONTROLLER_KEY"));
+  auto command =
+      quark::ParseCommand(args, env("QUARK_CONTROLLER"), env("QUARK_KEY"),
+                          env("QUARK_CONTROLLER_KEY"));
   if (!command.ok()) {
     PrintError(command.status());
     return quark::ExitCode(command.status());

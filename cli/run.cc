@@ -7,12 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cli/format.h"
+#include "cli/usage.h"
 #include "common/keys.h"
 #include "common/kinds.h"
 #include "common/sieve_cost.h"
 #include "common/status.h"
-#include "cli/format.h"
-#include "cli/usage.h"
 
 namespace quark {
 namespace {
@@ -37,11 +37,12 @@ bool Ended(const proto::Job& job) { return IsFinished(job.state()); }
 // what became of the job and the commands to go on: it runs on, whatever
 // this process does.
 absl::Status JobGoesOn(const absl::Status& status, uint64_t id) {
-  const std::string follow = absl::StrCat("`quark job ", id, " --wait` follows it");
+  const std::string follow =
+      absl::StrCat("`quark job ", id, " --wait` follows it");
   if (absl::IsCancelled(status)) {
-    return absl::CancelledError(absl::StrCat("interrupted; job ", id, " goes on: ",
-                                             follow, ", `quark cancel ", id,
-                                             "` stops it"));
+    return absl::CancelledError(
+        absl::StrCat("interrupted; job ", id, " goes on: ", follow,
+                     ", `quark cancel ", id, "` stops it"));
   }
   if (absl::IsDeadlineExceeded(status) || absl::IsUnavailable(status)) {
     return absl::Status(status.code(),
@@ -86,14 +87,14 @@ Outcome Ending(const proto::Job& job, bool json) {
       if (!json) outcome.out = FormatResult(job) + "\n";
       break;
     case proto::FAILED:
-      outcome.status = absl::AbortedError(
-          absl::StrCat("job ", job.job_id(), " failed: ", job.error(),
-                       job.has_partial_range() ? "; " : "", FormatPartial(job)));
+      outcome.status = absl::AbortedError(absl::StrCat(
+          "job ", job.job_id(), " failed: ", job.error(),
+          job.has_partial_range() ? "; " : "", FormatPartial(job)));
       break;
     default:
-      outcome.status = absl::AbortedError(
-          absl::StrCat("job ", job.job_id(), " was cancelled",
-                       job.has_partial_range() ? "; " : "", FormatPartial(job)));
+      outcome.status = absl::AbortedError(absl::StrCat(
+          "job ", job.job_id(), " was cancelled",
+          job.has_partial_range() ? "; " : "", FormatPartial(job)));
       break;
   }
   return outcome;
@@ -121,14 +122,16 @@ constexpr double kLongJobSeconds = 24 * 3600;
 constexpr double kSlowestSpeed = 0.1;
 
 std::string FormatDuration(double seconds) {
-  if (seconds >= 2 * 86400) return absl::StrFormat("%.1f days", seconds / 86400);
+  if (seconds >= 2 * 86400)
+    return absl::StrFormat("%.1f days", seconds / 86400);
   return absl::StrFormat("%.0f hours", seconds / 3600);
 }
 
 // The question or note for a submit the cluster would need more than a day
 // for, from the nodes' measured speeds and the range's height; nullopt for
 // a shorter job, or with no node to tell.
-std::optional<std::string> LongJobEstimate(const Command& command, ApiCaller& api) {
+std::optional<std::string> LongJobEstimate(const Command& command,
+                                           ApiCaller& api) {
   const double work = SieveWork(command.lo, command.hi);
   if (work < kLongJobSeconds * kSlowestSpeed) return std::nullopt;
   proto::ApiRequest request;
@@ -144,17 +147,18 @@ std::optional<std::string> LongJobEstimate(const Command& command, ApiCaller& ap
     if (node.speed() > 0) {
       speed += node.speed();
     } else {
-      speed += kUnmeasuredSpeedPerThread * std::max<uint32_t>(node.threads(), 1);
+      speed +=
+          kUnmeasuredSpeedPerThread * std::max<uint32_t>(node.threads(), 1);
       assumed = true;
     }
   }
   if (nodes == 0) return std::nullopt;
   const double seconds = work / speed;
   if (seconds < kLongJobSeconds) return std::nullopt;
-  return absl::StrCat("this job would take about ", FormatDuration(seconds),
-                      " on the ", nodes, nodes == 1 ? " node" : " nodes",
-                      " taking work now",
-                      assumed ? " (some not measured yet: assumed as slow as a Pi)" : "");
+  return absl::StrCat(
+      "this job would take about ", FormatDuration(seconds), " on the ", nodes,
+      nodes == 1 ? " node" : " nodes", " taking work now",
+      assumed ? " (some not measured yet: assumed as slow as a Pi)" : "");
 }
 
 Outcome RunJobCommand(const Command& command, ApiCaller& api,
@@ -271,16 +275,18 @@ proto::JobList SelectJobs(const proto::JobList& all, const Command& command,
       picked.push_back(&job);
     }
   }
-  std::sort(picked.begin(), picked.end(), [](const proto::Job* a, const proto::Job* b) {
-    return a->job_id() < b->job_id();
-  });
-  const int limit = command.limit >= 0 ? command.limit
+  std::sort(picked.begin(), picked.end(),
+            [](const proto::Job* a, const proto::Job* b) {
+              return a->job_id() < b->job_id();
+            });
+  const int limit = command.limit >= 0                  ? command.limit
                     : options.terminal && !command.json ? kTerminalJobs
                                                         : 0;
   *hidden = 0;
   if (limit > 0 && picked.size() > static_cast<size_t>(limit)) {
     *hidden = picked.size() - static_cast<size_t>(limit);
-    picked.erase(picked.begin(), picked.begin() + static_cast<ptrdiff_t>(*hidden));
+    picked.erase(picked.begin(),
+                 picked.begin() + static_cast<ptrdiff_t>(*hidden));
   }
   proto::JobList out;
   for (const proto::Job* job : picked) *out.add_jobs() = *job;
@@ -295,10 +301,13 @@ Outcome RunOtherCommand(const Command& command, ApiCaller& api,
     case Verb::kJobs: {
       if (!reply->has_jobs()) return {"", Unexpected(*reply)};
       size_t hidden = 0;
-      const proto::JobList shown = SelectJobs(reply->jobs(), command, options, &hidden);
-      Outcome outcome = Print<proto::JobList>(shown, command.json, FormatJobList);
+      const proto::JobList shown =
+          SelectJobs(reply->jobs(), command, options, &hidden);
+      Outcome outcome =
+          Print<proto::JobList>(shown, command.json, FormatJobList);
       if (hidden > 0 && !command.json) {
-        absl::StrAppend(&outcome.out, "(", hidden, hidden == 1 ? " older job" : " older jobs",
+        absl::StrAppend(&outcome.out, "(", hidden,
+                        hidden == 1 ? " older job" : " older jobs",
                         " not shown: --limit 0 shows all)\n");
       }
       return outcome;
@@ -396,7 +405,8 @@ Outcome RunCommand(const Command& command, ApiCaller& api,
     case Verb::kKeygen: {
       auto key = WriteKeyPair(command.dir, command.name);
       // Whatever went wrong is here, not at a controller: exit 2.
-      if (!key.ok()) return {"", absl::InvalidArgumentError(key.status().message())};
+      if (!key.ok())
+        return {"", absl::InvalidArgumentError(key.status().message())};
       const std::string base = absl::StrCat(command.dir, "/", command.name);
       return {absl::StrCat("wrote ", base, ".key (secret, mode 0600) and ",
                            base, ".pub\n", command.name, " ", *key, "\n"),

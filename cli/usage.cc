@@ -90,7 +90,8 @@ estimate: on a terminal quark asks before submitting it; otherwise it is
 submitted and the estimate is printed on stderr beside the job id.
 )";
 
-constexpr char kJobs[] = R"(Usage: quark jobs [--limit N] [--state S[,S...]] [--json]
+constexpr char kJobs[] =
+    R"(Usage: quark jobs [--limit N] [--state S[,S...]] [--json]
 
 Lists the jobs the controller keeps, oldest first: ID KIND RANGE PRIO STATE
 PROGRESS RESULT. Ranges are inclusive.
@@ -249,8 +250,9 @@ std::string KindList() {
 std::string UsageText(absl::string_view command) {
   for (const Topic& topic : kTopics) {
     if (topic.command == command) {
-      return absl::StrCat(absl::StrReplaceAll(topic.text, {{"{KINDS}", KindList()}}),
-                          topic.command == "keygen" ? kKeygenBrief : kGlobalBrief);
+      return absl::StrCat(
+          absl::StrReplaceAll(topic.text, {{"{KINDS}", KindList()}}),
+          topic.command == "keygen" ? kKeygenBrief : kGlobalBrief);
     }
   }
   return absl::StrCat(kOverview, kGlobalOptions, kExitCodes);

@@ -23,7 +23,8 @@ std::string Wrapped(absl::string_view text) {
   std::string out;
   std::string line;
   for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
-    if (!line.empty() && kHelpIndent.size() + line.size() + 1 + word.size() > kHelpWidth) {
+    if (!line.empty() &&
+        kHelpIndent.size() + line.size() + 1 + word.size() > kHelpWidth) {
       absl::StrAppend(&out, kHelpIndent, line, "\n");
       line.clear();
     }
@@ -35,15 +36,15 @@ std::string Wrapped(absl::string_view text) {
 
 std::string FlagHelp(const absl::CommandLineFlag& flag) {
   const std::string value = flag.DefaultValue();
-  return absl::StrCat("  --", flag.Name(), value.empty() ? "" : "=", value, "\n",
-                      Wrapped(flag.Help()));
+  return absl::StrCat("  --", flag.Name(), value.empty() ? "" : "=", value,
+                      "\n", Wrapped(flag.Help()));
 }
 
 // What went wrong with one argument, and the way out.
 CommandLine Refused(CommandLine parsed, const CommandLineSpec& spec,
                     const std::string& message, std::FILE* err) {
-  std::fprintf(err, "%s: %s (%s --help lists the flags)\n", spec.program.c_str(),
-               message.c_str(), spec.program.c_str());
+  std::fprintf(err, "%s: %s (%s --help lists the flags)\n",
+               spec.program.c_str(), message.c_str(), spec.program.c_str());
   parsed.exit = 2;
   return parsed;
 }
@@ -84,7 +85,7 @@ bool SetFlagFromText(absl::CommandLineFlag& flag, absl::string_view value,
   // absl's own text repeats the value and the flag's name; its reason, if
   // any, follows a "; ".
   const size_t reason = absl_error.find("; ");
-  *error = !wanted.empty() ? absl::StrCat("expected ", wanted)
+  *error = !wanted.empty()               ? absl::StrCat("expected ", wanted)
            : reason != std::string::npos ? absl_error.substr(reason + 2)
                                          : absl_error;
   return false;
@@ -110,7 +111,8 @@ std::string HelpText(const CommandLineSpec& spec) {
   }
   if (!rest.empty()) {
     absl::StrAppend(&out, "\nOther:\n");
-    for (const auto& [name, flag] : rest) absl::StrAppend(&out, FlagHelp(*flag));
+    for (const auto& [name, flag] : rest)
+      absl::StrAppend(&out, FlagHelp(*flag));
   }
   return out;
 }
@@ -176,9 +178,10 @@ CommandLine ParseCommandLine(int argc, char** argv, const CommandLineSpec& spec,
     }
     std::string error;
     if (!SetFlagFromText(*flag, *value, &error)) {
-      return Refused(std::move(parsed), spec,
-                     absl::StrCat("bad value '", *value, "' for --", key, ": ", error),
-                     err);
+      return Refused(
+          std::move(parsed), spec,
+          absl::StrCat("bad value '", *value, "' for --", key, ": ", error),
+          err);
     }
     parsed.given.insert(key);
   }

@@ -18,7 +18,8 @@ absl::Status Errno(absl::string_view what, const std::string& path, int error) {
   const std::string text =
       absl::StrCat("cannot ", what, " ", path, ": ", std::strerror(error));
   if (error == ENOENT) return absl::NotFoundError(text);
-  if (error == EACCES || error == EPERM) return absl::PermissionDeniedError(text);
+  if (error == EACCES || error == EPERM)
+    return absl::PermissionDeniedError(text);
   return absl::UnavailableError(text);
 }
 
@@ -66,19 +67,23 @@ absl::Status WriteFileAtomically(const std::string& path,
   const std::filesystem::path target(path);
   const std::string dir =
       target.has_parent_path() ? target.parent_path().string() : ".";
-  std::string temp = absl::StrCat(dir, "/.", target.filename().string(), ".XXXXXX");
+  std::string temp =
+      absl::StrCat(dir, "/.", target.filename().string(), ".XXXXXX");
   const int fd = ::mkostemp(temp.data(), O_CLOEXEC);  // mode 0600
   if (fd < 0) return Errno("write", path, errno);
-  absl::Status s = ::fchmod(fd, mode) == 0 ? WriteAll(fd, text)
-                                           : absl::UnavailableError(std::strerror(errno));
-  if (s.ok() && ::fsync(fd) != 0) s = absl::UnavailableError(std::strerror(errno));
+  absl::Status s = ::fchmod(fd, mode) == 0
+                       ? WriteAll(fd, text)
+                       : absl::UnavailableError(std::strerror(errno));
+  if (s.ok() && ::fsync(fd) != 0)
+    s = absl::UnavailableError(std::strerror(errno));
   ::close(fd);
   if (s.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
     s = absl::UnavailableError(std::strerror(errno));
   }
   if (!s.ok()) {
     ::unlink(temp.c_str());
-    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", s.message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path, ": ", s.message()));
   }
   // The rename is durable once the directory is.
   const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -93,15 +98,17 @@ absl::Status MakeDirectory(const std::string& dir, mode_t mode) {
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return absl::OkStatus();
-    return absl::FailedPreconditionError(absl::StrCat(dir, " is not a directory"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, " is not a directory"));
   }
   const std::filesystem::path path(dir);
   if (path.has_parent_path() && path.parent_path() != path) {
     std::error_code error;
     std::filesystem::create_directories(path.parent_path(), error);
     if (error) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot create ", path.parent_path().string(), ": ", error.message()));
+      return absl::UnavailableError(absl::StrCat("cannot create ",
+                                                 path.parent_path().string(),
+                                                 ": ", error.message()));
     }
   }
   if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {

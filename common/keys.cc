@@ -3,14 +3,13 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-
-#include <zmq.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -31,7 +30,8 @@ struct Entry {
 
 absl::Status LineError(const std::string& path, int line,
                        absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": ", message));
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ":", line, ": ", message));
 }
 
 // "NAME KEY" or "KEY" per line; comments and blank lines skipped. The key
@@ -77,8 +77,10 @@ enum class KeyFileKind { kUnknown, kSecret, kPublic };
 // What a key file says it holds: the first line `quark keygen` writes, else
 // its name's ending (.key, .pub).
 KeyFileKind KindOf(const std::string& path, absl::string_view text) {
-  if (absl::StartsWith(text, "# Quark CURVE secret key")) return KeyFileKind::kSecret;
-  if (absl::StartsWith(text, "# Quark CURVE public key")) return KeyFileKind::kPublic;
+  if (absl::StartsWith(text, "# Quark CURVE secret key"))
+    return KeyFileKind::kSecret;
+  if (absl::StartsWith(text, "# Quark CURVE public key"))
+    return KeyFileKind::kPublic;
   if (absl::EndsWith(path, ".key")) return KeyFileKind::kSecret;
   if (absl::EndsWith(path, ".pub")) return KeyFileKind::kPublic;
   return KeyFileKind::kUnknown;
@@ -90,26 +92,30 @@ absl::StatusOr<Entry> KeyEntry(const std::string& path, KeyFileKind want) {
   const KeyFileKind kind = KindOf(path, text);
   if (want == KeyFileKind::kSecret && kind == KeyFileKind::kPublic) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, " is a public key; a secret key is wanted here (the NAME.key "
-              "that `quark keygen NAME` wrote beside it)"));
+        path,
+        " is a public key; a secret key is wanted here (the NAME.key "
+        "that `quark keygen NAME` wrote beside it)"));
   }
   if (want == KeyFileKind::kPublic && kind == KeyFileKind::kSecret) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, " is a secret key; a public key is wanted here (NAME.pub). A "
-              "secret key should not leave its machine: copy the .pub"));
+        path,
+        " is a secret key; a public key is wanted here (NAME.pub). A "
+        "secret key should not leave its machine: copy the .pub"));
   }
   ASSIGN_OR_RETURN(std::vector<Entry> entries, ParseEntries(text, path));
   if (entries.size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": expected one ", want == KeyFileKind::kSecret ? "secret" : "public",
-        " key, found ", entries.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": expected one ",
+                     want == KeyFileKind::kSecret ? "secret" : "public",
+                     " key, found ", entries.size()));
   }
   return entries.front();
 }
 
 absl::Status WriteNew(const std::string& path, const std::string& text,
                       mode_t mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
@@ -205,12 +211,12 @@ absl::StatusOr<std::string> WriteKeyPair(const std::string& dir,
     }
   }
   ASSIGN_OR_RETURN(KeyPair pair, GenerateKeyPair());
-  RETURN_IF_ERROR(WriteNew(
-      secret_path,
-      absl::StrCat("# Quark CURVE secret key of '", name,
-                   "'. Keep it secret: readable by its owner only.\n", name,
-                   " ", pair.secret_key, "\n"),
-      0600));
+  RETURN_IF_ERROR(
+      WriteNew(secret_path,
+               absl::StrCat("# Quark CURVE secret key of '", name,
+                            "'. Keep it secret: readable by its owner only.\n",
+                            name, " ", pair.secret_key, "\n"),
+               0600));
   absl::Status s = WriteNew(
       public_path,
       absl::StrCat("# Quark CURVE public key of '", name,
@@ -297,9 +303,9 @@ absl::StatusOr<Allowlist> Allowlist::Parse(absl::string_view text,
                                     it->second, " already"));
     }
     if (auto [it, fresh] = list.names_.emplace(entry.key, entry.name); !fresh) {
-      return LineError(path, entry.line,
-                       absl::StrCat("this key is listed already, as '",
-                                    it->second, "'"));
+      return LineError(
+          path, entry.line,
+          absl::StrCat("this key is listed already, as '", it->second, "'"));
     }
     list.listed_.insert(entry.name);
   }

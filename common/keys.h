@@ -17,10 +17,10 @@
 #include <map>
 #include <set>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace quark {
 

@@ -15,26 +15,40 @@ std::string Member(absl::string_view name, uint64_t value) {
   return absl::StrCat("\"", name, "\":\"", value, "\"");
 }
 
-std::string SumText(const proto::JobResult& r) { return r.sum().empty() ? "0" : r.sum(); }
+std::string SumText(const proto::JobResult& r) {
+  return r.sum().empty() ? "0" : r.sum();
+}
 
 constexpr KindSpec kKinds[] = {
-    {proto::COUNT, "count", "the number of primes", kCountField, /*counted=*/true,
-     [](const proto::Partial& w, proto::JobResult* r) { r->set_count(w.count()); },
+    {proto::COUNT, "count", "the number of primes", kCountField,
+     /*counted=*/true,
+     [](const proto::Partial& w, proto::JobResult* r) {
+       r->set_count(w.count());
+     },
      [](const proto::JobResult& r) { return absl::StrCat(r.count()); },
-     [](const proto::JobResult& r) { return absl::StrCat("{", Member("count", r.count()), "}"); }},
-    {proto::TWINS, "twins", "the number of twin pairs (p, p + 2), both in the range",
+     [](const proto::JobResult& r) {
+       return absl::StrCat("{", Member("count", r.count()), "}");
+     }},
+    {proto::TWINS, "twins",
+     "the number of twin pairs (p, p + 2), both in the range",
      kTwinsField | kEdgeFields, /*counted=*/true,
-     [](const proto::Partial& w, proto::JobResult* r) { r->set_twins(w.twins()); },
+     [](const proto::Partial& w, proto::JobResult* r) {
+       r->set_twins(w.twins());
+     },
      [](const proto::JobResult& r) { return absl::StrCat(r.twins()); },
-     [](const proto::JobResult& r) { return absl::StrCat("{", Member("twins", r.twins()), "}"); }},
-    {proto::GAPS, "gaps", "the largest gap between consecutive primes: max_gap=G start=P",
+     [](const proto::JobResult& r) {
+       return absl::StrCat("{", Member("twins", r.twins()), "}");
+     }},
+    {proto::GAPS, "gaps",
+     "the largest gap between consecutive primes: max_gap=G start=P",
      kCountField | kEdgeFields | kGapFields, /*counted=*/false,
      [](const proto::Partial& w, proto::JobResult* r) {
        r->set_max_gap(w.max_gap());
        r->set_max_gap_start(w.max_gap_start());
      },
      [](const proto::JobResult& r) {
-       return absl::StrCat("max_gap=", r.max_gap(), " start=", r.max_gap_start());
+       return absl::StrCat("max_gap=", r.max_gap(),
+                           " start=", r.max_gap_start());
      },
      [](const proto::JobResult& r) {
        return absl::StrCat("{", Member("max_gap", r.max_gap()), ",",
@@ -46,7 +60,9 @@ constexpr KindSpec kKinds[] = {
        r->set_sum(Uint128ToString(PartialSum(w)));
      },
      SumText,
-     [](const proto::JobResult& r) { return absl::StrCat("{\"sum\":\"", SumText(r), "\"}"); }},
+     [](const proto::JobResult& r) {
+       return absl::StrCat("{\"sum\":\"", SumText(r), "\"}");
+     }},
 };
 
 }  // namespace

@@ -58,14 +58,16 @@ const KindSpec* FindKind(absl::string_view name);
 std::string KindNames();
 
 // `partial` with only the fields `kind` carries.
-proto::Partial KeepKindFields(const KindSpec& kind, const proto::Partial& partial);
+proto::Partial KeepKindFields(const KindSpec& kind,
+                              const proto::Partial& partial);
 
 // The job's answer from the partial of the whole range; empty for no kind.
 proto::JobResult ToJobResult(proto::Kind kind, const proto::Partial& whole);
 
 // DONE, FAILED or CANCELLED: the job ended and will not change again.
 inline bool IsFinished(proto::JobState state) {
-  return state == proto::DONE || state == proto::FAILED || state == proto::CANCELLED;
+  return state == proto::DONE || state == proto::FAILED ||
+         state == proto::CANCELLED;
 }
 
 }  // namespace quark

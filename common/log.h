@@ -15,7 +15,13 @@
 
 namespace quark {
 
-enum class LogLevel { kError = 3, kWarning = 4, kNotice = 5, kInfo = 6, kDebug = 7 };
+enum class LogLevel {
+  kError = 3,
+  kWarning = 4,
+  kNotice = 5,
+  kInfo = 6,
+  kDebug = 7
+};
 
 // Lines below `level` (numerically above it) are dropped. Default kInfo.
 void SetLogLevel(LogLevel level);
@@ -42,9 +48,9 @@ class LogLine {
 
 }  // namespace quark
 
-#define QLOG(level)                                         \
-  if (!::quark::LogEnabled(::quark::LogLevel::level)) {     \
-  } else                                                    \
+#define QLOG(level)                                     \
+  if (!::quark::LogEnabled(::quark::LogLevel::level)) { \
+  } else                                                \
     ::quark::LogLine(::quark::LogLevel::level).stream()
 
 #endif  // QUARK_COMMON_LOG_H_

@@ -218,18 +218,28 @@ absl::StatusOr<uint64_t> ParseSize(absl::string_view text) {
   absl::string_view s = absl::StripAsciiWhitespace(text);
   const auto bad = [&] {
     return absl::InvalidArgumentError(absl::StrCat(
-        "\"", text, "\" is not a memory size: expected a number of bytes or "
+        "\"", text,
+        "\" is not a memory size: expected a number of bytes or "
         "one with K, M, G or T (powers of 1024), such as 1536M or 2G"));
   };
   absl::ConsumeSuffix(&s, "iB") || absl::ConsumeSuffix(&s, "B");
   uint64_t unit = 1;
   if (!s.empty()) {
     switch (absl::ascii_toupper(s.back())) {
-      case 'K': unit = 1ull << 10; break;
-      case 'M': unit = 1ull << 20; break;
-      case 'G': unit = 1ull << 30; break;
-      case 'T': unit = 1ull << 40; break;
-      default: break;
+      case 'K':
+        unit = 1ull << 10;
+        break;
+      case 'M':
+        unit = 1ull << 20;
+        break;
+      case 'G':
+        unit = 1ull << 30;
+        break;
+      case 'T':
+        unit = 1ull << 40;
+        break;
+      default:
+        break;
     }
     if (unit != 1) s.remove_suffix(1);
   }
@@ -239,7 +249,8 @@ absl::StatusOr<uint64_t> ParseSize(absl::string_view text) {
       value * static_cast<double>(unit) >= 1.8e19) {
     return bad();
   }
-  const uint64_t bytes = static_cast<uint64_t>(value * static_cast<double>(unit));
+  const uint64_t bytes =
+      static_cast<uint64_t>(value * static_cast<double>(unit));
   if (bytes == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", text, "\": a memory limit must be more than 0"));
@@ -251,12 +262,14 @@ std::string FormatSize(uint64_t bytes) {
   if (bytes >= (uint64_t{1} << 30)) {
     return absl::StrFormat("%.1f GiB", static_cast<double>(bytes) / (1 << 30));
   }
-  return absl::StrFormat("%d MiB", (bytes + (uint64_t{1} << 20) / 2) / (uint64_t{1} << 20));
+  return absl::StrFormat(
+      "%d MiB", (bytes + (uint64_t{1} << 20) / 2) / (uint64_t{1} << 20));
 }
 
 bool ParseDurationText(absl::string_view text, absl::Duration* out) {
   double seconds = 0;
-  if (!text.empty() && absl::ascii_isdigit(static_cast<unsigned char>(text.back())) &&
+  if (!text.empty() &&
+      absl::ascii_isdigit(static_cast<unsigned char>(text.back())) &&
       absl::SimpleAtod(text, &seconds)) {
     *out = absl::Seconds(seconds);
     return true;
@@ -313,8 +326,8 @@ std::string ShortNumber(uint64_t n) {
     }
   }
   // Only what reads back as n; else the digits.
-  absl::StatusOr<uint64_t> back = form.empty() ? absl::StatusOr<uint64_t>(0)
-                                               : ParseNumber(form);
+  absl::StatusOr<uint64_t> back =
+      form.empty() ? absl::StatusOr<uint64_t>(0) : ParseNumber(form);
   if (form.empty() || !back.ok() || *back != n) return absl::StrCat(n);
   return form;
 }

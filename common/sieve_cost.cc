@@ -62,14 +62,16 @@ uint64_t WidestFitting(uint64_t hi, uint64_t floor, uint64_t cap,
 }  // namespace
 
 uint64_t MinSieveNumbers(uint64_t hi) {
-  const uint64_t root = static_cast<uint64_t>(std::sqrt(static_cast<double>(hi)));
+  const uint64_t root =
+      static_cast<uint64_t>(std::sqrt(static_cast<double>(hi)));
   return std::max<uint64_t>(10'000'000, root / 5);
 }
 
 uint64_t SieveBytes(uint64_t hi, uint64_t width) {
   const double root = std::sqrt(static_cast<double>(hi));
-  return ToBytes(kMargin * (kBytesPerEntry * Entries(hi, std::max<uint64_t>(width, 1)) +
-                            kFixedBytes + kBucketBytesPerRoot * root));
+  return ToBytes(kMargin *
+                 (kBytesPerEntry * Entries(hi, std::max<uint64_t>(width, 1)) +
+                  kFixedBytes + kBucketBytesPerRoot * root));
 }
 
 uint64_t MinTaskBytes(uint64_t hi) {
@@ -105,11 +107,14 @@ double SieveWork(uint64_t lo, uint64_t hi) {
   double seconds = 0;
   uint64_t a = lo;
   while (true) {
-    const double next = std::max(static_cast<double>(a) * 1.155, static_cast<double>(a) + 1e6);
-    const uint64_t b = next >= static_cast<double>(hi) ? hi : static_cast<uint64_t>(next);
+    const double next =
+        std::max(static_cast<double>(a) * 1.155, static_cast<double>(a) + 1e6);
+    const uint64_t b =
+        next >= static_cast<double>(hi) ? hi : static_cast<uint64_t>(next);
     // In integers: a double midpoint near 2^64 may round to 2^64 itself.
     const uint64_t mid = a + (b - a) / 2;
-    seconds += (static_cast<double>(b - a) + 1) * SieveNanosPerNumber(mid) * 1e-9;
+    seconds +=
+        (static_cast<double>(b - a) + 1) * SieveNanosPerNumber(mid) * 1e-9;
     if (b == hi) return seconds;
     a = b + 1;
   }

@@ -68,10 +68,10 @@ inline constexpr double kUnmeasuredSpeedPerThread = 0.3;
 // How to sieve `width` numbers ending at `hi` within `budget` bytes on at
 // most `max_threads` threads.
 struct SievePlan {
-  int threads = 1;         // >= 1; each sieves a contiguous piece
-  uint64_t slice = 0;      // numbers per sieve within a piece (>= 1)
-  uint64_t bytes = 0;      // SieveBytes(hi, slice) x threads
-  bool fits = true;        // false: even MinTaskBytes(hi) exceeds budget
+  int threads = 1;     // >= 1; each sieves a contiguous piece
+  uint64_t slice = 0;  // numbers per sieve within a piece (>= 1)
+  uint64_t bytes = 0;  // SieveBytes(hi, slice) x threads
+  bool fits = true;    // false: even MinTaskBytes(hi) exceeds budget
 };
 
 // As many threads as the width and the budget allow (each piece at least

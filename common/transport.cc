@@ -145,8 +145,8 @@ absl::Status SendMessage(zmq::socket_t& socket,
   try {
     if (route != nullptr) {
       zmq::message_t head(route->data(), route->size());
-      if (!socket.send(head, zmq::send_flags::sndmore |
-                                 zmq::send_flags::dontwait)) {
+      if (!socket.send(head,
+                       zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
         return absl::UnavailableError("send queue full");
       }
     }
@@ -183,9 +183,9 @@ absl::StatusOr<std::optional<std::vector<zmq::message_t>>> ReceiveFrames(
 absl::Status ParseFrame(const zmq::message_t& frame,
                         google::protobuf::MessageLite* message,
                         int64_t max_bytes) {
-  return ParseFrame(absl::string_view(static_cast<const char*>(frame.data()),
-                                      frame.size()),
-                    message, max_bytes);
+  return ParseFrame(
+      absl::string_view(static_cast<const char*>(frame.data()), frame.size()),
+      message, max_bytes);
 }
 
 absl::Status ParseFrame(absl::string_view frame,
@@ -196,9 +196,9 @@ absl::Status ParseFrame(absl::string_view frame,
         absl::StrCat("frame of ", frame.size(), " bytes is too large"));
   }
   if (!message->ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "frame of ", frame.size(), " bytes is not a valid ",
-        message->GetTypeName()));
+    return absl::InvalidArgumentError(absl::StrCat("frame of ", frame.size(),
+                                                   " bytes is not a valid ",
+                                                   message->GetTypeName()));
   }
   return absl::OkStatus();
 }
@@ -217,11 +217,13 @@ std::string FrameProperty(const zmq::message_t& frame, const char* name) {
   return value == nullptr ? std::string() : std::string(value);
 }
 
-absl::StatusOr<std::string> ConnectEndpoint(absl::string_view text, int default_port) {
+absl::StatusOr<std::string> ConnectEndpoint(absl::string_view text,
+                                            int default_port) {
   auto invalid = [&text](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "endpoint '", text, "': ", why,
-        "; expected HOST, HOST:PORT or tcp://HOST:PORT (such as 10.0.0.1:7700)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("endpoint '", text, "': ", why,
+                     "; expected HOST, HOST:PORT or tcp://HOST:PORT (such as "
+                     "10.0.0.1:7700)"));
   };
   absl::string_view rest = text;
   if (absl::StrContains(rest, "://") && !absl::ConsumePrefix(&rest, "tcp://")) {
@@ -231,7 +233,8 @@ absl::StatusOr<std::string> ConnectEndpoint(absl::string_view text, int default_
   absl::string_view port;
   if (absl::ConsumePrefix(&host, "[")) {
     const size_t close = host.find(']');
-    if (close == absl::string_view::npos) return invalid("no ']' after the IPv6 address");
+    if (close == absl::string_view::npos)
+      return invalid("no ']' after the IPv6 address");
     absl::string_view after = host.substr(close + 1);
     host = host.substr(0, close);
     if (!after.empty() && !absl::ConsumePrefix(&after, ":")) {
@@ -239,7 +242,8 @@ absl::StatusOr<std::string> ConnectEndpoint(absl::string_view text, int default_
     }
     port = after;
     if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
-          return absl::ascii_isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+          return absl::ascii_isxdigit(static_cast<unsigned char>(c)) ||
+                 c == ':' || c == '.';
         })) {
       return invalid("not an IPv6 address");
     }
@@ -251,7 +255,8 @@ absl::StatusOr<std::string> ConnectEndpoint(absl::string_view text, int default_
     }
     if (host.empty()) return invalid("no host");
     if (!std::all_of(host.begin(), host.end(), [](char c) {
-          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                 c == '.' || c == '-';
         })) {
       return invalid("a host is a name or an address");
     }
@@ -259,13 +264,15 @@ absl::StatusOr<std::string> ConnectEndpoint(absl::string_view text, int default_
   int number = default_port;
   if (!port.empty() || absl::EndsWith(rest, ":")) {
     if (!absl::SimpleAtoi(port, &number) || number < 1 || number > 65535 ||
-        !std::all_of(port.begin(), port.end(),
-                     [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); })) {
+        !std::all_of(port.begin(), port.end(), [](char c) {
+          return absl::ascii_isdigit(static_cast<unsigned char>(c));
+        })) {
       return invalid("the port is a number from 1 to 65535");
     }
   }
   const bool v6 = absl::StartsWith(rest, "[");
-  return absl::StrCat("tcp://", v6 ? "[" : "", host, v6 ? "]" : "", ":", number);
+  return absl::StrCat("tcp://", v6 ? "[" : "", host, v6 ? "]" : "", ":",
+                      number);
 }
 
 std::string HostOfEndpoint(const std::string& endpoint) {

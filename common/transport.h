@@ -6,13 +6,13 @@
 #ifndef QUARK_COMMON_TRANSPORT_H_
 #define QUARK_COMMON_TRANSPORT_H_
 
+#include <google/protobuf/message_lite.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <google/protobuf/message_lite.h>
 #include <zmq.hpp>
 
 #include "absl/status/status.h"
@@ -92,7 +92,8 @@ bool ValidNodeName(std::string_view name);
 // name, an IPv4 address or a bracketed IPv6 one ("[::1]:7700"); another
 // ZeroMQ transport is taken whole ("ipc:///run/quark.sock"). Returns the
 // tcp:// form; InvalidArgument naming the forms for anything else.
-absl::StatusOr<std::string> ConnectEndpoint(absl::string_view text, int default_port);
+absl::StatusOr<std::string> ConnectEndpoint(absl::string_view text,
+                                            int default_port);
 
 // The host of "tcp://host:port", or "127.0.0.1" for other transports.
 std::string HostOfEndpoint(const std::string& endpoint);

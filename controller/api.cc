@@ -47,9 +47,10 @@ proto::ApiReply Api::Dispatch(const proto::ApiRequest& request, absl::Time now,
   if (request.protocol_version() != kProtocolVersion) {
     proto::ApiReply reply;
     reply.mutable_error()->set_code(proto::ApiError::VERSION_MISMATCH);
-    reply.mutable_error()->set_message(absl::StrCat(
-        "protocol version ", request.protocol_version(),
-        " is not supported: this controller speaks version ", kProtocolVersion));
+    reply.mutable_error()->set_message(
+        absl::StrCat("protocol version ", request.protocol_version(),
+                     " is not supported: this controller speaks version ",
+                     kProtocolVersion));
     return reply;
   }
   proto::ApiReply reply;
@@ -203,7 +204,8 @@ std::vector<ApiOutbound> Api::Poll(absl::Time now) {
     if (job.ok() && job->version() <= w.after_version && now < w.deadline) {
       return false;
     }
-    proto::ApiReply reply = job.ok() ? proto::ApiReply() : ErrorReply(job.status());
+    proto::ApiReply reply =
+        job.ok() ? proto::ApiReply() : ErrorReply(job.status());
     if (job.ok()) *reply.mutable_job() = *job;
     reply.set_protocol_version(kProtocolVersion);
     reply.set_request_id(w.request_id);

@@ -25,7 +25,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Start(
   ASSIGN_OR_RETURN(std::unique_ptr<Authenticator> auth,
                    ForLists(std::move(options)));
   try {
-    auth->socket_ = std::make_unique<zmq::socket_t>(context, zmq::socket_type::rep);
+    auth->socket_ =
+        std::make_unique<zmq::socket_t>(context, zmq::socket_type::rep);
     auth->socket_->set(zmq::sockopt::linger, 0);
     auth->socket_->bind(kZapEndpoint);
   } catch (const zmq::error_t& e) {
@@ -94,9 +95,10 @@ ZapVerdict Authenticator::Decide(const std::vector<std::string>& request,
     return verdict;
   }
   if (NameOf(domain, key) == nullptr) {
-    verdict.reason = absl::StrCat(
-        "key ", key, " is not in ",
-        domain == kOperatorDomain ? "authorized_operators" : "authorized_workers");
+    verdict.reason =
+        absl::StrCat("key ", key, " is not in ",
+                     domain == kOperatorDomain ? "authorized_operators"
+                                               : "authorized_workers");
     return verdict;
   }
   verdict.allowed = true;
@@ -108,7 +110,8 @@ void Authenticator::HandleRequest(absl::Time now) {
   auto frames = ReceiveFrames(*socket_);
   if (!frames.ok() || !frames->has_value()) return;
   std::vector<std::string> request;
-  for (const zmq::message_t& frame : **frames) request.push_back(frame.to_string());
+  for (const zmq::message_t& frame : **frames)
+    request.push_back(frame.to_string());
   const ZapVerdict verdict = Decide(request, now);
   if (!verdict.allowed) {
     ++refused_;
@@ -127,9 +130,12 @@ void Authenticator::HandleRequest(absl::Time now) {
   // after this one) would be stuck. Version, request id, status code,
   // status text, user id, metadata.
   const std::string id = request.size() > 1 ? request[1] : std::string();
-  const std::string parts[] = {
-      kZapVersion, id, verdict.allowed ? "200" : "400",
-      verdict.allowed ? "OK" : verdict.reason, verdict.user_id, ""};
+  const std::string parts[] = {kZapVersion,
+                               id,
+                               verdict.allowed ? "200" : "400",
+                               verdict.allowed ? "OK" : verdict.reason,
+                               verdict.user_id,
+                               ""};
   try {
     for (size_t i = 0; i < std::size(parts); ++i) {
       socket_->send(zmq::buffer(parts[i]), i + 1 < std::size(parts)

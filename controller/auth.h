@@ -25,7 +25,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
 #include <zmq.hpp>
 
 #include "absl/status/status.h"
@@ -39,7 +38,7 @@
 namespace quark {
 
 struct AuthOptions {
-  std::string workers_path;    // authorized_workers
+  std::string workers_path;  // authorized_workers
   // A missing workers_path is an empty list (nodes join with tokens),
   // rather than an error.
   bool workers_optional = false;

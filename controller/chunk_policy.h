@@ -38,11 +38,11 @@ struct ChunkOptions {
 };
 
 struct ChunkRequest {
-  uint64_t next = 0;   // first number not yet cut into a task
-  uint64_t hi = 0;     // last number of the job (inclusive), next <= hi
-  double rate = 0.0;   // the node's numbers per second; 0 when unknown
-  int nodes = 1;       // nodes that can take work now, at least 1
-  uint64_t last = 0;   // the node's previous task size; 0 when none
+  uint64_t next = 0;  // first number not yet cut into a task
+  uint64_t hi = 0;    // last number of the job (inclusive), next <= hi
+  double rate = 0.0;  // the node's numbers per second; 0 when unknown
+  int nodes = 1;      // nodes that can take work now, at least 1
+  uint64_t last = 0;  // the node's previous task size; 0 when none
 };
 
 // The smallest task worth cutting whose last number is `hi`.

@@ -62,10 +62,11 @@ absl::Status Enrollment::Restore(const StoredState& state) {
     if (!ValidZ85Key(node.key()) || !ValidNodeName(node.name()) ||
         node.state() == proto::ENROLL_STATE_UNSPECIFIED ||
         !nodes.emplace(node.key(), node).second) {
-      return absl::DataLossError(absl::StrCat(
-          "stored enrolled node '", node.name(), "' is malformed"));
+      return absl::DataLossError(absl::StrCat("stored enrolled node '",
+                                              node.name(), "' is malformed"));
     }
-    if (Usable(node.state()) && !names.emplace(node.name(), node.key()).second) {
+    if (Usable(node.state()) &&
+        !names.emplace(node.name(), node.key()).second) {
       return absl::DataLossError(absl::StrCat(
           "two stored enrolled nodes are both named '", node.name(), "'"));
     }
@@ -116,8 +117,8 @@ proto::Token Enrollment::View(const proto::StoredToken& token,
   view.set_uses(token.uses());
   view.set_used(token.used());
   if (token.uses() != 0) {
-    view.set_uses_left(token.used() >= token.uses() ? 0
-                                                    : token.uses() - token.used());
+    view.set_uses_left(
+        token.used() >= token.uses() ? 0 : token.uses() - token.used());
   }
   view.set_approve(token.approve());
   view.set_state(StateOf(token, now));
@@ -130,9 +131,9 @@ absl::StatusOr<proto::Token> Enrollment::CreateToken(
   // In integers: absl::Milliseconds of a uint64 past 2^63 is negative.
   if (request.ttl_ms() >
       static_cast<uint64_t>(absl::ToInt64Milliseconds(options_.max_ttl))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a token's TTL must be at most ",
-                     absl::FormatDuration(options_.max_ttl), " (0: never expires)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a token's TTL must be at most ",
+        absl::FormatDuration(options_.max_ttl), " (0: never expires)"));
   }
   if (request.uses() > options_.max_uses) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -145,8 +146,9 @@ absl::StatusOr<proto::Token> Enrollment::CreateToken(
   }
   if (usable >= options_.max_tokens) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        usable, " tokens are usable already: revoke some first (quark token "
-                "list, quark token revoke ID)"));
+        usable,
+        " tokens are usable already: revoke some first (quark token "
+        "list, quark token revoke ID)"));
   }
   absl::StatusOr<JoinToken> token;
   do {  // a 40-bit id is unique almost surely; make sure
@@ -183,7 +185,8 @@ absl::StatusOr<proto::Token> Enrollment::RevokeToken(const std::string& id,
                                                      absl::Time now) {
   auto it = tokens_.find(id);
   if (it == tokens_.end()) {
-    return absl::NotFoundError(absl::StrCat("no token ", id, " (quark token list)"));
+    return absl::NotFoundError(
+        absl::StrCat("no token ", id, " (quark token list)"));
   }
   proto::StoredToken& token = it->second;
   if (!token.revoked()) {
@@ -197,8 +200,7 @@ absl::StatusOr<proto::Token> Enrollment::RevokeToken(const std::string& id,
 // Tokens unusable for long are no use to anyone: forgotten, so that the
 // list (and the state file) does not grow with every token ever made.
 void Enrollment::ForgetOldTokens(absl::Time now) {
-  const uint64_t horizon =
-      UnixMillis(now - options_.forget_tokens_after);
+  const uint64_t horizon = UnixMillis(now - options_.forget_tokens_after);
   for (auto it = tokens_.begin(); it != tokens_.end();) {
     const proto::StoredToken& token = it->second;
     uint64_t ended = token.ended_ms();
@@ -278,30 +280,31 @@ EnrollOutcome Enrollment::Enroll(const proto::EnrollRequest& request,
   // The proof first: only a holder of the token learns what became of it.
   if (!CheckEnrollProof(token.verifier(), token.id(), key,
                         options_.controller_key, request.proof())) {
-    return refuse(absl::StrCat(
-        "the proof for token ", token.id(),
-        " does not match: a forged or mistyped token"));
+    return refuse(absl::StrCat("the proof for token ", token.id(),
+                               " does not match: a forged or mistyped token"));
   }
   if (std::string why = Unusable(token, now); !why.empty()) return refuse(why);
   if (!ValidNodeName(request.name())) {
     return refuse("the node name must be 1-64 characters of [A-Za-z0-9._-]");
   }
   if (!ValidMachine(request.machine())) {
-    return refuse("malformed machine identity (expected what quark-worker sends)");
+    return refuse(
+        "malformed machine identity (expected what quark-worker sends)");
   }
   // Full: not a refusal of this node, which may ask again later.
   auto later = [&](std::string reason) {
     out.reply.set_protocol_version(kProtocolVersion);
     out.reply.set_status(proto::EnrollReply::PENDING);
     out.reply.set_reason(std::move(reason));
-    out.reply.set_retry_ms(static_cast<uint32_t>(
-        absl::ToInt64Milliseconds(options_.full_retry)));
+    out.reply.set_retry_ms(
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.full_retry)));
     return out;
   };
   if (token.approve() && pending_ >= options_.max_pending) {
-    return later(absl::StrCat(
-        pending_, " nodes wait for approval already: approve or reject them "
-                  "first (quark nodes --pending)"));
+    return later(
+        absl::StrCat(pending_,
+                     " nodes wait for approval already: approve or reject them "
+                     "first (quark nodes --pending)"));
   }
   if (approved_ + pending_ >= options_.max_enrolled) {
     return later(absl::StrCat(approved_ + pending_,
@@ -379,10 +382,11 @@ std::vector<proto::EnrolledNode> Enrollment::ListPending() const {
   for (const auto& [key, node] : nodes_) {
     if (node.state() == proto::ENROLL_PENDING) out.push_back(node);
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const proto::EnrolledNode& a, const proto::EnrolledNode& b) {
-                     return a.requested_ms() < b.requested_ms();
-                   });
+  std::stable_sort(
+      out.begin(), out.end(),
+      [](const proto::EnrolledNode& a, const proto::EnrolledNode& b) {
+        return a.requested_ms() < b.requested_ms();
+      });
   return out;
 }
 
@@ -390,8 +394,9 @@ absl::StatusOr<proto::EnrolledNode> Enrollment::Approve(const std::string& name,
                                                         absl::Time now) {
   proto::EnrolledNode* node = FindByName(name, proto::ENROLL_PENDING);
   if (node == nullptr) {
-    return absl::NotFoundError(absl::StrCat(
-        "no node named '", name, "' waits for approval (quark nodes --pending)"));
+    return absl::NotFoundError(
+        absl::StrCat("no node named '", name,
+                     "' waits for approval (quark nodes --pending)"));
   }
   proto::EnrolledNode copy = *node;
   copy.set_state(proto::ENROLL_APPROVED);

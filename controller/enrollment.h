@@ -52,10 +52,10 @@ struct EnrollmentOptions {
   // How long a pending node waits before asking again.
   absl::Duration pending_retry = absl::Seconds(2);
   // Limits, so that no request can make the state grow without bound.
-  size_t max_tokens = 1000;    // tokens not yet expired, used up or revoked
-  size_t max_pending = 256;    // nodes waiting for approval
-  size_t max_rejected = 1024;  // rejected keys remembered (oldest forgotten)
-  size_t max_enrolled = 10000; // approved and pending nodes
+  size_t max_tokens = 1000;     // tokens not yet expired, used up or revoked
+  size_t max_pending = 256;     // nodes waiting for approval
+  size_t max_rejected = 1024;   // rejected keys remembered (oldest forgotten)
+  size_t max_enrolled = 10000;  // approved and pending nodes
   // A node turned away because a limit is reached asks again after this.
   absl::Duration full_retry = absl::Seconds(30);
   // Tokens that stopped being usable this long ago are forgotten.
@@ -161,9 +161,10 @@ class Enrollment {
   proto::EnrollReply Answer(const proto::EnrolledNode& node) const;
 
   const EnrollmentOptions options_;
-  std::map<std::string, proto::StoredToken> tokens_;   // by id
-  std::map<std::string, proto::EnrolledNode> nodes_;   // by key
-  std::map<std::string, std::string> usable_names_;    // approved, pending: name -> key
+  std::map<std::string, proto::StoredToken> tokens_;  // by id
+  std::map<std::string, proto::EnrolledNode> nodes_;  // by key
+  std::map<std::string, std::string>
+      usable_names_;  // approved, pending: name -> key
   size_t approved_ = 0, pending_ = 0, rejected_ = 0;
   // Touched since the last TakeChanges: written if they still exist,
   // deleted otherwise.

@@ -73,8 +73,8 @@ void Inbound::OnResult(const std::vector<absl::string_view>& frames,
     // Unreadable: not acked either, as whatever node and lease it seems to
     // name cannot be believed (no worker sends such a thing).
     ++refused_;
-    QLOG(kWarning) << "result dropped address=" << peer.address
-                   << " reason=\"" << s.message() << "\"";
+    QLOG(kWarning) << "result dropped address=" << peer.address << " reason=\""
+                   << s.message() << "\"";
     return;
   }
   if (keys_ != nullptr) {
@@ -87,7 +87,8 @@ void Inbound::OnResult(const std::vector<absl::string_view>& frames,
                      << " address=" << peer.address << " reason=\""
                      << (name == nullptr
                              ? std::string("key not authorized")
-                             : absl::StrCat("sent with the key of '", *name, "'"))
+                             : absl::StrCat("sent with the key of '", *name,
+                                            "'"))
                      << "\"";
       return;
     }
@@ -136,8 +137,8 @@ void Inbound::OnApi(const std::vector<absl::string_view>& frames,
   if (absl::Status s = ParseFrame(frames[1], &request); !s.ok()) {
     ++refused_;
     QLOG(kWarning) << "api request rejected operator=" << who
-                   << " address=" << peer.address << " reason=\""
-                   << s.message() << "\"";
+                   << " address=" << peer.address << " reason=\"" << s.message()
+                   << "\"";
     proto::ApiReply reply = ErrorReply(absl::InvalidArgumentError(s.message()));
     reply.set_protocol_version(kProtocolVersion);
     api_out_.push_back({route, std::move(reply)});
@@ -188,7 +189,8 @@ void Inbound::OnEnroll(const std::vector<absl::string_view>& frames,
   proto::EnrollRequest request;
   if (absl::Status s = ParseFrame(frames[1], &request, kMaxEnrollBytes);
       !s.ok()) {
-    RefuseEnroll(route, peer, absl::StrCat("unreadable request: ", s.message()));
+    RefuseEnroll(route, peer,
+                 absl::StrCat("unreadable request: ", s.message()));
     return;
   }
   const Names names(keys_, scheduler_);
@@ -201,16 +203,15 @@ void Inbound::OnEnroll(const std::vector<absl::string_view>& frames,
   if (reply.status() == proto::EnrollReply::REFUSED) {
     ++refused_;
     QLOG(kWarning) << "enroll refused address=" << peer.address
-                   << " key=" << peer.key << " token=" << token_id
-                   << " name=" << (ValidNodeName(request.name()) ? request.name() : "?")
+                   << " key=" << peer.key << " token=" << token_id << " name="
+                   << (ValidNodeName(request.name()) ? request.name() : "?")
                    << " reason=\"" << reply.reason() << "\"";
   } else if (outcome.changed) {
     QLOG(kNotice) << (reply.status() == proto::EnrollReply::ACCEPTED
                           ? "node enrolled"
                           : "node waits for approval (quark approve)")
                   << " node=" << reply.name() << " key=" << peer.key
-                  << " token=" << token_id
-                  << " address=" << peer.address
+                  << " token=" << token_id << " address=" << peer.address
                   << " machine=" << request.machine();
     if (!outcome.replaced_key.empty()) {
       QLOG(kNotice) << "node re-enrolled with a new key, the old one is let in "
@@ -240,7 +241,8 @@ void Inbound::RefuseEnroll(const std::string& route, const Peer& peer,
 
 void Inbound::OnTime(absl::Time now, bool tick) {
   // Drops by the enroll rate limit not yet told.
-  if (enroll_limited_ != 0 && now - enroll_limited_logged_ >= absl::Seconds(1)) {
+  if (enroll_limited_ != 0 &&
+      now - enroll_limited_logged_ >= absl::Seconds(1)) {
     QLOG(kWarning) << "enroll requests dropped address="
                    << enroll_limited_address_
                    << " reason=\"rate limit\" dropped=" << enroll_limited_;
@@ -281,7 +283,8 @@ void Inbound::OnKeysChanged(absl::Time now) {
   }
 }
 
-absl::StatusOr<InboundOutput> Inbound::Commit(Store& store, const StepObserver& observe) {
+absl::StatusOr<InboundOutput> Inbound::Commit(Store& store,
+                                              const StepObserver& observe) {
   StoreBatch batch = scheduler_->TakeChanges();
   if (enrollment_ != nullptr) enrollment_->TakeChanges(&batch);
   InboundOutput out = TakeOutput();

@@ -52,7 +52,9 @@ struct InboundOutput {
   std::vector<Outbound> control;
   std::vector<ApiOutbound> api;
   std::vector<EnrollOutbound> enroll;
-  bool empty() const { return control.empty() && api.empty() && enroll.empty(); }
+  bool empty() const {
+    return control.empty() && api.empty() && enroll.empty();
+  }
 };
 
 // Enrollment requests are small; anything bigger is refused unread.
@@ -69,17 +71,17 @@ class Inbound {
   // without it, OnEnroll drops everything.
   void SetEnrollment(Enrollment* enrollment) { enrollment_ = enrollment; }
 
-  void OnControl(const std::vector<absl::string_view>& frames,
-                 const Peer& peer, absl::Time now);
-  void OnResult(const std::vector<absl::string_view>& frames,
-                const Peer& peer, absl::Time now);
+  void OnControl(const std::vector<absl::string_view>& frames, const Peer& peer,
+                 absl::Time now);
+  void OnResult(const std::vector<absl::string_view>& frames, const Peer& peer,
+                absl::Time now);
   void OnApi(const std::vector<absl::string_view>& frames, const Peer& peer,
              absl::Time now);
   // A node asking to enroll with a join token: answered once the change
   // it makes is committed, like everything else. At most a few requests a
   // second from one address; the rest are dropped unanswered.
-  void OnEnroll(const std::vector<absl::string_view>& frames,
-                const Peer& peer, absl::Time now);
+  void OnEnroll(const std::vector<absl::string_view>& frames, const Peer& peer,
+                absl::Time now);
 
   // Time passes: the scheduler's tick (when `tick`) and the API's parked
   // watches.
@@ -98,8 +100,10 @@ class Inbound {
   // anyone was told. The server, the fuzzer and the tests all end a step
   // here. `observe`, when given, sees the batch and the output before the
   // commit (the fuzzer checks them against the store as it was).
-  using StepObserver = std::function<void(const StoreBatch&, const InboundOutput&)>;
-  absl::StatusOr<InboundOutput> Commit(Store& store, const StepObserver& observe = nullptr);
+  using StepObserver =
+      std::function<void(const StoreBatch&, const InboundOutput&)>;
+  absl::StatusOr<InboundOutput> Commit(Store& store,
+                                       const StepObserver& observe = nullptr);
 
   // Messages refused here: bad frames, unauthorized keys, forged names.
   // The scheduler counts those it refuses itself (Scheduler::rejected).

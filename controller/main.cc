@@ -43,12 +43,13 @@ ABSL_FLAG(int, max_task_crashes, 3,
 ABSL_FLAG(int, keep_jobs, 10000,
           "Finished jobs kept, listed and stored; the oldest beyond this "
           "are forgotten.");
-ABSL_FLAG(std::string, key, "",
-          "The controller's CURVE secret key file (`quark keygen controller`). "
-          "With it the control and collector sockets admit only the workers "
-          "in --authorized_workers. A name without '/' is looked up in "
-          "$CREDENTIALS_DIRECTORY when systemd sets it (LoadCredential=), "
-          "else in the working directory when it is there, else in /etc/quark.");
+ABSL_FLAG(
+    std::string, key, "",
+    "The controller's CURVE secret key file (`quark keygen controller`). "
+    "With it the control and collector sockets admit only the workers "
+    "in --authorized_workers. A name without '/' is looked up in "
+    "$CREDENTIALS_DIRECTORY when systemd sets it (LoadCredential=), "
+    "else in the working directory when it is there, else in /etc/quark.");
 ABSL_FLAG(std::string, authorized_workers, "/etc/quark/authorized_workers",
           "With --key: the workers let in, one `NAME PUBLIC-KEY` line each "
           "(what `quark keygen NAME` writes to NAME.pub). SIGHUP reloads it; "
@@ -110,13 +111,16 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
   options.scheduler.backup_after = absl::Seconds(2 * task_seconds);
   const int max_crashes = absl::GetFlag(FLAGS_max_task_crashes);
   if (max_crashes < 1 || max_crashes > 1000) {
-    return absl::InvalidArgumentError("--max_task_crashes must be in [1, 1000]");
+    return absl::InvalidArgumentError(
+        "--max_task_crashes must be in [1, 1000]");
   }
   options.scheduler.max_task_crashes = max_crashes;
   const int keep_jobs = absl::GetFlag(FLAGS_keep_jobs);
-  if (keep_jobs < 1) return absl::InvalidArgumentError("--keep_jobs must be at least 1");
+  if (keep_jobs < 1)
+    return absl::InvalidArgumentError("--keep_jobs must be at least 1");
   options.scheduler.keep_finished = static_cast<size_t>(keep_jobs);
-  options.tick = std::min(absl::Milliseconds(100), absl::Milliseconds(heartbeat_ms) / 2);
+  options.tick =
+      std::min(absl::Milliseconds(100), absl::Milliseconds(heartbeat_ms) / 2);
   // Sessions of an earlier run of the controller must not be taken for
   // live ones: start each run's ids at a random point.
   std::random_device random;
@@ -172,26 +176,32 @@ CommandLineSpec CommandLineFor() {
   spec.usage =
       "quark-controller: the controller of a Quark prime-search cluster.\n"
       "Usage: quark-controller [--config=/etc/quark/controller.conf]\n"
-      "                        [--control=tcp://*:7700] [--collect=tcp://*:7701]\n"
+      "                        [--control=tcp://*:7700] "
+      "[--collect=tcp://*:7701]\n"
       "                        [--api=tcp://127.0.0.1:7702] [--state_dir=DIR]\n"
       "                        [--key=FILE [--authorized_workers=FILE]\n"
       "                         [--authorized_operators=FILE]\n"
       "                         [--enroll=tcp://*:7703] [--beacon=false]\n"
-      "                         [--beacon_port=7700] [--beacon_interfaces=eth0]]\n"
+      "                         [--beacon_port=7700] "
+      "[--beacon_interfaces=eth0]]\n"
       "                        [--insecure]\n";
   spec.groups = {
       {"Endpoints and state", {"control", "collect", "api", "state_dir"}},
-      {"Security", {"key", "authorized_workers", "authorized_operators", "insecure"}},
-      {"Joining with tokens", {"enroll", "beacon", "beacon_port", "beacon_interfaces"}},
+      {"Security",
+       {"key", "authorized_workers", "authorized_operators", "insecure"}},
+      {"Joining with tokens",
+       {"enroll", "beacon", "beacon_port", "beacon_interfaces"}},
       {"Scheduling",
-       {"heartbeat_ms", "liveness", "task_seconds", "max_task_crashes", "keep_jobs"}},
+       {"heartbeat_ms", "liveness", "task_seconds", "max_task_crashes",
+        "keep_jobs"}},
       {"Settings and logs", {"config", "log_level"}},
   };
   return spec;
 }
 
 int Main(int argc, char** argv) {
-  const CommandLine command_line = ParseCommandLine(argc, argv, CommandLineFor());
+  const CommandLine command_line =
+      ParseCommandLine(argc, argv, CommandLineFor());
   if (command_line.exit.has_value()) return *command_line.exit;
   if (!command_line.args.empty()) {
     std::fprintf(stderr, "quark-controller: unexpected argument '%s'\n",
@@ -204,7 +214,8 @@ int Main(int argc, char** argv) {
   if (absl::Status s = LoadConfigFile(absl::GetFlag(FLAGS_config),
                                       given.count("config") != 0, given);
       !s.ok()) {
-    std::fprintf(stderr, "quark-controller: %s\n", std::string(s.message()).c_str());
+    std::fprintf(stderr, "quark-controller: %s\n",
+                 std::string(s.message()).c_str());
     return 2;
   }
   LogLevel level;
@@ -216,8 +227,9 @@ int Main(int argc, char** argv) {
   SetLogLevel(level);
   auto options = OptionsFromFlags(given);
   if (!options.ok()) {
-    std::fprintf(stderr, "quark-controller: %s\n",
-                 std::string(WithConfigOrigin(options.status()).message()).c_str());
+    std::fprintf(
+        stderr, "quark-controller: %s\n",
+        std::string(WithConfigOrigin(options.status()).message()).c_str());
     return 2;
   }
   Server server(*std::move(options));

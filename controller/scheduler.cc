@@ -30,7 +30,8 @@ bool Holds(uint64_t budget, uint64_t hi) {
 constexpr double kRateDecaySeconds = 10;
 
 uint64_t MillisAgo(absl::Time then, absl::Time now) {
-  return static_cast<uint64_t>(std::max<int64_t>(absl::ToInt64Milliseconds(now - then), 0));
+  return static_cast<uint64_t>(
+      std::max<int64_t>(absl::ToInt64Milliseconds(now - then), 0));
 }
 
 // The word the log uses for a node that went, as `quark nodes` shows it.
@@ -56,8 +57,10 @@ using scheduler_internal::ValidKind;
 
 // How long a node of `speed` (SieveWork per second; 0: not measured yet)
 // and `threads` should take for [lo, hi]; unmeasured, as slow as a Pi.
-absl::Duration ExpectedTime(double speed, uint32_t threads, uint64_t lo, uint64_t hi) {
-  if (speed <= 0) speed = kUnmeasuredSpeedPerThread * std::max<uint32_t>(threads, 1);
+absl::Duration ExpectedTime(double speed, uint32_t threads, uint64_t lo,
+                            uint64_t hi) {
+  if (speed <= 0)
+    speed = kUnmeasuredSpeedPerThread * std::max<uint32_t>(threads, 1);
   return absl::Seconds(SieveWork(lo, hi) / speed);
 }
 
@@ -101,9 +104,10 @@ std::vector<Outbound> Scheduler::OnControl(const std::string& route,
   auto it = nodes_.find(session);
   if (it == nodes_.end() || it->second->route != route) {
     ++refused_;
-    QLOG(kInfo) << "unknown session, asking to re-register peer=" << Printable(route)
-                << " session=" << session;
-    Outbound reject = Reject(route, absl::StrCat("unknown session ", session), true);
+    QLOG(kInfo) << "unknown session, asking to re-register peer="
+                << Printable(route) << " session=" << session;
+    Outbound reject =
+        Reject(route, absl::StrCat("unknown session ", session), true);
     reject.msg.mutable_reject()->set_session(session);
     out.push_back(std::move(reject));
     return out;
@@ -152,8 +156,8 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
     const std::string reason = absl::StrCat(
         "protocol version ", hello.protocol_version(),
         " is not supported: this controller speaks version ", kProtocolVersion);
-    QLOG(kWarning) << "refused worker peer=" << Printable(route) << " reason=\"" << reason
-                   << "\"";
+    QLOG(kWarning) << "refused worker peer=" << Printable(route) << " reason=\""
+                   << reason << "\"";
     out.push_back(Reject(route, reason, false));
     return out;
   }
@@ -162,8 +166,8 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
     const std::string reason =
         "node name must be 1-64 characters of [A-Za-z0-9._-] and equal the "
         "socket's routing id";
-    QLOG(kWarning) << "refused worker peer=" << Printable(route) << " reason=\"" << reason
-                   << "\"";
+    QLOG(kWarning) << "refused worker peer=" << Printable(route) << " reason=\""
+                   << reason << "\"";
     out.push_back(Reject(route, reason, false));
     return out;
   }
@@ -171,8 +175,8 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
     // A new incarnation is a new process: the old one died. The same one
     // says Hello again after losing touch, which is no crash.
     const bool restarted = old->incarnation != hello.incarnation();
-    RemoveNode(old->session, proto::NODE_STATE_UNSPECIFIED, restarted, now, &out,
-               restarted ? "restarted" : "registered again");
+    RemoveNode(old->session, proto::NODE_STATE_UNSPECIFIED, restarted, now,
+               &out, restarted ? "restarted" : "registered again");
   }
   // Back: no longer listed as gone.
   departed_.erase(std::remove_if(departed_.begin(), departed_.end(),
@@ -221,7 +225,8 @@ void Scheduler::OnReady(Node& node, const proto::Ready& ready,
   if (ready.credits() == 0 || total > options_.max_credits) {
     ++refused_;
     QLOG(kWarning) << "ignored absurd credits node=" << node.name
-                   << " credits=" << ready.credits() << " held=" << node.credits;
+                   << " credits=" << ready.credits()
+                   << " held=" << node.credits;
     return;
   }
   node.credits = static_cast<uint32_t>(total);
@@ -251,9 +256,9 @@ bool Scheduler::HasNode(const std::string& name) const {
   return false;
 }
 
-void Scheduler::RemoveNode(uint64_t session, proto::NodeState gone, bool crashed,
-                           absl::Time now, std::vector<Outbound>* out,
-                           const char* why) {
+void Scheduler::RemoveNode(uint64_t session, proto::NodeState gone,
+                           bool crashed, absl::Time now,
+                           std::vector<Outbound>* out, const char* why) {
   auto it = nodes_.find(session);
   if (it == nodes_.end()) return;
   Node& node = *it->second;
@@ -267,10 +272,11 @@ void Scheduler::RemoveNode(uint64_t session, proto::NodeState gone, bool crashed
     if (task != job.open.end() &&
         ++task->second.crashes >= options_.max_task_crashes) {
       FailJob(job,
-              absl::StrCat("task ", task->second.id, " [", task->second.lo, ", ",
-                           task->second.hi, "] was running on ",
-                           task->second.crashes, " workers that died (the last: ",
-                           node.name, "); giving up on it"),
+              absl::StrCat("task ", task->second.id, " [", task->second.lo,
+                           ", ", task->second.hi, "] was running on ",
+                           task->second.crashes,
+                           " workers that died (the last: ", node.name,
+                           "); giving up on it"),
               now, out);
     }
   }
@@ -317,8 +323,8 @@ bool Scheduler::ReleaseLease(uint64_t lease_id, bool requeue) {
 
 // ------------------------------------------------------------- results
 
-absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
-                                 absl::Time now, std::vector<Outbound>* out) {
+absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
+                                 std::vector<Outbound>* out) {
   if (result.protocol_version() != kProtocolVersion) {
     ++refused_;
     return absl::InvalidArgumentError(
@@ -328,7 +334,8 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
   auto job_it = jobs_.find(result.job());
   if (job_it == jobs_.end()) {
     ++refused_;
-    return absl::NotFoundError(absl::StrCat("result for unknown job ", result.job()));
+    return absl::NotFoundError(
+        absl::StrCat("result for unknown job ", result.job()));
   }
   Job& job = *job_it->second;
   const uint64_t lo = result.range().lo(), hi = result.range().hi();
@@ -342,8 +349,8 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
   if (task_it == job.open.end()) {
     if (result.task() == 0 || result.task() >= next_task_) {
       ++refused_;
-      return absl::NotFoundError(absl::StrCat("result for unknown task ",
-                                              result.task(), " of job ", job.id));
+      return absl::NotFoundError(absl::StrCat(
+          "result for unknown task ", result.task(), " of job ", job.id));
     }
     // Merged already (or its job ended): exactly-once means ignore it.
     ++job.duplicates;
@@ -372,7 +379,8 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
     TaskFailed(job, task, result, now, out);
     return absl::OkStatus();
   }
-  if (absl::Status s = job.acc.Add(task.lo, task.hi, result.partial()); !s.ok()) {
+  if (absl::Status s = job.acc.Add(task.lo, task.hi, result.partial());
+      !s.ok()) {
     ++refused_;
     return s;
   }
@@ -401,8 +409,9 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result,
   }
   MarkTask(task, &result.partial());
   const uint64_t task_id = task.id;
-  job.requeued.erase(std::remove(job.requeued.begin(), job.requeued.end(), task_id),
-                     job.requeued.end());
+  job.requeued.erase(
+      std::remove(job.requeued.begin(), job.requeued.end(), task_id),
+      job.requeued.end());
   job.open.erase(task_id);
   ++job.tasks_done;
   ++job.version;
@@ -573,7 +582,8 @@ ChunkRequest Scheduler::RequestFor(const Job& job, const Node& node) const {
 
 uint64_t Scheduler::NextTaskHi(const Job& job, const Node& node) const {
   if (!job.requeued.empty()) return job.open.at(job.requeued.front()).hi;
-  return job.next + (ChooseTaskNumbers(options_.chunk, RequestFor(job, node)) - 1);
+  return job.next +
+         (ChooseTaskNumbers(options_.chunk, RequestFor(job, node)) - 1);
 }
 
 // A job whose next task is beyond the memory of every node taking work
@@ -581,7 +591,8 @@ uint64_t Scheduler::NextTaskHi(const Job& job, const Node& node) const {
 // unplaceable_after (nodes may still be joining) it fails with the
 // figures. Nodes that did not tell their budget hold anything; with no
 // node taking work nothing is decided.
-void Scheduler::FailUnplaceableJobs(absl::Time now, std::vector<Outbound>* out) {
+void Scheduler::FailUnplaceableJobs(absl::Time now,
+                                    std::vector<Outbound>* out) {
   std::vector<Job*> doomed;
   for (const auto& key : queue_) {
     Job& job = *jobs_.at(std::get<2>(key));
@@ -606,11 +617,13 @@ void Scheduler::FailUnplaceableJobs(absl::Time now, std::vector<Outbound>* out) 
     }
     job.unplaceable_since = std::min(job.unplaceable_since, now);
     if (now - job.unplaceable_since >= options_.unplaceable_after) {
-      job.error = absl::StrCat(
-          "no node can hold a task ending at ", hi, ": it needs at least ",
-          FormatSize(MinTaskBytes(hi)), " (one thread), and the most any node "
-          "may use is ", FormatSize(largest->memory_budget), " (", largest->name,
-          "); give a node more memory or a larger --memory_limit");
+      job.error =
+          absl::StrCat("no node can hold a task ending at ", hi,
+                       ": it needs at least ", FormatSize(MinTaskBytes(hi)),
+                       " (one thread), and the most any node "
+                       "may use is ",
+                       FormatSize(largest->memory_budget), " (", largest->name,
+                       "); give a node more memory or a larger --memory_limit");
       doomed.push_back(&job);
     }
   }
@@ -651,8 +664,8 @@ bool Scheduler::AssignBackup(Node& node, absl::Time now,
       auto holder = nodes_.find(lease.session);
       if (holder != nodes_.end() &&
           now - lease.start < 2 * ExpectedTime(holder->second->speed,
-                                               holder->second->threads,
-                                               task.lo, task.hi)) {
+                                               holder->second->threads, task.lo,
+                                               task.hi)) {
         continue;
       }
       oldest = lease.start;
@@ -663,14 +676,15 @@ bool Scheduler::AssignBackup(Node& node, absl::Time now,
   }
   if (best_task == nullptr) return false;
   QLOG(kInfo) << "backup task node=" << node.name << " job=" << best_job->id
-              << " task=" << best_task->id << " running_for="
-              << absl::FormatDuration(now - oldest);
+              << " task=" << best_task->id
+              << " running_for=" << absl::FormatDuration(now - oldest);
   Lease(node, *best_job, *best_task, now, out);
   return true;
 }
 
 // The first job with work whose next task `node` can hold.
-bool Scheduler::AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out) {
+bool Scheduler::AssignOne(Node& node, absl::Time now,
+                          std::vector<Outbound>* out) {
   for (const auto& key : queue_) {
     Job& job = *jobs_.at(std::get<2>(key));
     if (!job.HasWork() || !Holds(node.memory_budget, NextTaskHi(job, node))) {
@@ -718,7 +732,8 @@ Scheduler::Task* Scheduler::TakeTask(Job& job, Node& node) {
     job.requeued.pop_front();
     return &job.open.at(id);
   }
-  const uint64_t size = ChooseTaskNumbers(options_.chunk, RequestFor(job, node));
+  const uint64_t size =
+      ChooseTaskNumbers(options_.chunk, RequestFor(job, node));
   Task task;
   task.id = next_task_++;
   task.job = job.id;
@@ -786,16 +801,16 @@ absl::StatusOr<proto::Job> Scheduler::CancelJob(uint64_t job_id, absl::Time now,
   }
   Job& job = *it->second;
   if (!job.Active()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job ", job_id, " has already ended: ",
-        absl::AsciiStrToLower(proto::JobState_Name(job.state))));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job_id, " has already ended: ",
+                     absl::AsciiStrToLower(proto::JobState_Name(job.state))));
   }
   StopJob(job, proto::CANCELLED, now, out);
   return JobView(job);
 }
 
-absl::StatusOr<proto::Node> Scheduler::Drain(const std::string& name, bool drain,
-                                             absl::Time now,
+absl::StatusOr<proto::Node> Scheduler::Drain(const std::string& name,
+                                             bool drain, absl::Time now,
                                              std::vector<Outbound>* out) {
   Node* node = FindNode(name);
   if (node == nullptr) {
@@ -814,7 +829,8 @@ absl::StatusOr<proto::Node> Scheduler::Drain(const std::string& name, bool drain
     QLOG(kNotice) << "node drained node=" << name
                   << " hint=\"no work left on it: safe to remove\"";
   } else {
-    QLOG(kNotice) << "node draining node=" << name << " leases=" << node->leases.size()
+    QLOG(kNotice) << "node draining node=" << name
+                  << " leases=" << node->leases.size()
                   << " hint=\"drained once they finish\"";
   }
   proto::ControlMsg msg;
@@ -874,12 +890,13 @@ proto::Job Scheduler::JobView(const Job& job) const {
   view.set_finished_ms(UnixMillis(job.finished));
   view.set_tasks_done(job.tasks_done);
   uint64_t running = 0;
-  for (const auto& [id, task] : job.open) running += task.leases.empty() ? 0 : 1;
+  for (const auto& [id, task] : job.open)
+    running += task.leases.empty() ? 0 : 1;
   view.set_tasks_running(running);
   view.set_duplicates(job.duplicates);
   view.set_progress(job.state == proto::DONE ? 1.0
-                    : job.Active()             ? job.acc.Progress()
-                                               : job.final_progress);
+                    : job.Active()           ? job.acc.Progress()
+                                             : job.final_progress);
   if (job.partial) {
     *view.mutable_partial() = *job.partial;
     view.mutable_partial_range()->set_lo(job.lo);
@@ -894,15 +911,17 @@ proto::Job Scheduler::JobView(const Job& job) const {
 // order Dispatch meets them.
 std::string Scheduler::WhyWaiting(const Job& job) const {
   if (nodes_.empty()) return "no node is connected";
-  if (std::all_of(nodes_.begin(), nodes_.end(),
-                  [this](const auto& entry) { return drained_.count(entry.second->name) != 0; })) {
+  if (std::all_of(nodes_.begin(), nodes_.end(), [this](const auto& entry) {
+        return drained_.count(entry.second->name) != 0;
+      })) {
     return "every node is drained";
   }
   for (const auto& key : queue_) {
     const Job& ahead = *jobs_.at(std::get<2>(key));
     if (ahead.id == job.id) break;
     if (ahead.HasWork()) {
-      return absl::StrCat("behind job ", ahead.id, " (priority ", ahead.priority, ")");
+      return absl::StrCat("behind job ", ahead.id, " (priority ",
+                          ahead.priority, ")");
     }
   }
   if (job.unplaceable_since != absl::InfiniteFuture()) {

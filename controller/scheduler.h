@@ -108,8 +108,8 @@ class Scheduler {
 
   // --- Operator requests (the API) -----------------------------------------
 
-  absl::StatusOr<proto::Job> Submit(const proto::Submit& submit,
-                                    absl::Time now, std::vector<Outbound>* out);
+  absl::StatusOr<proto::Job> Submit(const proto::Submit& submit, absl::Time now,
+                                    std::vector<Outbound>* out);
   absl::StatusOr<proto::Job> CancelJob(uint64_t job_id, absl::Time now,
                                        std::vector<Outbound>* out);
   absl::StatusOr<proto::Node> Drain(const std::string& node, bool drain,
@@ -153,13 +153,15 @@ class Scheduler {
   std::vector<Outbound> OnHello(const std::string& route,
                                 const proto::Hello& hello, absl::Time now,
                                 const std::string& key);
-  void OnReady(Node& node, const proto::Ready& ready, std::vector<Outbound>* out);
+  void OnReady(Node& node, const proto::Ready& ready,
+               std::vector<Outbound>* out);
   // Forgets a node, its leases back in the queue. `gone` (LOST, LEFT,
   // EVICTED) lists it in ListDeparted for a while; NODE_STATE_UNSPECIFIED
   // when a new session replaces it. `why` is for the log (default: the
   // word for `gone`).
-  void RemoveNode(uint64_t session, proto::NodeState gone, bool crashed, absl::Time now,
-                  std::vector<Outbound>* out, const char* why = nullptr);
+  void RemoveNode(uint64_t session, proto::NodeState gone, bool crashed,
+                  absl::Time now, std::vector<Outbound>* out,
+                  const char* why = nullptr);
   bool AssignBackup(Node& node, absl::Time now, std::vector<Outbound>* out);
   void Lease(Node& node, Job& job, Task& task, absl::Time now,
              std::vector<Outbound>* out);
@@ -204,13 +206,13 @@ class Scheduler {
   int taking_work_ = 1;  // registered nodes not drained, at least 1
   absl::Time last_heartbeat_ = absl::InfinitePast();
 
-  std::map<uint64_t, std::unique_ptr<Job>> jobs_;        // by id
+  std::map<uint64_t, std::unique_ptr<Job>> jobs_;  // by id
   // Jobs that may still get work, best first: (-priority, submit order).
   std::set<std::tuple<int64_t, uint64_t, uint64_t>> queue_;
-  std::map<uint64_t, std::unique_ptr<Node>> nodes_;      // by session
-  absl::flat_hash_map<uint64_t, LeaseInfo> leases_;          // by id
-  std::set<std::string> drained_;                        // node names
-  std::deque<Departed> departed_;                        // most recent first
+  std::map<uint64_t, std::unique_ptr<Node>> nodes_;  // by session
+  absl::flat_hash_map<uint64_t, LeaseInfo> leases_;  // by id
+  std::set<std::string> drained_;                    // node names
+  std::deque<Departed> departed_;                    // most recent first
   // Changed since the last TakeChanges().
   std::set<uint64_t> dirty_jobs_;
   std::vector<uint64_t> deleted_jobs_;

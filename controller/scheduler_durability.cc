@@ -62,8 +62,10 @@ StoreBatch Scheduler::TakeChanges() {
   batch.deleted_jobs = std::move(deleted_jobs_);
   batch.drains = std::move(dirty_drains_);
   dirty_drains_.clear();
-  if (next_job_ != stored_next_job_) batch.next_job = stored_next_job_ = next_job_;
-  if (next_task_ != stored_next_task_) batch.next_task = stored_next_task_ = next_task_;
+  if (next_job_ != stored_next_job_)
+    batch.next_job = stored_next_job_ = next_job_;
+  if (next_task_ != stored_next_task_)
+    batch.next_task = stored_next_task_ = next_task_;
   dirty_jobs_.clear();
   dirty_tasks_.clear();
   deleted_jobs_.clear();
@@ -76,7 +78,8 @@ absl::Status Scheduler::Restore(const StoredState& state) {
   for (const proto::StoredJob& r : state.jobs) {
     if (!ValidKind(r.kind()) || r.range().lo() > r.range().hi() ||
         r.next() < r.range().lo() || r.next() > r.range().hi()) {
-      return absl::DataLossError(absl::StrCat("stored job ", r.id(), " is inconsistent"));
+      return absl::DataLossError(
+          absl::StrCat("stored job ", r.id(), " is inconsistent"));
     }
     auto job = std::make_unique<Job>(r.range().lo(), r.range().hi());
     job->id = r.id();
@@ -84,9 +87,11 @@ absl::Status Scheduler::Restore(const StoredState& state) {
     job->priority = r.priority();
     job->seq = r.seq();
     job->state = r.state() == proto::RUNNING ? proto::QUEUED : r.state();
-    job->submitted = absl::FromUnixMillis(static_cast<int64_t>(r.submitted_ms()));
+    job->submitted =
+        absl::FromUnixMillis(static_cast<int64_t>(r.submitted_ms()));
     if (r.finished_ms() != 0) {
-      job->finished = absl::FromUnixMillis(static_cast<int64_t>(r.finished_ms()));
+      job->finished =
+          absl::FromUnixMillis(static_cast<int64_t>(r.finished_ms()));
     }
     job->next = r.next();
     job->cut_all = r.cut_all();
@@ -96,10 +101,11 @@ absl::Status Scheduler::Restore(const StoredState& state) {
     job->duplicates = r.duplicates();
     job->final_progress = r.progress();
     if (r.has_partial_range()) {
-      if (r.partial_range().lo() != job->lo || r.partial_range().hi() < job->lo ||
+      if (r.partial_range().lo() != job->lo ||
+          r.partial_range().hi() < job->lo ||
           r.partial_range().hi() >= job->hi) {
-        return absl::DataLossError(
-            absl::StrCat("stored job ", r.id(), " has an inconsistent partial range"));
+        return absl::DataLossError(absl::StrCat(
+            "stored job ", r.id(), " has an inconsistent partial range"));
       }
       job->partial = r.partial();
       job->partial_hi = r.partial_range().hi();
@@ -113,7 +119,8 @@ absl::Status Scheduler::Restore(const StoredState& state) {
     max_task = std::max(max_task, t.id);
     if (t.done) {
       if (absl::Status s = job.acc.Add(t.lo, t.hi, t.partial); !s.ok()) {
-        return absl::DataLossError(absl::StrCat("stored task ", t.id, ": ", s.message()));
+        return absl::DataLossError(
+            absl::StrCat("stored task ", t.id, ": ", s.message()));
       }
       continue;
     }
@@ -147,7 +154,8 @@ absl::Status Scheduler::Restore(const StoredState& state) {
   jobs_ = std::move(jobs);
   ForgetOldJobs();  // the limit may have been lowered
   QLOG(kNotice) << "state restored jobs=" << jobs_.size()
-                << " active=" << queue_.size() << " tasks=" << state.tasks.size();
+                << " active=" << queue_.size()
+                << " tasks=" << state.tasks.size();
   return absl::OkStatus();
 }
 

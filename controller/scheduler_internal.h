@@ -50,10 +50,10 @@ struct Scheduler::Job {
   uint64_t seq = 0;
   proto::JobState state = proto::QUEUED;
   absl::Time submitted, finished;
-  uint64_t next;         // first number not cut into a task yet
-  bool cut_all = false;  // the whole range has been cut into tasks
-  std::deque<uint64_t> requeued;   // open tasks that lost their lease
-  std::map<uint64_t, Task> open;   // tasks cut and not merged, by id
+  uint64_t next;                  // first number not cut into a task yet
+  bool cut_all = false;           // the whole range has been cut into tasks
+  std::deque<uint64_t> requeued;  // open tasks that lost their lease
+  std::map<uint64_t, Task> open;  // tasks cut and not merged, by id
   RangeAccumulator acc;
   uint64_t tasks_done = 0;
   uint64_t duplicates = 0;
@@ -79,11 +79,11 @@ struct Scheduler::Node {
   std::set<uint64_t> leases;
   absl::Time last_heard;
   uint64_t tasks_done = 0;
-  double last_rate = 0;                 // numbers per second, any kind
-  double speed = 0;  // SieveWork per second, any kind and height
+  double last_rate = 0;  // numbers per second, any kind
+  double speed = 0;      // SieveWork per second, any kind and height
   bool sieving = false;  // its last heartbeat said its sieve was busy
   absl::Time last_busy;  // last heard holding a task or sieving
-  std::map<proto::Kind, double> rate;   // numbers per second, by kind
+  std::map<proto::Kind, double> rate;         // numbers per second, by kind
   std::map<proto::Kind, uint64_t> last_task;  // numbers, by kind
 };
 

@@ -86,7 +86,8 @@ absl::Status Server::Start() {
     RETURN_IF_ERROR(ConfigureCurveServer(control_, secret, kWorkerDomain));
     RETURN_IF_ERROR(ConfigureCurveServer(collect_, secret, kWorkerDomain));
     if (!options_.auth.operators_path.empty()) {
-      RETURN_IF_ERROR(ConfigureCurveServer(api_socket_, secret, kOperatorDomain));
+      RETURN_IF_ERROR(
+          ConfigureCurveServer(api_socket_, secret, kOperatorDomain));
     }
     // Routes are libzmq's own here (routes_): a peer that names a route in
     // use must not take it over.
@@ -109,14 +110,15 @@ absl::Status Server::Start() {
                 << " api=" << options_.api_endpoint
                 << " enroll=" << (enroll_ ? options_.enroll_endpoint : "off")
                 << " state=" << store_->path() << " curve="
-                << (auth_ ? absl::StrCat("on key=", options_.key->public_key,
-                                         " key_fingerprint=",
-                                         KeyFingerprint(options_.key->public_key),
-                                         " workers=", auth_->workers(),
-                                         " enrolled=", enrollment_->approved(),
-                                         " pending=", enrollment_->pending(),
-                                         " operators=", auth_->operators())
-                          : std::string("off"));
+                << (auth_
+                        ? absl::StrCat("on key=", options_.key->public_key,
+                                       " key_fingerprint=",
+                                       KeyFingerprint(options_.key->public_key),
+                                       " workers=", auth_->workers(),
+                                       " enrolled=", enrollment_->approved(),
+                                       " pending=", enrollment_->pending(),
+                                       " operators=", auth_->operators())
+                        : std::string("off"));
   systemd_->Ready();
   return absl::OkStatus();
 }
@@ -145,7 +147,8 @@ uint16_t BoundPort(zmq::socket_t& socket) {
 absl::Status Server::StartEnrollment() {
   if (!enrollment_) return absl::OkStatus();
   if (!options_.enroll_endpoint.empty()) {
-    enroll_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::router);
+    enroll_ =
+        std::make_unique<zmq::socket_t>(context_, zmq::socket_type::router);
     RETURN_IF_ERROR(ConfigureRouter(*enroll_));
     try {
       // Small requests only, and routes are libzmq's own (CURVE).
@@ -220,8 +223,8 @@ void Server::SendBeacon(absl::Time now) {
 absl::Status Server::Run() {
   absl::Time next_tick = Now();
   while (true) {
-    const absl::Time wake = std::min(
-        {next_tick, api_.NextDeadline(), systemd_->NextDeadline(), next_beacon_});
+    const absl::Time wake = std::min({next_tick, api_.NextDeadline(),
+                                      systemd_->NextDeadline(), next_beacon_});
     const auto timeout = std::chrono::milliseconds(
         std::max<int64_t>(absl::ToInt64Milliseconds(wake - Now()), 0) + 1);
     // The ZAP and enroll sockets exist with a key only; a null socket
@@ -251,7 +254,8 @@ absl::Status Server::Run() {
       }
     }
     // Handshakes first: a peer waits on each answer.
-    for (int i = 0; i < options_.control_batch && (items[4].revents & ZMQ_POLLIN); ++i) {
+    for (int i = 0;
+         i < options_.control_batch && (items[4].revents & ZMQ_POLLIN); ++i) {
       if (!(auth_->socket().get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
       auth_->HandleRequest(Now());
     }
@@ -281,8 +285,8 @@ absl::Status Server::Run() {
   }
 }
 
-// E.g. "STATUS=3 nodes, 1 job running, 12 refused"; sampled at most once a second, as
-// listing the nodes and jobs builds their protos.
+// E.g. "STATUS=3 nodes, 1 job running, 12 refused"; sampled at most once a
+// second, as listing the nodes and jobs builds their protos.
 void Server::NotifySystemd(absl::Time now) {
   if (systemd_->StatusDue(now)) {
     const size_t nodes = scheduler_.ListNodes(now).size();
@@ -292,16 +296,16 @@ void Server::NotifySystemd(absl::Time now) {
     }
     // Refused handshakes and messages: bad input from the network, which
     // changed nothing but is worth a look when it keeps growing.
-    const uint64_t refused =
-        inbound_->refused() + scheduler_.refused() +
-        (auth_ ? auth_->refused() : 0);
+    const uint64_t refused = inbound_->refused() + scheduler_.refused() +
+                             (auth_ ? auth_->refused() : 0);
     const size_t pending = enrollment_ ? enrollment_->pending() : 0;
     systemd_->SetStatus(
-        absl::StrCat(nodes, nodes == 1 ? " node, " : " nodes, ", running,
-                     running == 1 ? " job running" : " jobs running",
-                     pending == 0 ? "" : absl::StrCat(", ", pending,
-                                                      " waiting for approval"),
-                     refused == 0 ? "" : absl::StrCat(", ", refused, " refused")),
+        absl::StrCat(
+            nodes, nodes == 1 ? " node, " : " nodes, ", running,
+            running == 1 ? " job running" : " jobs running",
+            pending == 0 ? ""
+                         : absl::StrCat(", ", pending, " waiting for approval"),
+            refused == 0 ? "" : absl::StrCat(", ", refused, " refused")),
         now);
   }
   systemd_->Tick(now);
@@ -310,13 +314,14 @@ void Server::NotifySystemd(absl::Time now) {
 absl::Status Server::Flush() {
   const absl::Time start = absl::Now();
   size_t jobs = 0, tasks = 0;
-  absl::StatusOr<InboundOutput> step =
-      inbound_->Commit(*store_, [&](const StoreBatch& batch, const InboundOutput&) {
+  absl::StatusOr<InboundOutput> step = inbound_->Commit(
+      *store_, [&](const StoreBatch& batch, const InboundOutput&) {
         jobs = batch.jobs.size();
         tasks = batch.tasks.size();
       });
   if (!step.ok()) {
-    QLOG(kError) << "cannot write state, stopping error=\"" << step.status().message() << "\"";
+    QLOG(kError) << "cannot write state, stopping error=\""
+                 << step.status().message() << "\"";
     return step.status();
   }
   if (jobs + tasks > 0) {
@@ -348,7 +353,8 @@ absl::Status Server::Flush() {
 
 // Reads up to `batch` messages from `socket` and hands each, with what
 // libzmq says of its sender, to `handle`.
-void Server::ReadBatch(zmq::socket_t& socket, int batch, InboundHandler handle) {
+void Server::ReadBatch(zmq::socket_t& socket, int batch,
+                       InboundHandler handle) {
   for (int i = 0; i < batch; ++i) {
     if (!(socket.get(zmq::sockopt::events) & ZMQ_POLLIN)) return;
     auto frames = ReceiveFrames(socket);

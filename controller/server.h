@@ -11,19 +11,18 @@
 #include <memory>
 #include <optional>
 #include <string>
-
 #include <zmq.hpp>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "controller/api.h"
 #include "common/beacon.h"
-#include "controller/auth.h"
-#include "controller/enrollment.h"
-#include "controller/inbound.h"
 #include "common/keys.h"
 #include "common/sd_notify.h"
 #include "common/signals.h"
+#include "controller/api.h"
+#include "controller/auth.h"
+#include "controller/enrollment.h"
+#include "controller/inbound.h"
 #include "controller/scheduler.h"
 #include "controller/store.h"
 

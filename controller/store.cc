@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <cstring>
-
 #include <filesystem>
 #include <system_error>
 
@@ -78,7 +77,8 @@ class Statement {
   std::string ColumnBlob(int i) {
     const void* data = sqlite3_column_blob(stmt_, i);
     const int size = sqlite3_column_bytes(stmt_, i);
-    return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
+    return data == nullptr ? std::string()
+                           : std::string(static_cast<const char*>(data), size);
   }
 
  private:
@@ -88,12 +88,13 @@ class Statement {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const std::string& dir) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create state directory ", dir, ": ", error.message()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create state directory ", dir, ": ", error.message()));
   }
   // Two controllers on one state would overwrite each other's jobs.
   const std::string lock = (std::filesystem::path(dir) / "quark.lock").string();
@@ -114,7 +115,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   const std::string path = (std::filesystem::path(dir) / "quark.db").string();
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
       nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -134,8 +136,8 @@ SqliteStore::~SqliteStore() {
 }
 
 absl::Status SqliteStore::Error(const std::string& what) const {
-  return absl::DataLossError(
-      absl::StrCat(what, " in state database ", path_, ": ", sqlite3_errmsg(db_)));
+  return absl::DataLossError(absl::StrCat(what, " in state database ", path_,
+                                          ": ", sqlite3_errmsg(db_)));
 }
 
 absl::Status SqliteStore::Exec(const char* sql) {
@@ -174,17 +176,19 @@ absl::Status SqliteStore::PrepareSchema() {
         path_, " is not a Quark state database (application_id ", *app, ")"));
   }
   if (*version > kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "state database ", path_, " has schema version ", *version,
-        ", newer than this controller's ", kSchemaVersion));
+    return absl::FailedPreconditionError(
+        absl::StrCat("state database ", path_, " has schema version ", *version,
+                     ", newer than this controller's ", kSchemaVersion));
   }
   auto check = [&]() -> absl::Status {
     Statement s(db_, "PRAGMA quick_check");
-    if (!s.ok() || sqlite3_step(s.get()) != SQLITE_ROW) return Error("quick_check failed");
-    const char* verdict = reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 0));
+    if (!s.ok() || sqlite3_step(s.get()) != SQLITE_ROW)
+      return Error("quick_check failed");
+    const char* verdict =
+        reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 0));
     if (verdict == nullptr || std::string(verdict) != "ok") {
-      return absl::DataLossError(absl::StrCat("state database ", path_,
-                                              " is corrupt: ", verdict ? verdict : "?"));
+      return absl::DataLossError(absl::StrCat(
+          "state database ", path_, " is corrupt: ", verdict ? verdict : "?"));
     }
     return absl::OkStatus();
   };
@@ -225,7 +229,8 @@ absl::StatusOr<StoredState> SqliteStore::Load() {
   }
   if (rc != SQLITE_DONE) return Error("cannot read jobs");
 
-  Statement tasks(db_, "SELECT id, job, lo, hi, done, partial FROM tasks ORDER BY id");
+  Statement tasks(
+      db_, "SELECT id, job, lo, hi, done, partial FROM tasks ORDER BY id");
   if (!tasks.ok()) return Error("cannot read tasks");
   while ((rc = sqlite3_step(tasks.get())) == SQLITE_ROW) {
     StoredTask task;
@@ -236,8 +241,8 @@ absl::StatusOr<StoredState> SqliteStore::Load() {
     task.done = sqlite3_column_int64(tasks.get(), 4) != 0;
     if (task.lo > task.hi ||
         (task.done && !task.partial.ParseFromString(tasks.ColumnBlob(5)))) {
-      return absl::DataLossError(absl::StrCat("state database ", path_,
-                                              ": task ", task.id, " is corrupt"));
+      return absl::DataLossError(absl::StrCat(
+          "state database ", path_, ": task ", task.id, " is corrupt"));
     }
     state.tasks.push_back(std::move(task));
   }
@@ -278,8 +283,8 @@ absl::Status SqliteStore::LoadEnrollment(StoredState* state) {
     proto::EnrolledNode node;
     if (key == nullptr || !node.ParseFromString(nodes.ColumnBlob(1)) ||
         node.key() != reinterpret_cast<const char*>(key)) {
-      return absl::DataLossError(absl::StrCat(
-          "state database ", path_, ": an enrolled node is corrupt"));
+      return absl::DataLossError(absl::StrCat("state database ", path_,
+                                              ": an enrolled node is corrupt"));
     }
     state->enrolled.push_back(std::move(node));
   }
@@ -289,8 +294,8 @@ absl::Status SqliteStore::LoadEnrollment(StoredState* state) {
 
 // `table` and `column` are the code's own, never input.
 absl::Status SqliteStore::WriteRecord(const char* table, const char* column,
-                                const std::string& key,
-                                const std::string& body) {
+                                      const std::string& key,
+                                      const std::string& body) {
   Statement s(db_, absl::StrCat("INSERT OR REPLACE INTO ", table, " (", column,
                                 ", body) VALUES (?, ?)")
                        .c_str());
@@ -305,9 +310,10 @@ absl::Status SqliteStore::WriteRecord(const char* table, const char* column,
 }
 
 absl::Status SqliteStore::DeleteRecord(const char* table, const char* column,
-                                 const std::string& key) {
-  Statement s(db_, absl::StrCat("DELETE FROM ", table, " WHERE ", column, " = ?")
-                       .c_str());
+                                       const std::string& key) {
+  Statement s(
+      db_,
+      absl::StrCat("DELETE FROM ", table, " WHERE ", column, " = ?").c_str());
   if (!s.ok()) return Error(absl::StrCat("cannot delete from ", table));
   sqlite3_bind_text(s.get(), 1, key.data(), static_cast<int>(key.size()),
                     SQLITE_TRANSIENT);
@@ -328,11 +334,13 @@ absl::StatusOr<uint64_t> SqliteStore::ReadCounter(const char* key) {
 }
 
 absl::Status SqliteStore::WriteCounter(const char* key, uint64_t value) {
-  Statement s(db_, "INSERT OR REPLACE INTO counters (key, value) VALUES (?, ?)");
+  Statement s(db_,
+              "INSERT OR REPLACE INTO counters (key, value) VALUES (?, ?)");
   if (!s.ok()) return Error("cannot write counters");
   sqlite3_bind_text(s.get(), 1, key, -1, SQLITE_STATIC);
   s.Int(2, ToSql(value));
-  if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write counters");
+  if (sqlite3_step(s.get()) != SQLITE_DONE)
+    return Error("cannot write counters");
   return absl::OkStatus();
 }
 
@@ -342,7 +350,8 @@ absl::Status SqliteStore::WriteDrain(const std::string& node, bool drained) {
   if (!s.ok()) return Error("cannot write drained nodes");
   sqlite3_bind_text(s.get(), 1, node.data(), static_cast<int>(node.size()),
                     SQLITE_TRANSIENT);
-  if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write drained nodes");
+  if (sqlite3_step(s.get()) != SQLITE_DONE)
+    return Error("cannot write drained nodes");
   return absl::OkStatus();
 }
 
@@ -377,7 +386,8 @@ absl::Status SqliteStore::WriteTask(const StoredTask& task) {
 }
 
 absl::Status SqliteStore::DeleteJob(uint64_t id) {
-  for (const char* sql : {"DELETE FROM tasks WHERE job = ?", "DELETE FROM jobs WHERE id = ?"}) {
+  for (const char* sql :
+       {"DELETE FROM tasks WHERE job = ?", "DELETE FROM jobs WHERE id = ?"}) {
     Statement s(db_, sql);
     if (!s.ok()) return Error("cannot delete job");
     s.Int(1, ToSql(id));
@@ -403,8 +413,10 @@ absl::Status SqliteStore::Commit(const StoreBatch& batch) {
   for (const auto& [node, drained] : batch.drains) {
     if (s.ok()) s = WriteDrain(node, drained);
   }
-  if (s.ok() && batch.next_job != 0) s = WriteCounter("next_job", batch.next_job);
-  if (s.ok() && batch.next_task != 0) s = WriteCounter("next_task", batch.next_task);
+  if (s.ok() && batch.next_job != 0)
+    s = WriteCounter("next_job", batch.next_job);
+  if (s.ok() && batch.next_task != 0)
+    s = WriteCounter("next_task", batch.next_task);
   for (const proto::StoredToken& token : batch.tokens) {
     if (s.ok()) {
       s = WriteRecord("tokens", "id", token.id(), token.SerializeAsString());

@@ -5,8 +5,8 @@
 // without recomputing anything it has acknowledged: every job (spec,
 // priority, state, how far its range has been cut into tasks, its result),
 // every task of an unfinished job (its range, and once merged, its
-// partial), and the join tokens and enrolled nodes. A finished job keeps only its result; its tasks are deleted
-// in the same transaction.
+// partial), and the join tokens and enrolled nodes. A finished job keeps only
+// its result; its tasks are deleted in the same transaction.
 //
 // Writes are batched: the server loop collects the records an event loop
 // iteration changed and commits them in one transaction (one fsync), and
@@ -75,7 +75,7 @@ struct StoredState {
   std::vector<proto::StoredJob> jobs;
   std::vector<StoredTask> tasks;  // of unfinished jobs only
   std::vector<std::string> drained;
-  uint64_t next_job = 0;   // 0 when never stored
+  uint64_t next_job = 0;  // 0 when never stored
   uint64_t next_task = 0;
   std::vector<proto::StoredToken> tokens;
   std::vector<proto::EnrolledNode> enrolled;
@@ -103,7 +103,8 @@ class SqliteStore final : public Store {
   // uses it (an exclusive flock on `dir`/quark.lock), when the file is not
   // a Quark database, is corrupt, or was written by a newer Quark: never
   // starts afresh over state it cannot read.
-  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
+      const std::string& dir);
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;

@@ -42,8 +42,8 @@
 #include "common/token.h"
 #include "controller/enrollment.h"
 #include "controller/inbound.h"
-#include "tests/testutil/memory_store.h"
 #include "proto/quark.pb.h"
+#include "tests/testutil/memory_store.h"
 
 namespace quark::fuzz {
 

@@ -287,11 +287,12 @@ void InboundDriver::CheckKeys() {
 // sockets; the enrollment checks see the batch and the output before the
 // commit, against the store as it was.
 void InboundDriver::Flush() {
-  absl::StatusOr<InboundOutput> step =
-      inbound_.Commit(store_, [&](const StoreBatch& batch, const InboundOutput& out) {
+  absl::StatusOr<InboundOutput> step = inbound_.Commit(
+      store_, [&](const StoreBatch& batch, const InboundOutput& out) {
         enroll_.OnFlush(batch, store_, out);
       });
-  if (!step.ok()) Broken(absl::StrCat("the memory store failed: ", step.status().message()));
+  if (!step.ok())
+    Broken(absl::StrCat("the memory store failed: ", step.status().message()));
   const InboundOutput& out = *step;
   for (const Outbound& o : out.control) Observe(o);
   for (const ApiOutbound& o : out.api) {

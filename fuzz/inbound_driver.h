@@ -76,8 +76,8 @@
 #include "controller/scheduler.h"
 #include "fuzz/enroll_checker.h"
 #include "fuzz/inbound_input.h"
-#include "tests/testutil/memory_store.h"
 #include "proto/quark.pb.h"
+#include "tests/testutil/memory_store.h"
 
 namespace quark::fuzz {
 

@@ -62,7 +62,8 @@ void Executor::Stop(uint64_t lease) {
 
 void Executor::Loop() {
   // On Linux the nice value belongs to the thread, not the process.
-  if (nice_ != 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_) != 0) {
+  if (nice_ != 0 &&
+      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_) != 0) {
     QLOG(kWarning) << "cannot lower the sieve's priority nice=" << nice_
                    << " error=\"" << std::strerror(errno) << "\"";
   }

@@ -19,8 +19,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "worker/kernels.h"
 #include "proto/quark.pb.h"
+#include "worker/kernels.h"
 
 namespace quark {
 

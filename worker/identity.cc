@@ -48,17 +48,20 @@ absl::StatusOr<std::map<std::string, std::string>> ReadSettings(
   return settings;
 }
 
-bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool Exists(const std::string& path) {
+  return ::access(path.c_str(), F_OK) == 0;
+}
 
 // Moves the files of a key made elsewhere out of the way, kept for a look.
 absl::Status SetAside(const std::string& dir) {
-  for (const char* file : {kKeyFile, kPubFile, kIdentityFile, kEnrollmentFile}) {
+  for (const char* file :
+       {kKeyFile, kPubFile, kIdentityFile, kEnrollmentFile}) {
     const std::string path = PathIn(dir, file);
     if (!Exists(path)) continue;
     const std::string aside = path + ".other-machine";
     if (::rename(path.c_str(), aside.c_str()) != 0) {
-      return absl::UnavailableError(absl::StrCat("cannot rename ", path, " to ",
-                                                 aside, ": ", std::strerror(errno)));
+      return absl::UnavailableError(absl::StrCat(
+          "cannot rename ", path, " to ", aside, ": ", std::strerror(errno)));
     }
   }
   return absl::OkStatus();
@@ -82,11 +85,13 @@ absl::StatusOr<NodeIdentity> MakeIdentity(const std::string& dir,
   if (!machine.hash.empty()) {
     RETURN_IF_ERROR(WriteFileAtomically(
         PathIn(dir, kIdentityFile),
-        absl::StrCat("# The machine worker.key was made on (a hash of its ",
-                     machine.source, "). A key found on another machine is\n"
-                     "# set aside and a new one made: a cloned SD card gets its "
-                     "own identity.\nmachine = ",
-                     machine.hash, "\n"),
+        absl::StrCat(
+            "# The machine worker.key was made on (a hash of its ",
+            machine.source,
+            "). A key found on another machine is\n"
+            "# set aside and a new one made: a cloned SD card gets its "
+            "own identity.\nmachine = ",
+            machine.hash, "\n"),
         0600));
   }
   RETURN_IF_ERROR(WriteFileAtomically(
@@ -103,10 +108,9 @@ absl::StatusOr<NodeIdentity> MakeIdentity(const std::string& dir,
 
 absl::StatusOr<Machine> ThisMachine(const MachineSources& sources) {
   Machine machine;
-  std::string value = FirstLine(
-      (std::filesystem::path(sources.sysfs_root) /
-       "firmware/devicetree/base/serial-number")
-          .string());
+  std::string value = FirstLine((std::filesystem::path(sources.sysfs_root) /
+                                 "firmware/devicetree/base/serial-number")
+                                    .string());
   if (!value.empty() && value.find_first_not_of('0') != std::string::npos) {
     machine.source = "pi-serial";
   } else {
@@ -114,19 +118,19 @@ absl::StatusOr<Machine> ThisMachine(const MachineSources& sources) {
     machine.source = "machine-id";
   }
   if (value.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "cannot tell this machine apart: no serial number under ",
-        sources.sysfs_root, " and no ", sources.machine_id));
+    return absl::NotFoundError(
+        absl::StrCat("cannot tell this machine apart: no serial number under ",
+                     sources.sysfs_root, " and no ", sources.machine_id));
   }
-  if (sodium_init() < 0) return absl::InternalError("libsodium failed to start");
+  if (sodium_init() < 0)
+    return absl::InternalError("libsodium failed to start");
   unsigned char hash[10];
   const std::string input = absl::StrCat(machine.source, ":", value);
   static constexpr char kContext[] = "quark machine v1";
-  crypto_generichash(hash, sizeof hash,
-                     reinterpret_cast<const unsigned char*>(input.data()),
-                     input.size(),
-                     reinterpret_cast<const unsigned char*>(kContext),
-                     sizeof kContext - 1);
+  crypto_generichash(
+      hash, sizeof hash, reinterpret_cast<const unsigned char*>(input.data()),
+      input.size(), reinterpret_cast<const unsigned char*>(kContext),
+      sizeof kContext - 1);
   machine.hash = Base32Encode(
       absl::string_view(reinterpret_cast<const char*>(hash), sizeof hash));
   return machine;
@@ -134,7 +138,8 @@ absl::StatusOr<Machine> ThisMachine(const MachineSources& sources) {
 
 std::string DefaultNodeName(const std::string& hostname,
                             const std::string& machine_hash) {
-  const std::string suffix = machine_hash.empty() ? "0" : machine_hash.substr(0, 6);
+  const std::string suffix =
+      machine_hash.empty() ? "0" : machine_hash.substr(0, 6);
   const std::string lower = absl::AsciiStrToLower(hostname);
   if (!ValidNodeName(hostname)) return absl::StrCat("node-", suffix);
   if (machine_hash.empty()) return hostname;
@@ -173,8 +178,8 @@ absl::StatusOr<NodeIdentity> LoadOrMakeIdentity(const std::string& state_dir,
     RETURN_IF_ERROR(SetAside(state_dir));
     ASSIGN_OR_RETURN(identity, MakeIdentity(state_dir, machine, name));
     identity.discarded = absl::StrCat(
-        "the key in ", key_path, " was made on machine ", made_on,
-        ", this is ", machine.hash,
+        "the key in ", key_path, " was made on machine ", made_on, ", this is ",
+        machine.hash,
         " (a cloned SD card?): set it aside as *.other-machine and made a new "
         "one; this node must join again with a token");
     return identity;
@@ -186,7 +191,8 @@ absl::StatusOr<NodeIdentity> LoadOrMakeIdentity(const std::string& state_dir,
 absl::StatusOr<std::optional<EnrollmentRecord>> ReadEnrollment(
     const std::string& state_dir) {
   const std::string path = PathIn(state_dir, kEnrollmentFile);
-  absl::StatusOr<std::map<std::string, std::string>> settings = ReadSettings(path);
+  absl::StatusOr<std::map<std::string, std::string>> settings =
+      ReadSettings(path);
   if (absl::IsNotFound(settings.status())) return std::nullopt;
   if (!settings.ok()) return settings.status();
   EnrollmentRecord record;
@@ -195,8 +201,9 @@ absl::StatusOr<std::optional<EnrollmentRecord>> ReadEnrollment(
   record.control = (*settings)["control"];
   if (!ValidZ85Key(record.controller_key) || !ValidNodeName(record.name)) {
     return absl::DataLossError(absl::StrCat(
-        path, " is damaged (no valid controller_key or name): remove it and "
-              "join again with a token"));
+        path,
+        " is damaged (no valid controller_key or name): remove it and "
+        "join again with a token"));
   }
   return record;
 }

@@ -50,7 +50,8 @@ absl::Status GiveTo(const std::string& user, const std::string& state_dir) {
   // lchown: the directory is the daemon user's, which could have put a
   // link to some other file where the token is.
   for (const std::string& path :
-       {state_dir, (std::filesystem::path(state_dir) / "join-token").string()}) {
+       {state_dir,
+        (std::filesystem::path(state_dir) / "join-token").string()}) {
     if (::lchown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
       return absl::UnavailableError(
           absl::StrCat("cannot chown ", path, ": ", std::strerror(errno)));
@@ -74,16 +75,18 @@ bool Run(const std::string& command, std::string* out = nullptr) {
 
 std::map<std::string, std::string> UnitProperties(const std::string& unit) {
   std::string out;
-  Run(absl::StrCat("systemctl show --property=InvocationID --property=ActiveState "
-                   "--property=SubState --property=StatusText "
-                   "--property=ExecMainStatus ",
-                   unit),
+  Run(absl::StrCat(
+          "systemctl show --property=InvocationID --property=ActiveState "
+          "--property=SubState --property=StatusText "
+          "--property=ExecMainStatus ",
+          unit),
       &out);
   std::map<std::string, std::string> properties;
   for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
     const size_t eq = line.find('=');
     if (eq == absl::string_view::npos) continue;
-    properties[std::string(line.substr(0, eq))] = std::string(line.substr(eq + 1));
+    properties[std::string(line.substr(0, eq))] =
+        std::string(line.substr(eq + 1));
   }
   return properties;
 }
@@ -95,8 +98,8 @@ int RestartAndFollow(const JoinCommandOptions& options) {
   Run(absl::StrCat("systemctl enable --quiet ", options.unit));
   std::string out;
   if (!Run(absl::StrCat("systemctl restart --no-block ", options.unit), &out)) {
-    Complain(absl::StrCat("systemctl restart ", options.unit, " failed: ",
-                          absl::StripAsciiWhitespace(out)));
+    Complain(absl::StrCat("systemctl restart ", options.unit,
+                          " failed: ", absl::StripAsciiWhitespace(out)));
     return 1;
   }
   Say(absl::StrCat("restarted ", options.unit, "; following it for ",
@@ -107,14 +110,16 @@ int RestartAndFollow(const JoinCommandOptions& options) {
   while (absl::Now() < deadline) {
     std::map<std::string, std::string> p = UnitProperties(options.unit);
     // Until the new process runs, what the unit says is the old one's.
-    started = started || (!p["InvocationID"].empty() && p["InvocationID"] != before);
+    started =
+        started || (!p["InvocationID"].empty() && p["InvocationID"] != before);
     if (started) {
       const std::string& status = p["StatusText"];
       if (!status.empty() && status != said) {
         Say(absl::StrCat("  ", status));
         said = status;
       }
-      const std::string state = absl::StrCat(p["ActiveState"], "/", p["SubState"]);
+      const std::string state =
+          absl::StrCat(p["ActiveState"], "/", p["SubState"]);
       if (state == "active/running") {
         Say("joined: the node is part of the cluster");
         return 0;
@@ -132,9 +137,10 @@ int RestartAndFollow(const JoinCommandOptions& options) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
-  Complain(absl::StrCat("not joined yet after ", absl::FormatDuration(options.follow),
-                        (said.empty() ? std::string() : absl::StrCat(" (", said, ")")),
-                        "; it keeps trying: journalctl -fu ", options.unit));
+  Complain(absl::StrCat(
+      "not joined yet after ", absl::FormatDuration(options.follow),
+      (said.empty() ? std::string() : absl::StrCat(" (", said, ")")),
+      "; it keeps trying: journalctl -fu ", options.unit));
   return 1;
 }
 
@@ -147,7 +153,8 @@ std::string ReadTokenFromStdin() {
   const bool tty = ::isatty(STDIN_FILENO) == 1;
   termios saved;
   if (tty) {
-    std::fputs("join token (from `quark token create` on the controller): ", stderr);
+    std::fputs("join token (from `quark token create` on the controller): ",
+               stderr);
     std::fflush(stderr);
     if (::tcgetattr(STDIN_FILENO, &saved) == 0) {
       termios quiet = saved;
@@ -186,15 +193,17 @@ int RunJoinCommand(const JoinCommandOptions& options) {
   }
   absl::StatusOr<JoinToken> token = ParseJoinToken(text);
   if (!token.ok()) {
-    Complain(absl::StrCat(boot_file.empty() ? "" : absl::StrCat(boot_file, ": "),
-                          token.status().message()));
+    Complain(
+        absl::StrCat(boot_file.empty() ? "" : absl::StrCat(boot_file, ": "),
+                     token.status().message()));
     // A bad file on the boot partition must not keep the worker from
     // starting: it is reported, and left for the operator to fix.
     return options.boot ? 0 : 2;
   }
   const std::string canonical = FormatJoinToken(*token);
   if (absl::Status s = SaveToken(options.state_dir, canonical); !s.ok()) {
-    Complain(absl::StrCat(s.message(), ::geteuid() != 0 ? " (run it with sudo)" : ""));
+    Complain(absl::StrCat(s.message(),
+                          ::geteuid() != 0 ? " (run it with sudo)" : ""));
     return 1;
   }
   if (absl::Status s = GiveTo(options.user, options.state_dir); !s.ok()) {
@@ -206,18 +215,21 @@ int RunJoinCommand(const JoinCommandOptions& options) {
                    options.state_dir, "/join-token"));
   if (options.boot) {
     if (::unlink(boot_file.c_str()) != 0) {
-      Complain(absl::StrCat("cannot remove ", boot_file, ": ", std::strerror(errno),
+      Complain(absl::StrCat("cannot remove ", boot_file, ": ",
+                            std::strerror(errno),
                             ": remove it by hand, everyone can read it"));
     } else {
-      Say(absl::StrCat("removed ", boot_file, ": the boot partition is readable by all"));
+      Say(absl::StrCat("removed ", boot_file,
+                       ": the boot partition is readable by all"));
     }
     return 0;
   }
   struct stat st;
   if (::stat("/run/systemd/system", &st) != 0 || ::geteuid() != 0) {
-    Say(absl::StrCat("start quark-worker", options.state_dir == "/var/lib/quark-worker"
-                                               ? std::string()
-                                               : absl::StrCat(" --state_dir=", options.state_dir),
+    Say(absl::StrCat("start quark-worker",
+                     options.state_dir == "/var/lib/quark-worker"
+                         ? std::string()
+                         : absl::StrCat(" --state_dir=", options.state_dir),
                      " and it joins"));
     return 0;
   }

@@ -26,7 +26,7 @@ struct JoinCommandOptions {
   // As typed; "" or "-": read from stdin (a prompt on a terminal), which
   // keeps it out of sudo's log and `ps`. Unused with `boot`.
   std::string token;
-  bool boot = false;      // take it from boot_files instead
+  bool boot = false;  // take it from boot_files instead
   std::vector<std::string> boot_files = {"/boot/firmware/quark-join",
                                          "/boot/quark-join"};
   std::string state_dir = "/var/lib/quark-worker";

@@ -27,8 +27,8 @@ absl::Time Now() {
 constexpr absl::Duration kMaxWait = absl::Milliseconds(500);
 
 int PollMillis(absl::Duration d) {
-  return static_cast<int>(absl::ToInt64Milliseconds(
-      std::clamp(absl::Ceil(d, absl::Milliseconds(1)), absl::ZeroDuration(), kMaxWait)));
+  return static_cast<int>(absl::ToInt64Milliseconds(std::clamp(
+      absl::Ceil(d, absl::Milliseconds(1)), absl::ZeroDuration(), kMaxWait)));
 }
 
 }  // namespace
@@ -69,10 +69,11 @@ absl::StatusOr<Joiner::Found> Joiner::Locate() {
   if (!options_.controller.empty()) {
     Found found;
     found.control = options_.controller;
-    found.enroll = !options_.enroll.empty()
-                       ? options_.enroll
-                       : absl::StrCat("tcp://", HostOfEndpoint(options_.controller),
-                                      ":7703");
+    found.enroll =
+        !options_.enroll.empty()
+            ? options_.enroll
+            : absl::StrCat("tcp://", HostOfEndpoint(options_.controller),
+                           ":7703");
     return found;
   }
   if (!options_.enroll.empty()) return Found{"", options_.enroll};
@@ -95,9 +96,9 @@ absl::StatusOr<Joiner::Found> Joiner::ListenForBeacon(absl::Time deadline) {
   ASSIGN_OR_RETURN(std::unique_ptr<BeaconListener> ear,
                    BeaconListener::Open(options_.beacon_port));
   const std::string want = options_.token.controller_key;
-  SetStatus(absl::StrCat("looking for the controller (key ", KeyFingerprint(want),
-                         "): listening for its beacon on UDP port ",
-                         options_.beacon_port));
+  SetStatus(absl::StrCat(
+      "looking for the controller (key ", KeyFingerprint(want),
+      "): listening for its beacon on UDP port ", options_.beacon_port));
   QLOG(kInfo) << "looking for the controller port=" << options_.beacon_port
               << " key=" << want;
   // Keys of other controllers, logged once each; bounded, as anyone can
@@ -120,7 +121,8 @@ absl::StatusOr<Joiner::Found> Joiner::ListenForBeacon(absl::Time deadline) {
       if (b.controller_key != want) {
         // Another cluster's controller, or a rogue one: it can only delay
         // us, never be talked to.
-        if (others.size() < kMaxOthers && others.insert(b.controller_key).second) {
+        if (others.size() < kMaxOthers &&
+            others.insert(b.controller_key).second) {
           QLOG(kInfo) << "ignoring the beacon of another controller from="
                       << heard->from << " key=" << b.controller_key;
         }
@@ -128,10 +130,11 @@ absl::StatusOr<Joiner::Found> Joiner::ListenForBeacon(absl::Time deadline) {
       }
       if (b.enroll_port == 0 && deadline == absl::InfiniteFuture()) {
         if (!said_no_enroll) {
-          QLOG(kWarning) << "a beacon with the controller's key offers no "
-                            "enrollment from="
-                         << heard->from
-                         << " hint=\"is its --enroll empty? waiting for another\"";
+          QLOG(kWarning)
+              << "a beacon with the controller's key offers no "
+                 "enrollment from="
+              << heard->from
+              << " hint=\"is its --enroll empty? waiting for another\"";
           said_no_enroll = true;
         }
         continue;
@@ -144,8 +147,8 @@ absl::StatusOr<Joiner::Found> Joiner::ListenForBeacon(absl::Time deadline) {
         continue;
       }
       QLOG(kNotice) << "found the controller control=" << found.control
-                    << " enroll=" << found.enroll << " after_ms="
-                    << absl::ToInt64Milliseconds(Now() - start);
+                    << " enroll=" << found.enroll
+                    << " after_ms=" << absl::ToInt64Milliseconds(Now() - start);
       return found;
     }
     // Only addresses that failed before are heard: try them again after a
@@ -194,7 +197,8 @@ absl::StatusOr<std::optional<proto::EnrollReply>> Joiner::Ask(
     zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, signals_->fd(), ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(PollMillis(deadline - now)));
+      zmq::poll(items, 2,
+                std::chrono::milliseconds(PollMillis(deadline - now)));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) {
         return absl::InternalError(absl::StrCat("poll: ", e.what()));
@@ -230,7 +234,7 @@ absl::StatusOr<JoinResult> Joiner::Run() {
     }
     if (!said_pending) {
       SetStatus(absl::StrCat("enrolling at ", where->enroll, " with token ",
-                          options_.token.id));
+                             options_.token.id));
     }
     if (!said_pending) {
       QLOG(kInfo) << "enrolling node=" << options_.name
@@ -238,7 +242,8 @@ absl::StatusOr<JoinResult> Joiner::Run() {
                   << " token=" << options_.token.id
                   << " key=" << options_.own.public_key;
     }
-    ASSIGN_OR_RETURN(std::optional<proto::EnrollReply> reply, Ask(where->enroll));
+    ASSIGN_OR_RETURN(std::optional<proto::EnrollReply> reply,
+                     Ask(where->enroll));
     if (!reply) {
       QLOG(kWarning) << "no answer to the enrollment endpoint=" << where->enroll
                      << " retry_s=" << absl::ToInt64Seconds(backoff)
@@ -265,7 +270,8 @@ absl::StatusOr<JoinResult> Joiner::Run() {
         result.controller =
             !where->control.empty()
                 ? where->control
-                : ConnectableEndpoint(reply->control(), HostOfEndpoint(where->enroll));
+                : ConnectableEndpoint(reply->control(),
+                                      HostOfEndpoint(where->enroll));
         if (!ValidNodeName(result.name)) {
           return absl::PermissionDeniedError(
               "the controller accepted this node under an invalid name");
@@ -281,7 +287,8 @@ absl::StatusOr<JoinResult> Joiner::Run() {
           // ask again later.
           QLOG(kWarning) << "the controller asks to try again later reason=\""
                          << reply->reason() << "\"";
-          SetStatus(absl::StrCat("asked to try again later: ", reply->reason()));
+          SetStatus(
+              absl::StrCat("asked to try again later: ", reply->reason()));
         } else {
           if (!said_pending) {
             QLOG(kNotice) << "waiting for approval node=" << reply->name()
@@ -293,8 +300,9 @@ absl::StatusOr<JoinResult> Joiner::Run() {
               "waiting for approval: on the controller, quark approve ",
               reply->name()));
         }
-        RETURN_IF_ERROR(Sleep(std::clamp(absl::Milliseconds(reply->retry_ms()),
-                                         absl::Milliseconds(200), absl::Minutes(1))));
+        RETURN_IF_ERROR(
+            Sleep(std::clamp(absl::Milliseconds(reply->retry_ms()),
+                             absl::Milliseconds(200), absl::Minutes(1))));
         continue;
       default: {
         const std::string reason = reply->reason().empty()

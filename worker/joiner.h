@@ -23,7 +23,6 @@
 #include <optional>
 #include <set>
 #include <string>
-
 #include <zmq.hpp>
 
 #include "absl/status/status.h"
@@ -39,9 +38,9 @@ namespace quark {
 
 struct JoinOptions {
   JoinToken token;
-  KeyPair own;           // this node's key, the one being enrolled
-  std::string name;      // the name it asks for
-  std::string machine;   // its machine hash
+  KeyPair own;          // this node's key, the one being enrolled
+  std::string name;     // the name it asks for
+  std::string machine;  // its machine hash
   // Where the controller is, when set; else the beacon says.
   std::string controller;  // control endpoint, "tcp://host:7700"
   std::string enroll;      // enroll endpoint; default host of controller:7703
@@ -84,7 +83,8 @@ class Joiner {
   // NotFound when no beacon with the token's key came by `deadline`.
   absl::StatusOr<Found> ListenForBeacon(absl::Time deadline);
   // One request and its reply; nullopt when none came in time.
-  absl::StatusOr<std::optional<proto::EnrollReply>> Ask(const std::string& enroll);
+  absl::StatusOr<std::optional<proto::EnrollReply>> Ask(
+      const std::string& enroll);
   // Sleeps `d`, or less when a signal comes (then Cancelled).
   absl::Status Sleep(absl::Duration d);
   absl::Status CheckSignal();

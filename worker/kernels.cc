@@ -140,8 +140,8 @@ absl::StatusOr<proto::Partial> Iterated(proto::Kind kind, uint64_t a,
 // [a, b] with primesieve's single-threaded counters, `sub` numbers at a
 // time; for TWINS each sub-slice's first and last prime come from the
 // primality test, so that pairs across sub-slices are merged in.
-absl::StatusOr<proto::Partial> Counted(proto::Kind kind, uint64_t a,
-                                       uint64_t b, uint64_t sub,
+absl::StatusOr<proto::Partial> Counted(proto::Kind kind, uint64_t a, uint64_t b,
+                                       uint64_t sub,
                                        const SieveControl& control) {
   proto::Partial out;
   for (uint64_t x = a;;) {
@@ -171,8 +171,9 @@ absl::StatusOr<proto::Partial> SievePiece(proto::Kind kind, uint64_t a,
   for (uint64_t x = a;;) {
     const uint64_t y = b - x < slice ? b : x + (slice - 1);
     absl::StatusOr<proto::Partial> part =
-        counted_sub != 0 ? Counted(kind, x, y, std::min(counted_sub, slice), control)
-                         : Iterated(kind, x, y, control);
+        counted_sub != 0
+            ? Counted(kind, x, y, std::min(counted_sub, slice), control)
+            : Iterated(kind, x, y, control);
     if (!part.ok()) return part.status();
     out = MergeAdjacent(out, *part);
     if (y == b) return out;
@@ -189,15 +190,16 @@ absl::Status RunConcurrently(
     try {
       results[i] = jobs[i]();
     } catch (const std::exception& e) {
-      results[i] = absl::InternalError(
-          *e.what() != '\0' ? e.what() : "unknown error");
+      results[i] =
+          absl::InternalError(*e.what() != '\0' ? e.what() : "unknown error");
     }
   };
   std::vector<std::thread> threads;
   try {
     for (size_t i = 1; i < jobs.size(); ++i) threads.emplace_back(guarded, i);
   } catch (const std::exception& e) {
-    results[0] = absl::InternalError(absl::StrCat("cannot start thread: ", e.what()));
+    results[0] =
+        absl::InternalError(absl::StrCat("cannot start thread: ", e.what()));
   }
   if (results[0].ok() && !jobs.empty()) guarded(0);
   for (std::thread& t : threads) t.join();
@@ -228,13 +230,13 @@ absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,
   }
   primesieve::set_num_threads(1);  // the pieces are the threads
   const uint128 width = static_cast<uint128>(hi - lo) + 1;  // up to 2^64
-  const size_t n = static_cast<size_t>(
-      std::min<uint128>(width, static_cast<uint128>(std::max(plan.threads, 1))));
+  const size_t n = static_cast<size_t>(std::min<uint128>(
+      width, static_cast<uint128>(std::max(plan.threads, 1))));
   const uint64_t slice = std::max<uint64_t>(plan.slice, 1);
   const double root = std::sqrt(static_cast<double>(hi));
-  const bool counted = spec->counted &&
-                       kCountedSliceRoots * root <=
-                           static_cast<double>(control.slice_numbers);
+  const bool counted =
+      spec->counted &&
+      kCountedSliceRoots * root <= static_cast<double>(control.slice_numbers);
   const uint64_t counted_sub =
       counted ? std::max<uint64_t>(control.slice_numbers, 1) : 0;
   std::vector<proto::Partial> pieces(n);
@@ -252,7 +254,8 @@ absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,
   }
   if (absl::Status s = RunConcurrently(jobs); !s.ok()) return s;
   proto::Partial merged;
-  for (const proto::Partial& piece : pieces) merged = MergeAdjacent(merged, piece);
+  for (const proto::Partial& piece : pieces)
+    merged = MergeAdjacent(merged, piece);
   return KeepKindFields(*spec, merged);
 }
 

@@ -22,12 +22,12 @@
 #include "common/command_line.h"
 #include "common/config.h"
 #include "common/keys.h"
+#include "common/log.h"
 #include "common/numbers.h"
 #include "common/sd_notify.h"
 #include "common/signals.h"
-#include "common/token.h"
-#include "common/log.h"
 #include "common/status.h"
+#include "common/token.h"
 #include "common/transport.h"
 #include "worker/identity.h"
 #include "worker/join_command.h"
@@ -133,8 +133,8 @@ struct Plan {
   std::optional<JoinOptions> join;  // enroll first
   bool find_controller = false;     // enrolled, no `controller` setting
   std::string state_dir;
-  EnrollmentRecord record;          // when enrolled (or once joined)
-  bool token_saved = false;         // the token came from the state dir
+  EnrollmentRecord record;   // when enrolled (or once joined)
+  bool token_saved = false;  // the token came from the state dir
   // Installed, and nothing to join with yet: wait for `quark-worker join`.
   bool waiting_for_token = false;
 };
@@ -149,16 +149,19 @@ bool Given(const std::set<std::string>& command_line, const char* flag) {
 void WarnIfReadable(const std::string& origin) {
   const std::string path = origin.substr(0, origin.rfind(':'));
   struct stat st;
-  if (!path.empty() && ::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH)) {
-    QLOG(kWarning) << "join token readable by every user file=" << path
-                   << " hint=\"chmod 640 it, or use sudo quark-worker join TOKEN, "
-                      "which keeps the token in the state directory, mode 0600\"";
+  if (!path.empty() && ::stat(path.c_str(), &st) == 0 &&
+      (st.st_mode & S_IROTH)) {
+    QLOG(kWarning)
+        << "join token readable by every user file=" << path
+        << " hint=\"chmod 640 it, or use sudo quark-worker join TOKEN, "
+           "which keeps the token in the state directory, mode 0600\"";
   }
 }
 
 // The endpoint flag `name` as typed (HOST, HOST:PORT, tcp://...) in its
 // tcp:// form; empty stays empty (found by the beacon, or the default).
-absl::StatusOr<std::string> EndpointFlag(const char* name, const std::string& value,
+absl::StatusOr<std::string> EndpointFlag(const char* name,
+                                         const std::string& value,
                                          int default_port) {
   if (value.empty()) return value;
   absl::StatusOr<std::string> endpoint = ConnectEndpoint(value, default_port);
@@ -171,8 +174,9 @@ absl::StatusOr<std::string> EndpointFlag(const char* name, const std::string& va
 
 absl::Status PlanCommon(Plan* plan) {
   WorkerOptions& options = plan->options;
-  ASSIGN_OR_RETURN(options.controller,
-                   EndpointFlag("controller", absl::GetFlag(FLAGS_controller), 7700));
+  ASSIGN_OR_RETURN(
+      options.controller,
+      EndpointFlag("controller", absl::GetFlag(FLAGS_controller), 7700));
   const std::string name = absl::GetFlag(FLAGS_name);
   if (!ValidNodeName(name)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -196,7 +200,8 @@ absl::Status PlanCommon(Plan* plan) {
   if (beacon_port < 1 || beacon_port > 65535) {
     return absl::InvalidArgumentError("--beacon_port must be in [1, 65535]");
   }
-  if (const std::string limit = absl::GetFlag(FLAGS_memory_limit); !limit.empty()) {
+  if (const std::string limit = absl::GetFlag(FLAGS_memory_limit);
+      !limit.empty()) {
     absl::StatusOr<uint64_t> bytes = ParseSize(limit);
     if (!bytes.ok()) {
       return absl::InvalidArgumentError(
@@ -253,8 +258,9 @@ absl::Status PlanJoin(const std::set<std::string>& command_line,
   if (!Given(command_line, "name")) {
     options.session.node = DefaultNodeName(options.session.node, machine->hash);
   }
-  ASSIGN_OR_RETURN(NodeIdentity identity,
-                   LoadOrMakeIdentity(plan->state_dir, *machine, options.session.node));
+  ASSIGN_OR_RETURN(
+      NodeIdentity identity,
+      LoadOrMakeIdentity(plan->state_dir, *machine, options.session.node));
   if (!identity.discarded.empty()) {
     QLOG(kWarning) << "new identity reason=\"" << identity.discarded << "\"";
     record.reset();  // set aside with the old key
@@ -294,7 +300,8 @@ absl::Status PlanJoin(const std::set<std::string>& command_line,
     if (plan->find_controller) {
       JoinOptions find;
       find.token.controller_key = record->controller_key;
-      find.beacon_port = static_cast<uint16_t>(absl::GetFlag(FLAGS_beacon_port));
+      find.beacon_port =
+          static_cast<uint16_t>(absl::GetFlag(FLAGS_beacon_port));
       plan->join = std::move(find);
     }
     return absl::OkStatus();
@@ -352,7 +359,8 @@ absl::StatusOr<Plan> PlanFromFlags(const std::set<std::string>& command_line) {
       ASSIGN_OR_RETURN(record, ReadEnrollment(plan.state_dir));
     }
     if (token || record) {
-      RETURN_IF_ERROR(PlanJoin(command_line, std::move(token), std::move(record), &plan));
+      RETURN_IF_ERROR(
+          PlanJoin(command_line, std::move(token), std::move(record), &plan));
     } else if (!Given(command_line, "controller") &&
                ::access(plan.state_dir.c_str(), F_OK) == 0) {
       // The package's state directory, empty: this node has not joined
@@ -360,7 +368,8 @@ absl::StatusOr<Plan> PlanFromFlags(const std::set<std::string>& command_line) {
       plan.waiting_for_token = true;
     }
   }
-  if (plan.options.controller.empty() && !plan.join && !plan.waiting_for_token) {
+  if (plan.options.controller.empty() && !plan.join &&
+      !plan.waiting_for_token) {
     plan.options.controller = "tcp://127.0.0.1:7700";
   }
   return plan;
@@ -427,7 +436,8 @@ std::optional<int> JoinFirst(Plan& plan, ShutdownSignals* signals,
   }
   plan.record = {joined->controller_key, joined->name, joined->controller};
   if (absl::Status s = WriteEnrollment(plan.state_dir, plan.record); !s.ok()) {
-    QLOG(kError) << "cannot keep the enrollment error=\"" << s.message() << "\"";
+    QLOG(kError) << "cannot keep the enrollment error=\"" << s.message()
+                 << "\"";
     return 1;
   }
   if (absl::Status s = RemoveSavedToken(plan.state_dir); !s.ok()) {
@@ -459,7 +469,8 @@ CommandLineSpec CommandLineFor() {
 }
 
 int Main(int argc, char** argv) {
-  const CommandLine command_line = ParseCommandLine(argc, argv, CommandLineFor());
+  const CommandLine command_line =
+      ParseCommandLine(argc, argv, CommandLineFor());
   if (command_line.exit.has_value()) return *command_line.exit;
   const std::vector<std::string>& args = command_line.args;
   const bool join_command = !args.empty() && args[0] == "join";
@@ -474,7 +485,8 @@ int Main(int argc, char** argv) {
   if (absl::Status s = LoadConfigFile(absl::GetFlag(FLAGS_config),
                                       given.count("config") != 0, given);
       !s.ok()) {
-    std::fprintf(stderr, "quark-worker: %s\n", std::string(s.message()).c_str());
+    std::fprintf(stderr, "quark-worker: %s\n",
+                 std::string(s.message()).c_str());
     return 2;
   }
   if (join_command) {
@@ -509,8 +521,9 @@ int Main(int argc, char** argv) {
   SetLogLevel(level);
   absl::StatusOr<Plan> plan = PlanFromFlags(given);
   if (!plan.ok()) {
-    std::fprintf(stderr, "quark-worker: %s\n",
-                 std::string(WithConfigOrigin(plan.status()).message()).c_str());
+    std::fprintf(
+        stderr, "quark-worker: %s\n",
+        std::string(WithConfigOrigin(plan.status()).message()).c_str());
     return 2;
   }
   // Before any thread exists (the joiner's zmq context has some), so that
@@ -522,15 +535,16 @@ int Main(int argc, char** argv) {
     return 1;
   }
   std::unique_ptr<SystemdNotifier> systemd = SystemdNotifier::FromEnvironment();
-  if (std::optional<int> code = JoinFirst(*plan, signals->get(), systemd.get())) {
+  if (std::optional<int> code =
+          JoinFirst(*plan, signals->get(), systemd.get())) {
     if (*code == 0) systemd->Stopping();
     return *code;
   }
-  Worker worker(std::move(plan->options), *std::move(signals), std::move(systemd));
+  Worker worker(std::move(plan->options), *std::move(signals),
+                std::move(systemd));
   const absl::Status status = worker.Run();
   // Rejected by the operator: restarting would not help.
-  const int code =
-      status.ok() ? 0 : absl::IsPermissionDenied(status) ? 2 : 1;
+  const int code = status.ok() ? 0 : absl::IsPermissionDenied(status) ? 2 : 1;
   if (!status.ok()) {
     QLOG(kError) << "fatal error=\"" << status.message() << "\"";
   }

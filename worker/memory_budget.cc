@@ -59,7 +59,8 @@ std::optional<uint64_t> SmallestLimit(const std::string& base,
   std::optional<uint64_t> smallest;
   std::string dir(absl::StripSuffix(path, "/"));
   while (true) {
-    if (std::optional<uint64_t> limit = LimitFile(absl::StrCat(base, dir, "/", file))) {
+    if (std::optional<uint64_t> limit =
+            LimitFile(absl::StrCat(base, dir, "/", file))) {
       smallest = std::min(smallest.value_or(*limit), *limit);
     }
     if (dir.empty()) return smallest;
@@ -73,9 +74,11 @@ std::optional<uint64_t> CgroupLimit(const std::string& proc_root,
       ReadSmallFile(absl::StrCat(proc_root, "/self/cgroup"));
   if (!text.ok()) return std::nullopt;
   std::optional<uint64_t> limit;
-  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+  for (absl::string_view line :
+       absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
     // "0::/system.slice/x.service" (v2) or "4:memory:/x" (v1).
-    std::vector<absl::string_view> parts = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (parts.size() != 3) continue;
     std::optional<uint64_t> found;
     if (parts[0] == "0" && parts[1].empty()) {
@@ -84,7 +87,8 @@ std::optional<uint64_t> CgroupLimit(const std::string& proc_root,
         found = SmallestLimit(absl::StrCat(cgroup_root, "/unified"), parts[2],
                               "memory.max");
       }
-    } else if (absl::StrContains(absl::StrCat(",", parts[1], ","), ",memory,")) {
+    } else if (absl::StrContains(absl::StrCat(",", parts[1], ","),
+                                 ",memory,")) {
       found = SmallestLimit(absl::StrCat(cgroup_root, "/memory"), parts[2],
                             "memory.limit_in_bytes");
     }
@@ -100,9 +104,11 @@ uint64_t Less(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 MemoryReading ReadMemory(const std::string& proc_root,
                          const std::string& cgroup_root) {
   MemoryReading reading;
-  reading.available = ProcField(absl::StrCat(proc_root, "/meminfo"), "MemAvailable");
+  reading.available =
+      ProcField(absl::StrCat(proc_root, "/meminfo"), "MemAvailable");
   reading.cgroup_limit = CgroupLimit(proc_root, cgroup_root);
-  reading.resident = ProcField(absl::StrCat(proc_root, "/self/status"), "VmRSS");
+  reading.resident =
+      ProcField(absl::StrCat(proc_root, "/self/status"), "VmRSS");
   return reading;
 }
 
@@ -114,8 +120,9 @@ MemoryBudget SieveBudget(const MemoryReading& reading,
                      absl::StrCat("memory_limit ", FormatSize(*limit))};
     if (reading.cgroup_limit && *reading.cgroup_limit < *limit) {
       out.bytes = Less(*reading.cgroup_limit, held + kLimitReserve);
-      out.source = absl::StrCat("cgroup limit ", FormatSize(*reading.cgroup_limit),
-                                ", below memory_limit ", FormatSize(*limit));
+      out.source =
+          absl::StrCat("cgroup limit ", FormatSize(*reading.cgroup_limit),
+                       ", below memory_limit ", FormatSize(*limit));
     }
     return out;
   }
@@ -129,7 +136,8 @@ MemoryBudget SieveBudget(const MemoryReading& reading,
     base = *reading.cgroup_limit;
     source = absl::StrCat("cgroup limit ", FormatSize(*reading.cgroup_limit));
   }
-  if (!base) return MemoryBudget{0, "unknown (no MemAvailable, no cgroup limit)"};
+  if (!base)
+    return MemoryBudget{0, "unknown (no MemAvailable, no cgroup limit)"};
   const uint64_t share =
       static_cast<uint64_t>(static_cast<double>(*base) * kAvailableShare);
   return MemoryBudget{std::max<uint64_t>(Less(share, kReserve + held), 1),

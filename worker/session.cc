@@ -145,7 +145,7 @@ SessionActions Session::OnMessage(const proto::ControlMsg& msg,
 // A result for `a`, without its partial: valid from any session; the
 // current one, if any, gets the credit in the controller's statistics.
 proto::ResultMsg Session::ResultFor(const proto::Assign& a,
-                                   uint64_t session) const {
+                                    uint64_t session) const {
   proto::ResultMsg result;
   result.set_protocol_version(kProtocolVersion);
   result.set_session(session_ != 0 ? session_ : session);
@@ -183,8 +183,7 @@ SessionActions Session::OnTaskFinished(
       rate_ = rate_ == 0 ? rate : 0.5 * rate_ + 0.5 * rate;
       QLOG(kInfo) << "task done lease=" << a.lease() << " job=" << a.job()
                   << " task=" << a.task() << " attempt=" << a.attempt()
-                  << " lo=" << a.range().lo()
-                  << " hi=" << a.range().hi()
+                  << " lo=" << a.range().lo() << " hi=" << a.range().hi()
                   << " ms=" << absl::ToInt64Milliseconds(compute);
     } else {
       // Reported, so that the controller hands the task to someone else
@@ -208,7 +207,8 @@ SessionActions Session::OnTaskFinished(
 SessionActions Session::OnDisconnected(absl::Time now) {
   SessionActions out;
   if (state_ == State::kRegistered) {
-    Rejoin("connection to the controller dropped", /*reconnect=*/false, now, &out);
+    Rejoin("connection to the controller dropped", /*reconnect=*/false, now,
+           &out);
   }
   return out;
 }
@@ -394,9 +394,9 @@ void Session::OnReject(const proto::Reject& reject, absl::Time now,
   if (!reject.reregister()) {
     state_ = State::kDone;
     if (reject.rejected()) {  // for good: main exits 2
-      out->exit = absl::PermissionDeniedError(absl::StrCat(
-          "controller ", options_.controller, " refused this worker: ",
-          reject.reason()));
+      out->exit = absl::PermissionDeniedError(
+          absl::StrCat("controller ", options_.controller,
+                       " refused this worker: ", reject.reason()));
       return;
     }
     out->exit = absl::FailedPreconditionError(absl::StrCat(
@@ -413,8 +413,9 @@ void Session::OnReject(const proto::Reject& reject, absl::Time now,
   }
   if (reject.session() != 0 && reject.session() != session_) {
     // Answers a message of an earlier session, queued before the Welcome.
-    QLOG(kDebug) << "ignored reject of an earlier session node=" << options_.node
-                 << " rejected=" << reject.session() << " session=" << session_;
+    QLOG(kDebug) << "ignored reject of an earlier session node="
+                 << options_.node << " rejected=" << reject.session()
+                 << " session=" << session_;
     return;
   }
   Rejoin("controller asked to re-register", /*reconnect=*/false, now, out);

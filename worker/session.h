@@ -32,8 +32,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "worker/unacked_results.h"
 #include "proto/quark.pb.h"
+#include "worker/unacked_results.h"
 
 namespace quark {
 

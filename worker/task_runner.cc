@@ -17,7 +17,8 @@ constexpr double kMinMeasuredSeconds = 0.2;
 
 }  // namespace
 
-TaskRunner::TaskRunner(TaskRunnerOptions options) : options_(std::move(options)) {}
+TaskRunner::TaskRunner(TaskRunnerOptions options)
+    : options_(std::move(options)) {}
 
 MemoryBudget TaskRunner::Budget() const {
   return SieveBudget(ReadMemory(options_.proc_root, options_.cgroup_root),
@@ -28,16 +29,17 @@ absl::StatusOr<proto::Partial> TaskRunner::Run(const proto::Assign& task,
                                                const SieveControl& control) {
   const uint64_t lo = task.range().lo(), hi = task.range().hi();
   if (lo > hi) {
-    return absl::InvalidArgumentError(absl::StrCat("empty range [", lo, ", ", hi, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("empty range [", lo, ", ", hi, "]"));
   }
   const uint64_t width = RangeWidth(lo, hi);
   const MemoryBudget budget = Budget();
   const SievePlan plan = PlanSieve(hi, width, options_.threads, budget.bytes);
   if (!plan.fits) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "sieving up to ", hi, " needs at least ", FormatSize(MinTaskBytes(hi)),
-        "; this node may use ", FormatSize(budget.bytes), " (", budget.source,
-        ")"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("sieving up to ", hi, " needs at least ",
+                     FormatSize(MinTaskBytes(hi)), "; this node may use ",
+                     FormatSize(budget.bytes), " (", budget.source, ")"));
   }
   // Said only when the budget changed the plan, not when the width did.
   const SievePlan unlimited = PlanSieve(hi, width, options_.threads, 0);
@@ -57,10 +59,12 @@ absl::StatusOr<proto::Partial> TaskRunner::Run(const proto::Assign& task,
   absl::StatusOr<proto::Partial> partial =
       ComputePartial(task.kind(), lo, hi, plan, tuned);
   const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   if (partial.ok() && seconds >= kMinMeasuredSeconds) {
     const double rate = static_cast<double>(width) / seconds / plan.threads;
-    per_thread_rate_ = per_thread_rate_ == 0 ? rate : 0.5 * (per_thread_rate_ + rate);
+    per_thread_rate_ =
+        per_thread_rate_ == 0 ? rate : 0.5 * (per_thread_rate_ + rate);
   }
   return partial;
 }

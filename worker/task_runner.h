@@ -13,15 +13,15 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "proto/quark.pb.h"
 #include "worker/kernels.h"
 #include "worker/memory_budget.h"
-#include "proto/quark.pb.h"
 
 namespace quark {
 
 struct TaskRunnerOptions {
-  std::string node;  // for the log
-  int threads = 1;   // most threads a task runs on
+  std::string node;                      // for the log
+  int threads = 1;                       // most threads a task runs on
   std::optional<uint64_t> memory_limit;  // --memory_limit
   // Where the memory readings come from (tests point them at fake trees).
   std::string proc_root = "/proc";

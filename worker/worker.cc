@@ -9,11 +9,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/beacon.h"
 #include "common/log.h"
 #include "common/numbers.h"
 #include "common/status.h"
 #include "common/transport.h"
-#include "common/beacon.h"
 
 namespace quark {
 namespace {
@@ -35,8 +35,7 @@ absl::Time Now() {
 
 }  // namespace
 
-Worker::Worker(WorkerOptions options,
-               std::unique_ptr<ShutdownSignals> signals,
+Worker::Worker(WorkerOptions options, std::unique_ptr<ShutdownSignals> signals,
                std::unique_ptr<SystemdNotifier> systemd)
     : options_(std::move(options)),
       runner_(std::make_shared<TaskRunner>(TaskRunnerOptions{
@@ -96,8 +95,9 @@ absl::Status Worker::Setup() {
                       : std::string("unknown"))
               << "\""
               << " credits=" << options_.session.credits << " curve="
-              << (options_.curve ? absl::StrCat("on key=", options_.curve->own.public_key)
-                                 : std::string("off"))
+              << (options_.curve
+                      ? absl::StrCat("on key=", options_.curve->own.public_key)
+                      : std::string("off"))
               << " incarnation=" << options_.session.incarnation;
   return OpenControl();
 }
@@ -201,7 +201,8 @@ absl::Status Worker::HearBeacons(absl::Time now) {
   for (int i = 0; i < BeaconListener::kMaxDatagramsPerCall; ++i) {
     std::optional<BeaconListener::Heard> heard = beacon_->Receive();
     if (!heard) break;
-    if (heard->beacon.controller_key != options_.curve->controller_key) continue;
+    if (heard->beacon.controller_key != options_.curve->controller_key)
+      continue;
     const std::string endpoint =
         absl::StrCat("tcp://", heard->from, ":", heard->beacon.control_port);
     // Beacons are not authenticated: at most one move per interval, so
@@ -275,13 +276,15 @@ absl::Status Worker::OpenControl() {
     control_ =
         std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
     if (zmq_socket_monitor(control_->handle(), monitor.c_str(),
-                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                           ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
       throw zmq::error_t();
     }
-    monitor_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pair);
+    monitor_ =
+        std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pair);
     monitor_->set(zmq::sockopt::linger, 0);
     monitor_->connect(monitor);
   } catch (const zmq::error_t& e) {
@@ -318,7 +321,8 @@ bool Worker::TakeDisconnect(absl::Time now) {
     uint32_t value = 0;
     if (head.size() >= 6) {
       std::memcpy(&event, head.data(), sizeof event);
-      std::memcpy(&value, static_cast<const char*>(head.data()) + 2, sizeof value);
+      std::memcpy(&value, static_cast<const char*>(head.data()) + 2,
+                  sizeof value);
     }
     std::string error;
     switch (event) {
@@ -356,10 +360,11 @@ bool Worker::TakeDisconnect(absl::Time now) {
         break;
     }
     // A refused peer retries every couple of seconds: say it once a minute.
-    if (error != handshake_error_ || now - handshake_error_logged_ >= absl::Minutes(1)) {
+    if (error != handshake_error_ ||
+        now - handshake_error_logged_ >= absl::Minutes(1)) {
       QLOG(kWarning) << "cannot join node=" << options_.session.node
-                     << " controller=" << controller_ << " error=\""
-                     << error << "\"";
+                     << " controller=" << controller_ << " error=\"" << error
+                     << "\"";
       handshake_error_logged_ = now;
     }
     handshake_error_ = std::move(error);

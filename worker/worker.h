@@ -24,15 +24,15 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "worker/executor.h"
-#include "worker/task_runner.h"
-#include "worker/session.h"
 #include "common/beacon.h"
 #include "common/keys.h"
 #include "common/sd_notify.h"
 #include "common/signals.h"
-#include "worker/wakeup.h"
 #include "proto/quark.pb.h"
+#include "worker/executor.h"
+#include "worker/session.h"
+#include "worker/task_runner.h"
+#include "worker/wakeup.h"
 
 namespace quark {
 

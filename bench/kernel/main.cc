@@ -45,7 +45,8 @@ double Median(std::vector<double> v) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "the worker's kernel against primesieve on one range.\n"
-      "Usage: quark-kernel-bench [--kind=count|twins] [--threads=2] [--runs=3] LO HI");
+      "Usage: quark-kernel-bench [--kind=count|twins] [--threads=2] [--runs=3] "
+      "LO HI");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 3) {
     std::fprintf(stderr, "quark-kernel-bench: want LO and HI (see --help)\n");
@@ -61,7 +62,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool twins = kind_name == "twins";
-  const quark::proto::Kind kind = twins ? quark::proto::TWINS : quark::proto::COUNT;
+  const quark::proto::Kind kind =
+      twins ? quark::proto::TWINS : quark::proto::COUNT;
   const quark::SievePlan plan =
       quark::PlanSieve(*hi, quark::RangeWidth(*lo, *hi), threads, 0);
   std::printf("kind=%s lo=%llu hi=%llu plan: threads=%d slice=%llu\n",
@@ -80,7 +82,8 @@ int main(int argc, char** argv) {
         control.slice_numbers = absl::GetFlag(FLAGS_slice_numbers);
         auto p = quark::ComputePartial(kind, *lo, *hi, plan, control);
         if (!p.ok()) {
-          std::fprintf(stderr, "kernel: %s\n", std::string(p.status().message()).c_str());
+          std::fprintf(stderr, "kernel: %s\n",
+                       std::string(p.status().message()).c_str());
           return 1;
         }
         kernel_n = twins ? p->twins() : p->count();
@@ -92,16 +95,17 @@ int main(int argc, char** argv) {
         primesieve_s = Seconds(start);
       }
     }
-    std::printf("run %d: kernel %.3f s, primesieve %.3f s, answers %llu %llu%s\n",
-                run + 1, kernel_s, primesieve_s,
-                static_cast<unsigned long long>(kernel_n),
-                static_cast<unsigned long long>(primesieve_n),
-                kernel_n == primesieve_n ? "" : "  MISMATCH");
+    std::printf(
+        "run %d: kernel %.3f s, primesieve %.3f s, answers %llu %llu%s\n",
+        run + 1, kernel_s, primesieve_s,
+        static_cast<unsigned long long>(kernel_n),
+        static_cast<unsigned long long>(primesieve_n),
+        kernel_n == primesieve_n ? "" : "  MISMATCH");
     if (kernel_n != primesieve_n) return 1;
     ours.push_back(kernel_s);
     theirs.push_back(primesieve_s);
   }
-  std::printf("median: kernel %.3f s, primesieve %.3f s, ratio %.3f\n", Median(ours),
-              Median(theirs), Median(ours) / Median(theirs));
+  std::printf("median: kernel %.3f s, primesieve %.3f s, ratio %.3f\n",
+              Median(ours), Median(theirs), Median(ours) / Median(theirs));
   return 0;
 }

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <string_view>
@@ -73,11 +73,12 @@ absl::Status Fleet::Start() {
     try {
       dealers_.emplace_back(*context_, zmq::socket_type::dealer);
     } catch (const zmq::error_t& e) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("socket ", i + 1, ": ", e.what(), " (raise ulimit -n?)"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "socket ", i + 1, ": ", e.what(), " (raise ulimit -n?)"));
     }
-    RETURN_IF_ERROR(ConfigureClient(dealers_.back(), absl::StrFormat(
-        "%s%04d", options_.name_prefix, i + 1), absl::ZeroDuration(), false));
+    RETURN_IF_ERROR(ConfigureClient(
+        dealers_.back(), absl::StrFormat("%s%04d", options_.name_prefix, i + 1),
+        absl::ZeroDuration(), false));
     RETURN_IF_ERROR(Connect(dealers_.back(), options_.controller));
     SimWorker::Actions actions;
     workers_.back().Start(now, &actions);
@@ -90,10 +91,10 @@ absl::Status Fleet::Start() {
 // worker's liveness logic recovers as a real worker's would.
 absl::Status Fleet::Carry(size_t i, SimWorker::Actions& actions) {
   if (!actions.collector.empty() && collector_.empty()) {
-    collector_ = ConnectableEndpoint(
-        actions.collector, options_.collect_host.empty()
-                               ? HostOfEndpoint(options_.controller)
-                               : options_.collect_host);
+    collector_ = ConnectableEndpoint(actions.collector,
+                                     options_.collect_host.empty()
+                                         ? HostOfEndpoint(options_.controller)
+                                         : options_.collect_host);
     RETURN_IF_ERROR(Connect(*push_, collector_));
     QLOG(kInfo) << "collector connected endpoint=" << collector_;
   }
@@ -163,7 +164,8 @@ absl::Status Fleet::Run() {
       }
     }
     const auto timeout = std::chrono::milliseconds(
-        std::max<int64_t>(absl::ToInt64Milliseconds(next_tick - MonoNow()), 0) + 1);
+        std::max<int64_t>(absl::ToInt64Milliseconds(next_tick - MonoNow()), 0) +
+        1);
     try {
       zmq::poll(items.data(), items.size(), timeout);
     } catch (const zmq::error_t& e) {
@@ -219,25 +221,25 @@ void Fleet::Report(absl::Time now, const char* what) {
   // the warmup.
   const bool final = std::string_view(what) == "final";
   const LatencyHistogram& h = final ? total_ : interval_;
-  const double window = std::max(
-      1e-9, absl::ToDoubleSeconds(
-                final ? now - std::min(now, started_ + options_.warmup)
-                      : now - last_report_));
+  const double window =
+      std::max(1e-9, absl::ToDoubleSeconds(
+                         final ? now - std::min(now, started_ + options_.warmup)
+                               : now - last_report_));
   // stdout, one line per report, for load_test.sh to parse.
-  std::fputs(absl::StrFormat(
-                 "%s t=%.1f registered=%d in_flight=%d welcomes=%d assigns=%d "
-                 "results=%d cancels=%d rejects=%d hb_in=%d hb_out=%d acks=%d "
-                 "acked=%d unacked=%d resends=%d unknown_acks=%d dropped=%d "
-                 "send_errors=%d parse_errors=%d window_s=%.1f "
-                 "acked_per_s=%.0f %s\n",
-                 what, seconds, registered, in_flight, sum.welcomes,
-                 sum.assigns, sum.results, sum.cancels, sum.rejects,
-                 sum.heartbeats_in, sum.heartbeats_out, sum.acks, sum.acked,
-                 unacked, sum.resends, sum.unknown_acks, sum.dropped,
-                 send_errors_, parse_errors_, window,
-                 static_cast<double>(h.count()) / window, LatencyFields(h))
-                 .c_str(),
-             stdout);
+  std::fputs(
+      absl::StrFormat(
+          "%s t=%.1f registered=%d in_flight=%d welcomes=%d assigns=%d "
+          "results=%d cancels=%d rejects=%d hb_in=%d hb_out=%d acks=%d "
+          "acked=%d unacked=%d resends=%d unknown_acks=%d dropped=%d "
+          "send_errors=%d parse_errors=%d window_s=%.1f "
+          "acked_per_s=%.0f %s\n",
+          what, seconds, registered, in_flight, sum.welcomes, sum.assigns,
+          sum.results, sum.cancels, sum.rejects, sum.heartbeats_in,
+          sum.heartbeats_out, sum.acks, sum.acked, unacked, sum.resends,
+          sum.unknown_acks, sum.dropped, send_errors_, parse_errors_, window,
+          static_cast<double>(h.count()) / window, LatencyFields(h))
+          .c_str(),
+      stdout);
   std::fflush(stdout);
   interval_.Clear();
   last_report_ = now;

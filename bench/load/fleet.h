@@ -5,16 +5,16 @@
 // Prints a progress line on stdout every `report_every` and a summary at
 // the end, each with the results acked per second and the percentiles of
 // the ack latency (first push of a result to its Ack, on the steady clock)
-// over the interval (progress) or the whole run after `warmup` (final). Run() returns when `duration` has passed or SIGTERM/SIGINT
-// arrives; the workers then say Goodbye. Errors name the socket or
-// endpoint that failed. Not thread-safe: one thread owns the fleet.
+// over the interval (progress) or the whole run after `warmup` (final). Run()
+// returns when `duration` has passed or SIGTERM/SIGINT arrives; the workers
+// then say Goodbye. Errors name the socket or endpoint that failed. Not
+// thread-safe: one thread owns the fleet.
 #ifndef QUARK_BENCH_LOAD_FLEET_H_
 #define QUARK_BENCH_LOAD_FLEET_H_
 
 #include <memory>
 #include <string>
 #include <vector>
-
 #include <zmq.hpp>
 
 #include "absl/status/status.h"

@@ -80,7 +80,8 @@ int Main(int argc, char** argv) {
   options.fake_task_max = absl::Milliseconds(fake_max_ms);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.warmup = absl::Seconds(warmup_s);
-  options.reported_compute = absl::Milliseconds(absl::GetFlag(FLAGS_reported_ms));
+  options.reported_compute =
+      absl::Milliseconds(absl::GetFlag(FLAGS_reported_ms));
   options.duration = absl::Seconds(duration);
   options.report_every = absl::Seconds(report_s);
   Fleet fleet(options);

@@ -75,7 +75,8 @@ void SimWorker::OnWelcome(const proto::Welcome& welcome, absl::Time now,
   if (registered()) return;  // answers a repeated Hello
   ++counters_.welcomes;
   session_ = welcome.session();
-  heartbeat_ = absl::Milliseconds(std::max<uint32_t>(welcome.heartbeat_ms(), 1));
+  heartbeat_ =
+      absl::Milliseconds(std::max<uint32_t>(welcome.heartbeat_ms(), 1));
   liveness_ = static_cast<int>(std::max<uint32_t>(welcome.liveness(), 1));
   next_heartbeat_ = now + heartbeat_;
   out->collector = welcome.collector();
@@ -198,8 +199,10 @@ void SimWorker::OnTick(absl::Time now, Actions* out) {
 
 absl::Time SimWorker::NextDeadline() const {
   if (!registered()) return next_hello_;
-  absl::Time next = std::min(next_heartbeat_, last_heard_ + heartbeat_ * liveness_);
-  if (!queue_.empty()) next = std::min(next, running_since_ + queue_.front().takes);
+  absl::Time next =
+      std::min(next_heartbeat_, last_heard_ + heartbeat_ * liveness_);
+  if (!queue_.empty())
+    next = std::min(next, running_since_ + queue_.front().takes);
   return std::min(next, unacked_.NextDue(options_.resend_after));
 }
 

@@ -27,15 +27,15 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "worker/unacked_results.h"
 #include "proto/quark.pb.h"
+#include "worker/unacked_results.h"
 
 namespace quark {
 
 struct SimWorkerOptions {
-  std::string name;            // node name and DEALER routing id
-  uint64_t incarnation = 1;    // nonzero, fresh per process
-  uint32_t credits = 2;        // assignments held at once
+  std::string name;          // node name and DEALER routing id
+  uint64_t incarnation = 1;  // nonzero, fresh per process
+  uint32_t credits = 2;      // assignments held at once
   // Wall time one assignment takes to "compute".
   absl::Duration fake_task = absl::ZeroDuration();
   // Greater than fake_task: each assignment takes a time drawn uniformly
@@ -67,9 +67,9 @@ struct SimCounters {
 class SimWorker {
  public:
   struct Actions {
-    std::vector<proto::ControlMsg> send;    // on the control DEALER
-    std::vector<proto::ResultMsg> push;     // on the collector PUSH
-    std::string collector;                  // non-empty: connect it
+    std::vector<proto::ControlMsg> send;  // on the control DEALER
+    std::vector<proto::ResultMsg> push;   // on the collector PUSH
+    std::string collector;                // non-empty: connect it
     // For each result acked: the time from its first push to the Ack.
     std::vector<absl::Duration> acked;
   };

@@ -9,9 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/transport.h"
 #include "cli/command.h"
 #include "cli/run.h"
+#include "common/transport.h"
 #include "gtest/gtest.h"
 #include "tests/cli/fake_controller.h"
 
@@ -128,13 +128,16 @@ INSTANTIATE_TEST_SUITE_P(
         ResendableCase{"reject", false}, ResendableCase{"none", false}));
 
 TEST(OtherPortHintTest, NamesTheControllersOtherPorts) {
-  EXPECT_EQ(OtherPortHint("tcp://10.0.0.1:7700"),
-            "; port 7700 is a controller's control port, for workers: its API is "
-            "usually port 7702");
-  EXPECT_EQ(OtherPortHint("tcp://[::1]:7701"),
-            "; port 7701 is a controller's collector, for workers' results: its API "
-            "is usually port 7702");
-  EXPECT_NE(OtherPortHint("tcp://pi:7703").find("enroll port"), std::string::npos);
+  EXPECT_EQ(
+      OtherPortHint("tcp://10.0.0.1:7700"),
+      "; port 7700 is a controller's control port, for workers: its API is "
+      "usually port 7702");
+  EXPECT_EQ(
+      OtherPortHint("tcp://[::1]:7701"),
+      "; port 7701 is a controller's collector, for workers' results: its API "
+      "is usually port 7702");
+  EXPECT_NE(OtherPortHint("tcp://pi:7703").find("enroll port"),
+            std::string::npos);
   EXPECT_EQ(OtherPortHint("tcp://10.0.0.1:7702"), "");
   EXPECT_EQ(OtherPortHint("tcp://10.0.0.1:17700"), "");
 }
@@ -468,10 +471,11 @@ TEST_F(ClientTest, WaitExits3AfterTheTimeoutOfSilence) {
   EXPECT_EQ(ExitCode(outcome.status), 3) << outcome.status;
   EXPECT_EQ(outcome.out, "");
   // The silence: the 100ms long-poll window, then --timeout.
-  EXPECT_EQ(outcome.status.message(),
-            "cannot reach the controller at " + controller.fake().endpoint() +
-                " (no reply in 600ms); job 7 goes on where the controller keeps it: "
-                "`quark job 7 --wait` follows it again once it answers");
+  EXPECT_EQ(
+      outcome.status.message(),
+      "cannot reach the controller at " + controller.fake().endpoint() +
+          " (no reply in 600ms); job 7 goes on where the controller keeps it: "
+          "`quark job 7 --wait` follows it again once it answers");
   EXPECT_GE(took, absl::Milliseconds(600));
   EXPECT_LT(took, absl::Seconds(2));
   EXPECT_GE(Watches(controller.fake().requests()), 3u);

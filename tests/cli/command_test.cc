@@ -56,18 +56,22 @@ TEST(ParseCommandTest, ControllerFromEnvironmentUnlessGiven) {
 }
 
 TEST(ParseCommandTest, ControllerAsHostOrHostPort) {
-  EXPECT_EQ(Parse("jobs --controller 10.0.0.1")->controller, "tcp://10.0.0.1:7702");
+  EXPECT_EQ(Parse("jobs --controller 10.0.0.1")->controller,
+            "tcp://10.0.0.1:7702");
   EXPECT_EQ(Parse("jobs --controller=pi:7800")->controller, "tcp://pi:7800");
   EXPECT_EQ(Parse("jobs", "pi-01.local")->controller, "tcp://pi-01.local:7702");
   const auto bad = Parse("jobs --controller=pi:99999");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(ExitCode(bad.status()), 2);
-  EXPECT_EQ(bad.status().message(),
-            "--controller: endpoint 'pi:99999': the port is a number from 1 to 65535; "
-            "expected HOST, HOST:PORT or tcp://HOST:PORT (such as 10.0.0.1:7700)");
+  EXPECT_EQ(
+      bad.status().message(),
+      "--controller: endpoint 'pi:99999': the port is a number from 1 to "
+      "65535; "
+      "expected HOST, HOST:PORT or tcp://HOST:PORT (such as 10.0.0.1:7700)");
   const auto env = Parse("jobs", "tcp://");
   ASSERT_FALSE(env.ok());
-  EXPECT_EQ(env.status().message().substr(0, 30), "QUARK_CONTROLLER: endpoint 'tc");
+  EXPECT_EQ(env.status().message().substr(0, 30),
+            "QUARK_CONTROLLER: endpoint 'tc");
   // Help needs no controller, however bad the environment's.
   EXPECT_TRUE(Parse("--help", "tcp://").ok());
 }
@@ -265,14 +269,16 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"", "no command given", kGeneral},
         Bad{"frobnicate", "unknown command 'frobnicate'", kGeneral},
         Bad{"node", "unknown command 'node'; did you mean 'nodes'?", kGeneral},
-        Bad{"jobs --limit -1", "invalid --limit '-1': a number of jobs, 0 for all",
+        Bad{"jobs --limit -1",
+            "invalid --limit '-1': a number of jobs, 0 for all",
             "see 'quark jobs --help'"},
         Bad{"jobs --state done,lost",
-            "invalid --state 'lost': queued, running, done, failed or cancelled "
+            "invalid --state 'lost': queued, running, done, failed or "
+            "cancelled "
             "(several: done,failed)",
             "see 'quark jobs --help'"},
-        Bad{"sumbit count 10", "unknown command 'sumbit'; did you mean 'submit'?",
-            kGeneral},
+        Bad{"sumbit count 10",
+            "unknown command 'sumbit'; did you mean 'submit'?", kGeneral},
         Bad{"help frobnicate", "unknown command 'frobnicate'", kGeneral},
         Bad{"--bogus", "unknown option '--bogus'", kGeneral},
         Bad{"submit count 10 --bogus", "unknown option '--bogus'", kSubmit},

@@ -1,14 +1,13 @@
 #include "cli/format.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
-#include <string>
-
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/keys.h"
 #include "common/token.h"
-#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace quark {
@@ -73,14 +72,16 @@ TEST(FormatJobTest, FailedShowsTheErrorAndRunningHasNoEnd) {
   EXPECT_NE(FormatJob(job, absl::UTCTimeZone()).find("(took 0ms)"),
             std::string::npos);
 
-  EXPECT_NE(failed.find("\npartial: - (its first task was not finished)\n"), std::string::npos)
+  EXPECT_NE(failed.find("\npartial: - (its first task was not finished)\n"),
+            std::string::npos)
       << failed;
   job.set_state(proto::CANCELLED);
   job.mutable_partial()->set_count(4203);
   job.mutable_partial_range()->set_hi(40000);
   const std::string cancelled = FormatJob(job, absl::UTCTimeZone());
-  EXPECT_NE(cancelled.find("\nresult: -\npartial: 4203 for 0..40000 (partial: the first "
-                           "40.0% of the range)\n"),
+  EXPECT_NE(cancelled.find(
+                "\nresult: -\npartial: 4203 for 0..40000 (partial: the first "
+                "40.0% of the range)\n"),
             std::string::npos)
       << cancelled;
   EXPECT_NE(FormatJobList([&] {
@@ -139,12 +140,14 @@ TEST(FormatJobTest, AQueuedJobSaysWhyItWaits) {
   job.clear_result();
   job.set_waiting("behind job 12 (priority 9)");
   const std::string detail = FormatJob(job, absl::UTCTimeZone());
-  EXPECT_NE(detail.find("state: queued (behind job 12 (priority 9))\n"), std::string::npos)
+  EXPECT_NE(detail.find("state: queued (behind job 12 (priority 9))\n"),
+            std::string::npos)
       << detail;
   EXPECT_NE(detail.find("result: -\n"), std::string::npos) << detail;
   proto::JobList list;
   *list.add_jobs() = job;
-  EXPECT_NE(FormatJobList(list).find("queued  0.0%      - (behind job 12 (priority 9))\n"),
+  EXPECT_NE(FormatJobList(list).find(
+                "queued  0.0%      - (behind job 12 (priority 9))\n"),
             std::string::npos)
       << FormatJobList(list);
   EXPECT_EQ(FormatProgress(job), "job 7: queued, behind job 12 (priority 9)");
@@ -175,16 +178,18 @@ TEST(FormatNodeListTest, AlignedTableAndEmptyCluster) {
   node->set_threads(3);
   node->set_sieving(true);  // no lease: stopping a cancelled task
   node->set_last_heard_ms_ago(125000);
-  EXPECT_EQ(FormatNodeList(list),
-            "NAME       STATE     CORES  THREADS  LEASES  SIEVE     TASKS  RATE     "
-            "LAST_HEARD  KEY\n"
-            "pi1        active    4      4        2       busy      130    3.1e9/s  "
-            "0.4s ago    Cs?(=SbPRcT:...\n"
-            "pi-garage  draining  4      3        0       stopping  0      0/s      "
-            "2m5s ago    -\n"
-            "total: 2 nodes, 7 threads, 2 working, 3.1e9/s\n");
+  EXPECT_EQ(
+      FormatNodeList(list),
+      "NAME       STATE     CORES  THREADS  LEASES  SIEVE     TASKS  RATE     "
+      "LAST_HEARD  KEY\n"
+      "pi1        active    4      4        2       busy      130    3.1e9/s  "
+      "0.4s ago    Cs?(=SbPRcT:...\n"
+      "pi-garage  draining  4      3        0       stopping  0      0/s      "
+      "2m5s ago    -\n"
+      "total: 2 nodes, 7 threads, 2 working, 3.1e9/s\n");
   EXPECT_EQ(FormatNodeList(proto::NodeList()),
-            "NAME  STATE  CORES  THREADS  LEASES  SIEVE  TASKS  RATE  LAST_HEARD  KEY\n"
+            "NAME  STATE  CORES  THREADS  LEASES  SIEVE  TASKS  RATE  "
+            "LAST_HEARD  KEY\n"
             "(no nodes)\n");
 }
 
@@ -208,16 +213,22 @@ TEST(FormatNodeListTest, NodesGoneLatelyFollowWithHowLongAgo) {
   node->set_state(proto::LEFT);
   node->set_last_heard_ms_ago(185000);
   node->set_departed_ms_ago(185000);
-  EXPECT_EQ(FormatNodeList(list),
-            "NAME  STATE          CORES  THREADS  LEASES  SIEVE  TASKS  RATE  LAST_HEARD  KEY\n"
-            "pi1   active         0      1        0       idle   0      0/s   0.3s ago    -\n"
-            "pi2   lost 12s ago   4      4        -       -      12     -     15.2s ago   -\n"
-            "pi3   left 3m5s ago  0      0        -       -      0      -     3m5s ago    -\n"
-            "total: 1 node, 1 thread, 0 working, 0/s; gone lately: 1 left, 1 lost\n");
+  EXPECT_EQ(
+      FormatNodeList(list),
+      "NAME  STATE          CORES  THREADS  LEASES  SIEVE  TASKS  RATE  "
+      "LAST_HEARD  KEY\n"
+      "pi1   active         0      1        0       idle   0      0/s   0.3s "
+      "ago    -\n"
+      "pi2   lost 12s ago   4      4        -       -      12     -     15.2s "
+      "ago   -\n"
+      "pi3   left 3m5s ago  0      0        -       -      0      -     3m5s "
+      "ago    -\n"
+      "total: 1 node, 1 thread, 0 working, 0/s; gone lately: 1 left, 1 lost\n");
   node->set_state(proto::EVICTED);
   EXPECT_EQ(NodeStateText(*node), "evicted 3m5s ago");
   list.clear_nodes();
-  EXPECT_NE(FormatNodeList(list).find("\ntotal: 0 nodes, 0 threads"), std::string::npos);
+  EXPECT_NE(FormatNodeList(list).find("\ntotal: 0 nodes, 0 threads"),
+            std::string::npos);
 }
 
 TEST(FormatTest, Rates) {
@@ -239,7 +250,8 @@ TEST(FormatTest, ShortReplies) {
   job.mutable_partial_range()->set_lo(0);
   job.mutable_partial_range()->set_hi(40000);
   EXPECT_EQ(FormatCancelled(job),
-            "job 7 cancelled at 25.0%; 4203 for 0..40000 (partial: the first 40.0% of the "
+            "job 7 cancelled at 25.0%; 4203 for 0..40000 (partial: the first "
+            "40.0% of the "
             "range)\n");
   job.clear_partial();
   job.clear_partial_range();
@@ -254,7 +266,8 @@ TEST(FormatTest, ShortReplies) {
   EXPECT_EQ(FormatNodeState(node),
             "node pi1 draining: its tasks finish, then it is drained\n");
   node.set_sieving(false);
-  EXPECT_EQ(FormatNodeState(node), "node pi1 drained: no work left on it, safe to remove\n");
+  EXPECT_EQ(FormatNodeState(node),
+            "node pi1 drained: no work left on it, safe to remove\n");
   node.set_state(proto::ACTIVE);
   EXPECT_EQ(FormatNodeState(node), "node pi1 active\n");
   job.set_state(proto::RUNNING);
@@ -328,8 +341,9 @@ TEST(FormatTokenListTest, TimesInTheGivenZoneAndEmpty) {
       FormatTokenList(list, absl::FixedTimeZone(2 * 3600));
   EXPECT_NE(table.find("2023-11-15 00:13:20 "), std::string::npos) << table;
   EXPECT_NE(table.find("2023-11-15 01:13:20 "), std::string::npos) << table;
-  EXPECT_EQ(FormatTokenList(proto::TokenList(), absl::UTCTimeZone()),
-            "ID  CREATED  EXPIRES  USED  USES_LEFT  APPROVE  STATE\n(no tokens)\n");
+  EXPECT_EQ(
+      FormatTokenList(proto::TokenList(), absl::UTCTimeZone()),
+      "ID  CREATED  EXPIRES  USED  USES_LEFT  APPROVE  STATE\n(no tokens)\n");
 }
 
 // The fingerprint `quark-worker join` prints on the node, to compare.
@@ -438,14 +452,16 @@ TEST(ToJsonTest, AnErrorIsOneDocumentWithItsExitCode) {
   EXPECT_EQ(ErrorJson(absl::NotFoundError("no job 9"), 2),
             "{\"error\":{\"message\":\"no job 9\",\"exit_code\":2}}\n");
   EXPECT_EQ(ErrorJson(absl::InvalidArgumentError("bad \"x\"\\\n\x01"), 2),
-            "{\"error\":{\"message\":\"bad \\\"x\\\"\\\\\\n\\u0001\",\"exit_code\":2}}\n");
+            "{\"error\":{\"message\":\"bad "
+            "\\\"x\\\"\\\\\\n\\u0001\",\"exit_code\":2}}\n");
 }
 
 TEST(ToJsonTest, AResultHasTheFieldsOfItsKindOnlyAndOnlyOnceDone) {
   const std::pair<proto::Kind, const char*> kinds[] = {
       {proto::COUNT, "\"result\":{\"count\":\"9592\"}}"},
       {proto::TWINS, "\"result\":{\"twins\":\"1224\"}}"},
-      {proto::GAPS, "\"result\":{\"max_gap\":\"72\",\"max_gap_start\":\"31397\"}}"},
+      {proto::GAPS,
+       "\"result\":{\"max_gap\":\"72\",\"max_gap_start\":\"31397\"}}"},
   };
   for (const auto& [kind, result] : kinds) {
     const auto json = ToJson(DoneJob(kind));
@@ -455,14 +471,16 @@ TEST(ToJsonTest, AResultHasTheFieldsOfItsKindOnlyAndOnlyOnceDone) {
   }
   proto::Job running = DoneJob(proto::COUNT);
   running.set_state(proto::RUNNING);
-  EXPECT_EQ(ToJson(running)->find("\"result\""), std::string::npos) << *ToJson(running);
+  EXPECT_EQ(ToJson(running)->find("\"result\""), std::string::npos)
+      << *ToJson(running);
   proto::JobList list;
   *list.add_jobs() = DoneJob(proto::TWINS);
   *list.add_jobs() = running;
   const auto both = ToJson(list);
   ASSERT_TRUE(both.ok());
   EXPECT_EQ(both->rfind("{\"jobs\":[{\"job_id\":\"7\"", 0), 0u) << *both;
-  EXPECT_NE(both->find("\"result\":{\"twins\":\"1224\"}},{\"job_id\""), std::string::npos)
+  EXPECT_NE(both->find("\"result\":{\"twins\":\"1224\"}},{\"job_id\""),
+            std::string::npos)
       << *both;
   EXPECT_TRUE(absl::EndsWith(*both, "}]}\n")) << *both;
   EXPECT_EQ(*ToJson(proto::JobList()), "{\"jobs\":[]}\n");
@@ -482,7 +500,8 @@ TEST(ToJsonTest, ACancelledJobsPartialHasItsKindsFieldsUnderPartial) {
             std::string::npos)
       << *json;
   EXPECT_TRUE(absl::EndsWith(
-      *json, ",\"partial\":{\"max_gap\":\"52\",\"max_gap_start\":\"19609\"}}\n"))
+      *json,
+      ",\"partial\":{\"max_gap\":\"52\",\"max_gap_start\":\"19609\"}}\n"))
       << *json;
 }
 

@@ -39,8 +39,8 @@ Ran Quark(const std::string& args, const std::string& prefix = "") {
   const std::string out = absl::StrCat(dir, "/quark_out.", getpid(), ".txt");
   const std::string err = absl::StrCat(dir, "/quark_err.", getpid(), ".txt");
   const std::string line =
-      absl::StrCat(prefix, "env -u QUARK_CONTROLLER ", QUARK_CLI_BINARY, " ", args,
-                   " >", out, " 2>", err, " </dev/null");
+      absl::StrCat(prefix, "env -u QUARK_CONTROLLER ", QUARK_CLI_BINARY, " ",
+                   args, " >", out, " 2>", err, " </dev/null");
   const int status = std::system(line.c_str());
   Ran ran;
   if (WIFEXITED(status)) ran.exit_code = WEXITSTATUS(status);
@@ -212,27 +212,31 @@ TEST(QuarkTest, SubmitWaitPrintsTheBareResult) {
 
 TEST(QuarkTest, CtrlCOnAWaitSaysTheJobGoesOnAndExits130) {
   // Job 7 is made, then the watch is never answered: the operator gives up.
-  FakeController fake([](const proto::ApiRequest& request) -> std::vector<std::string> {
-    if (!request.has_submit()) return {};
-    proto::ApiReply reply = FakeController::ReplyTo(request);
-    *reply.mutable_job() = Job(proto::RUNNING, 1);
-    return {FakeController::Serialize(reply)};
-  });
-  const Ran ran = Quark(absl::StrCat("submit count 1e5 --wait --controller ",
-                                     fake.endpoint()),
-                        "timeout --preserve-status -s INT 1 ");
+  FakeController fake(
+      [](const proto::ApiRequest& request) -> std::vector<std::string> {
+        if (!request.has_submit()) return {};
+        proto::ApiReply reply = FakeController::ReplyTo(request);
+        *reply.mutable_job() = Job(proto::RUNNING, 1);
+        return {FakeController::Serialize(reply)};
+      });
+  const Ran ran = Quark(
+      absl::StrCat("submit count 1e5 --wait --controller ", fake.endpoint()),
+      "timeout --preserve-status -s INT 1 ");
   EXPECT_EQ(ran.exit_code, 130);
   EXPECT_EQ(ran.out, "");
-  EXPECT_EQ(ran.err,
-            "quark: interrupted; job 7 goes on: `quark job 7 --wait` follows it, "
-            "`quark cancel 7` stops it\n");
+  EXPECT_EQ(
+      ran.err,
+      "quark: interrupted; job 7 goes on: `quark job 7 --wait` follows it, "
+      "`quark cancel 7` stops it\n");
 }
 
 TEST(QuarkTest, AnErrorUnderJsonIsAJsonDocumentOnStdoutToo) {
   FakeController fake(Answer);
-  const Ran ran = Quark(absl::StrCat("job 9 --json --controller=", fake.endpoint()));
+  const Ran ran =
+      Quark(absl::StrCat("job 9 --json --controller=", fake.endpoint()));
   EXPECT_EQ(ran.exit_code, 2);
-  EXPECT_EQ(ran.out, "{\"error\":{\"message\":\"no job 9\",\"exit_code\":2}}\n");
+  EXPECT_EQ(ran.out,
+            "{\"error\":{\"message\":\"no job 9\",\"exit_code\":2}}\n");
   EXPECT_EQ(ran.err, "quark: no job 9\n");
 }
 

@@ -81,11 +81,13 @@ TEST(RunTest, KeygenMakesTheFolderAndItsErrorsExit2) {
   const std::string dir = testing::TempDir() + "run_test_keygen_" +
                           std::to_string(::getpid()) + "/quark";
   ScriptedApi api;
-  const Outcome made = RunCommand(Parse("keygen ctl --dir " + dir), api, RunOptions());
+  const Outcome made =
+      RunCommand(Parse("keygen ctl --dir " + dir), api, RunOptions());
   ASSERT_TRUE(made.status.ok()) << made.status;
   EXPECT_EQ(made.out.rfind("wrote " + dir + "/ctl.key", 0), 0u) << made.out;
   // Again: the pair exists. A local problem, not an unreachable controller.
-  const Outcome again = RunCommand(Parse("keygen ctl --dir " + dir), api, RunOptions());
+  const Outcome again =
+      RunCommand(Parse("keygen ctl --dir " + dir), api, RunOptions());
   EXPECT_EQ(ExitCode(again.status), 2);
   EXPECT_NE(again.status.message().find("exists"), absl::string_view::npos)
       << again.status;
@@ -102,7 +104,8 @@ TEST(RunTest, JobsTakesALimitAndStates) {
   }
   auto ids = [](const std::string& table) {
     std::vector<std::string> out;
-    for (absl::string_view line : absl::StrSplit(table, '\n', absl::SkipEmpty())) {
+    for (absl::string_view line :
+         absl::StrSplit(table, '\n', absl::SkipEmpty())) {
       out.emplace_back(line.substr(0, line.find(' ')));
     }
     return out;
@@ -116,9 +119,9 @@ TEST(RunTest, JobsTakesALimitAndStates) {
     return RunCommand(Parse(line), api, options);
   };
   EXPECT_EQ(ids(run("jobs", false).out), (V{"ID", "1", "2", "3", "4"}));
-  EXPECT_EQ(ids(run("jobs --limit 2", false).out),
-            (V{"ID", "3", "4", "(2"}));
-  EXPECT_EQ(run("jobs --limit 3", false).out.substr(run("jobs --limit 3", false).out.rfind('(')),
+  EXPECT_EQ(ids(run("jobs --limit 2", false).out), (V{"ID", "3", "4", "(2"}));
+  EXPECT_EQ(run("jobs --limit 3", false)
+                .out.substr(run("jobs --limit 3", false).out.rfind('(')),
             "(1 older job not shown: --limit 0 shows all)\n");
   EXPECT_EQ(ids(run("jobs --state done", false).out), (V{"ID", "2", "4"}));
   EXPECT_EQ(ids(run("jobs --state=failed,done --limit=1", false).out),
@@ -171,7 +174,8 @@ TEST(RunTest, AWaitCutShortSaysTheJobGoesOnAndHowToFollowIt) {
   ScriptedApi interrupted;
   interrupted.ThenJob(Job(proto::RUNNING, 1));
   interrupted.Then(absl::CancelledError("interrupted"));  // Ctrl-C
-  Outcome outcome = RunCommand(Parse("submit count 1e5 --wait"), interrupted, RunOptions());
+  Outcome outcome =
+      RunCommand(Parse("submit count 1e5 --wait"), interrupted, RunOptions());
   EXPECT_TRUE(absl::IsCancelled(outcome.status));
   EXPECT_EQ(outcome.status.message(),
             "interrupted; job 7 goes on: `quark job 7 --wait` follows it, "
@@ -182,9 +186,10 @@ TEST(RunTest, AWaitCutShortSaysTheJobGoesOnAndHowToFollowIt) {
   silent.Then(absl::DeadlineExceededError("cannot reach the controller at X"));
   outcome = RunCommand(Parse("job 7 --wait"), silent, RunOptions());
   EXPECT_EQ(ExitCode(outcome.status), 3);
-  EXPECT_EQ(outcome.status.message(),
-            "cannot reach the controller at X; job 7 goes on where the controller "
-            "keeps it: `quark job 7 --wait` follows it again once it answers");
+  EXPECT_EQ(
+      outcome.status.message(),
+      "cannot reach the controller at X; job 7 goes on where the controller "
+      "keeps it: `quark job 7 --wait` follows it again once it answers");
 }
 
 TEST(RunTest, WaitOnAFailedJobExits1WithItsError) {
@@ -214,8 +219,10 @@ TEST(RunTest, WaitJsonOnACancelledJobPrintsTheFinalJobAndExits1) {
   cancelled.mutable_partial()->set_count(4203);
   cancelled.mutable_partial_range()->set_hi(40000);
   partly.ThenJob(cancelled);
-  EXPECT_EQ(RunCommand(Parse("job 7 --wait"), partly, RunOptions()).status.message(),
-            "job 7 was cancelled; 4203 for 0..40000 (partial: the first 40.0% of the range)");
+  EXPECT_EQ(
+      RunCommand(Parse("job 7 --wait"), partly, RunOptions()).status.message(),
+      "job 7 was cancelled; 4203 for 0..40000 (partial: the first 40.0% of the "
+      "range)");
   EXPECT_EQ(ExitCode(outcome.status), 1);
   EXPECT_EQ(api.requests.size(), 1u) << "an ended job is not watched";
 }
@@ -278,8 +285,8 @@ TEST(RunTest, ShortRepliesAndJson) {
   EXPECT_NE(json.find("\"state\":\"DRAINING\""), std::string::npos) << json;
   EXPECT_EQ(
       RunCommand(Parse("nodes"), api, RunOptions()).out.find("(no nodes)"),
-      std::string(
-          "NAME  STATE  CORES  THREADS  LEASES  SIEVE  TASKS  RATE  LAST_HEARD  KEY\n")
+      std::string("NAME  STATE  CORES  THREADS  LEASES  SIEVE  TASKS  RATE  "
+                  "LAST_HEARD  KEY\n")
           .size());
 }
 
@@ -403,8 +410,9 @@ TEST(RunTest, TokenListJson) {
   api.Then(list);
   EXPECT_EQ(RunCommand(Parse("token list --json"), api, RunOptions()).out,
             "{\"tokens\":[]}\n");
-  EXPECT_EQ(RunCommand(Parse("token list"), api, RunOptions()).out,
-            "ID  CREATED  EXPIRES  USED  USES_LEFT  APPROVE  STATE\n(no tokens)\n");
+  EXPECT_EQ(
+      RunCommand(Parse("token list"), api, RunOptions()).out,
+      "ID  CREATED  EXPIRES  USED  USES_LEFT  APPROVE  STATE\n(no tokens)\n");
 }
 
 TEST(RunTest, PendingApproveAndReject) {
@@ -513,17 +521,24 @@ TEST(RunTest, HelpNeedsNoController) {
 
 TEST(RunTest, ACommandsHelpIsItsOwnWithTheGlobalOptionsInBrief) {
   ScriptedApi api;
-  const std::string submit = RunCommand(Parse("submit --help"), api, RunOptions()).out;
+  const std::string submit =
+      RunCommand(Parse("submit --help"), api, RunOptions()).out;
   // Named once, explained in `quark --help` only.
-  EXPECT_NE(submit.find("Global options (`quark --help` explains them): --controller EP"),
-            std::string::npos) << submit;
+  EXPECT_NE(
+      submit.find(
+          "Global options (`quark --help` explains them): --controller EP"),
+      std::string::npos)
+      << submit;
   EXPECT_EQ(submit.find("$QUARK_CONTROLLER"), std::string::npos) << submit;
-  EXPECT_NE(RunCommand(Parse("--help"), api, RunOptions()).out.find("$QUARK_CONTROLLER"),
+  EXPECT_NE(RunCommand(Parse("--help"), api, RunOptions())
+                .out.find("$QUARK_CONTROLLER"),
             std::string::npos);
   // keygen talks to no controller: no controller options at all.
-  const std::string keygen = RunCommand(Parse("keygen --help"), api, RunOptions()).out;
+  const std::string keygen =
+      RunCommand(Parse("keygen --help"), api, RunOptions()).out;
   EXPECT_EQ(keygen.find("--controller"), std::string::npos) << keygen;
-  EXPECT_NE(keygen.find("Exit codes: 0 the pair was written; 2"), std::string::npos);
+  EXPECT_NE(keygen.find("Exit codes: 0 the pair was written; 2"),
+            std::string::npos);
 }
 
 // ------------------------------------------------- long jobs and --yes
@@ -586,9 +601,11 @@ TEST(RunTest, LongJobOffATerminalIsSubmittedWithTheEstimate) {
   ScriptedApi api;
   api.Then(NodesWithSpeed(0, 1));  // not measured yet: assumed slow
   api.ThenJob(Job(proto::QUEUED, 1));
-  const Outcome out = RunCommand(Parse("submit count 1e18 1e18+1e15"), api, RunOptions());
+  const Outcome out =
+      RunCommand(Parse("submit count 1e18 1e18+1e15"), api, RunOptions());
   EXPECT_TRUE(out.status.ok()) << out.status;
-  EXPECT_NE(out.err.find("note: job 7: this job would take about"), std::string::npos)
+  EXPECT_NE(out.err.find("note: job 7: this job would take about"),
+            std::string::npos)
       << out.err;
   EXPECT_NE(out.err.find("assumed"), std::string::npos) << out.err;
   EXPECT_EQ(out.out, "job 7\n");
@@ -609,7 +626,8 @@ TEST(RunTest, TheEstimateIsToldBeforeALongWait) {
       RunCommand(Parse("submit count 1e18 1e18+1e15 --wait"), api, options);
   EXPECT_TRUE(out.status.ok()) << out.status;
   ASSERT_EQ(notes.size(), 1u);
-  EXPECT_NE(notes[0].find("note: job 7: this job would take about"), std::string::npos);
+  EXPECT_NE(notes[0].find("note: job 7: this job would take about"),
+            std::string::npos);
   EXPECT_EQ(out.err.find("note:"), std::string::npos) << out.err;
 }
 
@@ -621,7 +639,8 @@ TEST(RunTest, YesSkipsTheQuestion) {
     ADD_FAILURE() << "asked despite --yes";
     return false;
   };
-  const Outcome out = RunCommand(Parse("submit count 2^64-1 --yes"), api, options);
+  const Outcome out =
+      RunCommand(Parse("submit count 2^64-1 --yes"), api, options);
   EXPECT_TRUE(out.status.ok()) << out.status;
   ASSERT_EQ(api.requests.size(), 1u);
   EXPECT_TRUE(api.requests[0].has_submit());

@@ -11,7 +11,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-ABSL_FLAG(std::string, cl_endpoint, "tcp://127.0.0.1:7700", "Where to connect.");
+ABSL_FLAG(std::string, cl_endpoint, "tcp://127.0.0.1:7700",
+          "Where to connect.");
 ABSL_FLAG(int, cl_threads, 0, "Threads to sieve with.");
 ABSL_FLAG(bool, cl_verbose, false, "Say more.");
 ABSL_FLAG(absl::Duration, cl_timeout, absl::Seconds(30), "How long to wait.");
@@ -43,7 +44,8 @@ std::string Drain(std::FILE* f) {
   std::string text;
   char buffer[4096];
   size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0)
+    text.append(buffer, n);
   std::fclose(f);
   return text;
 }
@@ -57,8 +59,8 @@ class CommandLineTest : public testing::Test {
     std::FILE* out = std::tmpfile();
     std::FILE* err = std::tmpfile();
     Parsed run;
-    run.parsed = ParseCommandLine(static_cast<int>(argv.size()), argv.data(), Spec(),
-                                  out, err);
+    run.parsed = ParseCommandLine(static_cast<int>(argv.size()), argv.data(),
+                                  Spec(), out, err);
     run.out = Drain(out);
     run.err = Drain(err);
     return run;
@@ -68,16 +70,19 @@ class CommandLineTest : public testing::Test {
 };
 
 TEST_F(CommandLineTest, SetsFlagsInEveryFormAndKeepsArguments) {
-  const Parsed run = Parse({"--cl_threads=4", "-cl_endpoint", "tcp://x:1", "join", "--cl_verbose",
-                         "--cl_timeout=5m", "--", "--cl_threads=9"});
+  const Parsed run =
+      Parse({"--cl_threads=4", "-cl_endpoint", "tcp://x:1", "join",
+             "--cl_verbose", "--cl_timeout=5m", "--", "--cl_threads=9"});
   EXPECT_FALSE(run.parsed.exit.has_value()) << run.err;
   EXPECT_EQ(absl::GetFlag(FLAGS_cl_threads), 4);
   EXPECT_EQ(absl::GetFlag(FLAGS_cl_endpoint), "tcp://x:1");
   EXPECT_TRUE(absl::GetFlag(FLAGS_cl_verbose));
   EXPECT_EQ(absl::GetFlag(FLAGS_cl_timeout), absl::Minutes(5));
-  EXPECT_EQ(run.parsed.args, (std::vector<std::string>{"join", "--cl_threads=9"}));
+  EXPECT_EQ(run.parsed.args,
+            (std::vector<std::string>{"join", "--cl_threads=9"}));
   EXPECT_EQ(run.parsed.given,
-            (std::set<std::string>{"cl_threads", "cl_endpoint", "cl_verbose", "cl_timeout"}));
+            (std::set<std::string>{"cl_threads", "cl_endpoint", "cl_verbose",
+                                   "cl_timeout"}));
 }
 
 TEST_F(CommandLineTest, NoPrefixClearsABool) {
@@ -110,7 +115,10 @@ TEST_F(CommandLineTest, HelpListsTheGroupsWithDefaultsAndExitsZero) {
     ASSERT_NE(other, std::string::npos) << help;
     EXPECT_LT(connecting, sieving);
     EXPECT_LT(sieving, other);
-    EXPECT_LT(connecting, help.find("  --cl_endpoint=tcp://127.0.0.1:7700\n      Where to connect."));
+    EXPECT_LT(
+        connecting,
+        help.find(
+            "  --cl_endpoint=tcp://127.0.0.1:7700\n      Where to connect."));
     EXPECT_THAT(help, HasSubstr("  --cl_timeout=30s\n"));
     // The default, not the value this command line set.
     EXPECT_THAT(help, HasSubstr("  --cl_threads=0\n"));
@@ -148,19 +156,31 @@ TEST_P(BadFlagTest, IsOneLineAndExitTwo) {
 INSTANTIATE_TEST_SUITE_P(
     Table, BadFlagTest,
     testing::Values(
-        BadCase{"Unknown", {"--bogus", "--cl_endpoint=x"}, "unknown flag --bogus"},
-        BadCase{"AbslsOwn", {"--flagfile=/etc/passwd"}, "unknown flag --flagfile"},
-        BadCase{"NotANumber", {"--cl_threads=abc", "--cl_endpoint=x"},
+        BadCase{
+            "Unknown", {"--bogus", "--cl_endpoint=x"}, "unknown flag --bogus"},
+        BadCase{
+            "AbslsOwn", {"--flagfile=/etc/passwd"}, "unknown flag --flagfile"},
+        BadCase{"NotANumber",
+                {"--cl_threads=abc", "--cl_endpoint=x"},
                 "bad value 'abc' for --cl_threads: expected a whole number"},
-        BadCase{"NotABool", {"--cl_verbose=maybe"},
+        BadCase{"NotABool",
+                {"--cl_verbose=maybe"},
                 "bad value 'maybe' for --cl_verbose: expected true or false"},
-        BadCase{"NotADuration", {"--cl_timeout=soon"},
-                "bad value 'soon' for --cl_timeout: expected a duration such as 30s, "
+        BadCase{"NotADuration",
+                {"--cl_timeout=soon"},
+                "bad value 'soon' for --cl_timeout: expected a duration such "
+                "as 30s, "
                 "500ms, 2m or 1h30m, or a number of seconds"},
         BadCase{"NoValue", {"--cl_threads"}, "--cl_threads needs a value"},
-        BadCase{"NegatedWithValue", {"--nocl_verbose=true"}, "--nocl_verbose takes no value"},
-        BadCase{"NegatedNotABool", {"--nocl_threads"}, "unknown flag --nocl_threads"}),
-    [](const testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+        BadCase{"NegatedWithValue",
+                {"--nocl_verbose=true"},
+                "--nocl_verbose takes no value"},
+        BadCase{"NegatedNotABool",
+                {"--nocl_threads"},
+                "unknown flag --nocl_threads"}),
+    [](const testing::TestParamInfo<BadCase>& info) {
+      return info.param.name;
+    });
 
 }  // namespace
 }  // namespace quark

@@ -157,17 +157,19 @@ TEST_F(ApplyConfigTest, CommandLineWins) {
 TEST_F(ApplyConfigTest, OutOfRangeValueNamesItsLine) {
   // The value parses; the binary's own check refuses it later, naming the
   // flag. The error then points at the file and line too.
-  ASSERT_TRUE(Apply("test_endpoint = tcp://h:1\n\ntest_timeout = 5h\n", {}).ok());
+  ASSERT_TRUE(
+      Apply("test_endpoint = tcp://h:1\n\ntest_timeout = 5h\n", {}).ok());
   EXPECT_EQ(ConfigOrigin("test_timeout"), "t.conf:3");
-  EXPECT_EQ(WithConfigOrigin(absl::InvalidArgumentError(
-                                 "--test_timeout must be in [0, 1h]"))
+  EXPECT_EQ(WithConfigOrigin(
+                absl::InvalidArgumentError("--test_timeout must be in [0, 1h]"))
                 .message(),
             "t.conf:3: --test_timeout must be in [0, 1h]");
   EXPECT_EQ(WithConfigOrigin(absl::InvalidArgumentError("--nonesuch is bad"))
                 .message(),
             "--nonesuch is bad");
-  EXPECT_EQ(WithConfigOrigin(absl::InvalidArgumentError("cannot read x")).message(),
-            "cannot read x");
+  EXPECT_EQ(
+      WithConfigOrigin(absl::InvalidArgumentError("cannot read x")).message(),
+      "cannot read x");
 }
 
 TEST_F(ApplyConfigTest, CommandLineDoesNotExcuseAnUnknownKey) {
@@ -202,9 +204,10 @@ INSTANTIATE_TEST_SUITE_P(
                        "t.conf:1: unknown setting 'help'"},
         ApplyErrorCase{"Config", "\nconfig = /etc/other.conf",
                        "t.conf:2: 'config' cannot be set in a config file"},
-        ApplyErrorCase{"BadInt", "\n\ntest_threads = four",
-                       "t.conf:3: bad value for 'test_threads': expected a whole "
-                       "number"},
+        ApplyErrorCase{
+            "BadInt", "\n\ntest_threads = four",
+            "t.conf:3: bad value for 'test_threads': expected a whole "
+            "number"},
         ApplyErrorCase{"EmptyInt", "test_threads =",
                        "t.conf:1: bad value for 'test_threads': "},
         ApplyErrorCase{"BadBool", "test_verbose = maybe",

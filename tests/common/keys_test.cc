@@ -32,7 +32,8 @@ class KeysTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   std::string Write(const std::string& name, const std::string& text,
-                    fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
+                    fs::perms perms = fs::perms::owner_read |
+                                      fs::perms::owner_write) {
     const fs::path path = dir_ / name;
     std::ofstream(path) << text;
     fs::permissions(path, perms);
@@ -52,14 +53,17 @@ TEST_F(KeysTest, KeygenWritesAPairThatReadsBack) {
   ASSERT_EQ(::stat((dir_ / "pi-1.pub").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0644u);
 
-  absl::StatusOr<KeyPair> pair = ReadSecretKeyFile((dir_ / "pi-1.key").string());
+  absl::StatusOr<KeyPair> pair =
+      ReadSecretKeyFile((dir_ / "pi-1.key").string());
   ASSERT_TRUE(pair.ok()) << pair.status();
   EXPECT_EQ(pair->public_key, *pub);
-  absl::StatusOr<std::string> read_pub = ReadPublicKeyFile((dir_ / "pi-1.pub").string());
+  absl::StatusOr<std::string> read_pub =
+      ReadPublicKeyFile((dir_ / "pi-1.pub").string());
   ASSERT_TRUE(read_pub.ok()) << read_pub.status();
   EXPECT_EQ(*read_pub, *pub);
   // The .pub file is an allowlist line as it stands.
-  absl::StatusOr<Allowlist> list = Allowlist::Load((dir_ / "pi-1.pub").string());
+  absl::StatusOr<Allowlist> list =
+      Allowlist::Load((dir_ / "pi-1.pub").string());
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_NE(list->NameOf(*pub), nullptr);
   EXPECT_EQ(*list->NameOf(*pub), "pi-1");
@@ -99,7 +103,8 @@ TEST_F(KeysTest, KeygenMakesAMissingFolderForItsOwnerOnly) {
 
 TEST_F(KeysTest, SecretKeyReadableByOthersIsRefused) {
   ASSERT_TRUE(WriteKeyPair(dir_.string(), "n").ok());
-  fs::permissions(dir_ / "n.key", fs::perms::others_read, fs::perm_options::add);
+  fs::permissions(dir_ / "n.key", fs::perms::others_read,
+                  fs::perm_options::add);
   absl::StatusOr<KeyPair> pair = ReadSecretKeyFile((dir_ / "n.key").string());
   EXPECT_EQ(pair.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_NE(pair.status().message().find("chmod 600"), std::string::npos);
@@ -112,7 +117,8 @@ TEST_F(KeysTest, HashInsideAKeyIsNotAComment) {
     pair = *GenerateKeyPair();
   } while (pair.public_key.find('#') == std::string::npos);
   const std::string path =
-      Write("list", "# comment\n  # indented comment\nnode " + pair.public_key + "\n");
+      Write("list",
+            "# comment\n  # indented comment\nnode " + pair.public_key + "\n");
   absl::StatusOr<Allowlist> list = Allowlist::Load(path);
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_NE(list->NameOf(pair.public_key), nullptr);
@@ -128,7 +134,8 @@ TEST_F(KeysTest, AllowlistErrorsNameTheLine) {
       {"w1 " + a + "\nw2 short\n", "list:2: not a CURVE key"},
       {"\n" + a + "\n", "list:2: expected 'NAME KEY'"},
       {"w1 " + a + "\nw1 " + b + "\n", "list:2: 'w1' is listed on line 1"},
-      {"w1 " + a + "\nw2 " + a + "\n", "list:2: this key is listed already, as 'w1'"},
+      {"w1 " + a + "\nw2 " + a + "\n",
+       "list:2: this key is listed already, as 'w1'"},
       {"w/1 " + a + "\n", "list:1: name must be"},
       {"w1 " + a + " extra\n", "list:1: expected 'NAME KEY' or 'KEY'"},
       {"w1 " + a.substr(0, 39) + "\x01\n", "list:1: not a CURVE key"},
@@ -150,14 +157,16 @@ TEST_F(KeysTest, PublicKeyFileNeedsExactlyOneKey) {
   const std::string b = GenerateKeyPair()->public_key;
   EXPECT_TRUE(ReadPublicKeyFile(Write("one", a + "\n")).ok());
   EXPECT_FALSE(ReadPublicKeyFile(Write("none", "# nothing\n")).ok());
-  EXPECT_FALSE(ReadPublicKeyFile(Write("two", "x " + a + "\ny " + b + "\n")).ok());
+  EXPECT_FALSE(
+      ReadPublicKeyFile(Write("two", "x " + a + "\ny " + b + "\n")).ok());
 }
 
 TEST_F(KeysTest, CredentialsDirectoryForBareNames) {
   ::setenv("CREDENTIALS_DIRECTORY", "/run/credentials/quark-worker.service", 1);
   EXPECT_EQ(ResolveCredentialPath("worker.key"),
             "/run/credentials/quark-worker.service/worker.key");
-  EXPECT_EQ(ResolveCredentialPath("/etc/quark/worker.key"), "/etc/quark/worker.key");
+  EXPECT_EQ(ResolveCredentialPath("/etc/quark/worker.key"),
+            "/etc/quark/worker.key");
   EXPECT_EQ(ResolveCredentialPath("./worker.key"), "./worker.key");
   ::unsetenv("CREDENTIALS_DIRECTORY");
   EXPECT_EQ(ResolveCredentialPath("worker.key"), "/etc/quark/worker.key");
@@ -173,27 +182,33 @@ TEST_F(KeysTest, ABareNameInTheWorkingDirectoryIsWhatWasMeant) {
   const absl::StatusOr<KeyPair> missing = ReadCredentialKeyFile("w2.key");
   fs::current_path(before);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(missing.status().message(),
-            "cannot read /etc/quark/w2.key: No such file or directory (a key named "
-            "without '/' is looked for in the working directory, then in /etc/quark; "
-            "give ./w2.key or a full path for another)");
+  EXPECT_EQ(
+      missing.status().message(),
+      "cannot read /etc/quark/w2.key: No such file or directory (a key named "
+      "without '/' is looked for in the working directory, then in /etc/quark; "
+      "give ./w2.key or a full path for another)");
 }
 
 TEST_F(KeysTest, EachKindOfKeyFileIsToldFromTheOther) {
   ASSERT_TRUE(WriteKeyPair(dir_.string(), "w1").ok());
   const std::string pub = (dir_ / "w1.pub").string();
   const std::string key = (dir_ / "w1.key").string();
-  // A public key given as the secret one: said so, not "chmod 600" (it is 0644).
+  // A public key given as the secret one: said so, not "chmod 600" (it is
+  // 0644).
   const absl::StatusOr<KeyPair> as_secret = ReadSecretKeyFile(pub);
   EXPECT_EQ(as_secret.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(as_secret.status().message(),
-            pub + " is a public key; a secret key is wanted here (the NAME.key that "
-                  "`quark keygen NAME` wrote beside it)");
+  EXPECT_EQ(
+      as_secret.status().message(),
+      pub +
+          " is a public key; a secret key is wanted here (the NAME.key that "
+          "`quark keygen NAME` wrote beside it)");
   const absl::StatusOr<std::string> as_public = ReadPublicKeyFile(key);
   EXPECT_EQ(as_public.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(as_public.status().message(),
-            key + " is a secret key; a public key is wanted here (NAME.pub). A secret "
-                  "key should not leave its machine: copy the .pub");
+  EXPECT_EQ(
+      as_public.status().message(),
+      key +
+          " is a secret key; a public key is wanted here (NAME.pub). A secret "
+          "key should not leave its machine: copy the .pub");
   // Without keygen's first line the name's ending tells.
   const std::string a = GenerateKeyPair()->public_key;
   EXPECT_FALSE(ReadPublicKeyFile(Write("plain.key", "n " + a + "\n")).ok());
@@ -222,7 +237,8 @@ TEST(CurveTest, NoZapHandlerRefusesEveryone) {
   const KeyPair server = *GenerateKeyPair();
   const KeyPair client = *GenerateKeyPair();
   zmq::socket_t pull(context, zmq::socket_type::pull);
-  ASSERT_TRUE(ConfigureCurveServer(pull, server.secret_key, "quark-workers").ok());
+  ASSERT_TRUE(
+      ConfigureCurveServer(pull, server.secret_key, "quark-workers").ok());
   pull.set(zmq::sockopt::linger, 0);
   pull.bind("tcp://127.0.0.1:*");
   const std::string endpoint = pull.get(zmq::sockopt::last_endpoint);

@@ -1,7 +1,6 @@
 #include "common/kinds.h"
 
 #include <primesieve.hpp>
-
 #include <set>
 #include <string>
 
@@ -22,7 +21,8 @@ TEST(KindsTest, EveryKindOfTheProtocolHasOneEntry) {
       EXPECT_EQ(spec, nullptr);
       continue;
     }
-    ASSERT_NE(spec, nullptr) << kinds->value(i)->name() << " has no entry in common/kinds.cc";
+    ASSERT_NE(spec, nullptr)
+        << kinds->value(i)->name() << " has no entry in common/kinds.cc";
     EXPECT_EQ(spec->kind, kind);
     EXPECT_EQ(absl::AsciiStrToLower(kinds->value(i)->name()), spec->name);
     EXPECT_NE(std::string(spec->help), "");
@@ -46,8 +46,8 @@ TEST(KindsTest, ATaskCarriesOnlyTheFieldsOfItsKind) {
   const proto::Partial whole = testutil::ReferencePartial(0, 100000);
   const proto::Partial count = KeepKindFields(*FindKind(proto::COUNT), whole);
   EXPECT_EQ(count.count(), 9592u);
-  EXPECT_EQ(count.first_prime() + count.last_prime() + count.twins() + count.sum_lo() +
-                count.max_gap(),
+  EXPECT_EQ(count.first_prime() + count.last_prime() + count.twins() +
+                count.sum_lo() + count.max_gap(),
             0u);
   const proto::Partial twins = KeepKindFields(*FindKind(proto::TWINS), whole);
   EXPECT_EQ(twins.twins(), primesieve::count_twins(0, 100000));
@@ -68,7 +68,9 @@ TEST(KindsTest, TheAnswerAsTextAndJson) {
   const std::pair<proto::Kind, std::pair<const char*, const char*>> want[] = {
       {proto::COUNT, {"9592", R"({"count":"9592"})"}},
       {proto::TWINS, {"1224", R"({"twins":"1224"})"}},
-      {proto::GAPS, {"max_gap=72 start=31397", R"({"max_gap":"72","max_gap_start":"31397"})"}},
+      {proto::GAPS,
+       {"max_gap=72 start=31397",
+        R"({"max_gap":"72","max_gap_start":"31397"})"}},
       {proto::SUM, {"454396537", R"({"sum":"454396537"})"}},
   };
   for (const auto& [kind, texts] : want) {

@@ -120,7 +120,8 @@ TEST(SizeTest, ParsesSizes) {
   EXPECT_EQ(*ParseSize("1.5G"), 1536 * (uint64_t{1} << 20));
   EXPECT_EQ(*ParseSize("1048576"), (uint64_t{1} << 20));
   EXPECT_EQ(*ParseSize("64K"), 64 * 1024u);
-  for (const char* bad : {"", "G", "-1G", "abc", "1.5.5G", "1X", "0", "1e30G"}) {
+  for (const char* bad :
+       {"", "G", "-1G", "abc", "1.5.5G", "1X", "0", "1e30G"}) {
     auto got = ParseSize(bad);
     EXPECT_FALSE(got.ok()) << bad;
     if (!got.ok() && std::string(bad) != "0") {

@@ -1,12 +1,10 @@
 #include "common/partial.h"
 
-#include "common/kinds.h"
-
-#include <primesieve.hpp>
-
 #include <cstdint>
+#include <primesieve.hpp>
 #include <vector>
 
+#include "common/kinds.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/reference_partial.h"
 
@@ -47,15 +45,15 @@ TEST_P(MergeTest, MergeOfSplitEqualsWhole) {
 
 INSTANTIATE_TEST_SUITE_P(
     Boundaries, MergeTest,
-    testing::Values(
-        SplitCase{0, 4, 100},            // twin (3, 5) straddles
-        SplitCase{0, 5, 100},            // twin (5, 7) straddles
-        SplitCase{0, 100, 1000},
-        SplitCase{0, 1, 2},              // left has no prime
-        SplitCase{24, 28, 29},           // left has no prime, right one
-        SplitCase{90, 96, 100},          // both sides without prime
-        SplitCase{492100, 492150, 492300},  // the gap of 114 straddles
-        SplitCase{1000000, 1234567, 2000000}));
+    testing::Values(SplitCase{0, 4, 100},  // twin (3, 5) straddles
+                    SplitCase{0, 5, 100},  // twin (5, 7) straddles
+                    SplitCase{0, 100, 1000},
+                    SplitCase{0, 1, 2},      // left has no prime
+                    SplitCase{24, 28, 29},   // left has no prime, right one
+                    SplitCase{90, 96, 100},  // both sides without prime
+                    SplitCase{492100, 492150,
+                              492300},  // the gap of 114 straddles
+                    SplitCase{1000000, 1234567, 2000000}));
 
 TEST(PartialTest, TieOfGapsKeepsLeftmost) {
   // Gaps of 4 after 7 (7 -> 11) and after 13 (13 -> 17): keep 7.

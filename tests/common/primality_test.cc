@@ -1,9 +1,8 @@
 #include "common/primality.h"
 
-#include <primesieve.hpp>
-
 #include <cstdint>
 #include <limits>
+#include <primesieve.hpp>
 #include <random>
 #include <vector>
 
@@ -64,8 +63,7 @@ INSTANTIATE_TEST_SUITE_P(
     Heights, PrimalityWindowTest,
     testing::Values(Window{"Zero", 0, 300000},
                     Window{"OneE12", 1000000000000, 1000000200000},
-                    Window{"OneE18", 1000000000000000000,
-                           1000000000000100000},
+                    Window{"OneE18", 1000000000000000000, 1000000000000100000},
                     Window{"TopOf64Bits", kMax - 100000, kMax}),
     [](const testing::TestParamInfo<Window>& info) { return info.param.name; });
 
@@ -75,9 +73,15 @@ INSTANTIATE_TEST_SUITE_P(
 // with no small one).
 TEST(PrimalityTest, HardCompositesAreComposite) {
   for (uint64_t n : {
-           uint64_t{2047}, uint64_t{3277}, uint64_t{4033}, uint64_t{4681},
-           uint64_t{561}, uint64_t{41041}, uint64_t{825265},
-           uint64_t{321197185}, uint64_t{3215031751},
+           uint64_t{2047},
+           uint64_t{3277},
+           uint64_t{4033},
+           uint64_t{4681},
+           uint64_t{561},
+           uint64_t{41041},
+           uint64_t{825265},
+           uint64_t{321197185},
+           uint64_t{3215031751},
            uint64_t{3825123056546413051},  // spsp to bases 2..23
            uint64_t{4294967291} * 4294967279,
            uint64_t{4294967291} * 4294967291,
@@ -99,7 +103,7 @@ TEST(PrimalityTest, SmallAndEdgeNumbers) {
   EXPECT_TRUE(IsPrime(47));
   EXPECT_TRUE(IsPrime(53));
   EXPECT_FALSE(IsPrime(53 * 53));
-  EXPECT_TRUE(IsPrime(4294967291));            // largest below 2^32
+  EXPECT_TRUE(IsPrime(4294967291));             // largest below 2^32
   EXPECT_TRUE(IsPrime(18446744073709551557u));  // largest below 2^64
 }
 

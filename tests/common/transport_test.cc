@@ -68,7 +68,8 @@ TEST(TransportTest, ConnectEndpointTakesWhatOperatorsType) {
     ASSERT_FALSE(got.ok()) << text;
     EXPECT_EQ(got.status().message(),
               std::string("endpoint '") + text + "': " + why +
-                  "; expected HOST, HOST:PORT or tcp://HOST:PORT (such as 10.0.0.1:7700)")
+                  "; expected HOST, HOST:PORT or tcp://HOST:PORT (such as "
+                  "10.0.0.1:7700)")
         << text;
   }
 }

@@ -11,7 +11,8 @@ class ApiTest : public testing::Test {
   ApiTest() : scheduler_(SchedulerOptions()), api_(&scheduler_, ApiOptions()) {}
 
   std::optional<proto::ApiReply> Call(proto::ApiRequest request) {
-    if (request.protocol_version() == 0) request.set_protocol_version(kProtocolVersion);
+    if (request.protocol_version() == 0)
+      request.set_protocol_version(kProtocolVersion);
     request.set_request_id(++id_);
     std::vector<Outbound> control;
     return api_.Handle("cli", request, now_, &control);
@@ -37,7 +38,8 @@ TEST_F(ApiTest, RefusesOtherProtocolVersion) {
   auto reply = Call(r);
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->error().code(), proto::ApiError::VERSION_MISMATCH);
-  EXPECT_NE(reply->error().message().find("protocol version"), std::string::npos);
+  EXPECT_NE(reply->error().message().find("protocol version"),
+            std::string::npos);
   EXPECT_EQ(reply->protocol_version(), kProtocolVersion);
 }
 

@@ -1,8 +1,6 @@
 // The controller's ZAP handler and its exposure rules (controller/auth.h,
 // controller/server.h).
 #include "controller/auth.h"
-#include "controller/enrollment.h"
-#include "common/token.h"
 
 #include <unistd.h>
 
@@ -14,7 +12,9 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "common/token.h"
 #include "common/transport.h"
+#include "controller/enrollment.h"
 #include "controller/server.h"
 #include "gtest/gtest.h"
 
@@ -35,7 +35,8 @@ class AuthTest : public ::testing::Test {
     stranger_ = *GenerateKeyPair();
     operator_ = *GenerateKeyPair();
     options_.workers_path = Write("workers", "w1 " + worker_.public_key + "\n");
-    options_.operators_path = Write("operators", "ann " + operator_.public_key + "\n");
+    options_.operators_path =
+        Write("operators", "ann " + operator_.public_key + "\n");
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -63,11 +64,15 @@ TEST_F(AuthTest, DecidesByDomainAndKey) {
   ZapVerdict v = (*auth)->Decide(Request(kWorkerDomain, worker_.public_key));
   EXPECT_TRUE(v.allowed);
   EXPECT_EQ(v.user_id, worker_.public_key);
-  EXPECT_FALSE((*auth)->Decide(Request(kWorkerDomain, stranger_.public_key)).allowed);
+  EXPECT_FALSE(
+      (*auth)->Decide(Request(kWorkerDomain, stranger_.public_key)).allowed);
   // A worker key is no operator key, and the other way round.
-  EXPECT_FALSE((*auth)->Decide(Request(kOperatorDomain, worker_.public_key)).allowed);
-  EXPECT_FALSE((*auth)->Decide(Request(kWorkerDomain, operator_.public_key)).allowed);
-  EXPECT_TRUE((*auth)->Decide(Request(kOperatorDomain, operator_.public_key)).allowed);
+  EXPECT_FALSE(
+      (*auth)->Decide(Request(kOperatorDomain, worker_.public_key)).allowed);
+  EXPECT_FALSE(
+      (*auth)->Decide(Request(kWorkerDomain, operator_.public_key)).allowed);
+  EXPECT_TRUE(
+      (*auth)->Decide(Request(kOperatorDomain, operator_.public_key)).allowed);
   EXPECT_FALSE((*auth)->Decide(Request("other", worker_.public_key)).allowed);
 }
 
@@ -121,8 +126,8 @@ TEST_F(AuthTest, EnrolledKeysAndTheEnrollDomain) {
   Enrollment enrollment(eo);
   (*auth)->SetEnrolled(&enrollment);
   const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
-  const JoinToken token =
-      *ParseJoinToken(enrollment.CreateToken(proto::CreateToken(), now)->token());
+  const JoinToken token = *ParseJoinToken(
+      enrollment.CreateToken(proto::CreateToken(), now)->token());
   class NoNames : public NodeNames {
     bool Listed(const std::string&) const override { return false; }
     bool Connected(const std::string&) const override { return false; }
@@ -135,16 +140,21 @@ TEST_F(AuthTest, EnrolledKeysAndTheEnrollDomain) {
   ASSERT_EQ(enrollment.Enroll(request, stranger_.public_key, "x", now, names)
                 .reply.status(),
             proto::EnrollReply::ACCEPTED);
-  const std::string* name = (*auth)->NameOf(kWorkerDomain, stranger_.public_key);
+  const std::string* name =
+      (*auth)->NameOf(kWorkerDomain, stranger_.public_key);
   ASSERT_NE(name, nullptr);
   EXPECT_EQ(*name, "n3");
-  EXPECT_TRUE((*auth)->Decide(Request(kWorkerDomain, stranger_.public_key)).allowed);
+  EXPECT_TRUE(
+      (*auth)->Decide(Request(kWorkerDomain, stranger_.public_key)).allowed);
 
   const KeyPair anyone = *GenerateKeyPair();
-  EXPECT_TRUE((*auth)->Decide(Request(kEnrollDomain, anyone.public_key), now).allowed);
-  EXPECT_FALSE((*auth)->Decide(Request(kWorkerDomain, anyone.public_key), now).allowed);
+  EXPECT_TRUE(
+      (*auth)->Decide(Request(kEnrollDomain, anyone.public_key), now).allowed);
+  EXPECT_FALSE(
+      (*auth)->Decide(Request(kWorkerDomain, anyone.public_key), now).allowed);
 
-  Write("workers", "w1 " + worker_.public_key + "\nn3 " + operator_.public_key + "\n");
+  Write("workers",
+        "w1 " + worker_.public_key + "\nn3 " + operator_.public_key + "\n");
   ASSERT_TRUE((*auth)->Reload().ok());
   EXPECT_TRUE((*auth)->ListsWorker("n3"));
   EXPECT_EQ((*auth)->NameOf(kWorkerDomain, stranger_.public_key), nullptr);
@@ -158,14 +168,18 @@ TEST_F(AuthTest, EnrollHandshakesAreRateLimitedPerAddress) {
   const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
   int allowed = 0;
   for (int i = 0; i < 100; ++i) {
-    allowed += (*auth)->Decide(Request(kEnrollDomain, stranger_.public_key), now).allowed;
+    allowed += (*auth)
+                   ->Decide(Request(kEnrollDomain, stranger_.public_key), now)
+                   .allowed;
   }
   EXPECT_EQ(allowed, 10);
-  std::vector<std::string> elsewhere = Request(kEnrollDomain, stranger_.public_key);
+  std::vector<std::string> elsewhere =
+      Request(kEnrollDomain, stranger_.public_key);
   elsewhere[3] = "10.0.0.99";
   EXPECT_TRUE((*auth)->Decide(elsewhere, now).allowed);
-  EXPECT_TRUE((*auth)->Decide(Request(kEnrollDomain, stranger_.public_key),
-                              now + absl::Seconds(1))
+  EXPECT_TRUE((*auth)
+                  ->Decide(Request(kEnrollDomain, stranger_.public_key),
+                           now + absl::Seconds(1))
                   .allowed);
 }
 
@@ -177,13 +191,15 @@ TEST_F(AuthTest, HandlerAdmitsListedKeysOnly) {
   auto auth = Authenticator::Start(context, options_);
   ASSERT_TRUE(auth.ok()) << auth.status();
   zmq::socket_t pull(context, zmq::socket_type::pull);
-  ASSERT_TRUE(ConfigureCurveServer(pull, server.secret_key, kWorkerDomain).ok());
+  ASSERT_TRUE(
+      ConfigureCurveServer(pull, server.secret_key, kWorkerDomain).ok());
   pull.set(zmq::sockopt::linger, 0);
   pull.bind("tcp://127.0.0.1:*");
   const std::string endpoint = pull.get(zmq::sockopt::last_endpoint);
 
   auto push_from = [&](const KeyPair& own, const char* text) {
-    auto push = std::make_unique<zmq::socket_t>(context, zmq::socket_type::push);
+    auto push =
+        std::make_unique<zmq::socket_t>(context, zmq::socket_type::push);
     EXPECT_TRUE(ConfigureCurveClient(*push, server.public_key, own).ok());
     push->set(zmq::sockopt::linger, 0);
     push->connect(endpoint);

@@ -52,7 +52,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"tail", {0, 999'999'999'999, 1e12, 2}, 250'000'000'000},
         // ...and not below the minimum, 1000 x sqrt(its own top), while
         // the tail leaves the minimum to cut...
-        Case{"tailmin", {99'000'000'000'000, 99'999'999'999'999, 1e9, 2},
+        Case{"tailmin",
+             {99'000'000'000'000, 99'999'999'999'999, 1e9, 2},
              9'950'374'383},
         // ...but below it, down to 10 x sqrt(top), when less than the
         // minimum is left for each node: 1e12 numbers at 1e18 (one
@@ -82,9 +83,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(ChunkPolicyTest, MinimumFromIsTheFixedPointOfTheRootRule) {
   ChunkOptions o;
-  for (uint64_t next : {uint64_t{0}, uint64_t{1'000'000'000'000},
-                        uint64_t{99'000'000'000'000}, uint64_t{1'000'000'000'000'000'000},
-                        kMax - 5'000'000'000'000}) {
+  for (uint64_t next :
+       {uint64_t{0}, uint64_t{1'000'000'000'000}, uint64_t{99'000'000'000'000},
+        uint64_t{1'000'000'000'000'000'000}, kMax - 5'000'000'000'000}) {
     const uint64_t m = MinTaskNumbersFrom(o, next);
     const double top = static_cast<double>(next) + static_cast<double>(m - 1);
     const double rule = std::max(1e7, 1000.0 * std::sqrt(top));
@@ -101,9 +102,9 @@ TEST(ChunkPolicyTest, MinimumFromIsTheFixedPointOfTheRootRule) {
 // and previous task) to `nodes` equal nodes that sieve `rate` numbers a
 // second and pay 0.5 x sqrt(hi) numbers' time of set-up per task.
 struct TailRun {
-  double seconds = 0;       // until the last result
-  double ideal = 0;         // width / (nodes x rate)
-  double idle = 0;          // node-seconds with nothing to do before the end
+  double seconds = 0;  // until the last result
+  double ideal = 0;    // width / (nodes x rate)
+  double idle = 0;     // node-seconds with nothing to do before the end
   int tasks = 0;
 };
 
@@ -112,7 +113,7 @@ TailRun SimulateJob(const ChunkOptions& o, uint64_t lo, uint64_t width,
   struct Node {
     std::vector<uint64_t> queue;  // task sizes; the first is running
     std::vector<uint64_t> tops;
-    double busy_until = 0;        // when the running task ends
+    double busy_until = 0;  // when the running task ends
     double measured = 0;
     uint64_t last = 0;
     double free_since = 0;
@@ -148,14 +149,18 @@ TailRun SimulateJob(const ChunkOptions& o, uint64_t lo, uint64_t width,
         run.idle += now - best->free_since;
         start(*best, now);
       }
-      if (size - 1 == hi - next) cut_all = true; else next += size;
+      if (size - 1 == hi - next)
+        cut_all = true;
+      else
+        next += size;
     }
   };
   dispatch(0);
   while (true) {
     Node* done = nullptr;
     for (Node& n : ns) {
-      if (!n.queue.empty() && (done == nullptr || n.busy_until < done->busy_until)) {
+      if (!n.queue.empty() &&
+          (done == nullptr || n.busy_until < done->busy_until)) {
         done = &n;
       }
     }
@@ -165,7 +170,10 @@ TailRun SimulateJob(const ChunkOptions& o, uint64_t lo, uint64_t width,
     done->measured = rate;
     done->queue.erase(done->queue.begin());
     done->tops.erase(done->tops.begin());
-    if (!done->queue.empty()) start(*done, now); else done->free_since = now;
+    if (!done->queue.empty())
+      start(*done, now);
+    else
+      done->free_since = now;
     dispatch(now);
   }
   for (const Node& n : ns) run.idle += run.seconds - n.free_since;
@@ -182,15 +190,19 @@ TEST(ChunkPolicyTest, TailAtHeightLeavesNodesLittleIdle) {
   before.tail_sqrt_factor = before.sqrt_factor;  // the rule until 2026-12-01
   for (double rate : {3.3e9, 8e8}) {
     for (int nodes : {2, 3, 4, 8}) {
-      for (uint64_t width : {uint64_t{1'000'000'000'000}, uint64_t{4'000'000'000'000},
-                             uint64_t{20'000'000'000'000}}) {
-        const TailRun now = SimulateJob(ChunkOptions(), lo, width, nodes, rate, 2);
+      for (uint64_t width :
+           {uint64_t{1'000'000'000'000}, uint64_t{4'000'000'000'000},
+            uint64_t{20'000'000'000'000}}) {
+        const TailRun now =
+            SimulateJob(ChunkOptions(), lo, width, nodes, rate, 2);
         const TailRun old = SimulateJob(before, lo, width, nodes, rate, 2);
-        std::printf("rate %.1e nodes %d width %.0e: before %.0f s (%.2f x ideal, idle %.0f "
-                    "node-s), now %.0f s (%.2f x ideal, idle %.0f node-s, %d tasks)\n",
-                    rate, nodes, static_cast<double>(width), old.seconds,
-                    old.seconds / old.ideal, old.idle, now.seconds,
-                    now.seconds / now.ideal, now.idle, now.tasks);
+        std::printf(
+            "rate %.1e nodes %d width %.0e: before %.0f s (%.2f x ideal, idle "
+            "%.0f "
+            "node-s), now %.0f s (%.2f x ideal, idle %.0f node-s, %d tasks)\n",
+            rate, nodes, static_cast<double>(width), old.seconds,
+            old.seconds / old.ideal, old.idle, now.seconds,
+            now.seconds / now.ideal, now.idle, now.tasks);
         EXPECT_LE(now.seconds, old.seconds * 1.001) << nodes << " " << width;
         EXPECT_LE(now.seconds, 1.25 * now.ideal) << nodes << " " << width;
       }

@@ -139,7 +139,9 @@ TEST_F(EnrollmentTest, BoundsTheUsableTokens) {
   EXPECT_TRUE(absl::IsResourceExhausted(
       enrollment_->CreateToken(proto::CreateToken(), now_).status()));
   // A revoked one no longer counts.
-  ASSERT_TRUE(enrollment_->RevokeToken(enrollment_->ListTokens(now_)[0].id(), now_).ok());
+  ASSERT_TRUE(
+      enrollment_->RevokeToken(enrollment_->ListTokens(now_)[0].id(), now_)
+          .ok());
   EXPECT_TRUE(enrollment_->CreateToken(proto::CreateToken(), now_).ok());
 }
 
@@ -147,7 +149,8 @@ TEST_F(EnrollmentTest, AValidTokenLetsTheKeyIn) {
   const JoinToken token = MakeToken(0, 0, false);
   const KeyPair worker = *GenerateKeyPair();
   EnrollOutcome out = Enroll(token, worker, "pi-1");
-  EXPECT_EQ(out.reply.status(), proto::EnrollReply::ACCEPTED) << out.reply.reason();
+  EXPECT_EQ(out.reply.status(), proto::EnrollReply::ACCEPTED)
+      << out.reply.reason();
   EXPECT_EQ(out.reply.name(), "pi-1");
   EXPECT_EQ(out.reply.control(), "tcp://*:7700");
   EXPECT_TRUE(out.changed);
@@ -171,7 +174,8 @@ TEST_F(EnrollmentTest, UsesRunOut) {
   EXPECT_EQ(TokenView(token.id).state(), proto::TOKEN_USED_UP);
   EnrollOutcome third = Enroll(token, *GenerateKeyPair(), "c");
   EXPECT_EQ(third.reply.status(), proto::EnrollReply::REFUSED);
-  EXPECT_NE(third.reply.reason().find("used up (2 of 2 uses)"), std::string::npos)
+  EXPECT_NE(third.reply.reason().find("used up (2 of 2 uses)"),
+            std::string::npos)
       << third.reply.reason();
 }
 
@@ -198,8 +202,10 @@ TEST_F(EnrollmentTest, ATokenWithNoTtlNeverExpires) {
 TEST_F(EnrollmentTest, RevokingATokenKeepsItsNodes) {
   const JoinToken token = MakeToken();
   const KeyPair joined = *GenerateKeyPair();
-  ASSERT_EQ(Enroll(token, joined, "a").reply.status(), proto::EnrollReply::ACCEPTED);
-  absl::StatusOr<proto::Token> revoked = enrollment_->RevokeToken(token.id, now_);
+  ASSERT_EQ(Enroll(token, joined, "a").reply.status(),
+            proto::EnrollReply::ACCEPTED);
+  absl::StatusOr<proto::Token> revoked =
+      enrollment_->RevokeToken(token.id, now_);
   ASSERT_TRUE(revoked.ok());
   EXPECT_EQ(revoked->state(), proto::TOKEN_REVOKED);
   EnrollOutcome refused = Enroll(token, *GenerateKeyPair(), "b");
@@ -207,8 +213,10 @@ TEST_F(EnrollmentTest, RevokingATokenKeepsItsNodes) {
   EXPECT_NE(refused.reply.reason().find("revoked"), std::string::npos);
   // The node that joined with it stays, and is answered as before.
   EXPECT_NE(enrollment_->NameOf(joined.public_key), nullptr);
-  EXPECT_EQ(Enroll(token, joined, "a").reply.status(), proto::EnrollReply::ACCEPTED);
-  EXPECT_TRUE(absl::IsNotFound(enrollment_->RevokeToken("aaaaaaaa", now_).status()));
+  EXPECT_EQ(Enroll(token, joined, "a").reply.status(),
+            proto::EnrollReply::ACCEPTED);
+  EXPECT_TRUE(
+      absl::IsNotFound(enrollment_->RevokeToken("aaaaaaaa", now_).status()));
 }
 
 // Each refusal says why, and lets nothing in.
@@ -229,27 +237,35 @@ TEST_F(EnrollmentTest, RefusesForgedAndMalformedRequests) {
       {"proof for another key", Request(token, other, "a"), "does not match"},
       {"proof for another controller", Request(elsewhere, worker, "a"),
        "does not match"},
-      {"unknown token", [&] {
+      {"unknown token",
+       [&] {
          proto::EnrollRequest r = Request(token, worker, "a");
          r.set_token_id("aaaaaaaa");
          return r;
-       }(), "unknown token"},
-      {"malformed id", [&] {
+       }(),
+       "unknown token"},
+      {"malformed id",
+       [&] {
          proto::EnrollRequest r = Request(token, worker, "a");
          r.set_token_id("NOT-AN-ID");
          return r;
-       }(), "malformed token id"},
-      {"no proof", [&] {
+       }(),
+       "malformed token id"},
+      {"no proof",
+       [&] {
          proto::EnrollRequest r = Request(token, worker, "a");
          r.clear_proof();
          return r;
-       }(), "does not match"},
+       }(),
+       "does not match"},
       {"bad name", Request(token, worker, "no spaces allowed"), "node name"},
-      {"other version", [&] {
+      {"other version",
+       [&] {
          proto::EnrollRequest r = Request(token, worker, "a");
          r.set_protocol_version(kProtocolVersion + 1);
          return r;
-       }(), "protocol version"},
+       }(),
+       "protocol version"},
   };
   for (const Case& c : cases) {
     EnrollOutcome out = enrollment_->Enroll(c.request, worker.public_key,
@@ -284,12 +300,14 @@ TEST_F(EnrollmentTest, AnApprovalTokenMakesTheNodeWait) {
   EXPECT_EQ(TokenView(token.id).used(), 1u);
 
   EXPECT_TRUE(absl::IsNotFound(enrollment_->Approve("pi-8", now_).status()));
-  absl::StatusOr<proto::EnrolledNode> approved = enrollment_->Approve("pi-7", now_);
+  absl::StatusOr<proto::EnrolledNode> approved =
+      enrollment_->Approve("pi-7", now_);
   ASSERT_TRUE(approved.ok()) << approved.status();
   EXPECT_EQ(approved->state(), proto::ENROLL_APPROVED);
   EXPECT_TRUE(enrollment_->ListPending().empty());
   ASSERT_NE(enrollment_->NameOf(worker.public_key), nullptr);
-  EXPECT_EQ(Enroll(token, worker, "pi-7").reply.status(), proto::EnrollReply::ACCEPTED);
+  EXPECT_EQ(Enroll(token, worker, "pi-7").reply.status(),
+            proto::EnrollReply::ACCEPTED);
   // Approving twice: nothing waits any more.
   EXPECT_TRUE(absl::IsNotFound(enrollment_->Approve("pi-7", now_).status()));
 }
@@ -297,7 +315,8 @@ TEST_F(EnrollmentTest, AnApprovalTokenMakesTheNodeWait) {
 TEST_F(EnrollmentTest, ARejectedNodeStaysOut) {
   const JoinToken token = MakeToken(0, 0, /*approve=*/true);
   const KeyPair worker = *GenerateKeyPair();
-  ASSERT_EQ(Enroll(token, worker, "pi-7").reply.status(), proto::EnrollReply::PENDING);
+  ASSERT_EQ(Enroll(token, worker, "pi-7").reply.status(),
+            proto::EnrollReply::PENDING);
   ASSERT_TRUE(enrollment_->Reject("pi-7", now_).ok());
   EXPECT_TRUE(enrollment_->ListPending().empty());
   EnrollOutcome out = Enroll(token, worker, "pi-7");
@@ -311,13 +330,16 @@ TEST_F(EnrollmentTest, ARejectedNodeStaysOut) {
 TEST_F(EnrollmentTest, RejectingAnApprovedNodeRemovesItsKey) {
   const JoinToken token = MakeToken();
   const KeyPair worker = *GenerateKeyPair();
-  ASSERT_EQ(Enroll(token, worker, "pi-1").reply.status(), proto::EnrollReply::ACCEPTED);
-  absl::StatusOr<proto::EnrolledNode> rejected = enrollment_->Reject("pi-1", now_);
+  ASSERT_EQ(Enroll(token, worker, "pi-1").reply.status(),
+            proto::EnrollReply::ACCEPTED);
+  absl::StatusOr<proto::EnrolledNode> rejected =
+      enrollment_->Reject("pi-1", now_);
   ASSERT_TRUE(rejected.ok());
   EXPECT_EQ(rejected->state(), proto::ENROLL_REJECTED);
   EXPECT_EQ(enrollment_->NameOf(worker.public_key), nullptr);
   EXPECT_TRUE(absl::IsNotFound(enrollment_->Reject("pi-1", now_).status()));
-  EXPECT_TRUE(absl::IsNotFound(enrollment_->Reject("never-there", now_).status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(enrollment_->Reject("never-there", now_).status()));
 }
 
 // Past max_rejected the oldest rejection is forgotten (its key may enroll
@@ -346,8 +368,10 @@ TEST_F(EnrollmentTest, BoundsThePendingNodes) {
   options_.max_pending = 2;
   enrollment_ = std::make_unique<Enrollment>(options_);
   const JoinToken token = MakeToken(0, 0, /*approve=*/true);
-  EXPECT_EQ(Enroll(token, *GenerateKeyPair(), "a").reply.status(), proto::EnrollReply::PENDING);
-  EXPECT_EQ(Enroll(token, *GenerateKeyPair(), "b").reply.status(), proto::EnrollReply::PENDING);
+  EXPECT_EQ(Enroll(token, *GenerateKeyPair(), "a").reply.status(),
+            proto::EnrollReply::PENDING);
+  EXPECT_EQ(Enroll(token, *GenerateKeyPair(), "b").reply.status(),
+            proto::EnrollReply::PENDING);
   // Full is not a refusal: the node is not recorded, and asks again later.
   EnrollOutcome third = Enroll(token, *GenerateKeyPair(), "c");
   EXPECT_EQ(third.reply.status(), proto::EnrollReply::PENDING);
@@ -360,8 +384,10 @@ TEST_F(EnrollmentTest, BoundsThePendingNodes) {
   options_.max_enrolled = 2;
   enrollment_ = std::make_unique<Enrollment>(options_);
   const JoinToken open = MakeToken();
-  EXPECT_EQ(Enroll(open, *GenerateKeyPair(), "a").reply.status(), proto::EnrollReply::ACCEPTED);
-  EXPECT_EQ(Enroll(open, *GenerateKeyPair(), "b").reply.status(), proto::EnrollReply::ACCEPTED);
+  EXPECT_EQ(Enroll(open, *GenerateKeyPair(), "a").reply.status(),
+            proto::EnrollReply::ACCEPTED);
+  EXPECT_EQ(Enroll(open, *GenerateKeyPair(), "b").reply.status(),
+            proto::EnrollReply::ACCEPTED);
   EnrollOutcome more = Enroll(open, *GenerateKeyPair(), "c");
   EXPECT_EQ(more.reply.status(), proto::EnrollReply::PENDING);
   EXPECT_TRUE(more.reply.name().empty());
@@ -418,7 +444,8 @@ TEST_F(EnrollmentTest, MalformedMachineIdentitiesAreRefused) {
         std::string(33, 'a'), std::string("UPPER")}) {
     proto::EnrollRequest r = Request(token, key, "pi");
     r.set_machine(machine);
-    EnrollOutcome out = enrollment_->Enroll(r, key.public_key, "x", now_, names_);
+    EnrollOutcome out =
+        enrollment_->Enroll(r, key.public_key, "x", now_, names_);
     EXPECT_EQ(out.reply.status(), proto::EnrollReply::REFUSED) << machine;
   }
   proto::EnrollRequest none = Request(token, key, "pi");
@@ -457,7 +484,8 @@ TEST_F(EnrollmentTest, ANameInUseGetsADistinctOne) {
   // And a suffixed name is still a valid one.
   const std::string longest(64, 'n');
   names_.listed.insert(longest);
-  const std::string got = Enroll(token, *GenerateKeyPair(), longest).reply.name();
+  const std::string got =
+      Enroll(token, *GenerateKeyPair(), longest).reply.name();
   EXPECT_TRUE(ValidNodeName(got)) << got;
   EXPECT_EQ(got.substr(got.size() - 2), "-2");
 }
@@ -465,10 +493,13 @@ TEST_F(EnrollmentTest, ANameInUseGetsADistinctOne) {
 TEST_F(EnrollmentTest, WhatIsStoredIsRestored) {
   const JoinToken open = MakeToken(0, 5, false);
   const JoinToken approval = MakeToken(0, 0, true);
-  const KeyPair a = *GenerateKeyPair(), b = *GenerateKeyPair(), c = *GenerateKeyPair();
+  const KeyPair a = *GenerateKeyPair(), b = *GenerateKeyPair(),
+                c = *GenerateKeyPair();
   ASSERT_EQ(Enroll(open, a, "a").reply.status(), proto::EnrollReply::ACCEPTED);
-  ASSERT_EQ(Enroll(approval, b, "b").reply.status(), proto::EnrollReply::PENDING);
-  ASSERT_EQ(Enroll(approval, c, "c").reply.status(), proto::EnrollReply::PENDING);
+  ASSERT_EQ(Enroll(approval, b, "b").reply.status(),
+            proto::EnrollReply::PENDING);
+  ASSERT_EQ(Enroll(approval, c, "c").reply.status(),
+            proto::EnrollReply::PENDING);
   ASSERT_TRUE(enrollment_->Reject("c", now_).ok());
   StoreBatch batch;
   enrollment_->TakeChanges(&batch);
@@ -484,19 +515,22 @@ TEST_F(EnrollmentTest, WhatIsStoredIsRestored) {
   for (const proto::Token& t : restored.ListTokens(now_)) {
     EXPECT_EQ(t.used(), t.id() == open.id ? 1u : 2u) << t.id();
   }
-  EXPECT_EQ(restored.Enroll(Request(approval, c, "c"), c.public_key, "x", now_,
-                            names_)
-                .reply.status(),
-            proto::EnrollReply::REFUSED);
+  EXPECT_EQ(
+      restored
+          .Enroll(Request(approval, c, "c"), c.public_key, "x", now_, names_)
+          .reply.status(),
+      proto::EnrollReply::REFUSED);
   // A second enrollment still checks against the restored verifier.
-  EXPECT_EQ(restored.Enroll(Request(open, *GenerateKeyPair(), "d"), "", "x",
-                            now_, names_)
-                .reply.status(),
-            proto::EnrollReply::REFUSED);  // no key on the connection
+  EXPECT_EQ(
+      restored
+          .Enroll(Request(open, *GenerateKeyPair(), "d"), "", "x", now_, names_)
+          .reply.status(),
+      proto::EnrollReply::REFUSED);  // no key on the connection
   const KeyPair d = *GenerateKeyPair();
-  EXPECT_EQ(restored.Enroll(Request(open, d, "d"), d.public_key, "x", now_, names_)
-                .reply.status(),
-            proto::EnrollReply::ACCEPTED);
+  EXPECT_EQ(
+      restored.Enroll(Request(open, d, "d"), d.public_key, "x", now_, names_)
+          .reply.status(),
+      proto::EnrollReply::ACCEPTED);
 
   // Records that do not fit together are refused.
   StoredState twins = state;
@@ -511,14 +545,16 @@ TEST_F(EnrollmentTest, WhatIsStoredIsRestored) {
 TEST_F(EnrollmentTest, UnusableTokensAreForgottenAfterAWeek) {
   const JoinToken revoked = MakeToken();
   ASSERT_TRUE(enrollment_->RevokeToken(revoked.id, now_).ok());
-  const JoinToken expiring = MakeToken(absl::ToInt64Milliseconds(absl::Hours(1)));
+  const JoinToken expiring =
+      MakeToken(absl::ToInt64Milliseconds(absl::Hours(1)));
   const JoinToken kept = MakeToken();
   StoreBatch ignored;
   enrollment_->TakeChanges(&ignored);
   now_ += absl::Hours(24 * 7) + absl::Hours(2);
   MakeToken();  // making one sweeps
   std::set<std::string> ids;
-  for (const proto::Token& t : enrollment_->ListTokens(now_)) ids.insert(t.id());
+  for (const proto::Token& t : enrollment_->ListTokens(now_))
+    ids.insert(t.id());
   EXPECT_EQ(ids.count(revoked.id), 0u);
   EXPECT_EQ(ids.count(expiring.id), 0u);
   EXPECT_EQ(ids.count(kept.id), 1u);

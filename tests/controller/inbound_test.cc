@@ -104,8 +104,9 @@ TEST_F(InboundTest, AKeyCannotRegisterUnderAnotherName) {
   ASSERT_EQ(sent.size(), 1u);
   ASSERT_TRUE(sent[0].second.has_reject());
   EXPECT_FALSE(sent[0].second.reject().reregister());
-  EXPECT_NE(sent[0].second.reject().reason().find("authorized as 'w2', not 'w1'"),
-            std::string::npos);
+  EXPECT_NE(
+      sent[0].second.reject().reason().find("authorized as 'w2', not 'w1'"),
+      std::string::npos);
   EXPECT_TRUE(scheduler_.ListNodes(kT0).empty());
   EXPECT_EQ(inbound_.refused(), 1u);
 }
@@ -252,7 +253,8 @@ TEST_F(InboundTest, AStepWhoseCommitFailsSendsNothing) {
   inbound_.OnApi({"\x01c", Bytes(submit)}, Peer{"KA", ""}, kT0);
   InboundOutput out = Step();
   ASSERT_EQ(out.api.size(), 1u);
-  EXPECT_TRUE(out.api[0].reply.has_job()) << out.api[0].reply.ShortDebugString();
+  EXPECT_TRUE(out.api[0].reply.has_job())
+      << out.api[0].reply.ShortDebugString();
   EXPECT_EQ(store_.commits(), 1);
   EXPECT_EQ(store_.State().jobs.size(), 1u);
 }

@@ -1,8 +1,7 @@
 #include "controller/range_accumulator.h"
 
-#include <primesieve.hpp>
-
 #include <algorithm>
+#include <primesieve.hpp>
 #include <random>
 #include <vector>
 
@@ -28,7 +27,8 @@ TEST(RangeAccumulatorTest, AnyOrderGivesTheWhole) {
   for (size_t i = 0; i < pieces.size(); ++i) {
     EXPECT_FALSE(acc.Complete());
     ASSERT_TRUE(acc.Add(pieces[i].first, pieces[i].second,
-                        Direct(pieces[i].first, pieces[i].second)).ok());
+                        Direct(pieces[i].first, pieces[i].second))
+                    .ok());
   }
   ASSERT_TRUE(acc.Complete());
   EXPECT_DOUBLE_EQ(acc.Progress(), 1.0);

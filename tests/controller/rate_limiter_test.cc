@@ -10,14 +10,16 @@ const absl::Time kStart = absl::FromUnixSeconds(1'000'000);
 
 TEST(RateLimiterTest, ABurstThenOnePerInterval) {
   RateLimiter limiter(3, absl::Seconds(1));
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.Allow("10.0.0.1", kStart)) << i;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(limiter.Allow("10.0.0.1", kStart)) << i;
   EXPECT_FALSE(limiter.Allow("10.0.0.1", kStart));
   EXPECT_FALSE(limiter.Allow("10.0.0.1", kStart + absl::Milliseconds(900)));
   EXPECT_TRUE(limiter.Allow("10.0.0.1", kStart + absl::Milliseconds(1000)));
   EXPECT_FALSE(limiter.Allow("10.0.0.1", kStart + absl::Milliseconds(1500)));
   // Quiet for long: the burst is back, and no more than it.
   const absl::Time later = kStart + absl::Hours(1);
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.Allow("10.0.0.1", later)) << i;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(limiter.Allow("10.0.0.1", later)) << i;
   EXPECT_FALSE(limiter.Allow("10.0.0.1", later));
 }
 

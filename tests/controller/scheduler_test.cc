@@ -1,17 +1,16 @@
 #include "controller/scheduler.h"
 
-#include <primesieve.hpp>
-
 #include <cmath>
 #include <map>
+#include <primesieve.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/partial.h"
-#include "common/transport.h"
 #include "common/sieve_cost.h"
+#include "common/transport.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/memory_store.h"
 #include "tests/testutil/reference_partial.h"
@@ -21,7 +20,8 @@ namespace {
 
 constexpr auto Sieve = testutil::ReferencePartial;
 
-proto::ControlMsg Hello(const std::string& name, uint32_t version = kProtocolVersion) {
+proto::ControlMsg Hello(const std::string& name,
+                        uint32_t version = kProtocolVersion) {
   proto::ControlMsg m;
   m.mutable_hello()->set_protocol_version(version);
   m.mutable_hello()->set_node(name);
@@ -90,7 +90,8 @@ class SchedulerTest : public testing::Test {
     return out[0].msg.welcome().session();
   }
 
-  uint64_t Submit(proto::Kind kind, uint64_t lo, uint64_t hi, int priority = 0) {
+  uint64_t Submit(proto::Kind kind, uint64_t lo, uint64_t hi,
+                  int priority = 0) {
     proto::Submit s;
     s.set_kind(kind);
     s.mutable_range()->set_lo(lo);
@@ -103,7 +104,8 @@ class SchedulerTest : public testing::Test {
     return job->job_id();
   }
 
-  std::vector<Outbound> Control(const std::string& route, const proto::ControlMsg& m) {
+  std::vector<Outbound> Control(const std::string& route,
+                                const proto::ControlMsg& m) {
     return scheduler_.OnControl(route, m, now_);
   }
 
@@ -167,7 +169,8 @@ TEST_F(SchedulerTest, RefusesOtherProtocolVersion) {
   ASSERT_TRUE(out[0].msg.has_reject());
   EXPECT_FALSE(out[0].msg.reject().reregister());
   EXPECT_EQ(out[0].msg.reject().protocol_version(), kProtocolVersion);
-  EXPECT_NE(out[0].msg.reject().reason().find("protocol version"), std::string::npos);
+  EXPECT_NE(out[0].msg.reject().reason().find("protocol version"),
+            std::string::npos);
   EXPECT_TRUE(scheduler_.ListNodes(now_).empty());
 }
 
@@ -229,20 +232,27 @@ TEST_F(SchedulerTest, CountsExactlyWithOneWorker) {
 TEST_F(SchedulerTest, EveryKindIsExact) {
   const uint64_t lo = 1'000'000, hi = 1'300'000;
   const proto::Partial want = Sieve(lo, hi);
-  for (proto::Kind kind : {proto::COUNT, proto::TWINS, proto::GAPS, proto::SUM}) {
+  for (proto::Kind kind :
+       {proto::COUNT, proto::TWINS, proto::GAPS, proto::SUM}) {
     const uint64_t job = Submit(kind, lo, hi);
     const uint64_t s = Join("pi1");
     RunWorker("pi1", s, Assigns(Control("pi1", Ready(s, 2)), "pi1"));
     const proto::JobResult r = Job(job).result();
     EXPECT_EQ(Job(job).state(), proto::DONE);
     switch (kind) {
-      case proto::COUNT: EXPECT_EQ(r.count(), want.count()); break;
-      case proto::TWINS: EXPECT_EQ(r.twins(), want.twins()); break;
+      case proto::COUNT:
+        EXPECT_EQ(r.count(), want.count());
+        break;
+      case proto::TWINS:
+        EXPECT_EQ(r.twins(), want.twins());
+        break;
       case proto::GAPS:
         EXPECT_EQ(r.max_gap(), want.max_gap());
         EXPECT_EQ(r.max_gap_start(), want.max_gap_start());
         break;
-      default: EXPECT_EQ(r.sum(), Uint128ToString(PartialSum(want))); break;
+      default:
+        EXPECT_EQ(r.sum(), Uint128ToString(PartialSum(want)));
+        break;
     }
   }
 }
@@ -289,8 +299,8 @@ TEST_F(SchedulerTest, SilentNodeExpiresAndItsLeasesAreRequeued) {
   ASSERT_EQ(scheduler_.ListNodes(now_).size(), 1u);
   auto redo = Assigns(Control("b", Ready(b, 2)), "b");
   ASSERT_EQ(redo.size(), 2u);
-  EXPECT_EQ(redo[0].task(), held[0].task() == redo[0].task() ? held[0].task()
-                                                              : held[1].task());
+  EXPECT_EQ(redo[0].task(),
+            held[0].task() == redo[0].task() ? held[0].task() : held[1].task());
   EXPECT_EQ(redo[0].attempt(), 2u);
   RunWorker("b", b, redo);
   EXPECT_EQ(Job(job).state(), proto::DONE);
@@ -572,7 +582,8 @@ TEST_F(SchedulerTest, RangeAtTheTopOfSixtyFourBits) {
   const uint64_t a = Join("a");
   RunWorker("a", a, Assigns(Control("a", Ready(a, 2)), "a"));
   EXPECT_EQ(Job(job).state(), proto::DONE);
-  EXPECT_EQ(Job(job).result().count(), primesieve::count_primes(max - 100, max));
+  EXPECT_EQ(Job(job).result().count(),
+            primesieve::count_primes(max - 100, max));
 }
 
 proto::ControlMsg HelloWithBudget(const std::string& name, uint64_t budget) {
@@ -618,18 +629,23 @@ TEST_F(SchedulerTest, NodeGetsNoTaskItsMemoryCannotHold) {
   const uint64_t high = Submit(proto::COUNT, max - 100000, max);
   const uint64_t low = Submit(proto::COUNT, 0, 100000);
   const uint64_t tiny = Control("tiny", HelloWithBudget("tiny", kTinyBudget))[0]
-                            .msg.welcome().session();
+                            .msg.welcome()
+                            .session();
   const uint64_t big = Control("big", HelloWithBudget("big", 8ull << 30))[0]
-                           .msg.welcome().session();
+                           .msg.welcome()
+                           .session();
   // The tiny node passes over the job it cannot hold and takes the other.
-  std::vector<proto::Assign> tiny_tasks = Assigns(Control("tiny", Ready(tiny, 8)), "tiny");
+  std::vector<proto::Assign> tiny_tasks =
+      Assigns(Control("tiny", Ready(tiny, 8)), "tiny");
   ASSERT_FALSE(tiny_tasks.empty());
   for (const proto::Assign& a : tiny_tasks) EXPECT_EQ(a.job(), low);
-  std::vector<proto::Assign> big_tasks = Assigns(Control("big", Ready(big, 8)), "big");
+  std::vector<proto::Assign> big_tasks =
+      Assigns(Control("big", Ready(big, 8)), "big");
   RunWorker("tiny", tiny, tiny_tasks);
   RunWorker("big", big, big_tasks);
   EXPECT_EQ(Job(high).state(), proto::DONE);
-  EXPECT_EQ(Job(high).result().count(), primesieve::count_primes(max - 100000, max));
+  EXPECT_EQ(Job(high).result().count(),
+            primesieve::count_primes(max - 100000, max));
   EXPECT_EQ(Job(low).state(), proto::DONE);
   EXPECT_EQ(Job(low).result().count(), primesieve::count_primes(0, 100000));
 }
@@ -642,7 +658,8 @@ TEST_F(SchedulerTest, JobNoNodeCanHoldFailsWithTheFigures) {
   scheduler_.OnTick(now_);
   EXPECT_EQ(Job(high).state(), proto::QUEUED);
   const uint64_t tiny = Control("tiny", HelloWithBudget("tiny", kTinyBudget))[0]
-                            .msg.welcome().session();
+                            .msg.welcome()
+                            .session();
   EXPECT_TRUE(Assigns(Control("tiny", Ready(tiny, 2)), "tiny").empty());
   // Nodes may still be joining: it waits a while, then fails. The node
   // stays alive meanwhile.
@@ -661,7 +678,8 @@ TEST_F(SchedulerTest, JobNoNodeCanHoldFailsWithTheFigures) {
   }
   ASSERT_EQ(Job(high).state(), proto::FAILED);
   const std::string error = Job(high).error();
-  EXPECT_NE(error.find("no node can hold a task ending at"), std::string::npos) << error;
+  EXPECT_NE(error.find("no node can hold a task ending at"), std::string::npos)
+      << error;
   EXPECT_NE(error.find("tiny"), std::string::npos) << error;
   EXPECT_NE(error.find("64 MiB"), std::string::npos) << error;
 }
@@ -675,7 +693,7 @@ TEST_F(SchedulerTest, RestartResumesWithoutRecomputingMergedWork) {
   const uint64_t job = Submit(proto::SUM, 0, 1'000'000);
   const uint64_t a = Join("a");
   auto held = Assigns(Control("a", Ready(a, 2)), "a");
-  Complete(held[0], a);                  // merged before the crash
+  Complete(held[0], a);  // merged before the crash
   auto more = Assigns(Control("a", Ready(a, 1)), "a");
   EXPECT_TRUE(disk.Commit(scheduler_.TakeChanges()).ok());  // the last commit
   const uint64_t done_lo = held[0].range().lo(), done_hi = held[0].range().hi();
@@ -856,7 +874,8 @@ TEST_F(SchedulerTest, NoBackupWhileThereIsFreshWork) {
 TEST_F(SchedulerTest, TaskThatKillsThreeWorkersFailsItsJob) {
   const uint64_t job = Submit(proto::COUNT, 0, 1000);
   for (int crash = 1; crash <= 3; ++crash) {
-    const std::string name = absl::StrCat("n", crash);  // not "n" + to_string: GCC 12 -O3 -Wrestrict
+    const std::string name =
+        absl::StrCat("n", crash);  // not "n" + to_string: GCC 12 -O3 -Wrestrict
     const uint64_t s = Join(name);
     auto held = Assigns(Control(name, Ready(s, 1)), name);
     ASSERT_EQ(held.size(), 1u) << crash;
@@ -878,7 +897,8 @@ TEST_F(SchedulerTest, ATaskThatFailsOnAWorkerIsRequeuedThenFailsTheJob) {
   const uint64_t a = Join("a");
   for (int failure = 1; failure <= 3; ++failure) {
     auto held = Assigns(Control("a", Ready(a, 1)), "a");
-    ASSERT_EQ(held.size(), 1u) << "the task came back after failure " << failure - 1;
+    ASSERT_EQ(held.size(), 1u)
+        << "the task came back after failure " << failure - 1;
     EXPECT_EQ(held[0].attempt(), static_cast<uint32_t>(failure));
     proto::ResultMsg r;
     r.set_protocol_version(kProtocolVersion);
@@ -894,7 +914,8 @@ TEST_F(SchedulerTest, ATaskThatFailsOnAWorkerIsRequeuedThenFailsTheJob) {
   }
   const proto::Job failed = Job(job);
   EXPECT_EQ(failed.state(), proto::FAILED);
-  EXPECT_NE(failed.error().find("std::bad_alloc"), std::string::npos) << failed.error();
+  EXPECT_NE(failed.error().find("std::bad_alloc"), std::string::npos)
+      << failed.error();
 }
 
 TEST_F(SchedulerTest, ReRegisteringSameProcessIsNoCrash) {
@@ -914,16 +935,18 @@ TEST_F(SchedulerTest, ACancelledJobKeepsWhatItFinishedFromItsStart) {
   auto held = Assigns(Control("a", Ready(a, 3)), "a");
   ASSERT_EQ(held.size(), 3u);
   Complete(held[0], a);
-  Complete(held[2], a);  // beyond a gap: counted in progress, not in the partial
+  Complete(held[2],
+           a);  // beyond a gap: counted in progress, not in the partial
   std::vector<Outbound> out;
   ASSERT_TRUE(scheduler_.CancelJob(job, now_, &out).ok());
   const uint64_t end = held[0].range().hi();
-  for (const proto::Job& view : {Job(job), [&] {
-         EXPECT_TRUE(disk.Commit(scheduler_.TakeChanges()).ok());
-         Scheduler restarted(Options());
-         EXPECT_TRUE(restarted.Restore(disk.State()).ok());
-         return *restarted.GetJob(job);
-       }()}) {
+  for (const proto::Job& view :
+       {Job(job), [&] {
+          EXPECT_TRUE(disk.Commit(scheduler_.TakeChanges()).ok());
+          Scheduler restarted(Options());
+          EXPECT_TRUE(restarted.Restore(disk.State()).ok());
+          return *restarted.GetJob(job);
+        }()}) {
     EXPECT_EQ(view.state(), proto::CANCELLED);
     EXPECT_FALSE(view.has_result());
     EXPECT_DOUBLE_EQ(view.progress(),
@@ -950,7 +973,8 @@ TEST_F(SchedulerTest, FailedJobKeepsItsErrorAcrossARestart) {
   MemoryStore disk;
   const uint64_t job = Submit(proto::COUNT, 0, 1000);
   for (int crash = 1; crash <= 3; ++crash) {
-    const std::string name = absl::StrCat("n", crash);  // not "n" + to_string: GCC 12 -O3 -Wrestrict
+    const std::string name =
+        absl::StrCat("n", crash);  // not "n" + to_string: GCC 12 -O3 -Wrestrict
     const uint64_t s = Join(name);
     Assigns(Control(name, Ready(s, 1)), name);
     now_ += absl::Seconds(4);
@@ -977,7 +1001,8 @@ TEST_F(SchedulerTest, DrainAndIdsSurviveARestart) {
   const uint64_t j1 = first.Submit(s, now_, &out)->job_id();
   const uint64_t j2 = first.Submit(s, now_, &out)->job_id();
   ASSERT_TRUE(first.CancelJob(j2, now_, &out).ok());
-  ASSERT_TRUE(first.CancelJob(j1, now_, &out).ok());  // j2, the newest id, is forgotten
+  ASSERT_TRUE(
+      first.CancelJob(j1, now_, &out).ok());  // j2, the newest id, is forgotten
   EXPECT_TRUE(disk.Commit(first.TakeChanges()).ok());
 
   Scheduler restarted(o);
@@ -986,7 +1011,8 @@ TEST_F(SchedulerTest, DrainAndIdsSurviveARestart) {
   auto welcome = restarted.OnControl("a", Hello("a"), now_);
   const uint64_t a = welcome[0].msg.welcome().session();
   EXPECT_EQ(restarted.ListNodes(now_)[0].state(), proto::DRAINING);
-  EXPECT_TRUE(Assigns(restarted.OnControl("a", Ready(a, 2), now_), "a").empty());
+  EXPECT_TRUE(
+      Assigns(restarted.OnControl("a", Ready(a, 2), now_), "a").empty());
 }
 
 TEST_F(SchedulerTest, OnlyTheNewestFinishedJobsAreKept) {
@@ -998,7 +1024,8 @@ TEST_F(SchedulerTest, OnlyTheNewestFinishedJobsAreKept) {
   s.set_kind(proto::COUNT);
   s.mutable_range()->set_hi(10);
   std::vector<uint64_t> ids;
-  for (int i = 0; i < 4; ++i) ids.push_back(small.Submit(s, now_, &out)->job_id());
+  for (int i = 0; i < 4; ++i)
+    ids.push_back(small.Submit(s, now_, &out)->job_id());
   MemoryStore disk;
   ASSERT_TRUE(small.CancelJob(ids[3], now_, &out).ok());
   ASSERT_TRUE(small.CancelJob(ids[0], now_, &out).ok());

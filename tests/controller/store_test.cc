@@ -1,9 +1,9 @@
 #include "controller/store.h"
 
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <sqlite3.h>
 
 #include "gtest/gtest.h"
 
@@ -12,7 +12,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-StoreBatch Batch(std::vector<proto::StoredJob> jobs, std::vector<StoredTask> tasks,
+StoreBatch Batch(std::vector<proto::StoredJob> jobs,
+                 std::vector<StoredTask> tasks,
                  std::vector<uint64_t> deleted = {}) {
   StoreBatch batch;
   batch.jobs = std::move(jobs);
@@ -25,7 +26,9 @@ class StoreTest : public testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::path(testing::TempDir()) /
-           ("store-" + std::string(testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("store-" +
+            std::string(
+                testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -82,8 +85,14 @@ TEST_F(StoreTest, WhatIsCommittedIsLoadedBack) {
 TEST_F(StoreTest, LaterVersionsReplaceEarlierOnes) {
   auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::QUEUED)}, {Task(7, 1, false)}, {})).ok());
-  ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::RUNNING)}, {Task(7, 1, true)}, {})).ok());
+  ASSERT_TRUE(
+      (*store)
+          ->Commit(Batch({Job(1, proto::QUEUED)}, {Task(7, 1, false)}, {}))
+          .ok());
+  ASSERT_TRUE(
+      (*store)
+          ->Commit(Batch({Job(1, proto::RUNNING)}, {Task(7, 1, true)}, {}))
+          .ok());
   auto state = (*store)->Load();
   ASSERT_EQ(state->jobs.size(), 1u);
   EXPECT_EQ(state->jobs[0].state(), proto::RUNNING);
@@ -94,8 +103,11 @@ TEST_F(StoreTest, LaterVersionsReplaceEarlierOnes) {
 TEST_F(StoreTest, AFinishedJobKeepsItsResultAndDropsItsTasks) {
   auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::RUNNING), Job(2, proto::RUNNING)}, {Task(7, 1, true), Task(8, 2, true)}, {}))
-                  .ok());
+  ASSERT_TRUE(
+      (*store)
+          ->Commit(Batch({Job(1, proto::RUNNING), Job(2, proto::RUNNING)},
+                         {Task(7, 1, true), Task(8, 2, true)}, {}))
+          .ok());
   proto::StoredJob done = Job(1, proto::DONE);
   done.mutable_result()->set_sum("123456789012345678901234567890");
   ASSERT_TRUE((*store)->Commit(Batch({done}, {}, {})).ok());
@@ -109,8 +121,11 @@ TEST_F(StoreTest, AFinishedJobKeepsItsResultAndDropsItsTasks) {
 TEST_F(StoreTest, ForgottenJobsLeaveWithTheirTasks) {
   auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Commit(Batch({Job(1, proto::RUNNING), Job(2, proto::RUNNING)}, {Task(7, 1, true), Task(8, 2, false)}, {}))
-                  .ok());
+  ASSERT_TRUE(
+      (*store)
+          ->Commit(Batch({Job(1, proto::RUNNING), Job(2, proto::RUNNING)},
+                         {Task(7, 1, true), Task(8, 2, false)}, {}))
+          .ok());
   ASSERT_TRUE((*store)->Commit(Batch({}, {}, {1})).ok());
   auto state = (*store)->Load();
   ASSERT_EQ(state->jobs.size(), 1u);
@@ -146,8 +161,9 @@ TEST_F(StoreTest, OneControllerPerStateDirectory) {
   ASSERT_TRUE(first.ok()) << first.status();
   auto second = SqliteStore::Open(dir_.string());
   ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.status().message().find("in use by another quark-controller"),
-            std::string::npos)
+  EXPECT_NE(
+      second.status().message().find("in use by another quark-controller"),
+      std::string::npos)
       << second.status();
   first->reset();  // closing releases it
   EXPECT_TRUE(SqliteStore::Open(dir_.string()).ok());
@@ -170,7 +186,8 @@ TEST_F(StoreTest, AnotherApplicationsDatabaseIsRefused) {
   fs::create_directories(dir_);
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "quark.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t (x)", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t (x)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
   sqlite3_close(db);
   auto store = SqliteStore::Open(dir_.string());
   ASSERT_FALSE(store.ok());
@@ -186,15 +203,16 @@ TEST_F(StoreTest, CorruptRecordIsAnErrorNotAFreshStart) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "quark.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "UPDATE jobs SET body = x'ffffffff'", nullptr, nullptr,
-                         nullptr),
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE jobs SET body = x'ffffffff'", nullptr,
+                         nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
   auto store = SqliteStore::Open(dir_.string());
   ASSERT_TRUE(store.ok());
   auto state = (*store)->Load();
   ASSERT_FALSE(state.ok());
-  EXPECT_NE(state.status().message().find("job 1 is corrupt"), std::string::npos)
+  EXPECT_NE(state.status().message().find("job 1 is corrupt"),
+            std::string::npos)
       << state.status();
 }
 

@@ -244,9 +244,10 @@ TEST_F(FaultTest, RestartedWorkerTakesOverAHalfOpenRoute) {
 
   ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 150s));
   EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kJobHi));
-  std::cout << "took_over_after_ms="
-            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-            << "\n";
+  std::cout
+      << "took_over_after_ms="
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+      << "\n";
 }
 
 // Puts process `pid` (and every thread it starts later) under a CFS quota
@@ -255,20 +256,24 @@ TEST_F(FaultTest, RestartedWorkerTakesOverAHalfOpenRoute) {
 // when destroyed (the process must be gone by then).
 class CpuThrottle {
  public:
-  static absl::StatusOr<std::unique_ptr<CpuThrottle>> Apply(pid_t pid, int percent) {
+  static absl::StatusOr<std::unique_ptr<CpuThrottle>> Apply(pid_t pid,
+                                                            int percent) {
     const std::filesystem::path root = "/sys/fs/cgroup/cpu";
     if (!std::filesystem::exists(root / "cgroup.procs")) {
-      return absl::FailedPreconditionError("no cgroup-v1 cpu controller at " + root.string());
+      return absl::FailedPreconditionError("no cgroup-v1 cpu controller at " +
+                                           root.string());
     }
     const std::filesystem::path dir = root / absl::StrCat("qf-slow-", getpid());
     std::error_code error;
     std::filesystem::create_directory(dir, error);
-    if (error) return absl::FailedPreconditionError("cannot make " + dir.string());
+    if (error)
+      return absl::FailedPreconditionError("cannot make " + dir.string());
     auto throttle = std::unique_ptr<CpuThrottle>(new CpuThrottle(dir));
     if (!Write(dir / "cpu.cfs_period_us", "100000") ||
         !Write(dir / "cpu.cfs_quota_us", absl::StrCat(percent * 1000)) ||
         !Write(dir / "cgroup.procs", absl::StrCat(pid))) {
-      return absl::FailedPreconditionError("cannot set a cpu quota in " + dir.string());
+      return absl::FailedPreconditionError("cannot set a cpu quota in " +
+                                           dir.string());
     }
     // Threads that exist already are moved with the process (cgroup.procs).
     return throttle;
@@ -286,7 +291,8 @@ class CpuThrottle {
 
  private:
   explicit CpuThrottle(std::filesystem::path dir) : dir_(std::move(dir)) {}
-  static bool Write(const std::filesystem::path& file, const std::string& text) {
+  static bool Write(const std::filesystem::path& file,
+                    const std::string& text) {
     std::ofstream out(file);
     out << text;
     out.close();
@@ -314,7 +320,8 @@ TEST_F(FaultTest, ThrottledWorkerIsOvertakenByBackupTasks) {
   ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kHi));
   ASSERT_OK(cluster().WaitForNode("w1", Busy, DeadlineIn(60s)));
   Process* slow = cluster().worker("w1");
-  absl::StatusOr<std::unique_ptr<CpuThrottle>> throttle = CpuThrottle::Apply(slow->pid(), 2);
+  absl::StatusOr<std::unique_ptr<CpuThrottle>> throttle =
+      CpuThrottle::Apply(slow->pid(), 2);
   if (absl::IsFailedPrecondition(throttle.status())) {
     GTEST_SKIP() << throttle.status().message();
   }
@@ -333,9 +340,10 @@ TEST_F(FaultTest, ThrottledWorkerIsOvertakenByBackupTasks) {
   EXPECT_LT(took, 60s);
   // The straggler is stopped by its own pid before its group goes away.
   slow->Kill();
-  std::cout << "finished_after_throttle_ms="
-            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-            << " duplicates=" << done.duplicates() << "\n";
+  std::cout
+      << "finished_after_throttle_ms="
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+      << " duplicates=" << done.duplicates() << "\n";
 }
 
 // In one job: a worker added, another leaving with SIGTERM, a third killed

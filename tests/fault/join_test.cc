@@ -218,19 +218,22 @@ TEST_F(FaultTest, WorkersFollowAControllerThatMoved) {
   cluster().options().beacon_port = beacon_port;
   ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
   ASSERT_OK_AND_ASSIGN(proto::Token token, cluster().CreateToken());
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kJobHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kJobHi));
   const std::vector<std::string> names = {"w1", "w2"};
   for (const std::string& name : names) {
     ASSERT_OK(net().AddNode(name));
     JoinFlags join;
     join.name = name;
     join.discover = true;
-    ASSERT_OK(cluster().StartJoiningWorker(name, token.token(), {}, join).status());
+    ASSERT_OK(
+        cluster().StartJoiningWorker(name, token.token(), {}, join).status());
   }
   for (const std::string& name : names) {
     ASSERT_OK(cluster()
                   .WaitForNode(
-                      name, [](const proto::Node& n) { return n.tasks_done() > 0; },
+                      name,
+                      [](const proto::Node& n) { return n.tasks_done() > 0; },
                       DeadlineIn(30s))
                   .status());
   }
@@ -252,7 +255,8 @@ TEST_F(FaultTest, WorkersFollowAControllerThatMoved) {
                            DeadlineIn(30s)))
         << integration::Tail(w->ReadStderr(), 15);
   }
-  ASSERT_OK_AND_ASSIGN(proto::Job finished, cluster().WaitJob(job.job_id(), 150s));
+  ASSERT_OK_AND_ASSIGN(proto::Job finished,
+                       cluster().WaitJob(job.job_id(), 150s));
   EXPECT_TRUE(MatchesReference(finished, proto::COUNT, 0, kJobHi));
   ASSERT_OK_AND_ASSIGN(proto::NodeList nodes, cluster().Nodes());
   for (const std::string& name : names) {
@@ -281,23 +285,29 @@ TEST_F(FaultTest, TokensOnTheLan) {
     flags.name = name;
     flags.discover = true;
     flags.state_dir = state_dir;
-    if (absl::Status s = net().AddNode(name); !s.ok()) return absl::StatusOr<Process*>(s);
+    if (absl::Status s = net().AddNode(name); !s.ok())
+      return absl::StatusOr<Process*>(s);
     return cluster().StartJoiningWorker(name, token, {}, flags);
   };
   auto exits_refused = [&](Process* p, const std::string& reason) {
     std::optional<ExitStatus> exit = p->Wait(DeadlineIn(20s));
     ASSERT_TRUE(exit.has_value()) << p->ReadStderr();
     EXPECT_EQ(exit->code(), 2) << *exit;
-    EXPECT_NE(p->ReadStderr().find("the controller refused to enroll this node: " + reason),
+    EXPECT_NE(p->ReadStderr().find(
+                  "the controller refused to enroll this node: " + reason),
               std::string::npos)
         << p->ReadStderr();
   };
 
-  ASSERT_OK_AND_ASSIGN(proto::Token once, cluster().CreateToken({"--uses", "1"}));
-  ASSERT_OK_AND_ASSIGN(proto::Token gated, cluster().CreateToken({"--approve"}));
+  ASSERT_OK_AND_ASSIGN(proto::Token once,
+                       cluster().CreateToken({"--uses", "1"}));
+  ASSERT_OK_AND_ASSIGN(proto::Token gated,
+                       cluster().CreateToken({"--approve"}));
   ASSERT_OK_AND_ASSIGN(proto::Token revoked, cluster().CreateToken());
-  ASSERT_OK_AND_ASSIGN(proto::Token brief, cluster().CreateToken({"--ttl", "1s"}));
-  const integration::CliResult r = cluster().RunCli({"token", "revoke", revoked.id()});
+  ASSERT_OK_AND_ASSIGN(proto::Token brief,
+                       cluster().CreateToken({"--ttl", "1s"}));
+  const integration::CliResult r =
+      cluster().RunCli({"token", "revoke", revoked.id()});
   ASSERT_EQ(r.exit_code, 0) << r.ToString();
 
   ASSERT_OK_AND_ASSIGN(Process * a, join("a", once.token()));
@@ -326,10 +336,12 @@ TEST_F(FaultTest, TokensOnTheLan) {
   // A job long enough for the rest (about 12 s on a alone) is running
   // when p is approved.
   constexpr uint64_t kLanJobHi = 100'000'000'000ull;
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kLanJobHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kLanJobHi));
   ASSERT_OK(cluster()
                 .WaitForNode(
-                    "a", [](const proto::Node& n) { return n.tasks_done() > 0; },
+                    "a",
+                    [](const proto::Node& n) { return n.tasks_done() > 0; },
                     DeadlineIn(30s))
                 .status());
   ASSERT_OK_AND_ASSIGN(proto::NodeList running, cluster().Nodes());
@@ -338,7 +350,8 @@ TEST_F(FaultTest, TokensOnTheLan) {
   ASSERT_EQ(approved.exit_code, 0) << approved.ToString();
   ASSERT_OK(cluster()
                 .WaitForNode(
-                    "p", [](const proto::Node& n) { return n.tasks_done() > 0; },
+                    "p",
+                    [](const proto::Node& n) { return n.tasks_done() > 0; },
                     DeadlineIn(30s))
                 .status());
 
@@ -349,9 +362,13 @@ TEST_F(FaultTest, TokensOnTheLan) {
   ASSERT_OK_AND_ASSIGN(Process * again,
                        join("a", more.token(), dir_ / "a-reimaged.state"));
   (void)again;
-  ASSERT_OK(cluster().WaitForNode(
-                "a", [](const proto::Node& n) { return n.leases() + n.tasks_done() > 0; },
-                DeadlineIn(30s))
+  ASSERT_OK(cluster()
+                .WaitForNode(
+                    "a",
+                    [](const proto::Node& n) {
+                      return n.leases() + n.tasks_done() > 0;
+                    },
+                    DeadlineIn(30s))
                 .status());
 
   ASSERT_OK_AND_ASSIGN(proto::TokenList tokens_before, cluster().Tokens());
@@ -365,13 +382,15 @@ TEST_F(FaultTest, TokensOnTheLan) {
     EXPECT_EQ(tokens_after.tokens(i).state(), tokens_before.tokens(i).state());
   }
   for (const char* name : {"a", "p"}) {
-    EXPECT_TRUE(cluster()
-                    .WaitForNode(name, [](const proto::Node&) { return true; },
-                                 DeadlineIn(30s))
-                    .ok())
+    EXPECT_TRUE(
+        cluster()
+            .WaitForNode(
+                name, [](const proto::Node&) { return true; }, DeadlineIn(30s))
+            .ok())
         << name << " did not re-register after the controller's restart";
   }
-  ASSERT_OK_AND_ASSIGN(proto::Job finished, cluster().WaitJob(job.job_id(), 150s));
+  ASSERT_OK_AND_ASSIGN(proto::Job finished,
+                       cluster().WaitJob(job.job_id(), 150s));
   EXPECT_TRUE(MatchesReference(finished, proto::COUNT, 0, kLanJobHi));
   ASSERT_OK_AND_ASSIGN(proto::NodeList nodes, cluster().Nodes());
   for (const char* name : {"late", "gone", "old"}) {

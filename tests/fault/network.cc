@@ -187,12 +187,12 @@ absl::Status TestNetwork::MakeBridge() {
 
 absl::StatusOr<std::string> TestNetwork::AddHostAddress(int last_byte) {
   if (last_byte < 2 || last_byte >= kFirstNode) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("host address byte ", last_byte, " is not in [2, ",
-                     kFirstNode, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "host address byte ", last_byte, " is not in [2, ", kFirstNode, ")"));
   }
   const std::string address = absl::StrCat(kSubnet, ".", last_byte);
-  if (absl::Status s = Run({ip_, "addr", "add", address + "/24", "dev", kBridge});
+  if (absl::Status s =
+          Run({ip_, "addr", "add", address + "/24", "dev", kBridge});
       !s.ok()) {
     return s;
   }

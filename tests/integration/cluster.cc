@@ -1,8 +1,8 @@
 #include "tests/integration/cluster.h"
 
 #include <arpa/inet.h>
-#include <signal.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -170,7 +170,8 @@ absl::Status Cluster::StartController(Deadline deadline,
     // Never the default tcp://*:7703, which every test would share; the
     // beacon only when a test asks for it, and then on its own bridge.
     argv.push_back("--enroll=" + enroll_endpoint());
-    argv.push_back(absl::StrCat("--beacon=", options_.beacon ? "true" : "false"));
+    argv.push_back(
+        absl::StrCat("--beacon=", options_.beacon ? "true" : "false"));
     if (options_.beacon_port != 0) {
       argv.push_back(absl::StrCat("--beacon_port=", options_.beacon_port));
     }
@@ -302,9 +303,9 @@ absl::StatusOr<Process*> Cluster::StartJoiningWorker(
       absl::StrCat("--threads=", options_.worker_threads),
       absl::StrCat("--credits=", options_.credits),
       "--drain_timeout=" + options_.drain_timeout,
-      "--state_dir=" + (join.state_dir.empty() ? worker_state_dir(name)
-                                               : join.state_dir)
-                           .string(),
+      "--state_dir=" +
+          (join.state_dir.empty() ? worker_state_dir(name) : join.state_dir)
+              .string(),
   };
   if (!join.name.empty()) argv.push_back("--name=" + join.name);
   if (!token.empty()) argv.push_back("--join=" + token);
@@ -319,7 +320,8 @@ absl::StatusOr<Process*> Cluster::StartJoiningWorker(
   return LaunchWorker(name, std::move(argv));
 }
 
-absl::StatusOr<proto::Token> Cluster::CreateToken(std::vector<std::string> args) {
+absl::StatusOr<proto::Token> Cluster::CreateToken(
+    std::vector<std::string> args) {
   args.insert(args.begin(), {"token", "create"});
   return RunJson<proto::Token>(std::move(args), 20s, /*allow_exit_1=*/false);
 }
@@ -343,7 +345,8 @@ absl::Status Cluster::WaitRegistered(const std::string& name, Deadline deadline,
 absl::Status Cluster::Start(int workers, Deadline deadline) {
   // With CURVE, the workers' keys are in authorized_workers from the start.
   for (int i = 1; options_.curve && i <= workers; ++i) {
-    if (auto key = WorkerKey(absl::StrCat("w", i)); !key.ok()) return key.status();
+    if (auto key = WorkerKey(absl::StrCat("w", i)); !key.ok())
+      return key.status();
   }
   if (absl::Status s = StartController(deadline); !s.ok()) return s;
   for (int i = 1; i <= workers; ++i) {

@@ -72,8 +72,8 @@ struct ClusterOptions {
 
 // How StartJoiningWorker starts a worker.
 struct JoinFlags {
-  std::string name;       // --name; "" leaves it to the worker
-  bool discover = false;  // no --controller/--enroll: the beacon says
+  std::string name;                 // --name; "" leaves it to the worker
+  bool discover = false;            // no --controller/--enroll: the beacon says
   std::filesystem::path state_dir;  // "" = worker_state_dir(name)
 };
 

@@ -36,7 +36,8 @@ class DaemonCommandLineTest : public testing::Test {
     auto p = Process::Start("run-" + std::to_string(++runs_), argv, dir_);
     EXPECT_TRUE(p.ok()) << p.status();
     if (!p.ok()) return {};
-    std::optional<ExitStatus> exit = (*p)->Wait(DeadlineIn(std::chrono::seconds(10)));
+    std::optional<ExitStatus> exit =
+        (*p)->Wait(DeadlineIn(std::chrono::seconds(10)));
     EXPECT_TRUE(exit.has_value()) << "still running: " << args.front();
     Ran ran;
     ran.code = exit.has_value() ? exit->code() : -1;
@@ -56,7 +57,8 @@ TEST_F(DaemonCommandLineTest, HelpListsOwnFlagsByGroupAndExitsZero) {
   EXPECT_THAT(worker.out, HasSubstr("\nJoining the cluster:\n  --join\n"));
   EXPECT_THAT(worker.out, HasSubstr("\nSieving:\n  --threads=0\n"));
   EXPECT_THAT(worker.out, HasSubstr("  --drain_timeout=30s\n"));
-  EXPECT_THAT(worker.out, testing::Not(HasSubstr("Other:"))) << "a flag in no group";
+  EXPECT_THAT(worker.out, testing::Not(HasSubstr("Other:")))
+      << "a flag in no group";
   EXPECT_THAT(worker.out, testing::Not(HasSubstr("flagfile")));
   EXPECT_EQ(worker.err, "");
 
@@ -64,30 +66,36 @@ TEST_F(DaemonCommandLineTest, HelpListsOwnFlagsByGroupAndExitsZero) {
   EXPECT_EQ(controller.code, 0) << controller.err;
   EXPECT_THAT(controller.out, HasSubstr("Usage: quark-controller"));
   EXPECT_THAT(controller.out, HasSubstr("\nScheduling:\n  --heartbeat_ms="));
-  EXPECT_THAT(controller.out, testing::Not(HasSubstr("Other:"))) << "a flag in no group";
+  EXPECT_THAT(controller.out, testing::Not(HasSubstr("Other:")))
+      << "a flag in no group";
 }
 
 TEST_F(DaemonCommandLineTest, VersionPrintsTheVersion) {
   const Ran worker = Run(QUARK_WORKER_BIN, {"--version"});
   EXPECT_EQ(worker.code, 0);
-  EXPECT_THAT(worker.out, testing::MatchesRegex("quark-worker [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  EXPECT_THAT(worker.out,
+              testing::MatchesRegex("quark-worker [0-9]+\\.[0-9]+\\.[0-9]+\n"));
   const Ran controller = Run(QUARK_CONTROLLER_BIN, {"--version"});
   EXPECT_EQ(controller.code, 0);
-  EXPECT_THAT(controller.out,
-              testing::MatchesRegex("quark-controller [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  EXPECT_THAT(
+      controller.out,
+      testing::MatchesRegex("quark-controller [0-9]+\\.[0-9]+\\.[0-9]+\n"));
 }
 
 TEST_F(DaemonCommandLineTest, BadFlagsAndSettingsAreOneLineAndExitTwo) {
   const std::filesystem::path conf = dir_ / "worker.conf";
   std::ofstream(conf) << "drain_timeout = soon\n";
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--bogus"}, "quark-worker: unknown flag --bogus (quark-worker --help lists the flags)\n"},
+      {{"--bogus"},
+       "quark-worker: unknown flag --bogus (quark-worker --help lists the "
+       "flags)\n"},
       {{"--threads=abc"},
        "quark-worker: bad value 'abc' for --threads: expected a whole number "
        "(quark-worker --help lists the flags)\n"},
       {{"--config=" + conf.string()},
        "quark-worker: " + conf.string() +
-           ":1: bad value for 'drain_timeout': expected a duration such as 30s, 500ms, "
+           ":1: bad value for 'drain_timeout': expected a duration such as "
+           "30s, 500ms, "
            "2m or 1h30m, or a number of seconds\n"},
   };
   for (const auto& [args, error] : cases) {
@@ -99,7 +107,8 @@ TEST_F(DaemonCommandLineTest, BadFlagsAndSettingsAreOneLineAndExitTwo) {
   const Ran controller = Run(QUARK_CONTROLLER_BIN, {"--liveness=three"});
   EXPECT_EQ(controller.code, 2);
   EXPECT_EQ(controller.err,
-            "quark-controller: bad value 'three' for --liveness: expected a whole number "
+            "quark-controller: bad value 'three' for --liveness: expected a "
+            "whole number "
             "(quark-controller --help lists the flags)\n");
 }
 

@@ -3,11 +3,11 @@
 // card gets an identity of its own; tokens and enrolled nodes survive a
 // kill -9 of the controller; hostile input on the enroll port leaves it
 // serving. Every job's answer is checked against primesieve / primecount.
-#include "tests/integration/enroll_test.h"
-
 #include <set>
 #include <string>
 #include <vector>
+
+#include "tests/integration/enroll_test.h"
 
 namespace quark::integration {
 namespace {

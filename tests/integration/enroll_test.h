@@ -57,7 +57,7 @@ inline absl::StatusOr<std::string> KeyOfStateDir(const fs::path& state_dir) {
 
 // The token with `id` in `tokens`, or nullptr.
 inline const proto::Token* FindToken(const proto::TokenList& tokens,
-                              const std::string& id) {
+                                     const std::string& id) {
   for (const proto::Token& t : tokens.tokens()) {
     if (t.id() == id) return &t;
   }
@@ -67,19 +67,17 @@ inline const proto::Token* FindToken(const proto::TokenList& tokens,
 // A DEALER with a CURVE key of its own, connected from `source` (a
 // loopback address) to the enroll port: what a stranger on the LAN can
 // do.
-inline std::unique_ptr<zmq::socket_t> EnrollClient(zmq::context_t& context,
-                                            const std::string& controller_key,
-                                            const KeyPair& own,
-                                            const std::string& source,
-                                            int port) {
+inline std::unique_ptr<zmq::socket_t> EnrollClient(
+    zmq::context_t& context, const std::string& controller_key,
+    const KeyPair& own, const std::string& source, int port) {
   return CurveDealer(context, controller_key, own.public_key, own.secret_key,
                      source, port);
 }
 
 // The next reply on `socket` within `timeout`: nullopt when none came.
 // A reply that is not one EnrollReply fails the test.
-inline std::optional<proto::EnrollReply> NextReply(zmq::socket_t& socket,
-                                            std::chrono::milliseconds timeout) {
+inline std::optional<proto::EnrollReply> NextReply(
+    zmq::socket_t& socket, std::chrono::milliseconds timeout) {
   std::optional<std::vector<std::string>> frames =
       ReceiveWithin(socket, timeout);
   if (!frames) return std::nullopt;
@@ -91,7 +89,8 @@ inline std::optional<proto::EnrollReply> NextReply(zmq::socket_t& socket,
 
 // JoinFlags of a worker that asks for `name`, with its state in
 // `state_dir` ("": the cluster's worker_state_dir of the process's name).
-inline JoinFlags AskingFor(const std::string& name, const fs::path& state_dir = {}) {
+inline JoinFlags AskingFor(const std::string& name,
+                           const fs::path& state_dir = {}) {
   JoinFlags flags;
   flags.name = name;
   flags.state_dir = state_dir;

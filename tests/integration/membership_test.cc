@@ -59,16 +59,18 @@ void ExpectListedAsGone(Cluster& cluster, const std::string& name,
                         proto::NodeState state, const std::string& word) {
   absl::StatusOr<proto::NodeList> nodes = cluster.Nodes();
   ASSERT_TRUE(nodes.ok()) << nodes.status();
-  const auto gone = std::find_if(nodes->departed().begin(), nodes->departed().end(),
-                                 [&](const proto::Node& n) { return n.name() == name; });
+  const auto gone =
+      std::find_if(nodes->departed().begin(), nodes->departed().end(),
+                   [&](const proto::Node& n) { return n.name() == name; });
   ASSERT_NE(gone, nodes->departed().end()) << nodes->ShortDebugString();
   EXPECT_EQ(gone->state(), state) << gone->ShortDebugString();
   const CliResult table = cluster.RunCli({"nodes"});
   EXPECT_EQ(table.exit_code, 0) << table.ToString();
   EXPECT_NE(table.out.find(name + "  "), std::string::npos) << table.out;
   EXPECT_NE(table.out.find(word), std::string::npos) << table.out;
-  EXPECT_NE(table.out.find("; gone lately: 1 " + word.substr(0, word.size() - 1)),
-            std::string::npos)
+  EXPECT_NE(
+      table.out.find("; gone lately: 1 " + word.substr(0, word.size() - 1)),
+      std::string::npos)
       << table.out;
 }
 

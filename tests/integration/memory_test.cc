@@ -46,7 +46,8 @@ TEST_F(ClusterTest, MemoryLimitBelowTwoThreadsRunsOnOneExactly) {
   ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
   ASSERT_OK_AND_ASSIGN(
       Process * worker,
-      cluster().StartWorker("small", {"--threads=2", absl::StrCat("--memory_limit=", limit)}));
+      cluster().StartWorker(
+          "small", {"--threads=2", absl::StrCat("--memory_limit=", limit)}));
   ASSERT_OK(cluster().WaitRegistered("small", DeadlineIn(20s)));
   ASSERT_OK_AND_ASSIGN(proto::NodeList nodes, cluster().Nodes());
   ASSERT_EQ(nodes.nodes_size(), 1);
@@ -56,7 +57,8 @@ TEST_F(ClusterTest, MemoryLimitBelowTwoThreadsRunsOnOneExactly) {
   ASSERT_OK_AND_ASSIGN(proto::Job job,
                        cluster().SubmitAndWait(proto::COUNT, lo, kMax64, 120s));
   EXPECT_TRUE(MatchesReference(job, proto::COUNT, lo, kMax64));
-  EXPECT_TRUE(WaitForLog(*worker, "task planned within memory", DeadlineIn(5s)));
+  EXPECT_TRUE(
+      WaitForLog(*worker, "task planned within memory", DeadlineIn(5s)));
   EXPECT_TRUE(WaitForLog(*worker, " threads=1 ", DeadlineIn(5s)));
   const uint64_t peak = PeakResidentBytes(worker->pid());
   EXPECT_GT(peak, 0u);
@@ -77,8 +79,8 @@ TEST_F(ClusterTest, JobNoNodeCanHoldFailsWithTheReason) {
   EXPECT_NE(job.error().find("no node can hold a task"), std::string::npos)
       << job.error();
   // The worker is still there, and answers what it can hold.
-  ASSERT_OK_AND_ASSIGN(proto::Job small,
-                       cluster().SubmitAndWait(proto::COUNT, 0, 1'000'000, 30s));
+  ASSERT_OK_AND_ASSIGN(proto::Job small, cluster().SubmitAndWait(
+                                             proto::COUNT, 0, 1'000'000, 30s));
   EXPECT_TRUE(MatchesReference(small, proto::COUNT, 0, 1'000'000));
 }
 
@@ -88,19 +90,32 @@ TEST_F(ClusterTest, JobNoNodeCanHoldFailsWithTheReason) {
 TEST_F(ClusterTest, CancelledTaskAtHeightStopsWithinSeconds) {
   ASSERT_OK(cluster().Start(1, DeadlineIn(20s)));
   const uint64_t lo = 1'000'000'000'000'000'000;
-  ASSERT_OK_AND_ASSIGN(proto::Job big, cluster().Submit(proto::COUNT, lo, lo + 4'000'000'000'000));
-  ASSERT_OK(cluster().WaitForNode(
-      "w1", [](const proto::Node& n) { return n.sieving() && n.leases() > 0; },
-      DeadlineIn(20s)).status());
+  ASSERT_OK_AND_ASSIGN(
+      proto::Job big,
+      cluster().Submit(proto::COUNT, lo, lo + 4'000'000'000'000));
+  ASSERT_OK(cluster()
+                .WaitForNode(
+                    "w1",
+                    [](const proto::Node& n) {
+                      return n.sieving() && n.leases() > 0;
+                    },
+                    DeadlineIn(20s))
+                .status());
   const auto cancelled_at = Clock::now();
-  const CliResult cancelled = cluster().RunCli({"cancel", std::to_string(big.job_id())});
+  const CliResult cancelled =
+      cluster().RunCli({"cancel", std::to_string(big.job_id())});
   ASSERT_EQ(cancelled.exit_code, 0) << cancelled.ToString();
-  ASSERT_OK(cluster().WaitForNode(
-      "w1", [](const proto::Node& n) { return !n.sieving() && n.leases() == 0; },
-      DeadlineIn(10s)).status());
+  ASSERT_OK(cluster()
+                .WaitForNode(
+                    "w1",
+                    [](const proto::Node& n) {
+                      return !n.sieving() && n.leases() == 0;
+                    },
+                    DeadlineIn(10s))
+                .status());
   EXPECT_LT(Clock::now() - cancelled_at, 5s);
-  ASSERT_OK_AND_ASSIGN(proto::Job next,
-                       cluster().SubmitAndWait(proto::COUNT, 0, 1'000'000, 10s));
+  ASSERT_OK_AND_ASSIGN(proto::Job next, cluster().SubmitAndWait(
+                                            proto::COUNT, 0, 1'000'000, 10s));
   EXPECT_TRUE(MatchesReference(next, proto::COUNT, 0, 1'000'000));
 }
 

@@ -2,8 +2,8 @@
 #include <cstdint>
 #include <thread>
 
-#include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 #include "tests/integration/cluster_test.h"
 #include "tests/integration/reference.h"
 
@@ -88,12 +88,14 @@ TEST_F(ClusterTest, CancelRunningJob) {
   EXPECT_EQ(after.partial_range().lo(), 0u);
   EXPECT_GT(after.partial_range().hi(), 0u);
   EXPECT_LT(after.partial_range().hi(), kBigHi);
-  EXPECT_EQ(after.partial().count(), ReferenceCount(0, after.partial_range().hi()));
+  EXPECT_EQ(after.partial().count(),
+            ReferenceCount(0, after.partial_range().hi()));
   EXPECT_GT(after.progress(), 0);
   EXPECT_LT(after.progress(), 1);
-  EXPECT_NE(waited.err.find(absl::StrCat("; ", after.partial().count(), " for 0..",
-                                         after.partial_range().hi(), " (partial")),
-            std::string::npos)
+  EXPECT_NE(
+      waited.err.find(absl::StrCat("; ", after.partial().count(), " for 0..",
+                                   after.partial_range().hi(), " (partial")),
+      std::string::npos)
       << waited.ToString();
 
   // The workers drop the job's leases and serve the next job.

@@ -44,8 +44,8 @@ TEST_F(SecurityTest, WorkerWithUnknownKeyIsRefusedAndNotListed) {
   ASSERT_OK_AND_ASSIGN(Process * intruder, cluster().StartWorker("intruder"));
   EXPECT_TRUE(WaitForLog(*intruder, "refused this node's key", DeadlineIn(20s)))
       << intruder->ReadStderr();
-  EXPECT_TRUE(WaitForLog(*cluster().controller(), "is not in authorized_workers",
-                         DeadlineIn(5s)));
+  EXPECT_TRUE(WaitForLog(*cluster().controller(),
+                         "is not in authorized_workers", DeadlineIn(5s)));
 
   ASSERT_OK_AND_ASSIGN(proto::Job job,
                        cluster().SubmitAndWait(proto::COUNT, 0, 2'000'000'000));
@@ -66,7 +66,8 @@ TEST_F(SecurityTest, NodeCannotSpeakOrSendResultsUnderAnotherName) {
   const proto::Node* w1 = FindNode(before, "w1");
   ASSERT_NE(w1, nullptr);
   const uint64_t w1_session = w1->session();
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kBigHi));
 
   // w2's key, claiming to be w1.
   ASSERT_OK_AND_ASSIGN(
@@ -105,8 +106,8 @@ TEST_F(SecurityTest, NodeCannotSpeakOrSendResultsUnderAnotherName) {
       SendFrames(push, {Serialized(forged)});
     }
   }
-  EXPECT_TRUE(WaitForLog(*cluster().controller(),
-                         "sent with the key of 'w2'", DeadlineIn(10s)));
+  EXPECT_TRUE(WaitForLog(*cluster().controller(), "sent with the key of 'w2'",
+                         DeadlineIn(10s)));
 
   ASSERT_OK_AND_ASSIGN(proto::Job done, cluster().WaitJob(job.job_id(), 150s));
   EXPECT_TRUE(MatchesReference(done, proto::COUNT, 0, kBigHi));
@@ -118,9 +119,11 @@ TEST_F(SecurityTest, NodeCannotSpeakOrSendResultsUnderAnotherName) {
 
 TEST_F(SecurityTest, RevokedKeyIsEvictedAfterSighupAndItsWorkRedone) {
   ASSERT_OK(cluster().Start(2, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kBigHi));
   ASSERT_OK(cluster().WaitForNode(
-      "w2", [](const proto::Node& n) { return n.leases() > 0 && n.tasks_done() > 0; },
+      "w2",
+      [](const proto::Node& n) { return n.leases() > 0 && n.tasks_done() > 0; },
       DeadlineIn(60s)));
 
   // Keep only w1's line, then reload.
@@ -148,7 +151,8 @@ TEST_F(SecurityTest, RevokedKeyIsEvictedAfterSighupAndItsWorkRedone) {
 
 TEST_F(SecurityTest, GarbageOnEveryPortLeavesTheJobExact) {
   ASSERT_OK(cluster().Start(2, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kBigHi));
   // Connections that open and never say a word, held through the job.
   std::vector<int> silent;
   for (const std::string& endpoint :
@@ -173,7 +177,8 @@ TEST_F(SecurityTest, GarbageOnEveryPortLeavesTheJobExact) {
 // that must not be applied.
 TEST_F(ClusterTest, MalformedMessagesLeaveTheJobExact) {
   ASSERT_OK(cluster().Start(2, DeadlineIn(20s)));
-  ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(proto::COUNT, 0, kBigHi));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 0, kBigHi));
   AttackWithRawBytes(cluster());
 
   zmq::context_t context;
@@ -249,13 +254,16 @@ TEST_F(ClusterTest, ControllerRefusesToExposePlainSockets) {
   int run = 0;
   for (const std::vector<std::string>& flags :
        std::vector<std::vector<std::string>>{
-           {"--api=tcp://0.0.0.0:" + std::to_string(PortOf(cluster().api_endpoint()))},
-           {"--control=tcp://*:" + std::to_string(PortOf(cluster().control_endpoint()))}}) {
-    std::vector<std::string> argv = {QUARK_CONTROLLER_BIN,
-                                     "--state_dir=" + (dir_ / "state").string()};
+           {"--api=tcp://0.0.0.0:" +
+            std::to_string(PortOf(cluster().api_endpoint()))},
+           {"--control=tcp://*:" +
+            std::to_string(PortOf(cluster().control_endpoint()))}}) {
+    std::vector<std::string> argv = {
+        QUARK_CONTROLLER_BIN, "--state_dir=" + (dir_ / "state").string()};
     argv.insert(argv.end(), flags.begin(), flags.end());
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Process> p,
-                         Process::Start(absl::StrCat("exposed-", ++run), argv, dir_));
+    ASSERT_OK_AND_ASSIGN(
+        std::unique_ptr<Process> p,
+        Process::Start(absl::StrCat("exposed-", ++run), argv, dir_));
     std::optional<ExitStatus> exit = p->Wait(DeadlineIn(10s));
     ASSERT_TRUE(exit.has_value());
     EXPECT_EQ(exit->code(), 2);

@@ -7,9 +7,8 @@
 #ifndef QUARK_TESTS_TESTUTIL_REFERENCE_PARTIAL_H_
 #define QUARK_TESTS_TESTUTIL_REFERENCE_PARTIAL_H_
 
-#include <primesieve.hpp>
-
 #include <cstdint>
+#include <primesieve.hpp>
 
 #include "proto/quark.pb.h"
 
@@ -26,13 +25,15 @@ inline proto::Partial ReferencePartial(uint64_t lo, uint64_t hi) {
   ref.set_twins(primesieve::count_twins(lo, hi));
   unsigned __int128 sum = 0;
   uint64_t previous = 0;
-  const uint64_t last = hi < kReferenceLargestPrime ? hi : kReferenceLargestPrime;
+  const uint64_t last =
+      hi < kReferenceLargestPrime ? hi : kReferenceLargestPrime;
   if (lo <= last) {
     primesieve::iterator it(lo, last);
     for (uint64_t p = it.next_prime(); p <= last; p = it.next_prime()) {
       if (previous == 0) {
         ref.set_first_prime(p);
-      } else if (p - previous > ref.max_gap()) {  // strictly: the first gap of a size wins
+      } else if (p - previous >
+                 ref.max_gap()) {  // strictly: the first gap of a size wins
         ref.set_max_gap(p - previous);
         ref.set_max_gap_start(previous);
       }

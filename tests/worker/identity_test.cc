@@ -18,9 +18,11 @@ namespace fs = std::filesystem;
 class IdentityTest : public testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path(testing::TempDir()) /
-            ("identity-" +
-             std::string(testing::UnitTest::GetInstance()->current_test_info()->name()));
+    root_ =
+        fs::path(testing::TempDir()) /
+        ("identity-" +
+         std::string(
+             testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(root_);
     fs::create_directories(root_);
     state_ = (root_ / "state").string();
@@ -79,15 +81,18 @@ TEST_F(IdentityTest, TellsMachinesApartByPiSerialThenMachineId) {
 
 TEST_F(IdentityTest, StockHostNamesGetASuffix) {
   EXPECT_EQ(DefaultNodeName("pi-7", "k3f2a9zzzzzzzzzz"), "pi-7");
-  EXPECT_EQ(DefaultNodeName("raspberrypi", "k3f2a9zzzzzzzzzz"), "raspberrypi-k3f2a9");
-  EXPECT_EQ(DefaultNodeName("localhost", "k3f2a9zzzzzzzzzz"), "localhost-k3f2a9");
+  EXPECT_EQ(DefaultNodeName("raspberrypi", "k3f2a9zzzzzzzzzz"),
+            "raspberrypi-k3f2a9");
+  EXPECT_EQ(DefaultNodeName("localhost", "k3f2a9zzzzzzzzzz"),
+            "localhost-k3f2a9");
   EXPECT_EQ(DefaultNodeName("", "k3f2a9zzzzzzzzzz"), "node-k3f2a9");
   EXPECT_EQ(DefaultNodeName("bad name", "k3f2a9zzzzzzzzzz"), "node-k3f2a9");
 }
 
 TEST_F(IdentityTest, TheKeyIsMadeOnceAndKeptSecret) {
   const Machine machine = *ThisMachine(Pi("10000000aaaa0001"));
-  absl::StatusOr<NodeIdentity> first = LoadOrMakeIdentity(state_, machine, "pi-1");
+  absl::StatusOr<NodeIdentity> first =
+      LoadOrMakeIdentity(state_, machine, "pi-1");
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(first->made);
   EXPECT_TRUE(first->discarded.empty());
@@ -97,7 +102,8 @@ TEST_F(IdentityTest, TheKeyIsMadeOnceAndKeptSecret) {
   ASSERT_TRUE(pub.ok()) << pub.status();
   EXPECT_EQ(*pub, first->key.public_key);
 
-  absl::StatusOr<NodeIdentity> again = LoadOrMakeIdentity(state_, machine, "pi-1");
+  absl::StatusOr<NodeIdentity> again =
+      LoadOrMakeIdentity(state_, machine, "pi-1");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(again->made);
   EXPECT_EQ(again->key.secret_key, first->key.secret_key);
@@ -107,9 +113,12 @@ TEST_F(IdentityTest, TheKeyIsMadeOnceAndKeptSecret) {
 TEST_F(IdentityTest, AKeyFromAnotherMachineIsSetAside) {
   const Machine original = *ThisMachine(Pi("10000000aaaa0001"));
   const Machine clone = *ThisMachine(Pi("10000000aaaa0002"));
-  absl::StatusOr<NodeIdentity> first = LoadOrMakeIdentity(state_, original, "pi");
+  absl::StatusOr<NodeIdentity> first =
+      LoadOrMakeIdentity(state_, original, "pi");
   ASSERT_TRUE(first.ok());
-  ASSERT_TRUE(WriteEnrollment(state_, {first->key.public_key, "pi", "tcp://c:7700"}).ok());
+  ASSERT_TRUE(
+      WriteEnrollment(state_, {first->key.public_key, "pi", "tcp://c:7700"})
+          .ok());
 
   absl::StatusOr<NodeIdentity> cloned = LoadOrMakeIdentity(state_, clone, "pi");
   ASSERT_TRUE(cloned.ok()) << cloned.status();
@@ -132,7 +141,8 @@ TEST_F(IdentityTest, AKeyFromBeforeIdentitiesIsAdopted) {
                                   "worker " + key.secret_key + "\n", 0600)
                   .ok());
   const Machine machine = *ThisMachine(Pi("10000000aaaa0001"));
-  absl::StatusOr<NodeIdentity> identity = LoadOrMakeIdentity(state_, machine, "pi");
+  absl::StatusOr<NodeIdentity> identity =
+      LoadOrMakeIdentity(state_, machine, "pi");
   ASSERT_TRUE(identity.ok()) << identity.status();
   EXPECT_FALSE(identity->made);
   EXPECT_EQ(identity->key.public_key, key.public_key);
@@ -142,18 +152,21 @@ TEST_F(IdentityTest, ASecretKeyOthersCanReadIsRefused) {
   const Machine machine = *ThisMachine(Pi("10000000aaaa0001"));
   ASSERT_TRUE(LoadOrMakeIdentity(state_, machine, "pi").ok());
   fs::permissions(fs::path(state_) / "worker.key", fs::perms(0644));
-  absl::StatusOr<NodeIdentity> identity = LoadOrMakeIdentity(state_, machine, "pi");
+  absl::StatusOr<NodeIdentity> identity =
+      LoadOrMakeIdentity(state_, machine, "pi");
   EXPECT_TRUE(absl::IsPermissionDenied(identity.status())) << identity.status();
 }
 
 TEST_F(IdentityTest, EnrollmentAndTokenRoundTrip) {
-  EXPECT_FALSE(ReadEnrollment(state_).ok() && ReadEnrollment(state_)->has_value());
+  EXPECT_FALSE(ReadEnrollment(state_).ok() &&
+               ReadEnrollment(state_)->has_value());
   fs::create_directories(state_);
   const KeyPair controller = *GenerateKeyPair();  // Z85, '#' and all
   ASSERT_TRUE(WriteEnrollment(state_, {controller.public_key, "pi-3-2",
                                        "tcp://10.0.0.5:7700"})
                   .ok());
-  absl::StatusOr<std::optional<EnrollmentRecord>> record = ReadEnrollment(state_);
+  absl::StatusOr<std::optional<EnrollmentRecord>> record =
+      ReadEnrollment(state_);
   ASSERT_TRUE(record.ok()) << record.status();
   ASSERT_TRUE(record->has_value());
   EXPECT_EQ((*record)->controller_key, controller.public_key);

@@ -53,7 +53,8 @@ Expected Reference(uint64_t lo, uint64_t hi) {
 
 // Checks one partial of `kind` against `e`: the fields the kind answers,
 // the first and last prime where its merge needs them, nothing else.
-void CheckPartial(proto::Kind kind, const proto::Partial& got, const Expected& e) {
+void CheckPartial(proto::Kind kind, const proto::Partial& got,
+                  const Expected& e) {
   const bool ends = kind == proto::TWINS || kind == proto::GAPS;
   EXPECT_EQ(got.first_prime(), ends ? e.first : 0);
   EXPECT_EQ(got.last_prime(), ends ? e.last : 0);
@@ -74,8 +75,8 @@ void CheckPartial(proto::Kind kind, const proto::Partial& got, const Expected& e
       break;
     case proto::SUM:
       EXPECT_EQ(got.count(), e.count);
-      EXPECT_TRUE(PartialSum(got) == e.sum)
-          << Uint128ToString(PartialSum(got)) << " != " << Uint128ToString(e.sum);
+      EXPECT_TRUE(PartialSum(got) == e.sum) << Uint128ToString(PartialSum(got))
+                                            << " != " << Uint128ToString(e.sum);
       EXPECT_EQ(got.twins(), 0u);
       break;
     default:
@@ -114,15 +115,15 @@ void CheckEveryCut(uint64_t lo, uint64_t hi, const Expected& e,
     uint64_t sub;  // control.slice_numbers
   };
   const Cut cuts[] = {
-      {1, width, 2'000'000'000},             // one counter, one iterator
-      {3, width, 2'000'000'000},             // pieces
-      {2, width / 5 + 1, 2'000'000'000},     // slices in pieces
+      {1, width, 2'000'000'000},          // one counter, one iterator
+      {3, width, 2'000'000'000},          // pieces
+      {2, width / 5 + 1, 2'000'000'000},  // slices in pieces
       {2, width, std::max(counted_floor, width / 7 + 1)},  // counted subs
-      {3, width / 4 + 1, 1},                 // iterated COUNT and TWINS
+      {3, width / 4 + 1, 1},  // iterated COUNT and TWINS
   };
   const Cut few_cuts[] = {{2, width / 2 + 1, 1}};
-  for (const Cut& cut : few ? absl::MakeConstSpan(few_cuts)
-                            : absl::MakeConstSpan(cuts)) {
+  for (const Cut& cut :
+       few ? absl::MakeConstSpan(few_cuts) : absl::MakeConstSpan(cuts)) {
     SievePlan plan;
     plan.threads = cut.threads;
     plan.slice = cut.slice;
@@ -158,10 +159,13 @@ TEST(KernelsTest, SmallAndEdgeRanges) {
 
 TEST(KernelsTest, EveryCutGivesTheSameAnswer) {
   // Twins and gaps straddle the cuts; [24, 28] and [90, 96] hold no prime.
-  const RangeCase cases[] = {{0, 10000000},  {1000000000000, 1000010000000},
-                             {0, 100},       {24, 28},
+  const RangeCase cases[] = {{0, 10000000},
+                             {1000000000000, 1000010000000},
+                             {0, 100},
+                             {24, 28},
                              {90, 96}};
-  for (const RangeCase& c : cases) CheckEveryCut(c.lo, c.hi, Reference(c.lo, c.hi));
+  for (const RangeCase& c : cases)
+    CheckEveryCut(c.lo, c.hi, Reference(c.lo, c.hi));
   const uint64_t lo = 1000000000000000000, hi = lo + 300000;
   CheckEveryCut(lo, hi, Reference(lo, hi), /*few=*/true);
 }

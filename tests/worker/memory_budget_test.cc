@@ -41,7 +41,8 @@ class FakeTree {
 
 TEST(MemoryBudgetTest, ReadsMemAvailableAndACgroupV2LimitUpItsPath) {
   FakeTree t;
-  t.Write("proc/meminfo", "MemTotal:  8000000 kB\nMemAvailable:    4000000 kB\n");
+  t.Write("proc/meminfo",
+          "MemTotal:  8000000 kB\nMemAvailable:    4000000 kB\n");
   t.Write("proc/self/status", "Name: quark-worker\nVmRSS:\t   10240 kB\n");
   t.Write("proc/self/cgroup", "0::/system.slice/quark-worker.service\n");
   t.Write("cgroup/system.slice/quark-worker.service/memory.max", "max\n");
@@ -121,15 +122,18 @@ TEST(SievePlanTest, ThreadsFollowTheBudget) {
   EXPECT_FALSE(none.fits);
   EXPECT_GT(MinTaskBytes(top), 64 * kMiB);
   // Near 0 the memory never limits, and small ranges stay on one thread.
-  EXPECT_EQ(PlanSieve(1'000'000'000'000, 4'000'000'000, 4, 64 * kMiB).threads, 4);
+  EXPECT_EQ(PlanSieve(1'000'000'000'000, 4'000'000'000, 4, 64 * kMiB).threads,
+            4);
   EXPECT_EQ(PlanSieve(1000, 1000, 4, 0).threads, 1);
 }
 
 TEST(SievePlanTest, WorkGrowsWithHeight) {
   // 1e10 numbers near 0 take one reference core about 1.7 s.
   EXPECT_NEAR(SieveWork(0, 10'000'000'000), 1.7, 0.2);
-  EXPECT_LT(SieveNanosPerNumber(1'000'000'000'000), SieveNanosPerNumber(1'000'000'000'000'000));
-  EXPECT_LT(SieveNanosPerNumber(1'000'000'000'000'000), SieveNanosPerNumber(~uint64_t{0}));
+  EXPECT_LT(SieveNanosPerNumber(1'000'000'000'000),
+            SieveNanosPerNumber(1'000'000'000'000'000));
+  EXPECT_LT(SieveNanosPerNumber(1'000'000'000'000'000),
+            SieveNanosPerNumber(~uint64_t{0}));
   EXPECT_NEAR(SieveNanosPerNumber(~uint64_t{0}), 1.2, 0.01);
   EXPECT_EQ(SieveWork(5, 4), 0);
   const uint64_t top = ~uint64_t{0};
@@ -152,7 +156,8 @@ TEST(SievePlanTest, ModelBoundsMeasuredPeaks) {
         Measured{1'000'000'000'000'000'000, 1'000'000'000, 232},
         Measured{1'000'000'000'000'000'000, 5'000'000'000, 394},
         Measured{10'000'000'000'000'000'000u, 5'000'000'000, 843},
-        Measured{kTop, 1'000'000'000, 372}, Measured{kTop, 10'000'000'000, 1306}}) {
+        Measured{kTop, 1'000'000'000, 372},
+        Measured{kTop, 10'000'000'000, 1306}}) {
     const double model = static_cast<double>(SieveBytes(m.hi, m.width)) / kMiB;
     EXPECT_GE(model, m.mib) << m.hi << " " << m.width;
     EXPECT_LE(model, m.mib * 1.3) << m.hi << " " << m.width;

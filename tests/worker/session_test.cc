@@ -224,7 +224,8 @@ TEST(SessionTest, RefusesBadAssignmentsAndGivesTheCreditBack) {
     // Reported, so that the controller does not wait for it forever.
     ASSERT_EQ(a.push.size(), 1u);
     EXPECT_EQ(a.push[0].lease(), msg.assign().lease());
-    EXPECT_NE(a.push[0].error().find("refused by the worker"), std::string::npos);
+    EXPECT_NE(a.push[0].error().find("refused by the worker"),
+              std::string::npos);
     EXPECT_FALSE(a.push[0].has_partial());
   }
 }
@@ -381,7 +382,8 @@ TEST(SessionTest, RateAveragesTheFinishedTasks) {
   EXPECT_DOUBLE_EQ(r.session.rate(), 2e6);  // (1e6 + 3e6) / 2
   // A failed task says nothing about the rate.
   r.session.OnMessage(Assign(3, 0, 9), kT0);
-  r.session.OnTaskFinished(3, absl::InternalError("boom"), absl::Seconds(9), kT0);
+  r.session.OnTaskFinished(3, absl::InternalError("boom"), absl::Seconds(9),
+                           kT0);
   EXPECT_DOUBLE_EQ(r.session.rate(), 2e6);
 }
 
@@ -431,7 +433,9 @@ TEST(SessionTest, IgnoresARejectOfAnEarlierSessionOnceWelcomedAgain) {
   // One naming the current session is obeyed.
   proto::ControlMsg current = Reject(true);
   current.mutable_reject()->set_session(kSession + 1);
-  EXPECT_EQ(Sent(r.session.OnMessage(current, kT0), proto::ControlMsg::kHello).size(), 1u);
+  EXPECT_EQ(
+      Sent(r.session.OnMessage(current, kT0), proto::ControlMsg::kHello).size(),
+      1u);
 }
 
 TEST(SessionTest, ResultOfATaskFinishedWhileJoiningIsPushedWithoutCredit) {
@@ -470,7 +474,8 @@ TEST(SessionTest, ARejectionByTheOperatorIsFinal) {
   SessionActions a = r.session.OnMessage(m, kT0);
   ASSERT_TRUE(a.exit.has_value());
   EXPECT_TRUE(absl::IsPermissionDenied(*a.exit)) << *a.exit;
-  EXPECT_NE(a.exit->message().find("rejected by the operator"), std::string::npos);
+  EXPECT_NE(a.exit->message().find("rejected by the operator"),
+            std::string::npos);
   EXPECT_EQ(r.session.state(), Session::State::kDone);
 }
 
@@ -558,8 +563,9 @@ TEST(SessionTest, CancelOfTheRunningTaskStopsItsSieve) {
   SessionActions a = r.session.OnMessage(Cancel({1}), kT0);
   EXPECT_EQ(a.stop, std::vector<uint64_t>{1});
   // Its (stopped) end frees the slot, nothing is pushed, the next starts.
-  SessionActions done = r.session.OnTaskFinished(
-      1, absl::CancelledError("stopped"), absl::Seconds(1), kT0 + absl::Seconds(1));
+  SessionActions done =
+      r.session.OnTaskFinished(1, absl::CancelledError("stopped"),
+                               absl::Seconds(1), kT0 + absl::Seconds(1));
   EXPECT_TRUE(done.push.empty());
   ASSERT_TRUE(done.start.has_value());
   EXPECT_EQ(done.start->lease(), 2u);
