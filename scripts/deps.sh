@@ -23,6 +23,7 @@ readonly PACKAGES=(
   debootstrap                       # tests/system: a bookworm root to boot systemd in
   clang-14 libclang-rt-14-dev       # scripts/sanitize.sh: ASan, UBSan, libFuzzer (the
                                     #   runtime -fsanitize=fuzzer links; not libfuzzer-14-dev)
+  clang-format-14                   # scripts/test.sh checks the tree against .clang-format
 )
 
 die() {

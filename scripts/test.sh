@@ -95,6 +95,22 @@ else
   summary+=("system: skipped ($system_skip)")
 fi
 
+# -------------------------------------------------------- clang-format
+# The tree as .clang-format has it (Google style): a habit made a check.
+echo "== clang-format"
+mapfile -t sources < <(git ls-files '*.cc' '*.h' 2>/dev/null || true)
+if ((${#sources[@]} == 0)); then
+  summary+=("clang-format: no git checkout, skipped")
+elif unformatted=$(clang-format-14 --dry-run --Werror "${sources[@]}" 2>&1 |
+  sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: error: code should be clang-formatted.*/\1/p' | sort -u) &&
+  [[ -z "$unformatted" ]]; then
+  summary+=("clang-format: ${#sources[@]} files as .clang-format has them")
+else
+  echo "$unformatted"
+  failed+=("clang-format (clang-format-14 -i on the files above)")
+  summary+=("clang-format: $(wc -l <<<"$unformatted") files differ")
+fi
+
 # ---------------------------------------------------------- shellcheck
 echo "== shellcheck"
 if command -v shellcheck >/dev/null; then
