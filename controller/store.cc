@@ -104,13 +104,13 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
         absl::StrCat("cannot open ", lock, ": ", std::strerror(errno)));
   }
   if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    const int error = errno;
+    const int lock_error = errno;
     ::close(lock_fd);
     return absl::FailedPreconditionError(absl::StrCat(
         "state directory ", dir,
-        error == EWOULDBLOCK ? " is in use by another quark-controller"
-                             : absl::StrCat(": cannot lock ", lock, ": ",
-                                            std::strerror(error))));
+        lock_error == EWOULDBLOCK ? " is in use by another quark-controller"
+                                  : absl::StrCat(": cannot lock ", lock, ": ",
+                                                 std::strerror(lock_error))));
   }
   const std::string path = (std::filesystem::path(dir) / "quark.db").string();
   sqlite3* db = nullptr;

@@ -22,7 +22,7 @@ FakeController::~FakeController() {
 }
 
 std::vector<proto::ApiRequest> FakeController::requests() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return requests_;
 }
 
@@ -49,7 +49,7 @@ void FakeController::Serve() {
     proto::ApiRequest request;
     request.ParseFromArray(body.data(), static_cast<int>(body.size()));
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       requests_.push_back(request);
     }
     for (const std::string& frame : handler_(request)) {

@@ -5,13 +5,13 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 #include <zmq.hpp>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "proto/quark.pb.h"
 
 namespace quark {
@@ -44,7 +44,7 @@ class FakeController {
   std::string endpoint_;
   Handler handler_;
   std::atomic<bool> stop_{false};
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<proto::ApiRequest> requests_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
