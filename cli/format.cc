@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/kinds.h"
 #include "common/numbers.h"
+#include "common/states.h"
 #include "common/status.h"
 #include "common/token.h"
 
@@ -136,20 +137,7 @@ std::string NodeStateText(const proto::Node& node) {
 }
 
 std::string NodeStateName(proto::NodeState state) {
-  switch (state) {
-    case proto::ACTIVE:
-      return "active";
-    case proto::DRAINING:
-      return "draining";
-    case proto::LOST:
-      return "lost";
-    case proto::LEFT:
-      return "left";
-    case proto::EVICTED:
-      return "evicted";
-    default:
-      return "?";
-  }
+  return NodeStateWord(state);
 }
 
 std::string FormatResult(const proto::Job& job) {

@@ -10,8 +10,8 @@
 #include "cli/format.h"
 #include "cli/usage.h"
 #include "common/keys.h"
-#include "common/kinds.h"
 #include "common/sieve_cost.h"
+#include "common/states.h"
 #include "common/status.h"
 
 namespace quark {

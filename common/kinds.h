@@ -64,12 +64,6 @@ proto::Partial KeepKindFields(const KindSpec& kind,
 // The job's answer from the partial of the whole range; empty for no kind.
 proto::JobResult ToJobResult(proto::Kind kind, const proto::Partial& whole);
 
-// DONE, FAILED or CANCELLED: the job ended and will not change again.
-inline bool IsFinished(proto::JobState state) {
-  return state == proto::DONE || state == proto::FAILED ||
-         state == proto::CANCELLED;
-}
-
 }  // namespace quark
 
 #endif  // QUARK_COMMON_KINDS_H_

@@ -13,6 +13,7 @@
 #include "common/numbers.h"
 #include "common/partial.h"
 #include "common/sieve_cost.h"
+#include "common/states.h"
 #include "common/transport.h"
 #include "controller/scheduler_internal.h"
 
@@ -32,20 +33,6 @@ constexpr double kRateDecaySeconds = 10;
 uint64_t MillisAgo(absl::Time then, absl::Time now) {
   return static_cast<uint64_t>(
       std::max<int64_t>(absl::ToInt64Milliseconds(now - then), 0));
-}
-
-// The word the log uses for a node that went, as `quark nodes` shows it.
-const char* NodeGoneWord(proto::NodeState gone) {
-  switch (gone) {
-    case proto::LOST:
-      return "lost";
-    case proto::LEFT:
-      return "left";
-    case proto::EVICTED:
-      return "evicted";
-    default:
-      return "removed";
-  }
 }
 
 }  // namespace
@@ -262,7 +249,7 @@ void Scheduler::RemoveNode(uint64_t session, proto::NodeState gone,
   auto it = nodes_.find(session);
   if (it == nodes_.end()) return;
   Node& node = *it->second;
-  if (why == nullptr) why = NodeGoneWord(gone);
+  if (why == nullptr) why = NodeStateWord(gone);  // as `quark nodes` says it
   // A worker runs its leases in the order given, so its oldest is the one
   // it was sieving when it died.
   if (crashed && !node.leases.empty()) {

@@ -11,7 +11,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
-#include "common/kinds.h"
+#include "common/states.h"
 #include "common/status.h"
 
 namespace quark {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "common/states.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/reference_partial.h"
 

@@ -1,6 +1,6 @@
 #include "tests/testutil/memory_store.h"
 
-#include "common/kinds.h"
+#include "common/states.h"
 
 namespace quark::testutil {
 

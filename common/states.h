@@ -1,0 +1,37 @@
+// What a job's and a node's states mean, in one place: which job states
+// are final, and the word for each node state that the controller's log
+// and `quark nodes` both use.
+#ifndef QUARK_COMMON_STATES_H_
+#define QUARK_COMMON_STATES_H_
+
+#include "proto/quark.pb.h"
+
+namespace quark {
+
+// DONE, FAILED or CANCELLED: the job ended and will not change again.
+inline bool IsFinished(proto::JobState state) {
+  return state == proto::DONE || state == proto::FAILED ||
+         state == proto::CANCELLED;
+}
+
+// "active", "draining", "lost", "left", "evicted"; "?" for anything else.
+inline const char* NodeStateWord(proto::NodeState state) {
+  switch (state) {
+    case proto::ACTIVE:
+      return "active";
+    case proto::DRAINING:
+      return "draining";
+    case proto::LOST:
+      return "lost";
+    case proto::LEFT:
+      return "left";
+    case proto::EVICTED:
+      return "evicted";
+    default:
+      return "?";
+  }
+}
+
+}  // namespace quark
+
+#endif  // QUARK_COMMON_STATES_H_
