@@ -76,46 +76,13 @@ std::string Same(const google::protobuf::MessageLite& m) {
 
 // ------------------------------------------------------------ FuzzKeys
 
-const std::string* FuzzKeys::NameOf(const std::string& domain,
-                                    const std::string& key) const {
-  static const auto* names = [] {
-    auto* m = new std::map<std::pair<std::string, std::string>, std::string>;
-    for (const KeyName& k : kKeys) (*m)[{k.domain, k.key}] = k.name;
-    return m;
-  }();
-  if (!revoked_.count(key)) {
-    if (auto it = names->find({domain, key}); it != names->end()) {
-      return &it->second;
-    }
-  }
-  if (enrolled_ != nullptr && domain == std::string(kWorkerDomain)) {
-    // As Authenticator::NameOf: the static list wins a name.
-    const std::string* name = enrolled_->NameOf(key);
-    return name != nullptr && !ListsWorker(*name) ? name : nullptr;
-  }
-  return nullptr;
-}
-
-bool FuzzKeys::ListsWorker(const std::string& name) const {
+testutil::FakeKeys FuzzKeys() {
+  std::map<std::string, std::string> workers, operators;
   for (const KeyName& k : kKeys) {
-    if (k.domain == std::string(kWorkerDomain) && k.name == name &&
-        !revoked_.count(k.key)) {
-      return true;
-    }
+    (k.domain == std::string(kWorkerDomain) ? workers : operators)[k.key] =
+        k.name;
   }
-  return false;
-}
-
-void FuzzKeys::Toggle(uint8_t which) {
-  const std::string key = kKeys[which % std::size(kKeys)].key;
-  if (!revoked_.erase(key)) revoked_.insert(key);
-}
-
-std::string FuzzKeys::KeyOf(const std::string& node) {
-  for (const KeyName& k : kKeys) {
-    if (k.name == node && k.domain == std::string(kWorkerDomain)) return k.key;
-  }
-  return "";
+  return testutil::FakeKeys(std::move(workers), std::move(operators));
 }
 
 // ------------------------------------------------------- InboundDriver
@@ -138,8 +105,7 @@ InboundDriver::InboundDriver(Mode mode)
   inbound_.SetEnrollment(enrollment_.get());
   api_.SetEnrollment(enrollment_.get());
   auto control = [&](const std::string& node, const std::string& body) {
-    Deliver(Op::kControl,
-            StepFrames(FuzzKeys::KeyOf(node), {RouteOf(node), body}));
+    Deliver(Op::kControl, StepFrames(keys_.KeyOf(node), {RouteOf(node), body}));
   };
   auto api = [&](const std::string& body) {
     Deliver(Op::kApi, StepFrames("O1", {"cli", body}));
@@ -196,7 +162,7 @@ void InboundDriver::Run(const Step& step) {
       return HonestResult(step.arg, step.flags);
     case Op::kReload:  // Server::Reload
       if (!mode_.curve) return;
-      keys_.Toggle(step.arg);
+      keys_.Toggle(kToggledKeys[step.arg % std::size(kToggledKeys)]);
       return inbound_.OnKeysChanged(now_);
     case Op::kEnroll:
       return Deliver(step.op, step.frames);

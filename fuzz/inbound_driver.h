@@ -20,7 +20,7 @@
 // step of two frames or more carries in its first frame the key its
 // connection authenticated with (libzmq's User-Id, Peer::key); "E1" to
 // "E4" there stand for four real keys (fuzz/curve_keys.h), any other frame
-// is the key as it is. FuzzKeys is the allowlists: workers "K1" (n1), "K2"
+// is the key as it is. FuzzKeys() makes the allowlists: workers "K1" (n1), "K2"
 // (n2), "K3" (n3), operator "O1" (ann) when operator keys are on, and, as
 // the Authenticator does, the keys the Enrollment lets in. The enroll
 // handshake admits any key; a peer's address is its own for each of E1 to
@@ -77,6 +77,7 @@
 #include "fuzz/enroll_checker.h"
 #include "fuzz/inbound_input.h"
 #include "proto/quark.pb.h"
+#include "tests/testutil/fake_keys.h"
 #include "tests/testutil/memory_store.h"
 
 namespace quark::fuzz {
@@ -108,25 +109,10 @@ enum HonestEnrollFlags : uint8_t {
 // one a second "pi" gets.
 inline constexpr const char* kEnrollNames[] = {"pi", "rpi", "n3", "pi-2"};
 
-// The allowlists of the CURVE model; a reload toggles one key.
-class FuzzKeys : public KeyDirectory {
- public:
-  const std::string* NameOf(const std::string& domain,
-                            const std::string& key) const override;
-  // Whether an unrevoked worker key is listed as `name`.
-  bool ListsWorker(const std::string& name) const override;
-  // Lets in the keys `enrolled` approved too (nullptr: none), as
-  // Authenticator::SetEnrolled. Must outlive this.
-  void SetEnrolled(const Enrollment* enrolled) { enrolled_ = enrolled; }
-  // Revokes the `which`-th key (of K1, K2, K3, O1), or restores it.
-  void Toggle(uint8_t which);
-  // The worker key of `node` ("" if none).
-  static std::string KeyOf(const std::string& node);
-
- private:
-  std::set<std::string> revoked_;
-  const Enrollment* enrolled_ = nullptr;
-};
+// The allowlists of the CURVE model (testutil::FakeKeys): workers K1 (n1),
+// K2 (n2), K3 (n3), operator O1 (ann); a reload toggles one of these four.
+inline constexpr const char* kToggledKeys[] = {"K1", "K2", "K3", "O1"};
+testutil::FakeKeys FuzzKeys();
 
 // An Assign as a worker received it, on the routing id `route`.
 struct SentAssign {
@@ -177,7 +163,7 @@ class InboundDriver {
   void CheckKeys();
 
   const Mode mode_;
-  FuzzKeys keys_;
+  testutil::FakeKeys keys_ = FuzzKeys();
   std::unique_ptr<Enrollment> enrollment_;  // with CURVE only
   Scheduler scheduler_;
   Api api_;

@@ -9,37 +9,24 @@
 #include "common/token.h"
 #include "common/transport.h"
 #include "proto/quark.pb.h"
+#include "tests/testutil/messages.h"
 
 namespace quark::fuzz {
 
 inline std::string HelloFrame(const std::string& node, uint64_t incarnation) {
-  proto::ControlMsg m;
-  m.mutable_hello()->set_protocol_version(kProtocolVersion);
-  m.mutable_hello()->set_node(node);
-  m.mutable_hello()->set_cores(4);
-  m.mutable_hello()->set_threads(4);
-  m.mutable_hello()->set_incarnation(incarnation);
-  return m.SerializeAsString();
+  return testutil::Hello(node, incarnation).SerializeAsString();
 }
 
 inline std::string ReadyFrame(uint64_t session, uint32_t credits) {
-  proto::ControlMsg m;
-  m.mutable_ready()->set_session(session);
-  m.mutable_ready()->set_credits(credits);
-  return m.SerializeAsString();
+  return testutil::Ready(session, credits).SerializeAsString();
 }
 
 inline std::string HeartbeatFrame(uint64_t session, bool sieving) {
-  proto::ControlMsg m;
-  m.mutable_heartbeat()->set_session(session);
-  m.mutable_heartbeat()->set_sieving(sieving);
-  return m.SerializeAsString();
+  return testutil::Heartbeat(session, sieving).SerializeAsString();
 }
 
 inline std::string GoodbyeFrame(uint64_t session) {
-  proto::ControlMsg m;
-  m.mutable_goodbye()->set_session(session);
-  return m.SerializeAsString();
+  return testutil::Goodbye(session).SerializeAsString();
 }
 
 // An ApiRequest of the current version; `fill` sets its body.

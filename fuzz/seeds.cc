@@ -24,7 +24,7 @@ class SeedBuilder {
 
   // From the worker named `node` (with CURVE, on its key's connection).
   SeedBuilder& Control(const std::string& node, const std::string& body) {
-    return ControlFrom(FuzzKeys::KeyOf(node), driver_.RouteOf(node), body);
+    return ControlFrom(FuzzKeys().KeyOf(node), driver_.RouteOf(node), body);
   }
   // From routing id `route`, on a connection with `key` (with CURVE).
   SeedBuilder& ControlFrom(const std::string& key, const std::string& route,
@@ -34,7 +34,7 @@ class SeedBuilder {
   // A result pushed by `node` (with CURVE, under its key).
   SeedBuilder& Result(const std::string& node, const std::string& body) {
     return Add(
-        {Op::kCollector, driver_.StepFrames(FuzzKeys::KeyOf(node), {body})});
+        {Op::kCollector, driver_.StepFrames(FuzzKeys().KeyOf(node), {body})});
   }
   // From the CLI, with operator key `key` when that matters.
   SeedBuilder& Api(const std::string& body, const std::string& key = "O1") {

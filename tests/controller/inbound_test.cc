@@ -10,38 +10,25 @@
 #include "common/transport.h"
 #include "controller/auth.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/fake_keys.h"
 #include "tests/testutil/memory_store.h"
+#include "tests/testutil/messages.h"
 
 namespace quark {
 namespace {
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
 
-class FakeKeys : public KeyDirectory {
- public:
-  const std::string* NameOf(const std::string& domain,
-                            const std::string& key) const override {
-    const auto& names = domain == kWorkerDomain ? workers : operators;
-    auto it = names.find(key);
-    return it == names.end() ? nullptr : &it->second;
-  }
-  std::map<std::string, std::string> workers = {{"K1", "w1"}, {"K2", "w2"}};
-  std::map<std::string, std::string> operators = {{"KA", "ann"}};
-};
+// The allowlists: workers K1 (w1) and K2 (w2), operator KA (ann).
+testutil::FakeKeys Keys() {
+  return testutil::FakeKeys({{"K1", "w1"}, {"K2", "w2"}}, {{"KA", "ann"}});
+}
 
 std::string Bytes(const google::protobuf::MessageLite& message) {
   return message.SerializeAsString();
 }
 
-proto::ControlMsg Hello(const std::string& node) {
-  proto::ControlMsg msg;
-  msg.mutable_hello()->set_protocol_version(kProtocolVersion);
-  msg.mutable_hello()->set_node(node);
-  msg.mutable_hello()->set_cores(1);
-  msg.mutable_hello()->set_threads(1);
-  msg.mutable_hello()->set_incarnation(7);
-  return msg;
-}
+using testutil::Hello;
 
 class InboundTest : public ::testing::Test {
  protected:
@@ -73,7 +60,7 @@ class InboundTest : public ::testing::Test {
     return out.ok() ? *std::move(out) : InboundOutput();
   }
 
-  FakeKeys keys_;
+  testutil::FakeKeys keys_ = Keys();
   testutil::MemoryStore store_;
   Scheduler scheduler_;
   Api api_;
@@ -163,7 +150,7 @@ TEST_F(InboundTest, ResultsCountOnlyUnderTheirKeysName) {
 TEST_F(InboundTest, RevokedKeyIsEvictedAndToldSo) {
   Control("\x01r1", "K1", Bytes(Hello("w1")));
   Sent();
-  keys_.workers.erase("K1");
+  keys_.Toggle("K1");  // revoked
   inbound_.OnKeysChanged(kT0);
   EXPECT_TRUE(scheduler_.ListNodes(kT0).empty());
   auto sent = Sent();

@@ -13,6 +13,7 @@
 #include "common/transport.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/memory_store.h"
+#include "tests/testutil/messages.h"
 #include "tests/testutil/reference_partial.h"
 
 namespace quark {
@@ -20,34 +21,16 @@ namespace {
 
 constexpr auto Sieve = testutil::ReferencePartial;
 
+using testutil::Goodbye;
+using testutil::Ready;
+
 proto::ControlMsg Hello(const std::string& name,
                         uint32_t version = kProtocolVersion) {
-  proto::ControlMsg m;
-  m.mutable_hello()->set_protocol_version(version);
-  m.mutable_hello()->set_node(name);
-  m.mutable_hello()->set_cores(4);
-  m.mutable_hello()->set_threads(4);
-  m.mutable_hello()->set_incarnation(7);
-  return m;
-}
-
-proto::ControlMsg Ready(uint64_t session, uint32_t credits) {
-  proto::ControlMsg m;
-  m.mutable_ready()->set_session(session);
-  m.mutable_ready()->set_credits(credits);
-  return m;
+  return testutil::Hello(name, /*incarnation=*/7, version);
 }
 
 proto::ControlMsg Beat(uint64_t session) {
-  proto::ControlMsg m;
-  m.mutable_heartbeat()->set_session(session);
-  return m;
-}
-
-proto::ControlMsg Goodbye(uint64_t session) {
-  proto::ControlMsg m;
-  m.mutable_goodbye()->set_session(session);
-  return m;
+  return testutil::Heartbeat(session);
 }
 
 std::vector<proto::Assign> Assigns(const std::vector<Outbound>& out,
