@@ -50,6 +50,13 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  # Nothing it started may outlive it.
+  if pgrep -f -- "$work/" >/dev/null; then
+    say "FAIL: processes of this test still running: $(pgrep -af -- "$work/" | head -n 3)"
+    pkill -KILL -f -- "$work/" || true
+    rm -rf "$work"
+    exit 1
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -102,7 +109,8 @@ while IFS= read -r step; do
   if [[ $command == *quark-controller* || $command == *quark-worker* ]]; then
     # A daemon: README starts the controller with &, and the worker runs on another node.
     command=${command%&}
-    eval "$command" >"$work/daemon-$n.log" 2>&1 &
+    # exec: the background job is the daemon itself, so that $! is its pid.
+    eval "exec $command" >"$work/daemon-$n.log" 2>&1 &
     pids+=($!)
     sleep 0.5
     kill -0 "${pids[-1]}" 2>/dev/null ||
