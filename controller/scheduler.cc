@@ -312,52 +312,20 @@ bool Scheduler::ReleaseLease(uint64_t lease_id, bool requeue) {
 
 absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
                                  std::vector<Outbound>* out) {
-  if (result.protocol_version() != kProtocolVersion) {
+  absl::StatusOr<Job*> found = JobOf(result);
+  if (!found.ok()) {
     ++refused_;
-    return absl::InvalidArgumentError(
-        absl::StrCat("result of protocol version ", result.protocol_version(),
-                     ", expected ", kProtocolVersion));
+    return found.status();
   }
-  auto job_it = jobs_.find(result.job());
-  if (job_it == jobs_.end()) {
-    ++refused_;
-    return absl::NotFoundError(
-        absl::StrCat("result for unknown job ", result.job()));
-  }
-  Job& job = *job_it->second;
-  const uint64_t lo = result.range().lo(), hi = result.range().hi();
-  if (lo > hi || lo < job.lo || hi > job.hi) {
-    ++refused_;
-    return absl::InvalidArgumentError(
-        absl::StrCat("result range [", lo, ", ", hi, "] is not within job ",
-                     job.id, " [", job.lo, ", ", job.hi, "]"));
-  }
+  Job& job = **found;
   auto task_it = job.open.find(result.task());
-  if (task_it == job.open.end()) {
-    if (result.task() == 0 || result.task() >= next_task_) {
-      ++refused_;
-      return absl::NotFoundError(absl::StrCat(
-          "result for unknown task ", result.task(), " of job ", job.id));
-    }
-    // Merged already (or its job ended): exactly-once means ignore it.
-    ++job.duplicates;
-    ++job.version;
-    dirty_jobs_.insert(job.id);
-    auto lease = leases_.find(result.lease());
-    if (lease != leases_.end() && lease->second.task == result.task()) {
-      ReleaseLease(result.lease(), /*requeue=*/false);
-    }
-    return absl::OkStatus();
-  }
+  if (task_it == job.open.end()) return OnLateResult(job, result);
   Task& task = task_it->second;
   if (result.range().lo() != task.lo || result.range().hi() != task.hi) {
     ++refused_;
     // Acked and so forgotten by the worker: its lease must not hold the
     // task hostage.
-    auto lease = leases_.find(result.lease());
-    if (lease != leases_.end() && lease->second.task == task.id) {
-      ReleaseLease(result.lease(), /*requeue=*/true);
-    }
+    ReleaseLeaseOf(result, /*requeue=*/true);
     return absl::InvalidArgumentError(absl::StrCat(
         "result range [", result.range().lo(), ", ", result.range().hi(),
         "] does not match task ", task.id, " [", task.lo, ", ", task.hi, "]"));
@@ -373,28 +341,84 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
   }
   auto node = nodes_.find(result.session());
   if (node != nodes_.end()) {
-    Node& n = *node->second;
-    ++n.tasks_done;
-    n.last_busy = now;
-    const double seconds =
-        std::max(static_cast<double>(result.compute_us()), 1.0) / 1e6;
-    const double rate = (static_cast<double>(task.hi - task.lo) + 1) / seconds;
-    double& avg = n.rate[job.kind];
-    avg = avg == 0 ? rate : 0.5 * avg + 0.5 * rate;
-    n.last_rate = avg;
-    const double speed = SieveWork(task.lo, task.hi) / seconds;
-    n.speed = n.speed == 0 ? speed : 0.5 * n.speed + 0.5 * speed;
+    CountTaskDone(*node->second, job.kind, task, result.compute_us(), now);
   }
-  CancelLeases(task, result.lease(), out);
-  for (uint64_t lease : std::set<uint64_t>(task.leases)) {
-    ReleaseLease(lease, /*requeue=*/false);
-  }
+  EndLeases(task, result.lease(), out);
   if (node != nodes_.end() && node->second->leases.empty() &&
       drained_.count(node->second->name) != 0) {
     QLOG(kNotice) << "node drained node=" << node->second->name
                   << " hint=\"no work left on it: safe to remove\"";
   }
-  MarkTask(task, &result.partial());
+  MergeTask(job, task, result.partial(), now);
+  return absl::OkStatus();
+}
+
+// The job `result` is for, if it is of this protocol, names a job and lies
+// within it; what is wrong with it if not.
+absl::StatusOr<Scheduler::Job*> Scheduler::JobOf(
+    const proto::ResultMsg& result) {
+  if (result.protocol_version() != kProtocolVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("result of protocol version ", result.protocol_version(),
+                     ", expected ", kProtocolVersion));
+  }
+  auto it = jobs_.find(result.job());
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("result for unknown job ", result.job()));
+  }
+  Job& job = *it->second;
+  const uint64_t lo = result.range().lo(), hi = result.range().hi();
+  if (lo > hi || lo < job.lo || hi > job.hi) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("result range [", lo, ", ", hi, "] is not within job ",
+                     job.id, " [", job.lo, ", ", job.hi, "]"));
+  }
+  return &job;
+}
+
+// A result for a task of `job` that is not open: merged already (a backup
+// lease's, or one sent again after a lost ack) or its job ended. Exactly
+// once means it is counted and ignored, and its lease is forgotten.
+absl::Status Scheduler::OnLateResult(Job& job, const proto::ResultMsg& result) {
+  if (result.task() == 0 || result.task() >= next_task_) {
+    ++refused_;
+    return absl::NotFoundError(absl::StrCat("result for unknown task ",
+                                            result.task(), " of job ", job.id));
+  }
+  ++job.duplicates;
+  ++job.version;
+  dirty_jobs_.insert(job.id);
+  ReleaseLeaseOf(result, /*requeue=*/false);
+  return absl::OkStatus();
+}
+
+// Forgets the lease `result` came under, if that lease is for its task.
+void Scheduler::ReleaseLeaseOf(const proto::ResultMsg& result, bool requeue) {
+  auto lease = leases_.find(result.lease());
+  if (lease != leases_.end() && lease->second.task == result.task()) {
+    ReleaseLease(result.lease(), requeue);
+  }
+}
+
+// What `node` finishing `task` (of a job of `kind`) in `compute_us` tells
+// of it: one more task done, and how fast it goes.
+void Scheduler::CountTaskDone(Node& node, proto::Kind kind, const Task& task,
+                              uint64_t compute_us, absl::Time now) {
+  ++node.tasks_done;
+  node.last_busy = now;
+  const double seconds = static_cast<double>(compute_us) / 1e6;
+  RateEstimate& rate = node.rate[kind];
+  rate.Add(static_cast<double>(task.hi - task.lo) + 1, seconds);
+  node.last_rate = rate.value();
+  node.speed.Add(SieveWork(task.lo, task.hi), seconds);
+}
+
+// `task`'s partial, already added to the job's accumulator, is recorded
+// and the task closed; the job is done when it was the last.
+void Scheduler::MergeTask(Job& job, Task& task, const proto::Partial& partial,
+                          absl::Time now) {
+  MarkTask(task, &partial);
   const uint64_t task_id = task.id;
   job.requeued.erase(
       std::remove(job.requeued.begin(), job.requeued.end(), task_id),
@@ -407,7 +431,6 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
     job.result = ToJobResult(job.kind, job.acc.Whole());
     FinishJob(job, proto::DONE, now);
   }
-  return absl::OkStatus();
 }
 
 // A worker could not compute `task` (result.error says why): the lease
@@ -426,9 +449,16 @@ void Scheduler::TaskFailed(Job& job, Task& task, const proto::ResultMsg& result,
             now, out);
     return;
   }
-  auto lease = leases_.find(result.lease());
-  if (lease != leases_.end() && lease->second.task == task.id) {
-    ReleaseLease(result.lease(), /*requeue=*/true);
+  ReleaseLeaseOf(result, /*requeue=*/true);
+}
+
+// Forgets every lease on `task`, telling each holder but `except_lease`'s
+// to drop it.
+void Scheduler::EndLeases(Task& task, uint64_t except_lease,
+                          std::vector<Outbound>* out) {
+  CancelLeases(task, except_lease, out);
+  for (uint64_t lease : std::set<uint64_t>(task.leases)) {
+    ReleaseLease(lease, /*requeue=*/false);
   }
 }
 
@@ -457,12 +487,7 @@ void Scheduler::FailJob(Job& job, const std::string& error, absl::Time now,
 // Ends an unfinished job: its leases are cancelled at their holders.
 void Scheduler::StopJob(Job& job, proto::JobState state, absl::Time now,
                         std::vector<Outbound>* out) {
-  for (auto& [id, task] : job.open) {
-    CancelLeases(task, 0, out);
-    for (uint64_t lease : std::set<uint64_t>(task.leases)) {
-      ReleaseLease(lease, /*requeue=*/false);
-    }
-  }
+  for (auto& [id, task] : job.open) EndLeases(task, 0, out);
   FinishJob(job, state, now);
 }
 
@@ -560,7 +585,7 @@ ChunkRequest Scheduler::RequestFor(const Job& job, const Node& node) const {
   request.next = job.next;
   request.hi = job.hi;
   auto rate = node.rate.find(job.kind);
-  request.rate = rate == node.rate.end() ? 0 : rate->second;
+  request.rate = rate == node.rate.end() ? 0 : rate->second.value();
   request.nodes = taking_work_;
   auto last = node.last_task.find(job.kind);
   request.last = last == node.last_task.end() ? 0 : last->second;
@@ -650,7 +675,7 @@ bool Scheduler::AssignBackup(Node& node, absl::Time now,
       }
       auto holder = nodes_.find(lease.session);
       if (holder != nodes_.end() &&
-          now - lease.start < 2 * ExpectedTime(holder->second->speed,
+          now - lease.start < 2 * ExpectedTime(holder->second->speed.value(),
                                                holder->second->threads, task.lo,
                                                task.hi)) {
         continue;
@@ -936,7 +961,7 @@ proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {
   view.set_session(node.session);
   view.set_key(node.key);
   view.set_memory_budget(node.memory_budget);
-  view.set_speed(node.speed);
+  view.set_speed(node.speed.value());
   view.set_sieving(node.sieving);
   return view;
 }

@@ -167,6 +167,12 @@ class Scheduler {
              std::vector<Outbound>* out);
   void FailJob(Job& job, const std::string& error, absl::Time now,
                std::vector<Outbound>* out);
+  absl::StatusOr<Job*> JobOf(const proto::ResultMsg& result);
+  absl::Status OnLateResult(Job& job, const proto::ResultMsg& result);
+  void CountTaskDone(Node& node, proto::Kind kind, const Task& task,
+                     uint64_t compute_us, absl::Time now);
+  void MergeTask(Job& job, Task& task, const proto::Partial& partial,
+                 absl::Time now);
   void TaskFailed(Job& job, Task& task, const proto::ResultMsg& result,
                   absl::Time now, std::vector<Outbound>* out);
   void Dispatch(absl::Time now, std::vector<Outbound>* out);
@@ -180,8 +186,10 @@ class Scheduler {
   // hold for unplaceable_after (called on ticks).
   void FailUnplaceableJobs(absl::Time now, std::vector<Outbound>* out);
   bool ReleaseLease(uint64_t lease_id, bool requeue);
+  void ReleaseLeaseOf(const proto::ResultMsg& result, bool requeue);
   void CancelLeases(Task& task, uint64_t except_lease,
                     std::vector<Outbound>* out);
+  void EndLeases(Task& task, uint64_t except_lease, std::vector<Outbound>* out);
   void StopJob(Job& job, proto::JobState state, absl::Time now,
                std::vector<Outbound>* out);
   void FinishJob(Job& job, proto::JobState state, absl::Time now);
@@ -195,6 +203,9 @@ class Scheduler {
                   bool reregister);
   void MarkTask(const Task& task, const proto::Partial* partial);
   proto::StoredJob Record(const Job& job) const;
+  static absl::StatusOr<std::unique_ptr<Job>> FromRecord(
+      const proto::StoredJob& r);
+  absl::Status RestoreTask(Job& job, const StoredTask& t);
 
   const SchedulerOptions options_;
   uint64_t next_session_;

@@ -1,6 +1,7 @@
 // What the scheduler stores and how it is restored (controller/store.h):
 // the records an event changed, and the rebuilding of jobs from them.
 #include <algorithm>
+#include <memory>
 #include <tuple>
 #include <vector>
 
@@ -24,6 +25,27 @@ void Scheduler::MarkTask(const Task& task, const proto::Partial* partial) {
   if (partial != nullptr) record.partial = *partial;
 }
 
+StoreBatch Scheduler::TakeChanges() {
+  StoreBatch batch;
+  for (uint64_t id : dirty_jobs_) {
+    auto it = jobs_.find(id);
+    if (it != jobs_.end()) batch.jobs.push_back(Record(*it->second));
+  }
+  for (auto& [id, task] : dirty_tasks_) batch.tasks.push_back(std::move(task));
+  batch.deleted_jobs = std::move(deleted_jobs_);
+  batch.drains = std::move(dirty_drains_);
+  dirty_drains_.clear();
+  if (next_job_ != stored_next_job_)
+    batch.next_job = stored_next_job_ = next_job_;
+  if (next_task_ != stored_next_task_)
+    batch.next_task = stored_next_task_ = next_task_;
+  dirty_jobs_.clear();
+  dirty_tasks_.clear();
+  deleted_jobs_.clear();
+  return batch;
+}
+
+// What is kept of `job` on disk (FromRecord reads it back).
 proto::StoredJob Scheduler::Record(const Job& job) const {
   proto::StoredJob r;
   r.set_id(job.id);
@@ -52,85 +74,57 @@ proto::StoredJob Scheduler::Record(const Job& job) const {
   return r;
 }
 
-StoreBatch Scheduler::TakeChanges() {
-  StoreBatch batch;
-  for (uint64_t id : dirty_jobs_) {
-    auto it = jobs_.find(id);
-    if (it != jobs_.end()) batch.jobs.push_back(Record(*it->second));
+// The inverse of Record: the job `r` describes, without its tasks; a
+// job that was running is queued again.
+absl::StatusOr<std::unique_ptr<Scheduler::Job>> Scheduler::FromRecord(
+    const proto::StoredJob& r) {
+  if (!ValidKind(r.kind()) || r.range().lo() > r.range().hi() ||
+      r.next() < r.range().lo() || r.next() > r.range().hi()) {
+    return absl::DataLossError(
+        absl::StrCat("stored job ", r.id(), " is inconsistent"));
   }
-  for (auto& [id, task] : dirty_tasks_) batch.tasks.push_back(std::move(task));
-  batch.deleted_jobs = std::move(deleted_jobs_);
-  batch.drains = std::move(dirty_drains_);
-  dirty_drains_.clear();
-  if (next_job_ != stored_next_job_)
-    batch.next_job = stored_next_job_ = next_job_;
-  if (next_task_ != stored_next_task_)
-    batch.next_task = stored_next_task_ = next_task_;
-  dirty_jobs_.clear();
-  dirty_tasks_.clear();
-  deleted_jobs_.clear();
-  return batch;
+  auto job = std::make_unique<Job>(r.range().lo(), r.range().hi());
+  job->id = r.id();
+  job->kind = r.kind();
+  job->priority = r.priority();
+  job->seq = r.seq();
+  job->state = r.state() == proto::RUNNING ? proto::QUEUED : r.state();
+  job->submitted = absl::FromUnixMillis(static_cast<int64_t>(r.submitted_ms()));
+  if (r.finished_ms() != 0) {
+    job->finished = absl::FromUnixMillis(static_cast<int64_t>(r.finished_ms()));
+  }
+  job->next = r.next();
+  job->cut_all = r.cut_all();
+  job->result = r.result();
+  job->error = r.error();
+  job->tasks_done = r.tasks_done();
+  job->duplicates = r.duplicates();
+  job->final_progress = r.progress();
+  if (r.has_partial_range()) {
+    if (r.partial_range().lo() != job->lo || r.partial_range().hi() < job->lo ||
+        r.partial_range().hi() >= job->hi) {
+      return absl::DataLossError(absl::StrCat(
+          "stored job ", r.id(), " has an inconsistent partial range"));
+    }
+    job->partial = r.partial();
+    job->partial_hi = r.partial_range().hi();
+  }
+  return job;
 }
 
 absl::Status Scheduler::Restore(const StoredState& state) {
   std::map<uint64_t, std::unique_ptr<Job>> jobs;
-  uint64_t max_task = 0;
   for (const proto::StoredJob& r : state.jobs) {
-    if (!ValidKind(r.kind()) || r.range().lo() > r.range().hi() ||
-        r.next() < r.range().lo() || r.next() > r.range().hi()) {
-      return absl::DataLossError(
-          absl::StrCat("stored job ", r.id(), " is inconsistent"));
-    }
-    auto job = std::make_unique<Job>(r.range().lo(), r.range().hi());
-    job->id = r.id();
-    job->kind = r.kind();
-    job->priority = r.priority();
-    job->seq = r.seq();
-    job->state = r.state() == proto::RUNNING ? proto::QUEUED : r.state();
-    job->submitted =
-        absl::FromUnixMillis(static_cast<int64_t>(r.submitted_ms()));
-    if (r.finished_ms() != 0) {
-      job->finished =
-          absl::FromUnixMillis(static_cast<int64_t>(r.finished_ms()));
-    }
-    job->next = r.next();
-    job->cut_all = r.cut_all();
-    job->result = r.result();
-    job->error = r.error();
-    job->tasks_done = r.tasks_done();
-    job->duplicates = r.duplicates();
-    job->final_progress = r.progress();
-    if (r.has_partial_range()) {
-      if (r.partial_range().lo() != job->lo ||
-          r.partial_range().hi() < job->lo ||
-          r.partial_range().hi() >= job->hi) {
-        return absl::DataLossError(absl::StrCat(
-            "stored job ", r.id(), " has an inconsistent partial range"));
-      }
-      job->partial = r.partial();
-      job->partial_hi = r.partial_range().hi();
-    }
-    jobs.emplace(job->id, std::move(job));
+    absl::StatusOr<std::unique_ptr<Job>> job = FromRecord(r);
+    if (!job.ok()) return job.status();
+    jobs.emplace(r.id(), *std::move(job));
   }
+  uint64_t max_task = 0;
   for (const StoredTask& t : state.tasks) {
     auto it = jobs.find(t.job);
     if (it == jobs.end() || !it->second->Active()) continue;  // finished since
-    Job& job = *it->second;
     max_task = std::max(max_task, t.id);
-    if (t.done) {
-      if (absl::Status s = job.acc.Add(t.lo, t.hi, t.partial); !s.ok()) {
-        return absl::DataLossError(
-            absl::StrCat("stored task ", t.id, ": ", s.message()));
-      }
-      continue;
-    }
-    Task task;
-    task.id = t.id;
-    task.job = t.job;
-    task.lo = t.lo;
-    task.hi = t.hi;
-    job.open.emplace(task.id, task);
-    job.requeued.push_back(task.id);
+    if (absl::Status s = RestoreTask(*it->second, t); !s.ok()) return s;
   }
   std::vector<const Job*> finished;
   for (auto& [id, job] : jobs) {
@@ -156,6 +150,26 @@ absl::Status Scheduler::Restore(const StoredState& state) {
   QLOG(kNotice) << "state restored jobs=" << jobs_.size()
                 << " active=" << queue_.size()
                 << " tasks=" << state.tasks.size();
+  return absl::OkStatus();
+}
+
+// A stored task of an active job: merged into its accumulator when done,
+// open and first in its queue when not.
+absl::Status Scheduler::RestoreTask(Job& job, const StoredTask& t) {
+  if (t.done) {
+    if (absl::Status s = job.acc.Add(t.lo, t.hi, t.partial); !s.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("stored task ", t.id, ": ", s.message()));
+    }
+    return absl::OkStatus();
+  }
+  Task task;
+  task.id = t.id;
+  task.job = t.job;
+  task.lo = t.lo;
+  task.hi = t.hi;
+  job.open.emplace(task.id, task);
+  job.requeued.push_back(task.id);
   return absl::OkStatus();
 }
 

@@ -14,6 +14,7 @@
 
 #include "absl/time/time.h"
 #include "common/kinds.h"
+#include "common/rate.h"
 #include "controller/range_accumulator.h"
 #include "controller/scheduler.h"
 #include "proto/quark.pb.h"
@@ -79,11 +80,11 @@ struct Scheduler::Node {
   std::set<uint64_t> leases;
   absl::Time last_heard;
   uint64_t tasks_done = 0;
-  double last_rate = 0;  // numbers per second, any kind
-  double speed = 0;      // SieveWork per second, any kind and height
+  double last_rate = 0;  // numbers per second, of the kind it did last
+  RateEstimate speed;    // SieveWork per second, any kind and height
   bool sieving = false;  // its last heartbeat said its sieve was busy
   absl::Time last_busy;  // last heard holding a task or sieving
-  std::map<proto::Kind, double> rate;         // numbers per second, by kind
+  std::map<proto::Kind, RateEstimate> rate;   // numbers per second, by kind
   std::map<proto::Kind, uint64_t> last_task;  // numbers, by kind
 };
 

@@ -177,10 +177,8 @@ SessionActions Session::OnTaskFinished(
         std::max<int64_t>(0, absl::ToInt64Microseconds(compute))));
     if (partial.ok()) {
       *result.mutable_partial() = *partial;
-      const double seconds = std::max(absl::ToDoubleSeconds(compute), 1e-6);
-      const double rate =
-          (static_cast<double>(a.range().hi() - a.range().lo()) + 1) / seconds;
-      rate_ = rate_ == 0 ? rate : 0.5 * rate_ + 0.5 * rate;
+      rate_.Add(static_cast<double>(a.range().hi() - a.range().lo()) + 1,
+                absl::ToDoubleSeconds(compute));
       QLOG(kInfo) << "task done lease=" << a.lease() << " job=" << a.job()
                   << " task=" << a.task() << " attempt=" << a.attempt()
                   << " lo=" << a.range().lo() << " hi=" << a.range().hi()

@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/rate.h"
 #include "proto/quark.pb.h"
 #include "worker/unacked_results.h"
 
@@ -156,7 +157,7 @@ class Session {
   bool running() const { return running_.has_value(); }
   // Numbers sieved per second, averaged over the recent tasks (0 before
   // the first).
-  double rate() const { return rate_; }
+  double rate() const { return rate_.value(); }
   size_t unacked() const { return unacked_.size(); }
 
  private:
@@ -204,7 +205,7 @@ class Session {
   absl::Time leave_deadline_ = absl::InfiniteFuture();
   std::deque<proto::Assign> waiting_;
   std::optional<Running> running_;
-  double rate_ = 0;
+  RateEstimate rate_;  // numbers per second
   UnackedResults unacked_;
 };
 

@@ -51,9 +51,9 @@ absl::StatusOr<proto::Partial> TaskRunner::Run(const proto::Assign& task,
                 << FormatSize(budget.bytes) << "\"";
   }
   SieveControl tuned = control;
-  if (per_thread_rate_ > 0) {
+  if (per_thread_rate_.known()) {
     tuned.slice_numbers =
-        static_cast<uint64_t>(std::clamp(per_thread_rate_, 1e6, 1e18));
+        static_cast<uint64_t>(std::clamp(per_thread_rate_.value(), 1e6, 1e18));
   }
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<proto::Partial> partial =
@@ -62,9 +62,7 @@ absl::StatusOr<proto::Partial> TaskRunner::Run(const proto::Assign& task,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   if (partial.ok() && seconds >= kMinMeasuredSeconds) {
-    const double rate = static_cast<double>(width) / seconds / plan.threads;
-    per_thread_rate_ =
-        per_thread_rate_ == 0 ? rate : 0.5 * (per_thread_rate_ + rate);
+    per_thread_rate_.Add(static_cast<double>(width) / plan.threads, seconds);
   }
   return partial;
 }

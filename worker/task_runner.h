@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/rate.h"
 #include "proto/quark.pb.h"
 #include "worker/kernels.h"
 #include "worker/memory_budget.h"
@@ -45,7 +46,7 @@ class TaskRunner {
 
  private:
   const TaskRunnerOptions options_;
-  double per_thread_rate_ = 0;  // numbers per second, measured; 0: not yet
+  RateEstimate per_thread_rate_;  // numbers per second per thread
 };
 
 }  // namespace quark
