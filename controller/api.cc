@@ -29,63 +29,64 @@ proto::ApiReply ErrorReply(const absl::Status& status) {
 Api::Api(Scheduler* scheduler, ApiOptions options)
     : scheduler_(scheduler), options_(options) {}
 
+namespace {
+
+proto::ApiReply JobReply(const absl::StatusOr<proto::Job>& job) {
+  if (!job.ok()) return ErrorReply(job.status());
+  proto::ApiReply reply;
+  *reply.mutable_job() = *job;
+  return reply;
+}
+
+proto::ApiReply VersionMismatch(const proto::ApiRequest& request) {
+  proto::ApiReply reply;
+  reply.mutable_error()->set_code(proto::ApiError::VERSION_MISMATCH);
+  reply.mutable_error()->set_message(absl::StrCat(
+      "protocol version ", request.protocol_version(),
+      " is not supported: this controller speaks version ", kProtocolVersion));
+  return reply;
+}
+
+}  // namespace
+
 std::optional<proto::ApiReply> Api::Handle(const std::string& route,
                                            const proto::ApiRequest& request,
                                            absl::Time now,
                                            std::vector<Outbound>* control) {
-  bool parked = false;
-  proto::ApiReply reply = Dispatch(request, now, control, &parked, route);
-  if (parked) return std::nullopt;
-  reply.set_protocol_version(kProtocolVersion);
-  reply.set_request_id(request.request_id());
+  std::optional<proto::ApiReply> reply;
+  if (request.protocol_version() != kProtocolVersion) {
+    reply = VersionMismatch(request);
+  } else if (request.has_watch()) {
+    reply = StartWatch(route, request, now);
+    if (!reply) return std::nullopt;  // parked: Poll answers it
+  } else {
+    reply = Dispatch(request, now, control);
+  }
+  reply->set_protocol_version(kProtocolVersion);
+  reply->set_request_id(request.request_id());
   return reply;
 }
 
 proto::ApiReply Api::Dispatch(const proto::ApiRequest& request, absl::Time now,
-                              std::vector<Outbound>* control, bool* parked,
-                              const std::string& route) {
-  if (request.protocol_version() != kProtocolVersion) {
-    proto::ApiReply reply;
-    reply.mutable_error()->set_code(proto::ApiError::VERSION_MISMATCH);
-    reply.mutable_error()->set_message(
-        absl::StrCat("protocol version ", request.protocol_version(),
-                     " is not supported: this controller speaks version ",
-                     kProtocolVersion));
-    return reply;
-  }
-  proto::ApiReply reply;
-  auto job_reply = [&](const absl::StatusOr<proto::Job>& job) {
-    if (!job.ok()) return ErrorReply(job.status());
-    *reply.mutable_job() = *job;
-    return reply;
-  };
+                              std::vector<Outbound>* control) {
   switch (request.body_case()) {
     case proto::ApiRequest::kSubmit:
-      return job_reply(scheduler_->Submit(request.submit(), now, control));
+      return JobReply(scheduler_->Submit(request.submit(), now, control));
     case proto::ApiRequest::kGetJob:
-      return job_reply(scheduler_->GetJob(request.get_job().job_id()));
+      return JobReply(scheduler_->GetJob(request.get_job().job_id()));
     case proto::ApiRequest::kCancel:
-      return job_reply(
+      return JobReply(
           scheduler_->CancelJob(request.cancel().job_id(), now, control));
-    case proto::ApiRequest::kListJobs:
+    case proto::ApiRequest::kListJobs: {
+      proto::ApiReply reply;
+      reply.mutable_jobs();
       for (auto& job : scheduler_->ListJobs()) {
         *reply.mutable_jobs()->add_jobs() = std::move(job);
       }
-      reply.mutable_jobs();
       return reply;
+    }
     case proto::ApiRequest::kListNodes:
-      for (auto& node : scheduler_->ListNodes(now)) {
-        if (const proto::EnrolledNode* enrolled =
-                enrollment_ ? enrollment_->Find(node.key()) : nullptr) {
-          node.set_token_id(enrolled->token_id());
-        }
-        *reply.mutable_nodes()->add_nodes() = std::move(node);
-      }
-      for (auto& node : scheduler_->ListDeparted(now)) {
-        *reply.mutable_nodes()->add_departed() = std::move(node);
-      }
-      reply.mutable_nodes();
-      return reply;
+      return NodesReply(now);
     case proto::ApiRequest::kDrain:
     case proto::ApiRequest::kUndrain: {
       const bool drain = request.has_drain();
@@ -93,25 +94,8 @@ proto::ApiReply Api::Dispatch(const proto::ApiRequest& request, absl::Time now,
           drain ? request.drain().node() : request.undrain().node();
       auto node = scheduler_->Drain(name, drain, now, control);
       if (!node.ok()) return ErrorReply(node.status());
+      proto::ApiReply reply;
       *reply.mutable_node() = *node;
-      return reply;
-    }
-    case proto::ApiRequest::kWatch: {
-      const proto::Watch& w = request.watch();
-      auto job = scheduler_->GetJob(w.job_id());
-      if (!job.ok()) return ErrorReply(job.status());
-      if (job->version() > w.after_version() || w.timeout_ms() == 0) {
-        return job_reply(job);
-      }
-      if (watches_.size() >= options_.max_watches) {
-        return ErrorReply(absl::ResourceExhaustedError(
-            "too many clients are watching; try again"));
-      }
-      const absl::Duration wait =
-          std::min(absl::Milliseconds(w.timeout_ms()), options_.max_watch);
-      watches_.push_back({route, request.request_id(), w.job_id(),
-                          w.after_version(), now + wait});
-      *parked = true;
       return reply;
     }
     case proto::ApiRequest::kCreateToken:
@@ -124,6 +108,46 @@ proto::ApiReply Api::Dispatch(const proto::ApiRequest& request, absl::Time now,
     default:
       return ErrorReply(absl::InvalidArgumentError("empty or unknown request"));
   }
+}
+
+// The connected nodes, each with the token it joined with, and the ones
+// gone lately.
+proto::ApiReply Api::NodesReply(absl::Time now) const {
+  proto::ApiReply reply;
+  reply.mutable_nodes();
+  for (auto& node : scheduler_->ListNodes(now)) {
+    if (const proto::EnrolledNode* enrolled =
+            enrollment_ ? enrollment_->Find(node.key()) : nullptr) {
+      node.set_token_id(enrolled->token_id());
+    }
+    *reply.mutable_nodes()->add_nodes() = std::move(node);
+  }
+  for (auto& node : scheduler_->ListDeparted(now)) {
+    *reply.mutable_nodes()->add_departed() = std::move(node);
+  }
+  return reply;
+}
+
+// A Watch: answered now when its job changed since `after_version` (or it
+// asks not to wait); parked otherwise, and nothing is returned.
+std::optional<proto::ApiReply> Api::StartWatch(const std::string& route,
+                                               const proto::ApiRequest& request,
+                                               absl::Time now) {
+  const proto::Watch& w = request.watch();
+  auto job = scheduler_->GetJob(w.job_id());
+  if (!job.ok()) return ErrorReply(job.status());
+  if (job->version() > w.after_version() || w.timeout_ms() == 0) {
+    return JobReply(job);
+  }
+  if (watches_.size() >= options_.max_watches) {
+    return ErrorReply(absl::ResourceExhaustedError(
+        "too many clients are watching; try again"));
+  }
+  const absl::Duration wait =
+      std::min(absl::Milliseconds(w.timeout_ms()), options_.max_watch);
+  watches_.push_back(
+      {route, request.request_id(), w.job_id(), w.after_version(), now + wait});
+  return std::nullopt;
 }
 
 proto::ApiReply Api::DispatchEnrollment(const proto::ApiRequest& request,
@@ -204,9 +228,7 @@ std::vector<ApiOutbound> Api::Poll(absl::Time now) {
     if (job.ok() && job->version() <= w.after_version && now < w.deadline) {
       return false;
     }
-    proto::ApiReply reply =
-        job.ok() ? proto::ApiReply() : ErrorReply(job.status());
-    if (job.ok()) *reply.mutable_job() = *job;
+    proto::ApiReply reply = JobReply(job);
     reply.set_protocol_version(kProtocolVersion);
     reply.set_request_id(w.request_id);
     out.push_back({w.route, std::move(reply)});

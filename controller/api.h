@@ -61,8 +61,11 @@ class Api {
   };
 
   proto::ApiReply Dispatch(const proto::ApiRequest& request, absl::Time now,
-                           std::vector<Outbound>* control, bool* parked,
-                           const std::string& route);
+                           std::vector<Outbound>* control);
+  proto::ApiReply NodesReply(absl::Time now) const;
+  std::optional<proto::ApiReply> StartWatch(const std::string& route,
+                                            const proto::ApiRequest& request,
+                                            absl::Time now);
 
   proto::ApiReply DispatchEnrollment(const proto::ApiRequest& request,
                                      absl::Time now);
