@@ -229,21 +229,25 @@ absl::Status Server::Run() {
         std::max<int64_t>(absl::ToInt64Milliseconds(wake - Now()), 0) + 1);
     // The ZAP and enroll sockets exist with a key only; a null socket
     // with fd -1 is never ready.
-    zmq::pollitem_t items[] = {
-        {control_.handle(), 0, ZMQ_POLLIN, 0},
-        {collect_.handle(), 0, ZMQ_POLLIN, 0},
-        {api_socket_.handle(), 0, ZMQ_POLLIN, 0},
-        {nullptr, signals_->fd(), ZMQ_POLLIN, 0},
-        {auth_ ? auth_->socket().handle() : nullptr, -1, ZMQ_POLLIN, 0},
-        {enroll_ ? enroll_->handle() : nullptr, -1, ZMQ_POLLIN, 0},
+    enum { kControl, kCollect, kApi, kSignals, kZap, kEnroll, kPolled };
+    zmq::pollitem_t items[kPolled] = {};
+    items[kControl] = {control_.handle(), 0, ZMQ_POLLIN, 0};
+    items[kCollect] = {collect_.handle(), 0, ZMQ_POLLIN, 0};
+    items[kApi] = {api_socket_.handle(), 0, ZMQ_POLLIN, 0};
+    items[kSignals] = {nullptr, signals_->fd(), ZMQ_POLLIN, 0};
+    items[kZap] = {auth_ ? auth_->socket().handle() : nullptr, -1, ZMQ_POLLIN,
+                   0};
+    items[kEnroll] = {enroll_ ? enroll_->handle() : nullptr, -1, ZMQ_POLLIN, 0};
+    auto ready = [&items](int i) {
+      return (items[i].revents & ZMQ_POLLIN) != 0;
     };
     try {
-      zmq::poll(items, std::size(items), timeout);
+      zmq::poll(items, kPolled, timeout);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       return absl::InternalError(absl::StrCat("poll: ", e.what()));
     }
-    if (items[3].revents & ZMQ_POLLIN) {
+    if (ready(kSignals)) {
       const int signal = signals_->Take();
       if (signal == SIGHUP) {
         Reload();
@@ -254,8 +258,7 @@ absl::Status Server::Run() {
       }
     }
     // Handshakes first: a peer waits on each answer.
-    for (int i = 0;
-         i < options_.control_batch && (items[4].revents & ZMQ_POLLIN); ++i) {
+    for (int i = 0; i < options_.control_batch && ready(kZap); ++i) {
       if (!(auth_->socket().get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
       auth_->HandleRequest(Now());
     }
@@ -263,16 +266,16 @@ absl::Status Server::Run() {
     // the heartbeats waiting in the queue are heard before anyone is
     // declared lost. Each socket is read in a bounded bite so that none
     // starves the others.
-    if (items[0].revents & ZMQ_POLLIN) {
+    if (ready(kControl)) {
       ReadBatch(control_, options_.control_batch, &Inbound::OnControl);
     }
-    if (items[1].revents & ZMQ_POLLIN) {
+    if (ready(kCollect)) {
       ReadBatch(collect_, options_.result_batch, &Inbound::OnResult);
     }
-    if (items[2].revents & ZMQ_POLLIN) {
+    if (ready(kApi)) {
       ReadBatch(api_socket_, options_.api_batch, &Inbound::OnApi);
     }
-    if (items[5].revents & ZMQ_POLLIN) {
+    if (ready(kEnroll)) {
       ReadBatch(*enroll_, options_.api_batch, &Inbound::OnEnroll);
     }
     const absl::Time now = Now();

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -49,7 +48,8 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<ShutdownSignals> signals,
       }()),
       controller_(options_.controller),
       signals_(std::move(signals)),
-      systemd_(std::move(systemd)) {}
+      systemd_(std::move(systemd)),
+      connection_(options_.curve.has_value(), options_.enrolled) {}
 
 Worker::~Worker() = default;
 
@@ -108,17 +108,22 @@ absl::Status Worker::Loop() {
     const absl::Duration wait = std::clamp(
         std::min(session_.NextDeadline(), systemd_->NextDeadline()) - Now(),
         absl::ZeroDuration(), options_.max_poll);
-    zmq_pollitem_t items[] = {
-        {control_->handle(), 0,
-         static_cast<short>(ZMQ_POLLIN | (outbox_.empty() ? 0 : ZMQ_POLLOUT)),
-         0},
-        {nullptr, wakeup_->fd(), ZMQ_POLLIN, 0},
-        {nullptr, signals_->fd(), ZMQ_POLLIN, 0},
-        {monitor_->handle(), 0, ZMQ_POLLIN, 0},
-        {nullptr, beacon_ ? beacon_->fd() : -1, ZMQ_POLLIN, 0},
+    // The beacon's slot is last, polled only when it listens.
+    enum { kControl, kWakeup, kSignals, kMonitor, kBeacon, kPolled };
+    zmq_pollitem_t items[kPolled] = {};
+    items[kControl] = {
+        control_->handle(), 0,
+        static_cast<short>(ZMQ_POLLIN | (outbox_.empty() ? 0 : ZMQ_POLLOUT)),
+        0};
+    items[kWakeup] = {nullptr, wakeup_->fd(), ZMQ_POLLIN, 0};
+    items[kSignals] = {nullptr, signals_->fd(), ZMQ_POLLIN, 0};
+    items[kMonitor] = {monitor_->handle(), 0, ZMQ_POLLIN, 0};
+    items[kBeacon] = {nullptr, beacon_ ? beacon_->fd() : -1, ZMQ_POLLIN, 0};
+    auto ready = [&items](int i) {
+      return (items[i].revents & ZMQ_POLLIN) != 0;
     };
     try {
-      zmq::poll(items, beacon_ ? 5 : 4,
+      zmq::poll(items, beacon_ ? kPolled : kBeacon,
                 std::chrono::milliseconds(absl::ToInt64Milliseconds(
                     absl::Ceil(wait, absl::Milliseconds(1)))));
     } catch (const zmq::error_t& e) {
@@ -126,7 +131,7 @@ absl::Status Worker::Loop() {
       return absl::InternalError(absl::StrCat("poll: ", e.what()));
     }
     const absl::Time now = Now();
-    if (items[2].revents & ZMQ_POLLIN) {
+    if (ready(kSignals)) {
       if (const int signal = signals_->Take(); signal != 0) {
         QLOG(kNotice) << "stopping node=" << options_.session.node
                       << " signal=" << signal;
@@ -134,7 +139,7 @@ absl::Status Worker::Loop() {
         RETURN_IF_ERROR(Apply(session_.OnShutdown(now)));
       }
     }
-    if (!exit_ && (items[1].revents & ZMQ_POLLIN)) {
+    if (!exit_ && ready(kWakeup)) {
       wakeup_->Clear();
       for (FinishedTask& done : executor_->TakeFinished()) {
         RETURN_IF_ERROR(Apply(session_.OnTaskFinished(done.lease, done.partial,
@@ -142,11 +147,11 @@ absl::Status Worker::Loop() {
         if (exit_) break;
       }
     }
-    if (!exit_ && (items[0].revents & ZMQ_POLLIN)) ReceiveControl(now);
-    if (!exit_ && (items[3].revents & ZMQ_POLLIN) && TakeDisconnect(now)) {
+    if (!exit_ && ready(kControl)) ReceiveControl(now);
+    if (!exit_ && ready(kMonitor) && TakeDisconnect(now)) {
       RETURN_IF_ERROR(Apply(session_.OnDisconnected(now)));
     }
-    if (!exit_ && beacon_ && (items[4].revents & ZMQ_POLLIN)) {
+    if (!exit_ && beacon_ && ready(kBeacon)) {
       RETURN_IF_ERROR(HearBeacons(now));
     }
     if (!exit_) RETURN_IF_ERROR(Apply(session_.OnTick(now)));
@@ -182,9 +187,10 @@ std::string Worker::StatusLine() const {
     default:
       break;
   }
-  if (!handshake_error_.empty() &&
+  if (!connection_.handshake_error().empty() &&
       session_.state() != Session::State::kRegistered) {
-    return absl::StrCat("joining ", controller_, ": ", handshake_error_);
+    return absl::StrCat("joining ", controller_, ": ",
+                        connection_.handshake_error());
   }
   std::string rate;
   if (session_.rate() > 0) {
@@ -309,65 +315,30 @@ void Worker::CloseControl() {
   control_.reset();
 }
 
-// An event is two frames: 6 bytes (uint16 event, uint32 value), then the
-// endpoint.
+// Reads the monitor's events (two frames each: the event, the endpoint),
+// logs what they say of the handshakes, and returns whether the
+// connection dropped.
 bool Worker::TakeDisconnect(absl::Time now) {
   bool disconnected = false;
   while (true) {
     auto frames = ReceiveFrames(*monitor_);
     if (!frames.ok() || !frames->has_value()) return disconnected;
     const zmq::message_t& head = (*frames)->front();
-    uint16_t event = 0;
-    uint32_t value = 0;
-    if (head.size() >= 6) {
-      std::memcpy(&event, head.data(), sizeof event);
-      std::memcpy(&value, static_cast<const char*>(head.data()) + 2,
-                  sizeof value);
+    const std::optional<MonitorEvent> event = DecodeMonitorEvent(
+        std::string_view(static_cast<const char*>(head.data()), head.size()));
+    if (!event) continue;
+    const ConnectionMonitor::Reaction reaction =
+        connection_.OnEvent(*event, now);
+    disconnected |= reaction.disconnected;
+    if (reaction.recovered) {
+      QLOG(kNotice) << "handshake with the controller succeeded node="
+                    << options_.session.node;
     }
-    std::string error;
-    switch (event) {
-      case ZMQ_EVENT_DISCONNECTED:
-        disconnected = true;
-        continue;
-      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-        if (!handshake_error_.empty()) {
-          QLOG(kNotice) << "handshake with the controller succeeded node="
-                        << options_.session.node;
-        }
-        handshake_error_.clear();
-        continue;
-      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-        error = options_.enrolled
-                    ? absl::StrCat(
-                          "the controller refused this node's key (ZAP status ",
-                          value,
-                          "): was the node rejected (quark reject), or its "
-                          "state lost? To join again: sudo quark-worker join "
-                          "TOKEN")
-                    : absl::StrCat(
-                          "the controller refused this node's key (ZAP status ",
-                          value,
-                          "): is its public key in the controller's "
-                          "authorized_workers?");
-        break;
-      default:  // protocol or no detail
-        error = options_.curve
-                    ? "CURVE handshake with the controller failed: is "
-                      "controller_key the controller's public key, and does "
-                      "the controller run with a key?"
-                    : "handshake with the controller failed: does it require "
-                      "CURVE keys (set key and controller_key)?";
-        break;
-    }
-    // A refused peer retries every couple of seconds: say it once a minute.
-    if (error != handshake_error_ ||
-        now - handshake_error_logged_ >= absl::Minutes(1)) {
+    if (!reaction.warning.empty()) {
       QLOG(kWarning) << "cannot join node=" << options_.session.node
-                     << " controller=" << controller_ << " error=\"" << error
-                     << "\"";
-      handshake_error_logged_ = now;
+                     << " controller=" << controller_ << " error=\""
+                     << reaction.warning << "\"";
     }
-    handshake_error_ = std::move(error);
   }
 }
 

@@ -29,6 +29,7 @@
 #include "common/sd_notify.h"
 #include "common/signals.h"
 #include "proto/quark.pb.h"
+#include "worker/connection_monitor.h"
 #include "worker/executor.h"
 #include "worker/session.h"
 #include "worker/task_runner.h"
@@ -98,8 +99,8 @@ class Worker {
   absl::Status Apply(SessionActions actions);
   absl::Status OpenControl();
   void CloseControl();
-  // Reads the monitor's events: logs failed handshakes, and returns
-  // whether the connection dropped.
+  // Reads the monitor's events: logs failed handshakes (connection_), and
+  // returns whether the connection dropped.
   bool TakeDisconnect(absl::Time now);
   absl::Status ConfigureSecurity(zmq::socket_t& socket);
   absl::Status ConnectCollector(const std::string& advertised);
@@ -137,10 +138,9 @@ class Worker {
   std::deque<proto::ControlMsg> outbox_;
   std::optional<absl::Status> exit_;
   uint64_t rejected_ = 0;  // malformed control messages
-  // The last failed handshake, for the log and STATUS=; cleared by a
-  // successful one.
-  std::string handshake_error_;
-  absl::Time handshake_error_logged_ = absl::InfinitePast();
+  // What the monitor's events say: drops, and the last failed handshake
+  // for the log and STATUS=.
+  ConnectionMonitor connection_;
 };
 
 }  // namespace quark
