@@ -90,8 +90,9 @@ std::string Outcome(const proto::Job& job) {
   return "-";
 }
 
-// "12s ago", "3m5s ago": when a node went.
+// "0s ago", "12s ago", "3m5s ago": when a node went.
 std::string WholeSecondsAgo(uint64_t ms) {
+  if (ms < 1000) return "0s ago";  // FormatDuration says "0"
   return absl::StrCat(absl::FormatDuration(absl::Seconds(ms / 1000)), " ago");
 }
 

@@ -485,6 +485,7 @@ void Session::PushResult(proto::ResultMsg result, absl::Time now,
                          SessionActions* out) {
   out->push.push_back(result);
   for (const proto::ResultMsg& r : unacked_.Add(std::move(result), now)) {
+    ++dropped_unacked_;
     QLOG(kWarning) << "dropped unacknowledged result lease=" << r.lease()
                    << " job=" << r.job() << " task=" << r.task()
                    << " max_unacked=" << options_.max_unacked;

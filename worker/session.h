@@ -159,6 +159,8 @@ class Session {
   // the first).
   double rate() const { return rate_.value(); }
   size_t unacked() const { return unacked_.size(); }
+  // Results dropped unacknowledged past max_unacked, since the start.
+  uint64_t dropped_unacked() const { return dropped_unacked_; }
 
  private:
   struct Running {
@@ -207,6 +209,7 @@ class Session {
   std::optional<Running> running_;
   RateEstimate rate_;  // numbers per second
   UnackedResults unacked_;
+  uint64_t dropped_unacked_ = 0;
 };
 
 }  // namespace quark

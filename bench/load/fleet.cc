@@ -69,17 +69,10 @@ absl::Status Fleet::Start() {
     w.fake_task_max = options_.fake_task_max;
     w.seed = options_.seed * 1000003 + static_cast<uint64_t>(i);
     w.reported_compute = options_.reported_compute;
+    w.drain_timeout = options_.drain_timeout;
     workers_.emplace_back(std::move(w));
-    try {
-      dealers_.emplace_back(*context_, zmq::socket_type::dealer);
-    } catch (const zmq::error_t& e) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "socket ", i + 1, ": ", e.what(), " (raise ulimit -n?)"));
-    }
-    RETURN_IF_ERROR(ConfigureClient(
-        dealers_.back(), absl::StrFormat("%s%04d", options_.name_prefix, i + 1),
-        absl::ZeroDuration(), false));
-    RETURN_IF_ERROR(Connect(dealers_.back(), options_.controller));
+    dealers_.emplace_back();
+    RETURN_IF_ERROR(OpenDealer(workers_.size() - 1));
     SimWorker::Actions actions;
     workers_.back().Start(now, &actions);
     RETURN_IF_ERROR(Carry(workers_.size() - 1, actions));
@@ -87,9 +80,29 @@ absl::Status Fleet::Start() {
   return absl::OkStatus();
 }
 
-// Sends what worker `i` asked for. A full queue is counted, not fatal: the
-// worker's liveness logic recovers as a real worker's would.
+// A fresh control DEALER for worker `i`, named after it (as the real
+// worker's without CURVE), connected to the controller.
+absl::Status Fleet::OpenDealer(size_t i) {
+  try {
+    dealers_[i] = zmq::socket_t(*context_, zmq::socket_type::dealer);
+  } catch (const zmq::error_t& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("socket ", i + 1, ": ", e.what(), " (raise ulimit -n?)"));
+  }
+  if (i < items_.size()) items_[i].socket = dealers_[i].handle();
+  RETURN_IF_ERROR(ConfigureClient(dealers_[i], workers_[i].name(),
+                                  absl::ZeroDuration(),
+                                  /*immediate=*/false));
+  return Connect(dealers_[i], options_.controller);
+}
+
+// Does what worker `i` asked for. A full queue is counted, not fatal: the
+// session's liveness logic recovers as a real worker's would.
 absl::Status Fleet::Carry(size_t i, SimWorker::Actions& actions) {
+  if (actions.reconnect) {
+    ++reconnects_;
+    RETURN_IF_ERROR(OpenDealer(i));
+  }
   if (!actions.collector.empty() && collector_.empty()) {
     collector_ = ConnectableEndpoint(actions.collector,
                                      options_.collect_host.empty()
@@ -117,7 +130,7 @@ absl::Status Fleet::Carry(size_t i, SimWorker::Actions& actions) {
 
 // Reads every message queued on worker `i`'s DEALER. Each is stamped when
 // it is read, so that an Ack's latency includes the time it waited here.
-absl::Status Fleet::Drain(size_t i) {
+absl::Status Fleet::Receive(size_t i) {
   while (true) {
     auto frames = ReceiveFrames(dealers_[i]);
     if (!frames.ok()) return frames.status();
@@ -136,20 +149,31 @@ absl::Status Fleet::Drain(size_t i) {
 
 absl::Status Fleet::Run() {
   const size_t n = dealers_.size();
-  std::vector<zmq::pollitem_t> items(n + 1);
+  items_.assign(n + 1, zmq::pollitem_t{});
   for (size_t i = 0; i < n; ++i) {
-    items[i] = {dealers_[i].handle(), 0, ZMQ_POLLIN, 0};
+    items_[i] = {dealers_[i].handle(), 0, ZMQ_POLLIN, 0};
   }
-  items[n] = {nullptr, signals_->fd(), ZMQ_POLLIN, 0};
-  const absl::Time end = options_.duration > absl::ZeroDuration()
-                             ? started_ + options_.duration
-                             : absl::InfiniteFuture();
+  items_[n] = {nullptr, signals_->fd(), ZMQ_POLLIN, 0};
+  absl::Time end = options_.duration > absl::ZeroDuration()
+                       ? started_ + options_.duration
+                       : absl::InfiniteFuture();
   absl::Time next_report = started_ + options_.report_every;
   absl::Time next_tick = started_;
+  bool leaving = false;
   while (true) {
     absl::Time now = MonoNow();
-    if (now >= end) break;
-    if (now >= next_report) {
+    if (!leaving && now >= end) {
+      // The figures are of the run; then every worker leaves as a real one
+      // does on SIGTERM, within its drain timeout.
+      Report(now, "final");
+      Leave(now);
+      leaving = true;
+      end = now + options_.drain_timeout + absl::Seconds(1);
+      next_tick = now;
+      continue;
+    }
+    if (leaving && (now >= end || AllDone())) break;
+    if (!leaving && now >= next_report) {
       Report(now, "progress");
       next_report = now + options_.report_every;
     }
@@ -167,37 +191,49 @@ absl::Status Fleet::Run() {
         std::max<int64_t>(absl::ToInt64Milliseconds(next_tick - MonoNow()), 0) +
         1);
     try {
-      zmq::poll(items.data(), items.size(), timeout);
+      zmq::poll(items_.data(), items_.size(), timeout);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       return absl::InternalError(absl::StrCat("poll: ", e.what()));
     }
-    if (items[n].revents & ZMQ_POLLIN) {
-      QLOG(kNotice) << "loadgen stopping signal=" << signals_->Take();
-      break;
+    if (items_[n].revents & ZMQ_POLLIN) {
+      const int signal = signals_->Take();
+      QLOG(kNotice) << "loadgen stopping signal=" << signal;
+      if (leaving) break;  // a second signal: at once
+      end = MonoNow();     // the final report, then the leave
+      continue;
     }
     for (size_t i = 0; i < n; ++i) {
-      if (!(items[i].revents & ZMQ_POLLIN)) continue;
-      RETURN_IF_ERROR(Drain(i));
+      if (!(items_[i].revents & ZMQ_POLLIN)) continue;
+      RETURN_IF_ERROR(Receive(i));
       next_tick = std::min(next_tick, workers_[i].NextDeadline());
     }
   }
-  Report(MonoNow(), "final");
-  Leave();
+  if (!AllDone()) {
+    // Past the drain timeout or a second signal: the rest say Goodbye now.
+    Leave(MonoNow());
+  }
   return absl::OkStatus();
 }
 
-void Fleet::Leave() {
+void Fleet::Leave(absl::Time now) {
   for (size_t i = 0; i < workers_.size(); ++i) {
+    if (workers_[i].done()) continue;
     SimWorker::Actions actions;
-    workers_[i].Leave(&actions);
+    workers_[i].Leave(now, &actions);
     Carry(i, actions).IgnoreError();
   }
+}
+
+bool Fleet::AllDone() const {
+  return std::all_of(workers_.begin(), workers_.end(),
+                     [](const SimWorker& w) { return w.done(); });
 }
 
 void Fleet::Report(absl::Time now, const char* what) {
   SimCounters sum;
   size_t registered = 0, in_flight = 0, unacked = 0;
+  uint64_t dropped = 0;
   for (const SimWorker& w : workers_) {
     const SimCounters& c = w.counters();
     sum.welcomes += c.welcomes;
@@ -211,7 +247,7 @@ void Fleet::Report(absl::Time now, const char* what) {
     sum.acked += c.acked;
     sum.unknown_acks += c.unknown_acks;
     sum.resends += c.resends;
-    sum.dropped += c.dropped;
+    dropped += w.dropped();
     registered += w.registered() ? 1 : 0;
     in_flight += w.in_flight();
     unacked += w.unacked();
@@ -231,13 +267,13 @@ void Fleet::Report(absl::Time now, const char* what) {
           "%s t=%.1f registered=%d in_flight=%d welcomes=%d assigns=%d "
           "results=%d cancels=%d rejects=%d hb_in=%d hb_out=%d acks=%d "
           "acked=%d unacked=%d resends=%d unknown_acks=%d dropped=%d "
-          "send_errors=%d parse_errors=%d window_s=%.1f "
+          "send_errors=%d parse_errors=%d reconnects=%d window_s=%.1f "
           "acked_per_s=%.0f %s\n",
           what, seconds, registered, in_flight, sum.welcomes, sum.assigns,
           sum.results, sum.cancels, sum.rejects, sum.heartbeats_in,
           sum.heartbeats_out, sum.acks, sum.acked, unacked, sum.resends,
-          sum.unknown_acks, sum.dropped, send_errors_, parse_errors_, window,
-          static_cast<double>(h.count()) / window, LatencyFields(h))
+          sum.unknown_acks, dropped, send_errors_, parse_errors_, reconnects_,
+          window, static_cast<double>(h.count()) / window, LatencyFields(h))
           .c_str(),
       stdout);
   std::fflush(stdout);

@@ -1,4 +1,5 @@
-// N simulated workers (sim_worker.h) on one thread: one DEALER per worker
+// N simulated workers (sim_worker.h: the real worker's session, the sieve
+// faked) on one thread: one DEALER per worker
 // to the controller's control endpoint, one PUSH shared by all of them to
 // the collector, and one zmq::poll loop over all the sockets.
 //
@@ -6,9 +7,9 @@
 // the end, each with the results acked per second and the percentiles of
 // the ack latency (first push of a result to its Ack, on the steady clock)
 // over the interval (progress) or the whole run after `warmup` (final). Run()
-// returns when `duration` has passed or SIGTERM/SIGINT arrives; the workers
-// then say Goodbye. Errors name the socket or endpoint that failed. Not
-// thread-safe: one thread owns the fleet.
+// returns when `duration` has passed or SIGTERM/SIGINT arrives and the
+// workers then left as real ones do (a second signal: at once). Errors name the
+// socket or endpoint that failed. Not thread-safe: one thread owns the fleet.
 #ifndef QUARK_BENCH_LOAD_FLEET_H_
 #define QUARK_BENCH_LOAD_FLEET_H_
 
@@ -43,6 +44,9 @@ struct FleetOptions {
   // Acks received before this much time has passed are left out of the
   // final figures (registration, the first burst of work).
   absl::Duration warmup = absl::ZeroDuration();
+  // After the run, how long the workers' leave may wait for their running
+  // task and last Acks.
+  absl::Duration drain_timeout = absl::Seconds(2);
 };
 
 class Fleet {
@@ -55,20 +59,23 @@ class Fleet {
   absl::Status Run();
 
  private:
-  absl::Status Drain(size_t i);
+  absl::Status OpenDealer(size_t i);
+  absl::Status Receive(size_t i);
   absl::Status Carry(size_t i, SimWorker::Actions& actions);
   void Report(absl::Time now, const char* what);
-  void Leave();
+  void Leave(absl::Time now);
+  bool AllDone() const;
 
   FleetOptions options_;
   std::unique_ptr<ShutdownSignals> signals_;
   std::unique_ptr<zmq::context_t> context_;
   std::vector<SimWorker> workers_;
   std::vector<zmq::socket_t> dealers_;
+  std::vector<zmq::pollitem_t> items_;  // each dealer, then the signal fd
   std::unique_ptr<zmq::socket_t> push_;
   std::string collector_;  // connected endpoint, once known
   absl::Time started_;
-  uint64_t send_errors_ = 0, parse_errors_ = 0;
+  uint64_t send_errors_ = 0, parse_errors_ = 0, reconnects_ = 0;
   // Ack latencies since the last report, and since the warmup ended.
   LatencyHistogram interval_, total_;
   absl::Time last_report_;

@@ -1,111 +1,112 @@
 #include "bench/load/sim_worker.h"
 
-#include <algorithm>
 #include <utility>
 
-#include "common/transport.h"
+#include "absl/status/status.h"
 
 namespace quark {
+namespace {
+
+SessionOptions SessionOptionsFor(const SimWorkerOptions& sim) {
+  SessionOptions s;
+  s.node = sim.name;
+  s.controller = "load test";
+  s.incarnation = sim.incarnation;
+  s.credits = sim.credits;
+  s.drain_timeout = sim.drain_timeout;
+  s.resend_after = sim.resend_after;
+  s.max_unacked = sim.max_unacked;
+  return s;
+}
+
+}  // namespace
 
 SimWorker::SimWorker(SimWorkerOptions options)
     : options_(std::move(options)),
-      unacked_(options_.max_unacked),
+      session_(std::make_unique<Session>(SessionOptionsFor(options_))),
       random_(options_.seed) {}
 
-void SimWorker::Start(absl::Time now, Actions* out) { SendHello(now, out); }
-
-// Unacknowledged results are kept across sessions and pushed again on the
-// next Welcome, as the real worker does.
-void SimWorker::SendHello(absl::Time now, Actions* out) {
-  session_ = 0;
-  queue_.clear();
-  proto::ControlMsg msg;
-  proto::Hello* hello = msg.mutable_hello();
-  hello->set_protocol_version(kProtocolVersion);
-  hello->set_node(options_.name);
-  hello->set_cores(1);
-  hello->set_threads(1);
-  hello->set_incarnation(options_.incarnation);
-  out->send.push_back(std::move(msg));
-  last_heard_ = now;
-  next_hello_ = now + options_.hello_retry;
-}
-
-void SimWorker::SendReady(uint32_t credits, Actions* out) {
-  proto::ControlMsg msg;
-  msg.mutable_ready()->set_session(session_);
-  msg.mutable_ready()->set_credits(credits);
-  out->send.push_back(std::move(msg));
+void SimWorker::Start(absl::Time now, Actions* out) {
+  Carry(session_->Start(now), now, out);
 }
 
 void SimWorker::OnControl(const proto::ControlMsg& msg, absl::Time now,
                           Actions* out) {
-  last_heard_ = now;
+  CountIncoming(msg, now, out);
+  Carry(session_->OnMessage(msg, now), now, out);
+  OnTick(now, out);
+}
+
+void SimWorker::CountIncoming(const proto::ControlMsg& msg, absl::Time now,
+                              Actions* out) {
   switch (msg.body_case()) {
     case proto::ControlMsg::kWelcome:
-      OnWelcome(msg.welcome(), now, out);
+      if (!registered()) ++counters_.welcomes;  // not a repeated Hello's
       break;
     case proto::ControlMsg::kAssign:
-      if (!registered()) break;
       ++counters_.assigns;
-      if (queue_.empty()) running_since_ = now;
-      queue_.push_back(Queued{msg.assign(), DrawTask()});
       break;
     case proto::ControlMsg::kCancel:
-      OnCancel(msg.cancel(), now, out);
+      counters_.cancels += static_cast<uint64_t>(msg.cancel().leases_size());
       break;
     case proto::ControlMsg::kHeartbeat:
       ++counters_.heartbeats_in;
       break;
-    case proto::ControlMsg::kAck:
-      OnAck(msg.ack(), now, out);
-      break;
     case proto::ControlMsg::kReject:
       ++counters_.rejects;
-      if (msg.reject().reregister()) SendHello(now, out);
       break;
-    default:  // Drain: informational.
+    case proto::ControlMsg::kAck:
+      ++counters_.acks;
+      for (uint64_t lease : msg.ack().leases()) {
+        auto it = first_push_.find(lease);
+        if (it == first_push_.end()) {
+          ++counters_.unknown_acks;  // e.g. the Ack of a result pushed twice
+          continue;
+        }
+        ++counters_.acked;
+        out->acked.push_back(now - it->second);
+        first_push_.erase(it);
+      }
+      break;
+    default:
       break;
   }
-  OnTick(now, out);
 }
 
-void SimWorker::OnWelcome(const proto::Welcome& welcome, absl::Time now,
-                          Actions* out) {
-  if (registered()) return;  // answers a repeated Hello
-  ++counters_.welcomes;
-  session_ = welcome.session();
-  heartbeat_ =
-      absl::Milliseconds(std::max<uint32_t>(welcome.heartbeat_ms(), 1));
-  liveness_ = static_cast<int>(std::max<uint32_t>(welcome.liveness(), 1));
-  next_heartbeat_ = now + heartbeat_;
-  out->collector = welcome.collector();
-  SendReady(options_.credits, out);
-  // The controller may never have seen them, or lost what it had not
-  // committed.
-  Repush(absl::InfiniteFuture(), now, out);
-}
-
-void SimWorker::OnAck(const proto::Ack& ack, absl::Time now, Actions* out) {
-  ++counters_.acks;
-  for (uint64_t lease : ack.leases()) {
-    if (!unacked_.Ack(lease)) {
-      ++counters_.unknown_acks;  // e.g. the Ack of a result pushed twice
-      continue;
+// What the session asked of the I/O loop goes to the fleet; what it asked
+// of the executor is simulated here.
+void SimWorker::Carry(SessionActions actions, absl::Time now, Actions* out) {
+  out->reconnect = out->reconnect || actions.reconnect;
+  for (proto::ControlMsg& msg : actions.send) {
+    if (msg.has_heartbeat()) ++counters_.heartbeats_out;
+    out->send.push_back(std::move(msg));
+  }
+  if (!actions.connect_collector.empty()) {
+    out->collector = std::move(actions.connect_collector);
+  }
+  for (proto::ResultMsg& result : actions.push) {
+    if (first_push_.try_emplace(result.lease(), now).second) {
+      ++counters_.results;
+    } else {
+      ++counters_.resends;
     }
-    ++counters_.acked;
-    auto it = std::find_if(first_push_.begin(), first_push_.end(),
-                           [&](const auto& p) { return p.first == lease; });
-    if (it == first_push_.end()) continue;
-    out->acked.push_back(now - it->second);
-    first_push_.erase(it);
+    out->push.push_back(std::move(result));
   }
-}
-
-void SimWorker::Repush(absl::Time pushed_by, absl::Time now, Actions* out) {
-  for (proto::ResultMsg& r : unacked_.Repush(pushed_by, session_, now)) {
-    ++counters_.resends;
-    out->push.push_back(std::move(r));
+  // A kept result the session dropped (max_unacked) is never acked: forget
+  // its first push too, so that the map stays as bounded as the session.
+  if (first_push_.size() > 2 * options_.max_unacked + 16) {
+    absl::erase_if(first_push_, [&](const auto& entry) {
+      return now - entry.second > 4 * options_.resend_after;
+    });
+  }
+  for (uint64_t lease : actions.stop) {
+    if (running_ && running_->lease == lease) {
+      running_->stopped = true;
+      running_->done_at = now;
+    }
+  }
+  if (actions.start) {
+    running_ = Running{actions.start->lease(), now, now + DrawTask()};
   }
 }
 
@@ -117,102 +118,34 @@ absl::Duration SimWorker::DrawTask() {
   return absl::Microseconds(us(random_));
 }
 
-// Drops the cancelled leases, the running one included (its result would
-// be discarded anyway), and gives their credits back.
-void SimWorker::OnCancel(const proto::Cancel& cancel, absl::Time now,
-                         Actions* out) {
-  uint32_t dropped = 0;
-  for (uint64_t lease : cancel.leases()) {
-    auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Queued& q) {
-      return q.assign.lease() == lease;
-    });
-    if (it == queue_.end()) continue;
-    if (it == queue_.begin()) running_since_ = now;
-    queue_.erase(it);
-    ++dropped;
-  }
-  counters_.cancels += dropped;
-  if (dropped > 0 && registered()) SendReady(dropped, out);
-}
-
-absl::Duration SimWorker::Reported() const {
-  return options_.reported_compute < absl::ZeroDuration()
-             ? queue_.front().takes
-             : options_.reported_compute;
-}
-
-// Pushes the result of the running assignment, keeps it until acked, and
-// takes the next one.
-void SimWorker::Finish(absl::Time now, Actions* out) {
-  const proto::Assign& a = queue_.front().assign;
-  proto::ResultMsg result;
-  result.set_protocol_version(kProtocolVersion);
-  result.set_session(session_);
-  result.set_lease(a.lease());
-  result.set_job(a.job());
-  result.set_task(a.task());
-  *result.mutable_range() = a.range();
-  result.mutable_partial();  // empty: count 0
-  result.set_compute_us(
-      static_cast<uint64_t>(absl::ToInt64Microseconds(Reported())));
-  result.set_node(options_.name);
-  const uint64_t lease = result.lease();
-  out->push.push_back(result);
-  for (const proto::ResultMsg& r : unacked_.Add(std::move(result), now)) {
-    ++counters_.dropped;
-    std::erase_if(first_push_,
-                  [&](const auto& p) { return p.first == r.lease(); });
-  }
-  std::erase_if(first_push_, [&](const auto& p) { return p.first == lease; });
-  first_push_.emplace_back(lease, now);
-  ++counters_.results;
-  queue_.pop_front();
-  running_since_ = now;
-  SendReady(1, out);
-}
-
 void SimWorker::OnTick(absl::Time now, Actions* out) {
-  if (!registered()) {
-    if (now >= next_hello_) SendHello(now, out);
-    return;
+  // The executor's report, as the real worker's loop takes it from the
+  // wakeup; a task the session already gave up on (the drain timeout) is
+  // not reported.
+  while (running_ && now >= running_->done_at) {
+    const Running done = *running_;
+    running_.reset();
+    if (!session_->running()) break;
+    const absl::Duration took = options_.reported_compute < absl::ZeroDuration()
+                                    ? done.done_at - done.started
+                                    : options_.reported_compute;
+    absl::StatusOr<proto::Partial> partial =
+        done.stopped
+            ? absl::StatusOr<proto::Partial>(absl::CancelledError("stopped"))
+            : proto::Partial();  // empty: count 0
+    Carry(session_->OnTaskFinished(done.lease, partial, took, now), now, out);
   }
-  if (now - last_heard_ > heartbeat_ * liveness_) {
-    SendHello(now, out);  // controller lost: register again
-    return;
-  }
-  while (!queue_.empty() && now >= running_since_ + queue_.front().takes) {
-    Finish(now, out);
-  }
-  if (now >= unacked_.NextDue(options_.resend_after)) {
-    // Those that have waited half as long go along, as in the real worker.
-    Repush(now - options_.resend_after / 2, now, out);
-  }
-  if (now >= next_heartbeat_) {
-    proto::ControlMsg msg;
-    msg.mutable_heartbeat()->set_session(session_);
-    msg.mutable_heartbeat()->set_sieving(!queue_.empty());
-    out->send.push_back(std::move(msg));
-    ++counters_.heartbeats_out;
-    next_heartbeat_ = now + heartbeat_;
-  }
+  Carry(session_->OnTick(now), now, out);
 }
 
 absl::Time SimWorker::NextDeadline() const {
-  if (!registered()) return next_hello_;
-  absl::Time next =
-      std::min(next_heartbeat_, last_heard_ + heartbeat_ * liveness_);
-  if (!queue_.empty())
-    next = std::min(next, running_since_ + queue_.front().takes);
-  return std::min(next, unacked_.NextDue(options_.resend_after));
+  absl::Time next = session_->NextDeadline();
+  if (running_) next = std::min(next, running_->done_at);
+  return next;
 }
 
-void SimWorker::Leave(Actions* out) {
-  if (!registered()) return;
-  proto::ControlMsg msg;
-  msg.mutable_goodbye()->set_session(session_);
-  out->send.push_back(std::move(msg));
-  session_ = 0;
-  queue_.clear();
+void SimWorker::Leave(absl::Time now, Actions* out) {
+  Carry(session_->OnShutdown(now), now, out);
 }
 
 }  // namespace quark

@@ -226,6 +226,8 @@ TEST(FormatNodeListTest, NodesGoneLatelyFollowWithHowLongAgo) {
       "total: 1 node, 1 thread, 0 working, 0/s; gone lately: 1 left, 1 lost\n");
   node->set_state(proto::EVICTED);
   EXPECT_EQ(NodeStateText(*node), "evicted 3m5s ago");
+  node->set_departed_ms_ago(400);  // not "evicted 0 ago"
+  EXPECT_EQ(NodeStateText(*node), "evicted 0s ago");
   list.clear_nodes();
   EXPECT_NE(FormatNodeList(list).find("\ntotal: 0 nodes, 0 threads"),
             std::string::npos);

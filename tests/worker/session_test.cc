@@ -5,6 +5,7 @@
 
 #include "common/transport.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/messages.h"
 
 namespace quark {
 namespace {
@@ -24,52 +25,11 @@ SessionOptions Options() {
   return o;
 }
 
-proto::ControlMsg Welcome(uint64_t session, uint32_t heartbeat_ms = 1000,
-                          uint32_t liveness = 3) {
-  proto::ControlMsg m;
-  proto::Welcome* w = m.mutable_welcome();
-  w->set_protocol_version(kProtocolVersion);
-  w->set_session(session);
-  w->set_heartbeat_ms(heartbeat_ms);
-  w->set_liveness(liveness);
-  w->set_collector("tcp://*:7701");
-  return m;
-}
-
-proto::ControlMsg Assign(uint64_t lease, uint64_t lo = 0, uint64_t hi = 100,
-                         proto::Kind kind = proto::COUNT) {
-  proto::ControlMsg m;
-  proto::Assign* a = m.mutable_assign();
-  a->set_lease(lease);
-  a->set_job(7);
-  a->set_task(lease * 10);
-  a->set_attempt(1);
-  a->set_kind(kind);
-  a->mutable_range()->set_lo(lo);
-  a->mutable_range()->set_hi(hi);
-  return m;
-}
-
-proto::ControlMsg Cancel(std::vector<uint64_t> leases) {
-  proto::ControlMsg m;
-  for (uint64_t lease : leases) m.mutable_cancel()->add_leases(lease);
-  return m;
-}
-
-proto::ControlMsg Reject(bool reregister, uint32_t version = kProtocolVersion) {
-  proto::ControlMsg m;
-  m.mutable_reject()->set_reason("because");
-  m.mutable_reject()->set_reregister(reregister);
-  m.mutable_reject()->set_protocol_version(version);
-  return m;
-}
-
-proto::ControlMsg Ack(std::vector<uint64_t> leases) {
-  proto::ControlMsg m;
-  m.mutable_ack();  // an empty Ack is still an Ack
-  for (uint64_t lease : leases) m.mutable_ack()->add_leases(lease);
-  return m;
-}
+using testutil::Ack;
+using testutil::Assign;
+using testutil::Cancel;
+using testutil::Reject;
+using testutil::Welcome;
 
 proto::ControlMsg Beat() {
   proto::ControlMsg m;
