@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/command_line.h"
+#include "common/log.h"
 #include "common/status.h"
 
 namespace quark {
@@ -187,6 +188,41 @@ absl::Status LoadConfigFile(const std::string& path, bool required,
   }
   ASSIGN_OR_RETURN(std::vector<ConfigEntry> entries, ParseConfig(text, path));
   return ApplyConfig(entries, path, on_command_line);
+}
+
+CommandLine LoadDaemonSettings(int argc, char** argv,
+                               const CommandLineSpec& spec) {
+  CommandLine command_line = ParseCommandLine(argc, argv, spec);
+  if (command_line.exit.has_value()) return command_line;
+  auto fail = [&](absl::string_view message) {
+    std::fprintf(stderr, "%s: %s\n", spec.program.c_str(),
+                 std::string(message).c_str());
+    command_line.exit = 2;
+    return command_line;
+  };
+  const absl::CommandLineFlag* config = FindSetting("config");
+  const absl::CommandLineFlag* log_level = FindSetting("log_level");
+  if (config == nullptr || log_level == nullptr) {
+    return fail("internal error: no --config or --log_level flag");
+  }
+  // The command line first, to learn where the file is; then the file
+  // fills in what the command line left alone.
+  if (absl::Status s = LoadConfigFile(config->CurrentValue(),
+                                      command_line.given.count("config") != 0,
+                                      command_line.given);
+      !s.ok()) {
+    return fail(s.message());
+  }
+  LogLevel level;
+  if (!ParseLogLevel(log_level->CurrentValue(), &level)) {
+    return fail(WithConfigOrigin(
+                    absl::InvalidArgumentError(absl::StrCat(
+                        "--log_level '", log_level->CurrentValue(),
+                        "' must be error, warning, notice, info or debug")))
+                    .message());
+  }
+  SetLogLevel(level);
+  return command_line;
 }
 
 }  // namespace quark

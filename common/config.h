@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/command_line.h"
 
 namespace quark {
 
@@ -66,6 +67,16 @@ absl::Status WithConfigOrigin(const absl::Status& status);
 // error, the result is an error naming the path.
 absl::Status LoadConfigFile(const std::string& path, bool required,
                             const std::set<std::string>& on_command_line);
+
+// What each daemon does first, in this order: parses the command line by
+// `spec` (common/command_line.h); loads the settings file that --config
+// names, whose settings the command line overrides (a missing file is fine
+// unless --config was given); sets the log level from --log_level. The
+// binary defines both flags. When a step fails, or after --help and
+// --version, the result's `exit` is set and the reason is on stderr in one
+// line after the program's name: exit with it.
+CommandLine LoadDaemonSettings(int argc, char** argv,
+                               const CommandLineSpec& spec);
 
 }  // namespace quark
 

@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -105,10 +104,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
   }
   options.scheduler.heartbeat_interval = absl::Milliseconds(heartbeat_ms);
   options.scheduler.liveness = liveness;
-  options.scheduler.collector_endpoint = options.collect_endpoint;
   options.scheduler.chunk.task_seconds = task_seconds;
-  // A lease twice as old as a task should take is a straggler.
-  options.scheduler.backup_after = absl::Seconds(2 * task_seconds);
   const int max_crashes = absl::GetFlag(FLAGS_max_task_crashes);
   if (max_crashes < 1 || max_crashes > 1000) {
     return absl::InvalidArgumentError(
@@ -119,15 +115,6 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
   if (keep_jobs < 1)
     return absl::InvalidArgumentError("--keep_jobs must be at least 1");
   options.scheduler.keep_finished = static_cast<size_t>(keep_jobs);
-  options.tick =
-      std::min(absl::Milliseconds(100), absl::Milliseconds(heartbeat_ms) / 2);
-  // Sessions of an earlier run of the controller must not be taken for
-  // live ones: start each run's ids at a random point.
-  std::random_device random;
-  options.scheduler.first_session =
-      ((uint64_t{random()} << 32 | random()) >> 2) + 1;
-  options.scheduler.first_lease =
-      ((uint64_t{random()} << 32 | random()) >> 2) + 1;
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.insecure = absl::GetFlag(FLAGS_insecure);
   options.auth.workers_path = absl::GetFlag(FLAGS_authorized_workers);
@@ -165,6 +152,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
         "controller's CURVE key");
   }
   RETURN_IF_ERROR(CheckExposure(options));
+  DeriveServerOptions(options);
   return options;
 }
 
@@ -201,30 +189,14 @@ CommandLineSpec CommandLineFor() {
 
 int Main(int argc, char** argv) {
   const CommandLine command_line =
-      ParseCommandLine(argc, argv, CommandLineFor());
+      LoadDaemonSettings(argc, argv, CommandLineFor());
   if (command_line.exit.has_value()) return *command_line.exit;
   if (!command_line.args.empty()) {
     std::fprintf(stderr, "quark-controller: unexpected argument '%s'\n",
                  command_line.args[0].c_str());
     return 2;
   }
-  // The command line first, to learn where the file is; then the file
-  // fills in what the command line left alone.
   const std::set<std::string>& given = command_line.given;
-  if (absl::Status s = LoadConfigFile(absl::GetFlag(FLAGS_config),
-                                      given.count("config") != 0, given);
-      !s.ok()) {
-    std::fprintf(stderr, "quark-controller: %s\n",
-                 std::string(s.message()).c_str());
-    return 2;
-  }
-  LogLevel level;
-  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    std::fprintf(stderr, "quark-controller: bad --log_level '%s'\n",
-                 absl::GetFlag(FLAGS_log_level).c_str());
-    return 2;
-  }
-  SetLogLevel(level);
   auto options = OptionsFromFlags(given);
   if (!options.ok()) {
     std::fprintf(

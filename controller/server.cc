@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <random>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,20 @@
 #include "common/transport.h"
 
 namespace quark {
+
+void DeriveServerOptions(ServerOptions& options) {
+  SchedulerOptions& scheduler = options.scheduler;
+  scheduler.collector_endpoint = options.collect_endpoint;
+  scheduler.backup_after = absl::Seconds(2 * scheduler.chunk.task_seconds);
+  options.tick =
+      std::min(absl::Milliseconds(100), scheduler.heartbeat_interval / 2);
+  std::random_device random;
+  auto draw = [&random] {
+    return ((uint64_t{random()} << 32 | random()) >> 2) + 1;
+  };
+  scheduler.first_session = draw();
+  scheduler.first_lease = draw();
+}
 
 absl::Status CheckExposure(const ServerOptions& options) {
   if (options.insecure) return absl::OkStatus();

@@ -66,6 +66,15 @@ struct ServerOptions {
   EnrollmentOptions enrollment;
 };
 
+// Fills in what follows from the other options, as the daemon runs: the
+// scheduler's collector endpoint (collect_endpoint), its backup age (a
+// lease twice as old as a task should take is a straggler), the tick (a
+// tenth of a second, at most half a heartbeat), and first session and
+// lease ids at a random point, so that those of an earlier run of the
+// controller are not taken for live ones. Tests that set these by hand do
+// not call it.
+void DeriveServerOptions(ServerOptions& options);
+
 // Refuses, with the reason and the way out, options that would let any
 // machine that reaches a port in: a plain control or collector socket, or
 // an API without operator keys, bound beyond loopback without `insecure`.

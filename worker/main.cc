@@ -470,7 +470,7 @@ CommandLineSpec CommandLineFor() {
 
 int Main(int argc, char** argv) {
   const CommandLine command_line =
-      ParseCommandLine(argc, argv, CommandLineFor());
+      LoadDaemonSettings(argc, argv, CommandLineFor());
   if (command_line.exit.has_value()) return *command_line.exit;
   const std::vector<std::string>& args = command_line.args;
   const bool join_command = !args.empty() && args[0] == "join";
@@ -479,16 +479,7 @@ int Main(int argc, char** argv) {
                  args[join_command ? 2 : 0].c_str());
     return 2;
   }
-  // The command line first, to learn where the file is; then the file
-  // fills in what the command line left alone.
   const std::set<std::string>& given = command_line.given;
-  if (absl::Status s = LoadConfigFile(absl::GetFlag(FLAGS_config),
-                                      given.count("config") != 0, given);
-      !s.ok()) {
-    std::fprintf(stderr, "quark-worker: %s\n",
-                 std::string(s.message()).c_str());
-    return 2;
-  }
   if (join_command) {
     if (!absl::GetFlag(FLAGS_key).empty() && !absl::GetFlag(FLAGS_boot)) {
       const std::string origin = ConfigOrigin("key");
@@ -510,15 +501,6 @@ int Main(int argc, char** argv) {
     }
     return RunJoinCommand(join);
   }
-  LogLevel level;
-  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    std::fprintf(stderr,
-                 "quark-worker: --log_level '%s' must be error, warning, "
-                 "notice, info or debug\n",
-                 absl::GetFlag(FLAGS_log_level).c_str());
-    return 2;
-  }
-  SetLogLevel(level);
   absl::StatusOr<Plan> plan = PlanFromFlags(given);
   if (!plan.ok()) {
     std::fprintf(

@@ -1,6 +1,7 @@
 #include "common/config.h"
 
 #include <cstdio>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
 #include "absl/time/time.h"
+#include "common/log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -17,6 +19,7 @@ ABSL_FLAG(int, test_threads, 0, "test");
 ABSL_FLAG(bool, test_verbose, false, "test");
 ABSL_FLAG(absl::Duration, test_timeout, absl::Seconds(30), "test");
 ABSL_FLAG(std::string, config, "", "test: the daemons' --config");
+ABSL_FLAG(std::string, log_level, "info", "test: the daemons' --log_level");
 
 namespace quark {
 namespace {
@@ -265,6 +268,44 @@ TEST_F(LoadConfigFileTest, BadFileNamesPathAndLine) {
   const absl::Status s = LoadConfigFile(path, false, {});
   EXPECT_EQ(s.message(), path + ":3: expected 'key = value'");
   EXPECT_EQ(absl::GetFlag(FLAGS_test_threads), 0);  // Nothing applied.
+}
+
+class LoadDaemonSettingsTest : public LoadConfigFileTest {
+ protected:
+  ~LoadDaemonSettingsTest() override { SetLogLevel(LogLevel::kInfo); }
+
+  std::optional<int> Load(std::vector<std::string> args) {
+    args.insert(args.begin(), "quark-test");
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    CommandLineSpec spec;
+    spec.program = "quark-test";
+    return LoadDaemonSettings(static_cast<int>(argv.size()), argv.data(), spec)
+        .exit;
+  }
+};
+
+TEST_F(LoadDaemonSettingsTest, TheFileFillsInWhatTheCommandLineLeft) {
+  const std::string path =
+      Write("test_threads = 3\ntest_verbose = true\nlog_level = debug\n");
+  EXPECT_EQ(Load({"--config=" + path, "--test_threads=5"}), std::nullopt);
+  EXPECT_EQ(absl::GetFlag(FLAGS_test_threads), 5);
+  EXPECT_TRUE(absl::GetFlag(FLAGS_test_verbose));
+  EXPECT_TRUE(LogEnabled(LogLevel::kDebug));
+}
+
+TEST_F(LoadDaemonSettingsTest, AMissingFileIsFineUnlessNamed) {
+  absl::SetFlag(&FLAGS_config, "/nonexistent/quark.conf");  // the default
+  EXPECT_EQ(Load({}), std::nullopt);
+  EXPECT_EQ(Load({"--config=/nonexistent/quark.conf"}), 2);
+}
+
+TEST_F(LoadDaemonSettingsTest, ABadLogLevelOrFlagIsExitTwo) {
+  EXPECT_EQ(Load({"--log_level=loud"}), 2);
+  const std::string path = Write("log_level = loud\n");
+  EXPECT_EQ(Load({"--config=" + path}), 2);
+  EXPECT_EQ(Load({"--no_such_flag"}), 2);
+  EXPECT_EQ(Load({"--version"}), 0);
 }
 
 }  // namespace
