@@ -304,9 +304,9 @@ InboundOutput Inbound::TakeOutput() {
     }
     out.control.push_back({*route, std::move(msg)});
   };
-  for (Outbound& o : control_out_) send(o.route, std::move(o.msg));
+  for (Outbound& o : control_out_) send(o.node, std::move(o.msg));
   control_out_.clear();
-  for (Outbound& o : rejects_out_) out.control.push_back(std::move(o));
+  for (ControlOutbound& o : rejects_out_) out.control.push_back(std::move(o));
   rejects_out_.clear();
   for (auto& [node, leases] : acks_) {
     proto::ControlMsg ack;
@@ -340,7 +340,7 @@ const std::string* Inbound::AuthorizedName(const std::string& route,
 
 void Inbound::RejectPeer(const std::string& route, const std::string& reason,
                          bool rejected) {
-  Outbound o;
+  ControlOutbound o;
   o.route = route;
   proto::Reject* reject = o.msg.mutable_reject();
   reject->set_reason(reason);

@@ -42,14 +42,20 @@
 
 namespace quark {
 
+// A control message for the connection whose ROUTER routing id is
+// `route` (the scheduler's Outbound, addressed to a node, resolved).
+struct ControlOutbound {
+  std::string route;
+  proto::ControlMsg msg;
+};
 // Messages to send, in this order, once the changes behind them are on
-// disk. Control routes are ROUTER routing ids.
+// disk.
 struct EnrollOutbound {
   std::string route;
   proto::EnrollReply reply;
 };
 struct InboundOutput {
-  std::vector<Outbound> control;
+  std::vector<ControlOutbound> control;
   std::vector<ApiOutbound> api;
   std::vector<EnrollOutbound> enroll;
   bool empty() const {
@@ -148,8 +154,8 @@ class Inbound {
 
   std::map<std::string, std::string> routes_;     // node -> routing id
   std::map<std::string, std::string> node_keys_;  // node -> key (Z85)
-  std::vector<Outbound> control_out_;             // route = node name
-  std::vector<Outbound> rejects_out_;             // route = routing id
+  std::vector<Outbound> control_out_;             // to nodes, by name
+  std::vector<ControlOutbound> rejects_out_;      // to connections not admitted
   std::vector<ApiOutbound> api_out_;
   Enrollment* enrollment_ = nullptr;
   std::vector<EnrollOutbound> enroll_out_;

@@ -75,26 +75,26 @@ Scheduler::~Scheduler() = default;
 
 // ------------------------------------------------------------- control
 
-std::vector<Outbound> Scheduler::OnControl(const std::string& route,
+std::vector<Outbound> Scheduler::OnControl(const std::string& peer,
                                            const proto::ControlMsg& msg,
                                            absl::Time now,
                                            const std::string& key) {
-  if (msg.has_hello()) return OnHello(route, msg.hello(), now, key);
+  if (msg.has_hello()) return OnHello(peer, msg.hello(), now, key);
   std::vector<Outbound> out;
   const uint64_t session = SessionOf(msg);
   if (session == 0) {
     ++refused_;
-    QLOG(kWarning) << "unexpected control message peer=" << Printable(route)
+    QLOG(kWarning) << "unexpected control message peer=" << Printable(peer)
                    << " type=" << msg.body_case();
     return out;
   }
   auto it = nodes_.find(session);
-  if (it == nodes_.end() || it->second->route != route) {
+  if (it == nodes_.end() || it->second->name != peer) {
     ++refused_;
     QLOG(kInfo) << "unknown session, asking to re-register peer="
-                << Printable(route) << " session=" << session;
+                << Printable(peer) << " session=" << session;
     Outbound reject =
-        Reject(route, absl::StrCat("unknown session ", session), true);
+        Reject(peer, absl::StrCat("unknown session ", session), true);
     reject.msg.mutable_reject()->set_session(session);
     out.push_back(std::move(reject));
     return out;
@@ -133,7 +133,7 @@ std::vector<Outbound> Scheduler::Evict(const std::string& name,
   return out;
 }
 
-std::vector<Outbound> Scheduler::OnHello(const std::string& route,
+std::vector<Outbound> Scheduler::OnHello(const std::string& peer,
                                          const proto::Hello& hello,
                                          absl::Time now,
                                          const std::string& key) {
@@ -143,19 +143,19 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
     const std::string reason = absl::StrCat(
         "protocol version ", hello.protocol_version(),
         " is not supported: this controller speaks version ", kProtocolVersion);
-    QLOG(kWarning) << "refused worker peer=" << Printable(route) << " reason=\""
+    QLOG(kWarning) << "refused worker peer=" << Printable(peer) << " reason=\""
                    << reason << "\"";
-    out.push_back(Reject(route, reason, false));
+    out.push_back(Reject(peer, reason, false));
     return out;
   }
-  if (!ValidNodeName(hello.node()) || hello.node() != route) {
+  if (!ValidNodeName(hello.node()) || hello.node() != peer) {
     ++refused_;
     const std::string reason =
         "node name must be 1-64 characters of [A-Za-z0-9._-] and equal the "
         "socket's routing id";
-    QLOG(kWarning) << "refused worker peer=" << Printable(route) << " reason=\""
+    QLOG(kWarning) << "refused worker peer=" << Printable(peer) << " reason=\""
                    << reason << "\"";
-    out.push_back(Reject(route, reason, false));
+    out.push_back(Reject(peer, reason, false));
     return out;
   }
   if (Node* old = FindNode(hello.node())) {
@@ -174,7 +174,6 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
   auto node = std::make_unique<Node>();
   node->session = next_session_++;
   node->name = hello.node();
-  node->route = route;
   node->incarnation = hello.incarnation();
   node->key = key;
   node->cores = hello.cores();
@@ -194,11 +193,11 @@ std::vector<Outbound> Scheduler::OnHello(const std::string& route,
       absl::ToInt64Milliseconds(options_.heartbeat_interval)));
   w->set_liveness(static_cast<uint32_t>(options_.liveness));
   w->set_collector(options_.collector_endpoint);
-  out.push_back({route, std::move(welcome)});
+  out.push_back({peer, std::move(welcome)});
   if (drained_.count(node->name)) {
     proto::ControlMsg drain;
     drain.mutable_drain()->set_drain(true);
-    out.push_back({route, std::move(drain)});
+    out.push_back({peer, std::move(drain)});
   }
   nodes_.emplace(node->session, std::move(node));
   CountNodesTakingWork();
@@ -219,14 +218,14 @@ void Scheduler::OnReady(Node& node, const proto::Ready& ready,
   node.credits = static_cast<uint32_t>(total);
 }
 
-Outbound Scheduler::Reject(const std::string& route, const std::string& reason,
+Outbound Scheduler::Reject(const std::string& peer, const std::string& reason,
                            bool reregister) {
   proto::ControlMsg msg;
   auto* r = msg.mutable_reject();
   r->set_reason(reason);
   r->set_reregister(reregister);
   r->set_protocol_version(kProtocolVersion);
-  return {route, std::move(msg)};
+  return {peer, std::move(msg)};
 }
 
 Scheduler::Node* Scheduler::FindNode(const std::string& name) {
@@ -473,7 +472,7 @@ void Scheduler::CancelLeases(Task& task, uint64_t except_lease,
     if (node == nodes_.end()) continue;
     proto::ControlMsg cancel;
     cancel.mutable_cancel()->add_leases(lease_id);
-    out->push_back({node->second->route, std::move(cancel)});
+    out->push_back({node->second->name, std::move(cancel)});
   }
 }
 
@@ -547,7 +546,7 @@ std::vector<Outbound> Scheduler::OnTick(absl::Time now) {
     for (const auto& [session, node] : nodes_) {
       proto::ControlMsg hb;
       hb.mutable_heartbeat();
-      out.push_back({node->route, std::move(hb)});
+      out.push_back({node->name, std::move(hb)});
     }
   }
   // On the tick, not on every message: the decision waits seconds anyway.
@@ -733,7 +732,7 @@ void Scheduler::Lease(Node& node, Job& job, Task& task, absl::Time now,
                << " task=" << task.id << " lease=" << lease.id
                << " lo=" << task.lo << " hi=" << task.hi
                << " attempt=" << task.attempts;
-  out->push_back({node.route, std::move(msg)});
+  out->push_back({node.name, std::move(msg)});
 }
 
 // A task for `node` from `job`: a lost one first, else a new one cut from
@@ -847,7 +846,7 @@ absl::StatusOr<proto::Node> Scheduler::Drain(const std::string& name,
   }
   proto::ControlMsg msg;
   msg.mutable_drain()->set_drain(drain);
-  out->push_back({node->route, std::move(msg)});
+  out->push_back({node->name, std::move(msg)});
   if (!drain) Dispatch(now, out);
   return NodeView(*node, now);
 }

@@ -71,9 +71,11 @@ struct SchedulerOptions {
   ChunkOptions chunk;
 };
 
-// A control message for the worker behind `route` (its ROUTER identity).
+// A control message for the worker named `node`. The scheduler knows
+// workers by name only; Inbound (controller/inbound.h) sends it to the
+// connection the node last spoke on.
 struct Outbound {
-  std::string route;
+  std::string node;
   proto::ControlMsg msg;
 };
 
@@ -86,10 +88,12 @@ class Scheduler {
 
   // --- Worker events -----------------------------------------------------
 
-  // A control message from the worker behind `route`. `key` is the CURVE
-  // public key the worker authenticated with (empty without CURVE); a
-  // Hello records it for ListNodes.
-  std::vector<Outbound> OnControl(const std::string& route,
+  // A control message from the worker `peer`: its authorized name with
+  // CURVE, its routing id without (which a worker sets to its name, and a
+  // Hello must say). `key` is the CURVE public key the worker
+  // authenticated with (empty without CURVE); a Hello records it for
+  // ListNodes.
+  std::vector<Outbound> OnControl(const std::string& peer,
                                   const proto::ControlMsg& msg, absl::Time now,
                                   const std::string& key = {});
 
@@ -150,7 +154,7 @@ class Scheduler {
     absl::Time last_heard;
   };
 
-  std::vector<Outbound> OnHello(const std::string& route,
+  std::vector<Outbound> OnHello(const std::string& peer,
                                 const proto::Hello& hello, absl::Time now,
                                 const std::string& key);
   void OnReady(Node& node, const proto::Ready& ready,
@@ -199,7 +203,7 @@ class Scheduler {
   std::string WhyWaiting(const Job& job) const;
   proto::Node NodeView(const Node& node, absl::Time now) const;
   Node* FindNode(const std::string& name);
-  Outbound Reject(const std::string& route, const std::string& reason,
+  Outbound Reject(const std::string& peer, const std::string& reason,
                   bool reregister);
   void MarkTask(const Task& task, const proto::Partial* partial);
   proto::StoredJob Record(const Job& job) const;

@@ -70,8 +70,7 @@ struct Scheduler::Job {
 
 struct Scheduler::Node {
   uint64_t session = 0;
-  std::string name;
-  std::string route;
+  std::string name;  // also what its Outbounds are addressed to
   uint64_t incarnation = 0;
   std::string key;  // CURVE public key it authenticated with, if any
   uint32_t cores = 0, threads = 0;

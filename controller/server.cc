@@ -347,7 +347,7 @@ absl::Status Server::Flush() {
                  << " ms=" << absl::ToDoubleMilliseconds(absl::Now() - start);
   }
   const InboundOutput& out = *step;
-  for (const Outbound& o : out.control) {
+  for (const ControlOutbound& o : out.control) {
     if (absl::Status s = SendMessage(control_, o.msg, &o.route); !s.ok()) {
       // The worker is gone; expiry will clean up after it. An ack that did
       // not go is not lost: the worker pushes the result again.

@@ -260,7 +260,7 @@ void InboundDriver::Flush() {
   if (!step.ok())
     Broken(absl::StrCat("the memory store failed: ", step.status().message()));
   const InboundOutput& out = *step;
-  for (const Outbound& o : out.control) Observe(o);
+  for (const ControlOutbound& o : out.control) Observe(o);
   for (const ApiOutbound& o : out.api) {
     (void)o.reply.SerializeAsString();  // as SendMessage does
     if (o.reply.protocol_version() != kProtocolVersion) {
@@ -279,7 +279,7 @@ void InboundDriver::Flush() {
   }
 }
 
-void InboundDriver::Observe(const Outbound& sent) {
+void InboundDriver::Observe(const ControlOutbound& sent) {
   (void)sent.msg.SerializeAsString();  // as SendMessage does
   if (sent.msg.has_welcome()) {
     sessions_[sent.route] = sent.msg.welcome().session();

@@ -157,7 +157,7 @@ class InboundDriver {
   void HonestResult(uint8_t which, uint8_t flags);
   void HonestEnroll(uint8_t arg, uint8_t flags);
   void Flush();
-  void Observe(const Outbound& sent);
+  void Observe(const ControlOutbound& sent);
   void CheckResult(absl::string_view frame);
   void CheckRestore();
   void CheckKeys();

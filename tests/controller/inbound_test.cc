@@ -47,7 +47,7 @@ class InboundTest : public ::testing::Test {
   // The control messages to send now, as (route, body case).
   std::vector<std::pair<std::string, proto::ControlMsg>> Sent() {
     std::vector<std::pair<std::string, proto::ControlMsg>> out;
-    for (Outbound& o : Step().control) {
+    for (ControlOutbound& o : Step().control) {
       out.emplace_back(o.route, o.msg);
     }
     return out;

@@ -37,7 +37,7 @@ std::vector<proto::Assign> Assigns(const std::vector<Outbound>& out,
                                    const std::string& route) {
   std::vector<proto::Assign> a;
   for (const auto& o : out) {
-    if (o.route == route && o.msg.has_assign()) a.push_back(o.msg.assign());
+    if (o.node == route && o.msg.has_assign()) a.push_back(o.msg.assign());
   }
   return a;
 }
@@ -46,7 +46,7 @@ std::vector<uint64_t> Cancels(const std::vector<Outbound>& out,
                               const std::string& route) {
   std::vector<uint64_t> leases;
   for (const auto& o : out) {
-    if (o.route != route || !o.msg.has_cancel()) continue;
+    if (o.node != route || !o.msg.has_cancel()) continue;
     for (uint64_t l : o.msg.cancel().leases()) leases.push_back(l);
   }
   return leases;
