@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/health.h"
 #include "common/kinds.h"
 #include "common/numbers.h"
 #include "common/states.h"
@@ -216,15 +217,37 @@ std::string FormatJobList(const proto::JobList& jobs) {
   return out;
 }
 
+// "71.5C"; "-" when the node does not report it.
+std::string FormatTemperature(const proto::Node& node) {
+  if (!node.has_temperature_celsius()) return "-";
+  return absl::StrFormat("%.1fC", node.temperature_celsius());
+}
+
+// The Pi firmware's conditions now ("ok", "under-voltage,throttled"), and
+// those since boot when only they are left: "ok (was under-voltage)". "-"
+// when the node cannot tell (not a Pi).
+std::string FormatHealth(const proto::Node& node) {
+  if (!node.has_throttled_bits()) return "-";
+  const uint32_t bits = node.throttled_bits();
+  const uint32_t now = bits & kNowBits;
+  if (now == 0 && SinceBoot(bits) != 0) {
+    return absl::StrCat("ok (was ", HealthWords(SinceBoot(bits)), ")");
+  }
+  return HealthWords(now);
+}
+
 std::string FormatNodeList(const proto::NodeList& nodes) {
   std::vector<Row> rows = {{"NAME", "STATE", "CORES", "THREADS", "LEASES",
-                            "SIEVE", "TASKS", "RATE", "LAST_HEARD", "KEY"}};
-  uint64_t threads = 0, busy = 0;
+                            "SIEVE", "TASKS", "RATE", "TEMP", "HEALTH",
+                            "LAST_HEARD", "KEY"}};
+  uint64_t threads = 0, busy = 0, under_voltage = 0, throttled = 0;
   double rate = 0;
   for (const proto::Node& node : nodes.nodes()) {
     threads += node.threads();
     busy += node.sieving() || node.leases() > 0;
     rate += node.rate();
+    under_voltage += node.under_voltage();
+    throttled += node.throttled();
     // What its sieve does, as its last heartbeat said: with no lease it is
     // stopping a task that was cancelled; with leases and an idle sieve
     // the first has not started yet (or the heartbeat saying so is due).
@@ -235,6 +258,7 @@ std::string FormatNodeList(const proto::NodeList& nodes) {
                     absl::StrCat(node.cores()), absl::StrCat(node.threads()),
                     absl::StrCat(node.leases()), sieve,
                     absl::StrCat(node.tasks_done()), FormatRate(node.rate()),
+                    FormatTemperature(node), FormatHealth(node),
                     FormatAgo(node.last_heard_ms_ago()), ShortKey(node.key())});
   }
   std::map<std::string, int> gone;  // by state word
@@ -242,7 +266,7 @@ std::string FormatNodeList(const proto::NodeList& nodes) {
     ++gone[NodeStateName(node.state())];
     rows.push_back({node.name(), NodeStateText(node),
                     absl::StrCat(node.cores()), absl::StrCat(node.threads()),
-                    "-", "-", absl::StrCat(node.tasks_done()), "-",
+                    "-", "-", absl::StrCat(node.tasks_done()), "-", "-", "-",
                     FormatAgo(node.last_heard_ms_ago()), ShortKey(node.key())});
   }
   std::string out = Table(rows);
@@ -252,6 +276,14 @@ std::string FormatNodeList(const proto::NodeList& nodes) {
   absl::StrAppend(&out, "total: ", count, count == 1 ? " node, " : " nodes, ",
                   threads, threads == 1 ? " thread, " : " threads, ", busy,
                   " working, ", FormatRate(rate));
+  if (under_voltage + throttled > 0) {
+    std::vector<std::string> unwell;
+    if (under_voltage > 0) {
+      unwell.push_back(absl::StrCat(under_voltage, " under-voltage"));
+    }
+    if (throttled > 0) unwell.push_back(absl::StrCat(throttled, " throttled"));
+    absl::StrAppend(&out, "; now ", absl::StrJoin(unwell, ", "));
+  }
   std::vector<std::string> parts;
   for (const auto& [word, n] : gone)
     parts.push_back(absl::StrCat(n, " ", word));

@@ -117,10 +117,15 @@ already ended cannot be cancelled (exit code 1).
 
 constexpr char kNodes[] = R"(Usage: quark nodes [--pending] [--json]
 
-Lists the worker nodes: NAME STATE CORES THREADS LEASES TASKS RATE
-LAST_HEARD KEY. RATE is in numbers sieved per second; KEY is the start of
-the CURVE public key the node authenticated with ("-" without CURVE; the
-whole key is in --json).
+Lists the worker nodes: NAME STATE CORES THREADS LEASES SIEVE TASKS RATE
+TEMP HEALTH LAST_HEARD KEY. RATE is in numbers sieved per second. TEMP is
+the node's hottest thermal zone. HEALTH is what a Raspberry Pi's firmware
+says now: ok, under-voltage, capped, throttled or soft-temp-limit, with
+(was under-voltage) after ok for what happened since boot; "-" on other
+machines. KEY is the start of the CURVE public key the node authenticated
+with ("-" without CURVE). --json has it all: the whole key,
+temperature_celsius, under_voltage, throttled, the firmware's
+throttled_bits, memory_available_bytes, load1 and tasks_throttled.
 
   --pending   list instead the nodes that joined with an --approve token
               and wait for `quark approve NAME` (or `quark reject NAME`):

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/health.h"
 #include "common/kinds.h"
 #include "common/log.h"
 #include "common/numbers.h"
@@ -116,6 +117,7 @@ std::vector<Outbound> Scheduler::OnControl(const std::string& peer,
     case proto::ControlMsg::kHeartbeat:
       node.sieving = msg.heartbeat().sieving();
       if (node.sieving) node.last_busy = now;
+      node.health = msg.heartbeat().health();
       break;
     default:
       break;
@@ -340,7 +342,7 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
   }
   auto node = nodes_.find(result.session());
   if (node != nodes_.end()) {
-    CountTaskDone(*node->second, job.kind, task, result.compute_us(), now);
+    CountTaskDone(*node->second, job.kind, task, result, now);
   }
   EndLeases(task, result.lease(), out);
   if (node != nodes_.end() && node->second->leases.empty() &&
@@ -400,13 +402,20 @@ void Scheduler::ReleaseLeaseOf(const proto::ResultMsg& result, bool requeue) {
   }
 }
 
-// What `node` finishing `task` (of a job of `kind`) in `compute_us` tells
-// of it: one more task done, and how fast it goes.
+// What `node` finishing `task` (of a job of `kind`) tells of it: one more
+// task done, how fast it goes, and whether it ran under-voltage or
+// throttled.
 void Scheduler::CountTaskDone(Node& node, proto::Kind kind, const Task& task,
-                              uint64_t compute_us, absl::Time now) {
+                              const proto::ResultMsg& result, absl::Time now) {
   ++node.tasks_done;
   node.last_busy = now;
-  const double seconds = static_cast<double>(compute_us) / 1e6;
+  if (const uint32_t bits = result.throttled_bits() & kNowBits; bits != 0) {
+    ++node.tasks_throttled;
+    QLOG(kNotice) << "task computed while " << HealthWords(bits)
+                  << " node=" << node.name << " job=" << task.job
+                  << " task=" << task.id;
+  }
+  const double seconds = static_cast<double>(result.compute_us()) / 1e6;
   RateEstimate& rate = node.rate[kind];
   rate.Add(static_cast<double>(task.hi - task.lo) + 1, seconds);
   node.last_rate = rate.value();
@@ -962,6 +971,20 @@ proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {
   view.set_memory_budget(node.memory_budget);
   view.set_speed(node.speed.value());
   view.set_sieving(node.sieving);
+  const proto::Health& health = node.health;
+  if (health.has_temperature_celsius()) {
+    view.set_temperature_celsius(health.temperature_celsius());
+  }
+  if (health.has_throttled_bits()) {
+    view.set_throttled_bits(health.throttled_bits());
+    view.set_under_voltage(UnderVoltageNow(health.throttled_bits()));
+    view.set_throttled(ThrottledNow(health.throttled_bits()));
+  }
+  if (health.has_memory_available_bytes()) {
+    view.set_memory_available_bytes(health.memory_available_bytes());
+  }
+  if (health.has_load1()) view.set_load1(health.load1());
+  view.set_tasks_throttled(node.tasks_throttled);
   return view;
 }
 

@@ -174,7 +174,7 @@ class Scheduler {
   absl::StatusOr<Job*> JobOf(const proto::ResultMsg& result);
   absl::Status OnLateResult(Job& job, const proto::ResultMsg& result);
   void CountTaskDone(Node& node, proto::Kind kind, const Task& task,
-                     uint64_t compute_us, absl::Time now);
+                     const proto::ResultMsg& result, absl::Time now);
   void MergeTask(Job& job, Task& task, const proto::Partial& partial,
                  absl::Time now);
   void TaskFailed(Job& job, Task& task, const proto::ResultMsg& result,

@@ -79,10 +79,12 @@ struct Scheduler::Node {
   std::set<uint64_t> leases;
   absl::Time last_heard;
   uint64_t tasks_done = 0;
-  double last_rate = 0;  // numbers per second, of the kind it did last
-  RateEstimate speed;    // SieveWork per second, any kind and height
-  bool sieving = false;  // its last heartbeat said its sieve was busy
-  absl::Time last_busy;  // last heard holding a task or sieving
+  double last_rate = 0;          // numbers per second, of the kind it did last
+  RateEstimate speed;            // SieveWork per second, any kind and height
+  bool sieving = false;          // its last heartbeat said its sieve was busy
+  proto::Health health;          // from its last heartbeat
+  uint64_t tasks_throttled = 0;  // results computed under-voltage or throttled
+  absl::Time last_busy;          // last heard holding a task or sieving
   std::map<proto::Kind, RateEstimate> rate;   // numbers per second, by kind
   std::map<proto::Kind, uint64_t> last_task;  // numbers, by kind
 };

@@ -93,8 +93,10 @@ ABSL_FLAG(std::string, enroll, "",
 ABSL_FLAG(int, beacon_port, 7700,
           "UDP port the controller's beacon is heard on.");
 ABSL_FLAG(std::string, sysfs_root, "/sys",
-          "Where sysfs is (node_exporter's --path.sysfs): the Pi's serial "
-          "number there tells a cloned SD card from the machine it was made "
+          "Where sysfs is (node_exporter's --path.sysfs): the CPU "
+          "temperature and the Pi firmware's under-voltage and throttling "
+          "bits sent with each heartbeat are read there, and the Pi's serial "
+          "number that tells a cloned SD card from the machine it was made "
           "on.");
 ABSL_FLAG(bool, boot, false,
           "With `join`: take the token from the boot partition's quark-join "
@@ -210,6 +212,7 @@ absl::Status PlanCommon(Plan* plan) {
     options.memory_limit = *bytes;
   }
   options.threads = threads == 0 ? cores : threads;
+  options.sysfs_root = absl::GetFlag(FLAGS_sysfs_root);
   options.session.node = name;
   options.session.cores = static_cast<uint32_t>(cores);
   options.session.threads = static_cast<uint32_t>(options.threads);

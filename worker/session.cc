@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/health.h"
 #include "common/kinds.h"
 #include "common/log.h"
 #include "common/transport.h"
@@ -102,6 +103,7 @@ SessionActions Session::OnTick(absl::Time now) {
     // running_ lasts until the executor reports the task finished, so a
     // cancelled one still stopping counts.
     msg.mutable_heartbeat()->set_sieving(running_.has_value());
+    *msg.mutable_heartbeat()->mutable_health() = health_;
     SendControl(std::move(msg), now, &out);
   }
   return out;
@@ -173,6 +175,7 @@ SessionActions Session::OnTaskFinished(
                 << " job=" << a.job() << " task=" << a.task();
   } else {
     proto::ResultMsg result = ResultFor(a, done.session);
+    result.set_throttled_bits(done.throttled);
     result.set_compute_us(static_cast<uint64_t>(
         std::max<int64_t>(0, absl::ToInt64Microseconds(compute))));
     if (partial.ok()) {
@@ -241,6 +244,15 @@ SessionActions Session::OnShutdown(absl::Time now) {
       break;
   }
   return out;
+}
+
+void Session::SetHealth(proto::Health health) {
+  health_ = std::move(health);
+  if (!running_) return;
+  const uint32_t bits = health_.throttled_bits();
+  // A condition too short to be seen now still sets its since-boot bit.
+  running_->throttled |=
+      (bits & kNowBits) | (SinceBoot(bits) & ~running_->since_boot_at_start);
 }
 
 absl::Time Session::NextDeadline() const {
@@ -540,6 +552,8 @@ void Session::DropWaiting(const char* why) {
 void Session::StartNext(SessionActions* out) {
   if (running_ || waiting_.empty()) return;
   running_ = Running{std::move(waiting_.front()), session_, false};
+  running_->since_boot_at_start = SinceBoot(health_.throttled_bits());
+  running_->throttled = health_.throttled_bits() & kNowBits;
   waiting_.pop_front();
   out->start = running_->assign;
 }

@@ -147,6 +147,12 @@ class Session {
   // fresh control socket, instead of backing off at the old one.
   SessionActions OnControllerMoved(absl::Time now);
 
+  // The node's hardware as just read (worker/health.h): sent with every
+  // heartbeat from now on. A task running while the firmware says
+  // under-voltage or throttled (now, or newly since boot) has its result
+  // marked with those bits (ResultMsg.throttled_bits).
+  void SetHealth(proto::Health health);
+
   // When OnTick next has something to do; InfiniteFuture when nothing.
   absl::Time NextDeadline() const;
 
@@ -167,6 +173,10 @@ class Session {
     proto::Assign assign;
     uint64_t session = 0;    // the session it was assigned under
     bool cancelled = false;  // its result is discarded
+    // The firmware's conditions seen while it ran (common/health.h bits
+    // 0-3), and its since-boot bits when it started.
+    uint32_t throttled = 0;
+    uint32_t since_boot_at_start = 0;
   };
 
   void SendHello(bool reconnect, absl::Time now, SessionActions* out);
@@ -208,6 +218,7 @@ class Session {
   std::deque<proto::Assign> waiting_;
   std::optional<Running> running_;
   RateEstimate rate_;  // numbers per second
+  proto::Health health_;
   UnackedResults unacked_;
   uint64_t dropped_unacked_ = 0;
 };

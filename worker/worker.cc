@@ -24,6 +24,8 @@ constexpr size_t kMaxOutbox = 256;
 constexpr int kMaxReceivePerTurn = 64;
 // Least time between two moves to where the controller's beacon says it is.
 constexpr absl::Duration kMinMoveInterval = absl::Seconds(5);
+// How often the node's health is read: about once a heartbeat.
+constexpr absl::Duration kHealthInterval = absl::Seconds(1);
 
 // Intervals are measured on the monotonic clock: a wall clock step must
 // not make the controller look silent.
@@ -103,6 +105,7 @@ absl::Status Worker::Setup() {
 }
 
 absl::Status Worker::Loop() {
+  ReadHealthIfDue(Now());
   RETURN_IF_ERROR(Apply(session_.Start(Now())));
   while (!exit_) {
     const absl::Duration wait = std::clamp(
@@ -154,11 +157,19 @@ absl::Status Worker::Loop() {
     if (!exit_ && beacon_ && ready(kBeacon)) {
       RETURN_IF_ERROR(HearBeacons(now));
     }
+    ReadHealthIfDue(now);
     if (!exit_) RETURN_IF_ERROR(Apply(session_.OnTick(now)));
     FlushOutbox();
     NotifySystemd(now);
   }
   return *exit_;
+}
+
+void Worker::ReadHealthIfDue(absl::Time now) {
+  if (now < next_health_) return;
+  next_health_ = now + kHealthInterval;
+  session_.SetHealth(ReadHealth(
+      {options_.sysfs_root, options_.proc_root, options_.cgroup_root}));
 }
 
 // From the loop itself, on every turn: a wedged loop stops the watchdog

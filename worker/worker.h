@@ -31,6 +31,7 @@
 #include "proto/quark.pb.h"
 #include "worker/connection_monitor.h"
 #include "worker/executor.h"
+#include "worker/health.h"
 #include "worker/session.h"
 #include "worker/task_runner.h"
 #include "worker/wakeup.h"
@@ -45,9 +46,10 @@ struct WorkerOptions {
   int threads = 1;
   // --memory_limit; unset: from MemAvailable and the cgroup's limit.
   std::optional<uint64_t> memory_limit;
-  // Roots of the memory readings (tests give fake trees).
+  // Roots of the memory and health readings (tests give fake trees).
   std::string proc_root = "/proc";
   std::string cgroup_root = "/sys/fs/cgroup";
+  std::string sysfs_root = "/sys";
   // Niceness of the sieving threads: above the I/O thread's, so that a
   // busy node still answers heartbeats on time.
   int sieve_nice = 5;
@@ -111,6 +113,8 @@ class Worker {
   // Tells systemd: READY=1 once registered, STATUS=, WATCHDOG=1.
   void NotifySystemd(absl::Time now);
   std::string StatusLine() const;
+  // Reads the node's health (worker/health.h) for the next heartbeats.
+  void ReadHealthIfDue(absl::Time now);
   void Close();
 
   const WorkerOptions options_;
@@ -134,6 +138,7 @@ class Worker {
   std::unique_ptr<zmq::socket_t> collector_;
   std::unique_ptr<BeaconListener> beacon_;  // with beacon_port
   absl::Time last_move_ = absl::InfinitePast();
+  absl::Time next_health_ = absl::InfinitePast();
   std::string collector_endpoint_;
   std::deque<proto::ControlMsg> outbox_;
   std::optional<absl::Status> exit_;

@@ -1,11 +1,13 @@
 #include "cli/format.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/health.h"
 #include "common/keys.h"
 #include "common/token.h"
 #include "gtest/gtest.h"
@@ -181,15 +183,15 @@ TEST(FormatNodeListTest, AlignedTableAndEmptyCluster) {
   EXPECT_EQ(
       FormatNodeList(list),
       "NAME       STATE     CORES  THREADS  LEASES  SIEVE     TASKS  RATE     "
-      "LAST_HEARD  KEY\n"
+      "TEMP  HEALTH  LAST_HEARD  KEY\n"
       "pi1        active    4      4        2       busy      130    3.1e9/s  "
-      "0.4s ago    Cs?(=SbPRcT:...\n"
+      "-     -       0.4s ago    Cs?(=SbPRcT:...\n"
       "pi-garage  draining  4      3        0       stopping  0      0/s      "
-      "2m5s ago    -\n"
+      "-     -       2m5s ago    -\n"
       "total: 2 nodes, 7 threads, 2 working, 3.1e9/s\n");
   EXPECT_EQ(FormatNodeList(proto::NodeList()),
             "NAME  STATE  CORES  THREADS  LEASES  SIEVE  TASKS  RATE  "
-            "LAST_HEARD  KEY\n"
+            "TEMP  HEALTH  LAST_HEARD  KEY\n"
             "(no nodes)\n");
 }
 
@@ -216,13 +218,13 @@ TEST(FormatNodeListTest, NodesGoneLatelyFollowWithHowLongAgo) {
   EXPECT_EQ(
       FormatNodeList(list),
       "NAME  STATE          CORES  THREADS  LEASES  SIEVE  TASKS  RATE  "
-      "LAST_HEARD  KEY\n"
-      "pi1   active         0      1        0       idle   0      0/s   0.3s "
-      "ago    -\n"
-      "pi2   lost 12s ago   4      4        -       -      12     -     15.2s "
-      "ago   -\n"
-      "pi3   left 3m5s ago  0      0        -       -      0      -     3m5s "
-      "ago    -\n"
+      "TEMP  HEALTH  LAST_HEARD  KEY\n"
+      "pi1   active         0      1        0       idle   0      0/s   -     "
+      "-       0.3s ago    -\n"
+      "pi2   lost 12s ago   4      4        -       -      12     -     -     "
+      "-       15.2s ago   -\n"
+      "pi3   left 3m5s ago  0      0        -       -      0      -     -     "
+      "-       3m5s ago    -\n"
       "total: 1 node, 1 thread, 0 working, 0/s; gone lately: 1 left, 1 lost\n");
   node->set_state(proto::EVICTED);
   EXPECT_EQ(NodeStateText(*node), "evicted 3m5s ago");
@@ -231,6 +233,46 @@ TEST(FormatNodeListTest, NodesGoneLatelyFollowWithHowLongAgo) {
   list.clear_nodes();
   EXPECT_NE(FormatNodeList(list).find("\ntotal: 0 nodes, 0 threads"),
             std::string::npos);
+}
+
+TEST(FormatNodeListTest, TemperatureAndHealthAsTheFirmwareSaysThem) {
+  proto::NodeList list;
+  auto add = [&](const char* name, std::optional<double> celsius,
+                 std::optional<uint32_t> bits) {
+    proto::Node* node = list.add_nodes();
+    node->set_name(name);
+    node->set_state(proto::ACTIVE);
+    if (celsius) node->set_temperature_celsius(*celsius);
+    if (bits) {
+      node->set_throttled_bits(*bits);
+      node->set_under_voltage(UnderVoltageNow(*bits));
+      node->set_throttled(ThrottledNow(*bits));
+    }
+  };
+  add("hot", 71.54, 0x50005);
+  add("fine", 48.25, 0);
+  add("was", 50.0, 0x10000);
+  add("amd64", 41.0, std::nullopt);  // no firmware
+  add("vm", std::nullopt, std::nullopt);
+  const std::string table = FormatNodeList(list);
+  auto line = [&](const char* name) {
+    const size_t at = table.find(std::string("\n") + name + " ");
+    return at == std::string::npos
+               ? std::string()
+               : table.substr(at + 1, table.find('\n', at + 1) - at - 1);
+  };
+  EXPECT_NE(line("hot").find("71.5C  under-voltage,throttled"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(line("fine").find("48.2C  ok "), std::string::npos) << table;
+  EXPECT_NE(line("was").find("50.0C  ok (was under-voltage)"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(line("amd64").find("41.0C  -  "), std::string::npos) << table;
+  EXPECT_NE(line("vm").find("0/s   -      -  "), std::string::npos) << table;
+  EXPECT_NE(table.find("; now 1 under-voltage, 1 throttled\n"),
+            std::string::npos)
+      << table;
 }
 
 TEST(FormatTest, Rates) {

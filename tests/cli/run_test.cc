@@ -286,7 +286,7 @@ TEST(RunTest, ShortRepliesAndJson) {
   EXPECT_EQ(
       RunCommand(Parse("nodes"), api, RunOptions()).out.find("(no nodes)"),
       std::string("NAME  STATE  CORES  THREADS  LEASES  SIEVE  TASKS  RATE  "
-                  "LAST_HEARD  KEY\n")
+                  "TEMP  HEALTH  LAST_HEARD  KEY\n")
           .size());
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/health.h"
 #include "common/partial.h"
 #include "common/sieve_cost.h"
 #include "common/transport.h"
@@ -590,6 +591,57 @@ TEST_F(SchedulerTest, NodeSpeedIsWorkPerSecondWhateverTheHeight) {
   const double speed = scheduler_.ListNodes(now_)[0].speed();
   EXPECT_GT(speed, 0);
   EXPECT_LT(speed, SieveWork(0, 1000000) / 1e-3);
+}
+
+TEST_F(SchedulerTest, NodeViewShowsItsHealthFromTheLastHeartbeat) {
+  const uint64_t a = Join("a");
+  proto::Node view = scheduler_.ListNodes(now_)[0];
+  EXPECT_FALSE(view.has_temperature_celsius());  // not reported (yet)
+  EXPECT_FALSE(view.has_throttled_bits());
+  EXPECT_FALSE(view.under_voltage());
+  proto::ControlMsg beat = testutil::Heartbeat(a);
+  proto::Health* health = beat.mutable_heartbeat()->mutable_health();
+  health->set_temperature_celsius(71.5);
+  health->set_throttled_bits(0x50005);  // under-voltage, throttled
+  health->set_memory_available_bytes(2ull << 30);
+  health->set_load1(1.25);
+  Control("a", beat);
+  view = scheduler_.ListNodes(now_)[0];
+  EXPECT_EQ(view.temperature_celsius(), 71.5);
+  EXPECT_TRUE(view.under_voltage());
+  EXPECT_TRUE(view.throttled());
+  EXPECT_EQ(view.throttled_bits(), 0x50005u);
+  EXPECT_EQ(view.memory_available_bytes(), 2ull << 30);
+  EXPECT_EQ(view.load1(), 1.25);
+  // Well again: only the since-boot bits stay.
+  health->set_throttled_bits(0x50000);
+  Control("a", beat);
+  view = scheduler_.ListNodes(now_)[0];
+  EXPECT_FALSE(view.under_voltage());
+  EXPECT_FALSE(view.throttled());
+}
+
+TEST_F(SchedulerTest, ResultsComputedThrottledAreCountedForTheirNode) {
+  Submit(proto::COUNT, 0, 1000000);
+  const uint64_t a = Join("a");
+  std::vector<proto::Assign> assigns = Assigns(Control("a", Ready(a, 2)), "a");
+  ASSERT_EQ(assigns.size(), 2u);
+  Complete(assigns[0], a);
+  proto::ResultMsg r;
+  r.set_protocol_version(kProtocolVersion);
+  r.set_session(a);
+  r.set_lease(assigns[1].lease());
+  r.set_job(assigns[1].job());
+  r.set_task(assigns[1].task());
+  *r.mutable_range() = assigns[1].range();
+  *r.mutable_partial() = Sieve(r.range().lo(), r.range().hi());
+  r.set_compute_us(1000);
+  r.set_throttled_bits(kUnderVoltage);
+  std::vector<Outbound> out;
+  ASSERT_TRUE(scheduler_.OnResult(r, now_, &out).ok());
+  const proto::Node view = scheduler_.ListNodes(now_)[0];
+  EXPECT_EQ(view.tasks_done(), 2u);
+  EXPECT_EQ(view.tasks_throttled(), 1u);
 }
 
 TEST_F(SchedulerTest, NodeViewSaysWhetherItsSieveIsBusy) {

@@ -6,6 +6,7 @@
 
 #include "common/sieve_cost.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/fake_tree.h"
 
 namespace quark {
 namespace {
@@ -14,29 +15,14 @@ constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kGiB = 1ull << 30;
 
 // A fake /proc and /sys/fs/cgroup under a fresh directory.
-class FakeTree {
+class FakeTree : public testutil::FakeTree {
  public:
   FakeTree() {
-    root_ = std::filesystem::temp_directory_path() /
-            ("quark-memory-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter_++));
-    std::filesystem::remove_all(root_);
-    std::filesystem::create_directories(root_ / "proc/self");
-    std::filesystem::create_directories(root_ / "cgroup");
+    Dir("proc/self");
+    Dir("cgroup");
   }
-  ~FakeTree() { std::filesystem::remove_all(root_); }
-
-  void Write(const std::string& path, const std::string& text) {
-    const std::filesystem::path p = root_ / path;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-  }
-  std::string proc() const { return (root_ / "proc").string(); }
-  std::string cgroup() const { return (root_ / "cgroup").string(); }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path root_;
+  std::string proc() const { return Dir("proc"); }
+  std::string cgroup() const { return Dir("cgroup"); }
 };
 
 TEST(MemoryBudgetTest, ReadsMemAvailableAndACgroupV2LimitUpItsPath) {

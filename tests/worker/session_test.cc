@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "common/health.h"
 #include "common/transport.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/messages.h"
@@ -551,6 +552,61 @@ TEST(SessionTest, HeartbeatsSayWhetherTheSieveIsBusy) {
   r.session.OnTaskFinished(1, absl::CancelledError("stopped"), absl::Seconds(1),
                            kT0 + absl::Seconds(3));
   EXPECT_FALSE(beat(kT0 + absl::Seconds(4)));
+}
+
+TEST(SessionTest, HeartbeatsCarryTheLatestHealth) {
+  Registered r;
+  proto::Health health;
+  health.set_temperature_celsius(71.5);
+  health.set_throttled_bits(0x50005);
+  r.session.SetHealth(health);
+  std::vector<proto::ControlMsg> beats = Sent(
+      r.session.OnTick(kT0 + absl::Seconds(1)), proto::ControlMsg::kHeartbeat);
+  ASSERT_EQ(beats.size(), 1u);
+  EXPECT_EQ(beats[0].heartbeat().health().temperature_celsius(), 71.5);
+  EXPECT_EQ(beats[0].heartbeat().health().throttled_bits(), 0x50005u);
+}
+
+// What the result of lease 1 says of the firmware's conditions, after
+// `during` while it ran (the health read before it started: `before`).
+uint32_t ThrottledDuring(uint32_t before, std::vector<uint32_t> during) {
+  Registered r;
+  proto::Health health;
+  health.set_throttled_bits(before);
+  r.session.SetHealth(health);
+  r.session.OnMessage(Assign(1), kT0);
+  for (uint32_t bits : during) {
+    health.set_throttled_bits(bits);
+    r.session.SetHealth(health);
+  }
+  const SessionActions a = r.session.OnTaskFinished(
+      1, SomePartial(), absl::Seconds(1), kT0 + absl::Seconds(1));
+  EXPECT_EQ(a.push.size(), 1u);
+  return a.push.empty() ? ~0u : a.push[0].throttled_bits();
+}
+
+TEST(SessionTest, AResultSaysWhetherItRanUnderVoltageOrThrottled) {
+  EXPECT_EQ(ThrottledDuring(0, {0, 0}), 0u);
+  // Seen now, at any reading while it ran, or when it started.
+  EXPECT_EQ(ThrottledDuring(0, {0, kUnderVoltage, 0}), kUnderVoltage);
+  EXPECT_EQ(ThrottledDuring(kThrottled, {0}), kThrottled);
+  // Too short to be read now, but its since-boot bit appeared meanwhile.
+  EXPECT_EQ(ThrottledDuring(0, {kFrequencyCapped << kSinceBootShift}),
+            kFrequencyCapped);
+  // An under-voltage since boot that was there before the task is not this
+  // task's.
+  EXPECT_EQ(ThrottledDuring(kUnderVoltage << kSinceBootShift,
+                            {kUnderVoltage << kSinceBootShift}),
+            0u);
+  // A node that cannot tell (not a Pi) marks nothing.
+  Registered r;
+  r.session.OnMessage(Assign(1), kT0);
+  EXPECT_EQ(r.session
+                .OnTaskFinished(1, SomePartial(), absl::Seconds(1),
+                                kT0 + absl::Seconds(1))
+                .push[0]
+                .throttled_bits(),
+            0u);
 }
 
 TEST(SessionTest, LeaveDoesNotWaitForACancelledTask) {
