@@ -53,7 +53,7 @@ trap 'exit 143' TERM
 base=$(quark_pick_base)
 control="tcp://127.0.0.1:$base"
 api="tcp://127.0.0.1:$((base + 2))"
-"$bin/quark-controller" --control="$control" --collect="tcp://127.0.0.1:$((base + 1))" \
+"$bin/quark-controller" --control="$control" --http= --collect="tcp://127.0.0.1:$((base + 1))" \
   --api="$api" --state_dir="$run/state" </dev/null >"$run/controller.log" 2>&1 &
 controller_pid=$!
 pids+=("$controller_pid")

@@ -31,7 +31,7 @@ trap cleanup EXIT
 
 run_mode() {
   local mode=$1 port=$2
-  local ctl=(--state_dir="$dir/$mode/state" --control="tcp://127.0.0.1:$port"
+  local ctl=(--http= --state_dir="$dir/$mode/state" --control="tcp://127.0.0.1:$port"
     --collect="tcp://127.0.0.1:$((port + 1))" --api="tcp://127.0.0.1:$((port + 2))"
     --log_level=warning "${ctl_extra[@]}")
   local wrk=(--controller="tcp://127.0.0.1:$port" --name=b1 --threads=2

@@ -202,7 +202,7 @@ start_controller() {
     base=$(quark_pick_base)
     "$bin/quark-controller" --control="tcp://127.0.0.1:$base" \
       --collect="tcp://127.0.0.1:$((base + 1))" --api="tcp://127.0.0.1:$((base + 2))" \
-      --state_dir="$run/state-$setup" </dev/null >"$run/controller-$setup.log" 2>&1 &
+      --http= --state_dir="$run/state-$setup" </dev/null >"$run/controller-$setup.log" 2>&1 &
     pid=$!
     controllers+=("$pid")
     if quark_wait_log "$pid" "$run/controller-$setup.log" 'controller ready' 15; then

@@ -62,6 +62,11 @@ ABSL_FLAG(std::string, authorized_operators, "",
 ABSL_FLAG(bool, insecure, false,
           "Allow plain, unauthenticated sockets beyond loopback: any machine "
           "that reaches the ports can join, send results and submit jobs.");
+ABSL_FLAG(std::string, http, "127.0.0.1:7780",
+          "HOST:PORT of the read-only HTTP server: GET /metrics (Prometheus) "
+          "and the status page. HOST is an IPv4 address, localhost or * (every "
+          "interface: anyone who reaches the port reads the cluster's state, "
+          "nothing more). Empty: no HTTP server.");
 ABSL_FLAG(std::string, enroll, "tcp://*:7703",
           "With --key: the endpoint where new nodes enroll with a join token "
           "(quark token create). Empty: no enrollment.");
@@ -121,6 +126,12 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
   // Nodes may join with tokens alone: the default list may be missing.
   options.auth.workers_optional = !Given(command_line, "authorized_workers");
   options.enroll_endpoint = absl::GetFlag(FLAGS_enroll);
+  if (const std::string http = absl::GetFlag(FLAGS_http); http.empty()) {
+    options.http.reset();
+  } else {
+    RETURN_IF_ERROR(ParseHttpListen(http).status());
+    options.http->listen = http;
+  }
   options.beacon = absl::GetFlag(FLAGS_beacon);
   const int beacon_port = absl::GetFlag(FLAGS_beacon_port);
   if (beacon_port < 1 || beacon_port > 65535) {
@@ -166,7 +177,9 @@ CommandLineSpec CommandLineFor() {
       "Usage: quark-controller [--config=/etc/quark/controller.conf]\n"
       "                        [--control=tcp://*:7700] "
       "[--collect=tcp://*:7701]\n"
-      "                        [--api=tcp://127.0.0.1:7702] [--state_dir=DIR]\n"
+      "                        [--api=tcp://127.0.0.1:7702] "
+      "[--http=127.0.0.1:7780]\n"
+      "                        [--state_dir=DIR]\n"
       "                        [--key=FILE [--authorized_workers=FILE]\n"
       "                         [--authorized_operators=FILE]\n"
       "                         [--enroll=tcp://*:7703] [--beacon=false]\n"
@@ -174,7 +187,8 @@ CommandLineSpec CommandLineFor() {
       "[--beacon_interfaces=eth0]]\n"
       "                        [--insecure]\n";
   spec.groups = {
-      {"Endpoints and state", {"control", "collect", "api", "state_dir"}},
+      {"Endpoints and state",
+       {"control", "collect", "api", "http", "state_dir"}},
       {"Security",
        {"key", "authorized_workers", "authorized_operators", "insecure"}},
       {"Joining with tokens",

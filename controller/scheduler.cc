@@ -388,6 +388,7 @@ absl::Status Scheduler::OnLateResult(Job& job, const proto::ResultMsg& result) {
                                             result.task(), " of job ", job.id));
   }
   ++job.duplicates;
+  ++duplicates_;
   ++job.version;
   dirty_jobs_.insert(job.id);
   ReleaseLeaseOf(result, /*requeue=*/false);
@@ -408,6 +409,7 @@ void Scheduler::ReleaseLeaseOf(const proto::ResultMsg& result, bool requeue) {
 void Scheduler::CountTaskDone(Node& node, proto::Kind kind, const Task& task,
                               const proto::ResultMsg& result, absl::Time now) {
   ++node.tasks_done;
+  node.numbers_done += task.hi - task.lo + 1;
   node.last_busy = now;
   if (const uint32_t bits = result.throttled_bits() & kNowBits; bits != 0) {
     ++node.tasks_throttled;
@@ -433,6 +435,7 @@ void Scheduler::MergeTask(Job& job, Task& task, const proto::Partial& partial,
       job.requeued.end());
   job.open.erase(task_id);
   ++job.tasks_done;
+  ++tasks_merged_;
   ++job.version;
   dirty_jobs_.insert(job.id);
   if (job.acc.Complete()) {
@@ -957,6 +960,7 @@ proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {
   view.set_cores(node.cores);
   view.set_threads(node.threads);
   view.set_tasks_done(node.tasks_done);
+  view.set_numbers_done(node.numbers_done);
   view.set_rate(node.last_rate);
   if (node.leases.empty() && !node.sieving) {
     // Idle: what it did a while ago is not what it does now.

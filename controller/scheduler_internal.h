@@ -79,6 +79,7 @@ struct Scheduler::Node {
   std::set<uint64_t> leases;
   absl::Time last_heard;
   uint64_t tasks_done = 0;
+  uint64_t numbers_done = 0;     // in those tasks
   double last_rate = 0;          // numbers per second, of the kind it did last
   RateEstimate speed;            // SieveWork per second, any kind and height
   bool sieving = false;          // its last heartbeat said its sieve was busy

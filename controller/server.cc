@@ -120,20 +120,27 @@ absl::Status Server::Start() {
   RETURN_IF_ERROR(Bind(collect_, options_.collect_endpoint));
   RETURN_IF_ERROR(Bind(api_socket_, options_.api_endpoint));
   RETURN_IF_ERROR(StartEnrollment());
-  QLOG(kNotice) << "controller ready control=" << options_.control_endpoint
-                << " collect=" << options_.collect_endpoint
-                << " api=" << options_.api_endpoint
-                << " enroll=" << (enroll_ ? options_.enroll_endpoint : "off")
-                << " state=" << store_->path() << " curve="
-                << (auth_
-                        ? absl::StrCat("on key=", options_.key->public_key,
-                                       " key_fingerprint=",
-                                       KeyFingerprint(options_.key->public_key),
-                                       " workers=", auth_->workers(),
-                                       " enrolled=", enrollment_->approved(),
-                                       " pending=", enrollment_->pending(),
-                                       " operators=", auth_->operators())
-                        : std::string("off"));
+  if (options_.http) {
+    ASSIGN_OR_RETURN(http_, HttpServer::Start(*options_.http));
+    PublishHttp(Now());
+  }
+  QLOG(kNotice)
+      << "controller ready control=" << options_.control_endpoint
+      << " collect=" << options_.collect_endpoint
+      << " api=" << options_.api_endpoint
+      << " enroll=" << (enroll_ ? options_.enroll_endpoint : "off") << " http="
+      << (http_ ? absl::StrCat(ParseHttpListen(options_.http->listen)->first,
+                               ":", http_->port())
+                : std::string("off"))
+      << " state=" << store_->path() << " curve="
+      << (auth_ ? absl::StrCat("on key=", options_.key->public_key,
+                               " key_fingerprint=",
+                               KeyFingerprint(options_.key->public_key),
+                               " workers=", auth_->workers(),
+                               " enrolled=", enrollment_->approved(),
+                               " pending=", enrollment_->pending(),
+                               " operators=", auth_->operators())
+                : std::string("off"));
   systemd_->Ready();
   return absl::OkStatus();
 }
@@ -285,6 +292,7 @@ absl::Status Server::Run() {
       ReadBatch(control_, options_.control_batch, &Inbound::OnControl);
     }
     if (ready(kCollect)) {
+      first_result_at_ = std::min(first_result_at_, Now());
       ReadBatch(collect_, options_.result_batch, &Inbound::OnResult);
     }
     if (ready(kApi)) {
@@ -299,8 +307,31 @@ absl::Status Server::Run() {
     if (tick) next_tick = now + options_.tick;
     inbound_->OnTime(now, tick);
     RETURN_IF_ERROR(Flush());
+    PublishHttp(now);
     NotifySystemd(now);
   }
+}
+
+void Server::PublishHttp(absl::Time now) {
+  if (!http_ || now < next_publish_) return;
+  next_publish_ = now + options_.http_publish_interval;
+  MetricsInput in;
+  for (proto::Node& node : scheduler_.ListNodes(now)) {
+    *in.nodes.add_nodes() = std::move(node);
+  }
+  for (proto::Node& node : scheduler_.ListDeparted(now)) {
+    *in.nodes.add_departed() = std::move(node);
+  }
+  in.jobs = scheduler_.ListJobs();
+  in.tasks_merged = scheduler_.tasks_merged();
+  in.results_duplicate = scheduler_.duplicates();
+  in.messages_refused = scheduler_.refused() + inbound_->refused() +
+                        (auth_ ? auth_->refused() : 0);
+  in.http_requests = http_->requests();
+  in.commit_seconds = &commit_seconds_;
+  in.ack_seconds = &ack_seconds_;
+  http_->Publish("/metrics", "text/plain; version=0.0.4; charset=utf-8",
+                 MetricsText(in));
 }
 
 // E.g. "STATUS=3 nodes, 1 job running, 12 refused"; sampled at most once a
@@ -343,17 +374,26 @@ absl::Status Server::Flush() {
     return step.status();
   }
   if (jobs + tasks > 0) {
+    const absl::Duration took = absl::Now() - start;
+    commit_seconds_.Observe(absl::ToDoubleSeconds(took));
     QLOG(kDebug) << "committed jobs=" << jobs << " tasks=" << tasks
-                 << " ms=" << absl::ToDoubleMilliseconds(absl::Now() - start);
+                 << " ms=" << absl::ToDoubleMilliseconds(took);
   }
   const InboundOutput& out = *step;
+  size_t acked = 0;
   for (const ControlOutbound& o : out.control) {
+    if (o.msg.has_ack()) acked += o.msg.ack().leases_size();
     if (absl::Status s = SendMessage(control_, o.msg, &o.route); !s.ok()) {
       // The worker is gone; expiry will clean up after it. An ack that did
       // not go is not lost: the worker pushes the result again.
       QLOG(kDebug) << "control send failed error=\"" << s.message() << "\"";
     }
   }
+  if (acked > 0 && first_result_at_ != absl::InfiniteFuture()) {
+    const double seconds = absl::ToDoubleSeconds(Now() - first_result_at_);
+    for (size_t i = 0; i < acked; ++i) ack_seconds_.Observe(seconds);
+  }
+  first_result_at_ = absl::InfiniteFuture();
   for (const ApiOutbound& o : out.api) {
     if (absl::Status s = SendMessage(api_socket_, o.reply, &o.route); !s.ok()) {
       QLOG(kDebug) << "api send failed error=\"" << s.message() << "\"";

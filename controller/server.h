@@ -22,7 +22,9 @@
 #include "controller/api.h"
 #include "controller/auth.h"
 #include "controller/enrollment.h"
+#include "controller/http_server.h"
 #include "controller/inbound.h"
+#include "controller/metrics.h"
 #include "controller/scheduler.h"
 #include "controller/store.h"
 
@@ -59,6 +61,11 @@ struct ServerOptions {
   // (common/beacon.h): on `beacon_port`, on the interfaces the control
   // endpoint is bound to, or those named in `beacon_interfaces`.
   std::string enroll_endpoint = "tcp://*:7703";
+  // GET /metrics (and the status page) on their own thread
+  // (controller/http_server.h); empty listen: none. Published every
+  // http_publish_interval.
+  std::optional<HttpOptions> http = HttpOptions();
+  absl::Duration http_publish_interval = absl::Seconds(1);
   bool beacon = true;
   uint16_t beacon_port = 7700;
   std::vector<std::string> beacon_interfaces;
@@ -116,6 +123,8 @@ class Server {
   // Sends the beacon when due, looking at the interfaces again now and
   // then (a Pi's network comes up after its services).
   void SendBeacon(absl::Time now);
+  // Renders the metrics and hands them to the HTTP server, when due.
+  void PublishHttp(absl::Time now);
 
   ServerOptions options_;
   Scheduler scheduler_;
@@ -133,6 +142,13 @@ class Server {
   // Decodes, checks and applies what the sockets read; holds what to send
   // until the next Flush().
   std::unique_ptr<Inbound> inbound_;
+  std::unique_ptr<HttpServer> http_;  // with options_.http
+  absl::Time next_publish_ = absl::InfinitePast();
+  Histogram commit_seconds_ = Histogram::Latency();
+  Histogram ack_seconds_ = Histogram::Latency();
+  // When the first result of the step being read came in; InfiniteFuture
+  // when none has.
+  absl::Time first_result_at_ = absl::InfiniteFuture();
   std::unique_ptr<Enrollment> enrollment_;  // with a key
   std::unique_ptr<BeaconSender> beacon_;    // with a key, unless silenced
   std::string beacon_datagram_;

@@ -61,7 +61,7 @@ start() {
 
   nohup "$bin/quark-controller" --control="tcp://127.0.0.1:$port" \
     --collect="tcp://127.0.0.1:$((port + 1))" --api="$api" \
-    --state_dir="$run_dir/state" </dev/null >"$run_dir/controller.log" 2>&1 &
+    --http="127.0.0.1:$((port + 80))" --state_dir="$run_dir/state" </dev/null >"$run_dir/controller.log" 2>&1 &
   pid=$!
   echo "$pid" >"$run_dir/controller.pid"
   quark_wait_log "$pid" "$run_dir/controller.log" 'controller ready' 15 || {

@@ -40,6 +40,7 @@ readonly ARM64_PACKAGES=(
   libabsl-dev:arm64
   libsqlite3-dev:arm64
   libsodium-dev:arm64
+  libmicrohttpd-dev:arm64
   libprimesieve-dev:arm64
   libgtest-dev:arm64 libgmock-dev:arm64
   libprimecount-dev:arm64

@@ -49,7 +49,7 @@ start_controller() {
   control="tcp://127.0.0.1:$base"
   "$bin/quark-controller" --control="$control" \
     --collect="tcp://127.0.0.1:$((base + 1))" --api="$api" \
-    --state_dir="$run/state" </dev/null >"$run/controller.log" 2>&1 &
+    --http="127.0.0.1:$((base + 3))" --state_dir="$run/state" </dev/null >"$run/controller.log" 2>&1 &
   controller_pid=$!
   if quark_wait_log "$controller_pid" "$run/controller.log" 'controller ready' 15; then
     pids+=("$controller_pid")

@@ -14,9 +14,11 @@ readonly PACKAGES=(
   libabsl-dev
   libsqlite3-dev                    # the controller's durable state
   libsodium-dev                     # hashing, join tokens (common/token.h)
+  libmicrohttpd-dev                 # the controller's --http (controller/http_server.h)
   libprimesieve-dev primesieve      # primesieve: the command, for bench/
   libgtest-dev libgmock-dev
   libprimecount-dev primecount      # reference values in the tests
+  python3-prometheus-client         # the tests parse /metrics with Prometheus' parser
   systemd                           # systemd-analyze, to verify the units
   lintian                           # scripts/package.sh checks the .deb files
   iproute2 iptables                 # tests/fault: a network namespace per worker, cuts

@@ -13,7 +13,8 @@ quark_port_free() {
   ! (: <>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# quark_pick_base: prints a port P such that P, P+1 and P+2 look free. Picks
+# quark_pick_base: prints a port P such that P to P+3 look free (control,
+# collect, API; demo.sh's HTTP on P+3). Picks
 # below Linux's ephemeral range (32768+) so outgoing connections do not race
 # for it. Not race-free: callers retry when the controller fails to bind.
 quark_pick_base() {
@@ -21,7 +22,7 @@ quark_pick_base() {
   for ((tries = 0; tries < 50; tries++)); do
     base=$((20000 + RANDOM % 12000))
     if quark_port_free "$base" && quark_port_free $((base + 1)) &&
-      quark_port_free $((base + 2)); then
+      quark_port_free $((base + 2)) && quark_port_free $((base + 3)); then
       echo "$base"
       return 0
     fi

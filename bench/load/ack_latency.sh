@@ -136,7 +136,7 @@ load_phase() {
   base=$(quark_pick_base)
   control="tcp://127.0.0.1:$base"
   api="tcp://127.0.0.1:$((base + 2))"
-  "$bin/quark-controller" --control="$control" --collect="tcp://127.0.0.1:$((base + 1))" \
+  "$bin/quark-controller" --control="$control" --http= --collect="tcp://127.0.0.1:$((base + 1))" \
     --api="$api" --state_dir="$dir/state" --log_level="$log_level" \
     </dev/null >"$dir/controller.log" 2>&1 &
   controller=$!

@@ -84,7 +84,7 @@ trap 'exit 143' TERM
 base=$(quark_pick_base)
 control="tcp://127.0.0.1:$base"
 api="tcp://127.0.0.1:$((base + 2))"
-"$bin/quark-controller" --control="$control" --collect="tcp://127.0.0.1:$((base + 1))" \
+"$bin/quark-controller" --control="$control" --http= --collect="tcp://127.0.0.1:$((base + 1))" \
   --api="$api" --state_dir="$run/state" --log_level=notice --heartbeat_ms="$heartbeat_ms" \
   </dev/null >"$run/controller.log" 2>&1 &
 controller=$!

@@ -88,7 +88,7 @@ Cluster::Cluster(Binaries binaries, std::filesystem::path dir,
     : binaries_(std::move(binaries)), dir_(std::move(dir)), options_(options) {
   // Distinct ports: the OS could hand back a port just released.
   std::vector<int> ports;
-  while (ports.size() < 4 && init_status_.ok()) {
+  while (ports.size() < 5 && init_status_.ok()) {
     absl::StatusOr<int> port = PickFreePort();
     if (!port.ok()) {
       init_status_ = port.status();
@@ -101,6 +101,7 @@ Cluster::Cluster(Binaries binaries, std::filesystem::path dir,
     collect_port_ = ports[1];
     api_port_ = ports[2];
     enroll_port_ = ports[3];
+    http_port_ = ports[4];
   }
 }
 
@@ -121,6 +122,9 @@ std::string Cluster::api_endpoint() const {
 }
 std::string Cluster::enroll_endpoint() const {
   return Endpoint(options_.host, enroll_port_);
+}
+std::string Cluster::http_address() const {
+  return absl::StrCat("127.0.0.1:", http_port_);
 }
 
 absl::StatusOr<Process*> Cluster::Launch(const std::string& name,
@@ -144,6 +148,7 @@ absl::Status Cluster::StartController(Deadline deadline,
       "--control=" + control_endpoint(),
       "--collect=" + collect_endpoint(),
       "--api=" + api_endpoint(),
+      "--http=" + http_address(),
       "--state_dir=" + (dir_ / "state").string(),
       absl::StrCat("--heartbeat_ms=", options_.heartbeat_ms),
       absl::StrCat("--liveness=", options_.liveness),

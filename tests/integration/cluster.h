@@ -112,6 +112,8 @@ class Cluster {
   std::string control_endpoint() const;
   std::string collect_endpoint() const;
   std::string api_endpoint() const;
+  // HOST:PORT of the controller's --http (GET /metrics).
+  std::string http_address() const;
   std::string enroll_endpoint() const;  // with `curve`
   const std::filesystem::path& dir() const { return dir_; }
   ClusterOptions& options() { return options_; }
@@ -215,6 +217,7 @@ class Cluster {
   ClusterOptions options_;
   absl::Status init_status_;
   int control_port_ = 0, collect_port_ = 0, api_port_ = 0, enroll_port_ = 0;
+  int http_port_ = 0;
   std::vector<std::unique_ptr<Process>> processes_;  // all ever started
   Process* controller_ = nullptr;
   std::map<std::string, Process*> workers_;  // the latest by name
