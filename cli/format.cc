@@ -200,7 +200,32 @@ std::string FormatJob(const proto::Job& job, absl::TimeZone zone) {
                                  "\n")
                   : "",
       "submitted: ", Timestamp(job.submitted_ms(), zone), "\n",
-      "finished: ", finished, "\n");
+      "finished: ", finished, "\n", FormatJobTimes(job));
+}
+
+// Its wall time, what its tasks took on the nodes, and the speed-up, e.g.
+// "wall: 12.3s from its first task to its end\ntask time: 47.1s on the
+// nodes (188.4s of CPU)\nspeed-up: 3.8x over one node\n"; the lines that
+// are known.
+std::string FormatJobTimes(const proto::Job& job) {
+  std::string out;
+  if (job.started_ms() != 0 && job.finished_ms() >= job.started_ms()) {
+    absl::StrAppend(&out,
+                    "wall: ", Elapsed(job.finished_ms() - job.started_ms()),
+                    " from its first task to its end\n");
+  }
+  if (job.task_seconds() > 0) {
+    absl::StrAppend(&out, "task time: ",
+                    Elapsed(static_cast<uint64_t>(job.task_seconds() * 1000)),
+                    " on the nodes (",
+                    Elapsed(static_cast<uint64_t>(job.cpu_seconds() * 1000)),
+                    " of CPU)\n");
+  }
+  if (job.speedup() > 0) {
+    absl::StrAppend(&out, "speed-up: ", absl::StrFormat("%.1fx", job.speedup()),
+                    " over one node\n");
+  }
+  return out;
 }
 
 std::string FormatJobList(const proto::JobList& jobs) {

@@ -45,6 +45,9 @@ std::string FormatSubmitted(const proto::Job& job);
 // `key: value` lines: id, kind, range, priority, state, progress, tasks,
 // duplicates, result or error, submitted, finished. Times in `zone`.
 std::string FormatJob(const proto::Job& job, absl::TimeZone zone);
+// The job's wall time, its tasks' time on the nodes and in CPU, and its
+// speed-up: the lines of `quark job` that are known, each ending in '\n'.
+std::string FormatJobTimes(const proto::Job& job);
 
 // A table with header ID KIND RANGE PRIO STATE PROGRESS RESULT, or the
 // header and "(no jobs)".

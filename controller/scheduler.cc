@@ -341,6 +341,11 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
     return s;
   }
   auto node = nodes_.find(result.session());
+  const double seconds = static_cast<double>(result.compute_us()) / 1e6;
+  job.task_seconds += seconds;
+  job.cpu_seconds +=
+      seconds *
+      (node != nodes_.end() ? std::max(node->second->threads, 1u) : 1);
   if (node != nodes_.end()) {
     CountTaskDone(*node->second, job.kind, task, result, now);
   }
@@ -728,6 +733,7 @@ void Scheduler::Lease(Node& node, Job& job, Task& task, absl::Time now,
   task.leases.insert(lease.id);
   ++task.attempts;
   if (job.state != proto::RUNNING) dirty_jobs_.insert(job.id);
+  if (job.started == absl::InfinitePast()) job.started = now;
   job.state = proto::RUNNING;
   ++job.version;
 
@@ -924,6 +930,15 @@ proto::Job Scheduler::JobView(const Job& job) const {
     *view.mutable_partial() = *job.partial;
     view.mutable_partial_range()->set_lo(job.lo);
     view.mutable_partial_range()->set_hi(job.partial_hi);
+  }
+  view.set_started_ms(
+      job.started == absl::InfinitePast() ? 0 : UnixMillis(job.started));
+  view.set_task_seconds(job.task_seconds);
+  view.set_cpu_seconds(job.cpu_seconds);
+  if (!job.Active() && job.started != absl::InfinitePast() &&
+      job.task_seconds > 0) {
+    const double wall = absl::ToDoubleSeconds(job.finished - job.started);
+    if (wall > 0) view.set_speedup(job.task_seconds / wall);
   }
   view.set_version(job.version);
   if (job.state == proto::QUEUED) view.set_waiting(WhyWaiting(job));

@@ -63,6 +63,11 @@ proto::StoredJob Scheduler::Record(const Job& job) const {
   r.set_error(job.error);
   r.set_tasks_done(job.tasks_done);
   r.set_duplicates(job.duplicates);
+  if (job.started != absl::InfinitePast()) {
+    r.set_started_ms(UnixMillis(job.started));
+  }
+  r.set_task_seconds(job.task_seconds);
+  r.set_cpu_seconds(job.cpu_seconds);
   if (!job.Active() && job.state != proto::DONE) {
     r.set_progress(job.final_progress);
     if (job.partial) {
@@ -100,6 +105,11 @@ absl::StatusOr<std::unique_ptr<Scheduler::Job>> Scheduler::FromRecord(
   job->tasks_done = r.tasks_done();
   job->duplicates = r.duplicates();
   job->final_progress = r.progress();
+  if (r.started_ms() != 0) {
+    job->started = absl::FromUnixMillis(static_cast<int64_t>(r.started_ms()));
+  }
+  job->task_seconds = r.task_seconds();
+  job->cpu_seconds = r.cpu_seconds();
   if (r.has_partial_range()) {
     if (r.partial_range().lo() != job->lo || r.partial_range().hi() < job->lo ||
         r.partial_range().hi() >= job->hi) {

@@ -66,6 +66,8 @@ struct Scheduler::Job {
   std::optional<proto::JobResult> partial;
   uint64_t partial_hi = 0;
   double final_progress = 0;
+  absl::Time started = absl::InfinitePast();  // first task handed out
+  double task_seconds = 0, cpu_seconds = 0;   // of its merged tasks
 };
 
 struct Scheduler::Node {

@@ -58,6 +58,23 @@ TEST(FormatJobTest, KeyValueLines) {
             "finished: 2023-11-14 22:13:32 UTC (took 12.3s)\n");
 }
 
+TEST(FormatJobTest, WallTimeTaskTimeAndSpeedup) {
+  proto::Job job = DoneJob(proto::COUNT);
+  job.set_started_ms(job.submitted_ms() + 300);
+  job.set_task_seconds(47.14);
+  job.set_cpu_seconds(188.56);
+  job.set_speedup(3.83);
+  const std::string text = FormatJob(job, absl::UTCTimeZone());
+  EXPECT_TRUE(absl::EndsWith(text,
+                             "wall: 12s from its first task to its end\n"
+                             "task time: 47.1s on the nodes (3m8.5s of CPU)\n"
+                             "speed-up: 3.8x over one node\n"))
+      << text;
+  // A job that never ran says none of it.
+  EXPECT_FALSE(absl::StrContains(
+      FormatJob(DoneJob(proto::COUNT), absl::UTCTimeZone()), "speed-up"));
+}
+
 TEST(FormatJobTest, FailedShowsTheErrorAndRunningHasNoEnd) {
   proto::Job job = DoneJob(proto::COUNT);
   job.set_state(proto::FAILED);

@@ -800,6 +800,47 @@ TEST_F(SchedulerTest, FinishedJobsSurviveARestart) {
   EXPECT_EQ(restarted.ListJobs().size(), 1u);
 }
 
+TEST_F(SchedulerTest, AJobKnowsItsWallTimeTaskTimeAndSpeedup) {
+  MemoryStore disk;
+  const uint64_t job = Submit(proto::COUNT, 0, 1'000'000);
+  const uint64_t a = Join("a");  // 4 threads (testutil::Hello)
+  const uint64_t b = Join("b");
+  now_ += absl::Seconds(5);  // queued a while: not part of its wall time
+  std::vector<proto::Assign> for_a = Assigns(Control("a", Ready(a, 1)), "a");
+  std::vector<proto::Assign> for_b = Assigns(Control("b", Ready(b, 1)), "b");
+  ASSERT_EQ(for_a.size(), 1u);
+  ASSERT_EQ(for_b.size(), 1u);
+  EXPECT_EQ(Job(job).started_ms(),
+            static_cast<uint64_t>(absl::ToUnixMillis(now_)));
+  // Both ran at once, 2 s each; then a does the rest in 1 s tasks.
+  now_ += absl::Seconds(2);
+  Complete(for_a[0], a, nullptr, 2'000'000);
+  Complete(for_b[0], b, nullptr, 2'000'000);
+  EXPECT_EQ(Job(job).speedup(), 0);  // not before it ends
+  std::vector<proto::Assign> rest = Assigns(Control("a", Ready(a, 1)), "a");
+  int more = 0;
+  while (!rest.empty()) {
+    now_ += absl::Seconds(1);
+    Complete(rest[0], a, nullptr, 1'000'000);
+    ++more;
+    rest = Assigns(Control("a", Ready(a, 1)), "a");
+  }
+  const proto::Job done = Job(job);
+  ASSERT_EQ(done.state(), proto::DONE);
+  EXPECT_DOUBLE_EQ(done.task_seconds(), 4 + more);
+  EXPECT_DOUBLE_EQ(done.cpu_seconds(), 4 * (4 + more));
+  EXPECT_DOUBLE_EQ(done.speedup(), (4.0 + more) / (2 + more));
+  // Kept across a restart.
+  EXPECT_TRUE(disk.Commit(scheduler_.TakeChanges()).ok());
+  Scheduler restarted(Options());
+  ASSERT_TRUE(restarted.Restore(disk.State()).ok());
+  const proto::Job again = *restarted.GetJob(job);
+  EXPECT_EQ(again.started_ms(), done.started_ms());
+  EXPECT_DOUBLE_EQ(again.task_seconds(), done.task_seconds());
+  EXPECT_DOUBLE_EQ(again.cpu_seconds(), done.cpu_seconds());
+  EXPECT_DOUBLE_EQ(again.speedup(), done.speedup());
+}
+
 TEST_F(SchedulerTest, ChangesAreReportedOnce) {
   Submit(proto::COUNT, 0, 1'000'000);
   StoreBatch first = scheduler_.TakeChanges();

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -115,6 +116,15 @@ TEST_F(ClusterTest, MetricsCarryTheNumbersOfAKnownRun) {
   ASSERT_OK_AND_ASSIGN(proto::Job job,
                        cluster().SubmitAndWait(proto::COUNT, 0, 3e9, 60s));
   EXPECT_TRUE(MatchesReference(job, proto::COUNT, 0, 3e9));
+  // Its times: the tasks' on the nodes, over the wall time.
+  EXPECT_GT(job.started_ms(), 0u);
+  EXPECT_GE(job.finished_ms(), job.started_ms());
+  EXPECT_GT(job.task_seconds(), 0);
+  EXPECT_GE(job.cpu_seconds(), job.task_seconds());
+  EXPECT_GT(job.speedup(), 0);
+  const CliResult shown = cluster().RunCli({"job", absl::StrCat(job.job_id())});
+  EXPECT_TRUE(absl::StrContains(shown.out, "\nspeed-up: ")) << shown.out;
+  EXPECT_TRUE(absl::StrContains(shown.out, "\ntask time: ")) << shown.out;
   ASSERT_OK_AND_ASSIGN(proto::NodeList nodes, cluster().Nodes());
   ASSERT_EQ(nodes.nodes_size(), 2);
 
