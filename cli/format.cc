@@ -347,6 +347,31 @@ std::string FormatProgress(const proto::Job& job) {
       job.tasks_running() == 1 ? " task running" : " tasks running");
 }
 
+std::string ProgressMeter::Line(const proto::Job& job, absl::Time now) {
+  std::string line = FormatProgress(job);
+  if (!job.waiting().empty() || IsFinished(job.state())) return line;
+  const double width =
+      static_cast<double>(job.range().hi() - job.range().lo()) + 1;
+  const double merged = job.progress() * width;
+  seen_.emplace_back(now, merged);
+  while (seen_.size() > 2 && now - seen_.front().first > absl::Minutes(1)) {
+    seen_.pop_front();
+  }
+  const absl::Duration span = now - seen_.front().first;
+  if (span < absl::Seconds(2)) return line;
+  const double rate =
+      (merged - seen_.front().second) / absl::ToDoubleSeconds(span);
+  absl::StrAppend(&line, ", ", FormatRate(std::max(rate, 0.0)));
+  if (rate > 0) {
+    const double seconds = (width - merged) / rate;
+    absl::StrAppend(&line, ", ETA ",
+                    seconds < 1e7
+                        ? Elapsed(static_cast<uint64_t>(seconds) * 1000)
+                        : "months");
+  }
+  return line;
+}
+
 std::string TokenStateName(proto::TokenState state) {
   switch (state) {
     case proto::TOKEN_ACTIVE:

@@ -7,7 +7,9 @@
 #include <google/protobuf/message.h>
 
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -69,6 +71,19 @@ std::string FormatNodeState(const proto::Node& node);
 // A one-line progress report for a job being waited on, without newline:
 // "job 7: running 42.0%, 3 tasks running".
 std::string FormatProgress(const proto::Job& job);
+
+// The progress line of a --wait on a terminal, with the rate the job goes
+// at and when it will end at that rate: "job 7: running 42.0%, 3 tasks
+// running, 2.9e9/s, ETA 1m23s". The rate is the slope of its progress over
+// the last minute of lines (at least 2 s of them), so a stall shows at
+// once and the first seconds' noise does not.
+class ProgressMeter {
+ public:
+  std::string Line(const proto::Job& job, absl::Time now);
+
+ private:
+  std::deque<std::pair<absl::Time, double>> seen_;  // (when, numbers merged)
+};
 
 // "active", "expired", "used up", "revoked".
 std::string TokenStateName(proto::TokenState state);

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -39,8 +40,8 @@ void PrintError(const absl::Status& status) {
 }
 
 // Progress on a terminal only: scripts reading stderr get no noise.
-void ShowProgress(const quark::proto::Job& job) {
-  std::fprintf(stderr, "\r\033[K%s", quark::FormatProgress(job).c_str());
+void ShowProgress(quark::ProgressMeter& meter, const quark::proto::Job& job) {
+  std::fprintf(stderr, "\r\033[K%s", meter.Line(job, absl::Now()).c_str());
   std::fflush(stderr);
 }
 
@@ -67,8 +68,10 @@ int main(int argc, char** argv) {
   options.terminal = isatty(STDOUT_FILENO) == 1;
   bool progress_shown = false;
   if (tty) {
-    options.progress = [&progress_shown](const quark::proto::Job& job) {
-      ShowProgress(job);
+    options.progress = [&progress_shown,
+                        meter = std::make_shared<quark::ProgressMeter>()](
+                           const quark::proto::Job& job) {
+      ShowProgress(*meter, job);
       progress_shown = true;
     };
   }

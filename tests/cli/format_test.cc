@@ -58,6 +58,35 @@ TEST(FormatJobTest, KeyValueLines) {
             "finished: 2023-11-14 22:13:32 UTC (took 12.3s)\n");
 }
 
+TEST(ProgressMeterTest, RateAndEtaFromTheLastMinuteOfProgress) {
+  proto::Job job;
+  job.set_job_id(7);
+  job.set_state(proto::RUNNING);
+  job.mutable_range()->set_lo(1);
+  job.mutable_range()->set_hi(1'000'000'000);  // 1e9 numbers
+  job.set_tasks_running(2);
+  ProgressMeter meter;
+  const absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  job.set_progress(0.1);
+  // Too soon for a rate.
+  EXPECT_EQ(meter.Line(job, t0), "job 7: running 10.0%, 2 tasks running");
+  job.set_progress(0.2);
+  EXPECT_EQ(meter.Line(job, t0 + absl::Seconds(1)),
+            "job 7: running 20.0%, 2 tasks running");
+  // 1e8 numbers a second: 7e8 left is 7 s.
+  job.set_progress(0.3);
+  EXPECT_EQ(meter.Line(job, t0 + absl::Seconds(2)),
+            "job 7: running 30.0%, 2 tasks running, 1.0e8/s, ETA 7s");
+  // A stall, a minute on: the rate falls to what the last minute did.
+  job.set_progress(0.3);
+  EXPECT_EQ(meter.Line(job, t0 + absl::Seconds(100)),
+            "job 7: running 30.0%, 2 tasks running, 0/s");
+  // Queued or ended: as FormatProgress says it.
+  job.set_waiting("every node is busy");
+  EXPECT_EQ(meter.Line(job, t0 + absl::Seconds(101)),
+            "job 7: queued, every node is busy");
+}
+
 TEST(FormatJobTest, WallTimeTaskTimeAndSpeedup) {
   proto::Job job = DoneJob(proto::COUNT);
   job.set_started_ms(job.submitted_ms() + 300);
