@@ -47,6 +47,7 @@ constexpr VerbInfo kVerbs[] = {
     {"token list", Verb::kTokenList, 0, 0, ""},
     {"token revoke", Verb::kTokenRevoke, 1, 1, "ID"},
     {"keygen", Verb::kKeygen, 1, 1, "NAME"},
+    {"top", Verb::kTop, 0, 0, ""},
     {"help", Verb::kHelp, 0, 2, "[COMMAND]"},
 };
 
@@ -148,6 +149,8 @@ constexpr OptionInfo kOptions[] = {
     {"ttl", true, Bit(Verb::kTokenCreate)},
     {"uses", true, Bit(Verb::kTokenCreate)},
     {"approve", false, Bit(Verb::kTokenCreate)},
+    {"interval", true, Bit(Verb::kTop)},
+    {"iterations", true, Bit(Verb::kTop)},
 };
 
 const OptionInfo* FindOption(absl::string_view name) {
@@ -368,6 +371,24 @@ absl::Status ApplyOption(const std::string& name, const std::string& value,
     command->wait = true;
   } else if (name == "yes") {
     command->yes = true;
+  } else if (name == "interval") {
+    absl::StatusOr<absl::Duration> interval = ParseTimeout(value);
+    if (!interval.ok() || *interval < absl::Milliseconds(100) ||
+        *interval > absl::Hours(1)) {
+      return UsageError(
+          absl::StrCat("invalid --interval '", value,
+                       "': expected a duration from 100ms to 1h, e.g. 2s"),
+          topic);
+    }
+    command->interval = *interval;
+  } else if (name == "iterations") {
+    int iterations = 0;
+    if (!absl::SimpleAtoi(value, &iterations) || iterations < 0) {
+      return UsageError(absl::StrCat("invalid --iterations '", value,
+                                     "': expected a count, 0 for until Ctrl-C"),
+                        topic);
+    }
+    command->iterations = iterations;
   } else if (name == "limit") {
     int limit = 0;
     if (!absl::SimpleAtoi(value, &limit) || limit < 0) {

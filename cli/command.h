@@ -41,6 +41,7 @@ enum class Verb {
   kTokenRevoke,
   kApprove,  // a node waiting with an approval token
   kReject,
+  kTop,  // nodes and jobs, refreshed until Ctrl-C
 };
 
 struct Command {
@@ -84,6 +85,10 @@ struct Command {
   uint32_t uses = 0;
   bool approve = false;
   std::string token_id;  // token revoke: 8 characters of [a-z2-7]
+
+  // top: how often it refreshes, and how many times (0: until Ctrl-C).
+  absl::Duration interval = absl::Seconds(2);
+  int iterations = 0;
 };
 
 // Parses the arguments after the program name. `env_controller` is the value

@@ -372,6 +372,56 @@ std::string ProgressMeter::Line(const proto::Job& job, absl::Time now) {
   return line;
 }
 
+std::string FormatTop(const proto::NodeList& nodes, const proto::JobList& jobs,
+                      absl::Time now, absl::TimeZone zone,
+                      std::map<uint64_t, ProgressMeter>* meters) {
+  int running = 0, queued = 0;
+  for (const proto::Job& job : jobs.jobs()) {
+    running += job.state() == proto::RUNNING;
+    queued += job.state() == proto::QUEUED;
+  }
+  std::string out = absl::StrCat(
+      "quark top, ", absl::FormatTime("%H:%M:%S", now, zone), ": ",
+      nodes.nodes_size(), nodes.nodes_size() == 1 ? " node, " : " nodes, ",
+      running, " job", running == 1 ? "" : "s", " running, ", queued,
+      " queued\n\n", FormatNodeList(nodes), "\n");
+  std::map<uint64_t, ProgressMeter> seen;
+  std::vector<const proto::Job*> ended;
+  for (const proto::Job& job : jobs.jobs()) {
+    if (IsFinished(job.state())) {
+      ended.push_back(&job);
+      continue;
+    }
+    // A bar of 20: one # per 5% merged.
+    const int filled =
+        static_cast<int>(std::clamp(job.progress(), 0.0, 1.0) * 20);
+    ProgressMeter& meter = seen[job.job_id()];
+    if (auto it = meters->find(job.job_id()); it != meters->end()) {
+      meter = std::move(it->second);
+    }
+    absl::StrAppend(&out, "[", std::string(filled, '#'),
+                    std::string(20 - filled, '.'), "] ", meter.Line(job, now),
+                    "\n");
+  }
+  *meters = std::move(seen);  // those that ended are forgotten
+  if (running + queued == 0) out += "(no job running or queued)\n";
+  // The newest few that ended (the list is oldest first).
+  const size_t shown = std::min<size_t>(ended.size(), 5);
+  if (shown > 0) out += "\nended lately:\n";
+  for (size_t i = ended.size() - shown; i < ended.size(); ++i) {
+    const proto::Job& job = *ended[i];
+    absl::StrAppend(
+        &out, "job ", job.job_id(), " ", KindName(job.kind()), " ",
+        FormatRange(job.range()), ": ", JobStateName(job.state()),
+        job.state() == proto::DONE ? absl::StrCat(" ", FormatResult(job))
+                                   : std::string(),
+        job.speedup() > 0 ? absl::StrFormat(", speed-up %.1fx", job.speedup())
+                          : std::string(),
+        "\n");
+  }
+  return out;
+}
+
 std::string TokenStateName(proto::TokenState state) {
   switch (state) {
     case proto::TOKEN_ACTIVE:

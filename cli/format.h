@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -77,6 +78,15 @@ std::string FormatProgress(const proto::Job& job);
 // running, 2.9e9/s, ETA 1m23s". The rate is the slope of its progress over
 // the last minute of lines (at least 2 s of them), so a stall shows at
 // once and the first seconds' noise does not.
+class ProgressMeter;
+
+// One frame of `quark top` at `now`: a summary line, the nodes, the
+// unfinished jobs each with a bar, rate and ETA (`meters`, kept across
+// frames, by job id), and the newest jobs that ended.
+std::string FormatTop(const proto::NodeList& nodes, const proto::JobList& jobs,
+                      absl::Time now, absl::TimeZone zone,
+                      std::map<uint64_t, ProgressMeter>* meters);
+
 class ProgressMeter {
  public:
   std::string Line(const proto::Job& job, absl::Time now);

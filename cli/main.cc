@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <zmq.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "cli/client.h"
 #include "cli/command.h"
 #include "cli/format.h"
@@ -85,6 +87,21 @@ int main(int argc, char** argv) {
       return answer[0] == 'y' || answer[0] == 'Y';
     };
   }
+
+  // quark top: in place on a terminal, one frame after the other otherwise.
+  options.show = [terminal = options.terminal](const std::string& frame) {
+    std::fputs(terminal ? absl::StrCat("\033[H\033[2J", frame).c_str()
+                        : absl::StrCat(frame, "\n").c_str(),
+               stdout);
+    std::fflush(stdout);
+  };
+  options.pause = [](absl::Duration wait) {
+    const absl::Time until = absl::Now() + wait;
+    while (g_interrupted == 0 && absl::Now() < until) {
+      absl::SleepFor(std::min(absl::Milliseconds(50), until - absl::Now()));
+    }
+    return g_interrupted == 0;
+  };
 
   options.note = [](const std::string& note) {
     std::fputs(note.c_str(), stderr);

@@ -1,6 +1,7 @@
 #include "cli/run.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -293,6 +294,46 @@ proto::JobList SelectJobs(const proto::JobList& all, const Command& command,
   return out;
 }
 
+// `quark top`: a frame every interval, until Ctrl-C or --iterations. A
+// controller that does not answer is said in the frame, and asked again
+// at the next one: top outlives a controller restart.
+Outcome RunTop(const Command& command, ApiCaller& api,
+               const RunOptions& options) {
+  Outcome outcome;
+  std::map<uint64_t, ProgressMeter> meters;
+  for (int i = 0; command.iterations == 0 || i < command.iterations; ++i) {
+    if (i > 0 && options.pause && !options.pause(command.interval)) break;
+    proto::ApiRequest nodes_request, jobs_request;
+    nodes_request.mutable_list_nodes();
+    jobs_request.mutable_list_jobs();
+    absl::StatusOr<proto::ApiReply> nodes =
+        api.Call(nodes_request, command.timeout);
+    absl::StatusOr<proto::ApiReply> jobs =
+        nodes.ok() ? api.Call(jobs_request, command.timeout) : nodes;
+    std::string frame;
+    if (!nodes.ok() || !jobs.ok()) {
+      const absl::Status& error = nodes.ok() ? jobs.status() : nodes.status();
+      if (absl::IsCancelled(error)) break;  // Ctrl-C during the call
+      frame =
+          absl::StrCat("quark top: ", error.message(), "; asking again every ",
+                       absl::FormatDuration(command.interval), "\n");
+    } else if (!nodes->has_nodes() || !jobs->has_jobs()) {
+      frame = absl::StrCat(
+          "quark top: ",
+          Unexpected(!nodes->has_nodes() ? *nodes : *jobs).message(), "\n");
+    } else {
+      frame = FormatTop(nodes->nodes(), jobs->jobs(), absl::Now(), options.zone,
+                        &meters);
+    }
+    if (options.show) {
+      options.show(frame);
+    } else {
+      absl::StrAppend(&outcome.out, i > 0 ? "\n" : "", frame);
+    }
+  }
+  return outcome;
+}
+
 Outcome RunOtherCommand(const Command& command, ApiCaller& api,
                         const RunOptions& options) {
   auto reply = api.Call(BuildRequest(command), command.timeout);
@@ -390,6 +431,7 @@ proto::ApiRequest BuildRequest(const Command& command) {
     case Verb::kHelp:
     case Verb::kVersion:
     case Verb::kKeygen:
+    case Verb::kTop:  // asks for nodes and jobs itself (RunTop)
       break;
   }
   return request;
@@ -416,6 +458,8 @@ Outcome RunCommand(const Command& command, ApiCaller& api,
     case Verb::kJob:
     case Verb::kCancel:
       return RunJobCommand(command, api, options);
+    case Verb::kTop:
+      return RunTop(command, api, options);
     default:
       return RunOtherCommand(command, api, options);
   }

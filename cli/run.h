@@ -36,6 +36,12 @@ struct RunOptions {
   std::function<void(const std::string& note)> note;
   // stdout is a terminal: `quark jobs` then shows the newest 20 by default.
   bool terminal = false;
+  // `quark top`: shows each frame at once (on a terminal, in place of the
+  // last), and waits up to the interval between frames, false when
+  // interrupted (Ctrl-C, the way to end it). Without them the frames go
+  // into Outcome.out one after the other and there is no wait (tests).
+  std::function<void(const std::string& frame)> show;
+  std::function<bool(absl::Duration)> pause;
 };
 
 // What to print: `out` on stdout, then `err` on stderr whatever the

@@ -19,6 +19,7 @@ Commands:
   cancel ID             cancel a job
   nodes                 list the worker nodes (--pending: the nodes waiting
                         for approval)
+  top                   nodes and jobs, refreshed until Ctrl-C
   drain NODE            give a node no new work
   undrain NODE          give a drained node work again
   token create          make a join token: one line lets a new node join
@@ -113,6 +114,20 @@ constexpr char kCancel[] = R"(Usage: quark cancel ID [--json]
 
 Cancels a queued or running job; prints `job ID cancelled`. A job that has
 already ended cannot be cancelled (exit code 1).
+)";
+
+constexpr char kTop[] = R"(Usage: quark top [--interval=2s] [--iterations=N]
+
+Shows the nodes (as `quark nodes`) and the jobs, refreshed in place every
+--interval until Ctrl-C: each unfinished job with a bar, its progress,
+rate and ETA, and the last five that ended with their result and
+speed-up. When stdout is not a terminal the frames follow one another,
+a blank line between them. A controller that stops answering is said so
+in the frame, and asked again at the next.
+
+  --interval D     time between frames: 2s (default), 500ms, 1m (100ms
+                   to 1h)
+  --iterations N   stop after N frames. Default: 0, until Ctrl-C
 )";
 
 constexpr char kNodes[] = R"(Usage: quark nodes [--pending] [--json]
@@ -238,7 +253,8 @@ constexpr Topic kTopics[] = {
     {"submit", kSubmit},   {"jobs", kJobs},       {"job", kJob},
     {"cancel", kCancel},   {"nodes", kNodes},     {"drain", kDrain},
     {"undrain", kUndrain}, {"approve", kApprove}, {"reject", kReject},
-    {"token", kToken},     {"keygen", kKeygen},   {"help", kHelp},
+    {"token", kToken},     {"keygen", kKeygen},   {"top", kTop},
+    {"help", kHelp},
 };
 
 // "  count   the number of primes\n" and so on, from the table of kinds.

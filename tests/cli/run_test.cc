@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -288,6 +289,71 @@ TEST(RunTest, ShortRepliesAndJson) {
       std::string("NAME  STATE  CORES  THREADS  LEASES  SIEVE  TASKS  RATE  "
                   "TEMP  HEALTH  LAST_HEARD  KEY\n")
           .size());
+}
+
+TEST(RunCommandTest, TopShowsFramesAndOutlivesASilentController) {
+  ScriptedApi api;
+  proto::ApiReply nodes;
+  proto::Node* node = nodes.mutable_nodes()->add_nodes();
+  node->set_name("pi1");
+  node->set_state(proto::ACTIVE);
+  node->set_temperature_celsius(61.2);
+  proto::ApiReply jobs;
+  proto::Job running = Job(proto::RUNNING, 3);
+  running.set_progress(0.5);
+  *jobs.mutable_jobs()->add_jobs() = Job(proto::DONE, 9);
+  *jobs.mutable_jobs()->add_jobs() = running;
+  jobs.mutable_jobs()->mutable_jobs(1)->set_job_id(8);
+  api.Then(nodes);
+  api.Then(jobs);
+  api.Then(absl::UnavailableError("the controller did not answer within 5s"));
+  api.Then(nodes);
+  api.Then(jobs);
+  std::vector<std::string> frames;
+  int pauses = 0;
+  RunOptions options;
+  options.show = [&](const std::string& frame) { frames.push_back(frame); };
+  options.pause = [&](absl::Duration wait) {
+    EXPECT_EQ(wait, absl::Milliseconds(500));
+    return ++pauses < 10;
+  };
+  const Outcome outcome =
+      RunCommand(Parse("top --interval=500ms --iterations=3"), api, options);
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status;
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(pauses, 2);
+  EXPECT_TRUE(absl::StrContains(frames[0], "1 node, 1 job running, 0 queued"))
+      << frames[0];
+  EXPECT_TRUE(absl::StrContains(frames[0], "61.2C")) << frames[0];
+  EXPECT_TRUE(absl::StrContains(frames[0],
+                                "[##########..........] job 8: running 50.0%"))
+      << frames[0];
+  EXPECT_TRUE(absl::StrContains(frames[0], "ended lately:\njob 7 count "))
+      << frames[0];
+  EXPECT_TRUE(absl::StrContains(frames[1],
+                                "did not answer within 5s; asking "
+                                "again every 500ms"))
+      << frames[1];
+  EXPECT_TRUE(absl::StrContains(frames[2], "job 8: running")) << frames[2];
+}
+
+TEST(RunCommandTest, TopEndsAtCtrlC) {
+  ScriptedApi api;
+  proto::ApiReply nodes;
+  nodes.mutable_nodes();
+  proto::ApiReply jobs;
+  jobs.mutable_jobs();
+  api.Then(nodes);
+  api.Then(jobs);
+  RunOptions options;
+  int shown = 0;
+  options.show = [&](const std::string&) { ++shown; };
+  options.pause = [](absl::Duration) { return false; };  // interrupted
+  const Outcome outcome = RunCommand(Parse("top"), api, options);
+  EXPECT_TRUE(outcome.status.ok());  // the way to end it: exit 0
+  EXPECT_EQ(shown, 1);
+  EXPECT_FALSE(ParseCommand({"top", "--interval=10ms"}, "").ok());
+  EXPECT_FALSE(ParseCommand({"top", "--iterations=-1"}, "").ok());
 }
 
 TEST(BuildRequestTest, TokenCommands) {
