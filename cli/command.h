@@ -86,9 +86,10 @@ struct Command {
   bool approve = false;
   std::string token_id;  // token revoke: 8 characters of [a-z2-7]
 
-  // top: how often it refreshes, and how many times (0: until Ctrl-C).
+  // top: how often it refreshes, and how many times (0: until Ctrl-C; -1:
+  // not given, which is until Ctrl-C on a terminal and once otherwise).
   absl::Duration interval = absl::Seconds(2);
-  int iterations = 0;
+  int iterations = -1;
 };
 
 // Parses the arguments after the program name. `env_controller` is the value

@@ -301,7 +301,10 @@ Outcome RunTop(const Command& command, ApiCaller& api,
                const RunOptions& options) {
   Outcome outcome;
   std::map<uint64_t, ProgressMeter> meters;
-  for (int i = 0; command.iterations == 0 || i < command.iterations; ++i) {
+  const int iterations = command.iterations >= 0 ? command.iterations
+                         : options.terminal      ? 0
+                                                 : 1;
+  for (int i = 0; iterations == 0 || i < iterations; ++i) {
     if (i > 0 && options.pause && !options.pause(command.interval)) break;
     proto::ApiRequest nodes_request, jobs_request;
     nodes_request.mutable_list_nodes();

@@ -121,13 +121,15 @@ constexpr char kTop[] = R"(Usage: quark top [--interval=2s] [--iterations=N]
 Shows the nodes (as `quark nodes`) and the jobs, refreshed in place every
 --interval until Ctrl-C: each unfinished job with a bar, its progress,
 rate and ETA, and the last five that ended with their result and
-speed-up. When stdout is not a terminal the frames follow one another,
-a blank line between them. A controller that stops answering is said so
-in the frame, and asked again at the next.
+speed-up. When stdout is not a terminal it prints one frame, plain, and
+exits (--iterations=N for N of them, a blank line between). A controller
+that stops answering is said so in the frame, and asked again at the
+next.
 
   --interval D     time between frames: 2s (default), 500ms, 1m (100ms
                    to 1h)
-  --iterations N   stop after N frames. Default: 0, until Ctrl-C
+  --iterations N   stop after N frames; 0: until Ctrl-C. Default: until
+                   Ctrl-C on a terminal, 1 otherwise
 )";
 
 constexpr char kNodes[] = R"(Usage: quark nodes [--pending] [--json]

@@ -337,6 +337,25 @@ TEST(RunCommandTest, TopShowsFramesAndOutlivesASilentController) {
   EXPECT_TRUE(absl::StrContains(frames[2], "job 8: running")) << frames[2];
 }
 
+TEST(RunCommandTest, TopNotOnATerminalPrintsOneFrame) {
+  ScriptedApi api;
+  proto::ApiReply nodes;
+  nodes.mutable_nodes();
+  proto::ApiReply jobs;
+  jobs.mutable_jobs();
+  api.Then(nodes);
+  api.Then(jobs);
+  RunOptions options;  // not a terminal, no show: frames go into out
+  options.pause = [](absl::Duration) {
+    ADD_FAILURE() << "one frame needs no pause";
+    return true;
+  };
+  const Outcome outcome = RunCommand(Parse("top"), api, options);
+  EXPECT_TRUE(outcome.status.ok());
+  EXPECT_TRUE(absl::StartsWith(outcome.out, "quark top, ")) << outcome.out;
+  EXPECT_EQ(api.requests.size(), 2u);
+}
+
 TEST(RunCommandTest, TopEndsAtCtrlC) {
   ScriptedApi api;
   proto::ApiReply nodes;
@@ -349,6 +368,7 @@ TEST(RunCommandTest, TopEndsAtCtrlC) {
   int shown = 0;
   options.show = [&](const std::string&) { ++shown; };
   options.pause = [](absl::Duration) { return false; };  // interrupted
+  options.terminal = true;                               // until Ctrl-C
   const Outcome outcome = RunCommand(Parse("top"), api, options);
   EXPECT_TRUE(outcome.status.ok());  // the way to end it: exit 0
   EXPECT_EQ(shown, 1);
