@@ -93,10 +93,8 @@ class SchedulerTest : public testing::Test {
     return scheduler_.OnControl(route, m, now_);
   }
 
-  // Delivers a correct result for `a`, as sent by `session`.
-  std::vector<Outbound> Complete(const proto::Assign& a, uint64_t session,
-                                 absl::Status* status = nullptr,
-                                 uint64_t compute_us = 1000) {
+  // The result a worker sends for `a` under `session`, without its partial.
+  static proto::ResultMsg ResultOf(const proto::Assign& a, uint64_t session) {
     proto::ResultMsg r;
     r.set_protocol_version(kProtocolVersion);
     r.set_session(session);
@@ -104,6 +102,14 @@ class SchedulerTest : public testing::Test {
     r.set_job(a.job());
     r.set_task(a.task());
     *r.mutable_range() = a.range();
+    return r;
+  }
+
+  // Delivers a correct result for `a`, as sent by `session`.
+  std::vector<Outbound> Complete(const proto::Assign& a, uint64_t session,
+                                 absl::Status* status = nullptr,
+                                 uint64_t compute_us = 1000) {
+    proto::ResultMsg r = ResultOf(a, session);
     *r.mutable_partial() = Sieve(a.range().lo(), a.range().hi());
     r.set_compute_us(compute_us);
     std::vector<Outbound> out;
@@ -627,13 +633,7 @@ TEST_F(SchedulerTest, ResultsComputedThrottledAreCountedForTheirNode) {
   std::vector<proto::Assign> assigns = Assigns(Control("a", Ready(a, 2)), "a");
   ASSERT_EQ(assigns.size(), 2u);
   Complete(assigns[0], a);
-  proto::ResultMsg r;
-  r.set_protocol_version(kProtocolVersion);
-  r.set_session(a);
-  r.set_lease(assigns[1].lease());
-  r.set_job(assigns[1].job());
-  r.set_task(assigns[1].task());
-  *r.mutable_range() = assigns[1].range();
+  proto::ResultMsg r = ResultOf(assigns[1], a);
   *r.mutable_partial() = Sieve(r.range().lo(), r.range().hi());
   r.set_compute_us(1000);
   r.set_throttled_bits(kUnderVoltage);
@@ -760,13 +760,7 @@ TEST_F(SchedulerTest, RestartResumesWithoutRecomputingMergedWork) {
     queue.erase(queue.begin());
     // Nothing merged before the crash is handed out again.
     EXPECT_TRUE(t.range().hi() < done_lo || t.range().lo() > done_hi);
-    proto::ResultMsg r;
-    r.set_protocol_version(kProtocolVersion);
-    r.set_session(a2);
-    r.set_lease(t.lease());
-    r.set_job(t.job());
-    r.set_task(t.task());
-    *r.mutable_range() = t.range();
+    proto::ResultMsg r = ResultOf(t, a2);
     *r.mutable_partial() = Sieve(t.range().lo(), t.range().hi());
     std::vector<Outbound> ignored;
     ASSERT_TRUE(restarted.OnResult(r, now_, &ignored).ok());
@@ -976,13 +970,7 @@ TEST_F(SchedulerTest, ATaskThatFailsOnAWorkerIsRequeuedThenFailsTheJob) {
     ASSERT_EQ(held.size(), 1u)
         << "the task came back after failure " << failure - 1;
     EXPECT_EQ(held[0].attempt(), static_cast<uint32_t>(failure));
-    proto::ResultMsg r;
-    r.set_protocol_version(kProtocolVersion);
-    r.set_session(a);
-    r.set_lease(held[0].lease());
-    r.set_job(held[0].job());
-    r.set_task(held[0].task());
-    *r.mutable_range() = held[0].range();
+    proto::ResultMsg r = ResultOf(held[0], a);
     r.set_error("std::bad_alloc");
     std::vector<Outbound> out;
     ASSERT_TRUE(scheduler_.OnResult(r, now_, &out).ok());
