@@ -109,22 +109,7 @@ std::string KindName(proto::Kind kind) {
   return spec == nullptr ? "?" : spec->name;
 }
 
-std::string JobStateName(proto::JobState state) {
-  switch (state) {
-    case proto::QUEUED:
-      return "queued";
-    case proto::RUNNING:
-      return "running";
-    case proto::DONE:
-      return "done";
-    case proto::FAILED:
-      return "failed";
-    case proto::CANCELLED:
-      return "cancelled";
-    default:
-      return "?";
-  }
-}
+std::string JobStateName(proto::JobState state) { return JobStateWord(state); }
 
 std::string NodeStateText(const proto::Node& node) {
   if (node.state() == proto::DRAINING && node.leases() == 0 &&

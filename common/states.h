@@ -14,6 +14,25 @@ inline bool IsFinished(proto::JobState state) {
          state == proto::CANCELLED;
 }
 
+// "queued", "running", "done", "failed", "cancelled"; "?" for anything
+// else: as `quark jobs` prints them and the metrics label them.
+inline const char* JobStateWord(proto::JobState state) {
+  switch (state) {
+    case proto::QUEUED:
+      return "queued";
+    case proto::RUNNING:
+      return "running";
+    case proto::DONE:
+      return "done";
+    case proto::FAILED:
+      return "failed";
+    case proto::CANCELLED:
+      return "cancelled";
+    default:
+      return "?";
+  }
+}
+
 // "active", "draining", "lost", "left", "evicted"; "?" for anything else.
 inline const char* NodeStateWord(proto::NodeState state) {
   switch (state) {

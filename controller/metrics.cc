@@ -5,7 +5,6 @@
 #include <map>
 #include <optional>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/health.h"
@@ -206,7 +205,7 @@ std::string MetricsText(const MetricsInput& in) {
   }
   std::map<std::string, int> job_states;
   for (const proto::Job& job : in.jobs) {
-    ++job_states[absl::AsciiStrToLower(proto::JobState_Name(job.state()))];
+    ++job_states[JobStateWord(job.state())];
   }
   Header("quark_jobs", "gauge", "Jobs the controller keeps, by state.", &out);
   for (const char* state :
