@@ -79,7 +79,9 @@ absl::Time ResendSchedule::WaitUntil() const {
 
 ApiClient::ApiClient(zmq::context_t* context, std::string endpoint,
                      ApiClientOptions options)
-    : context_(context), endpoint_(std::move(endpoint)), options_(options) {}
+    : context_(context),
+      endpoint_(std::move(endpoint)),
+      options_(std::move(options)) {}
 
 absl::Status ApiClient::Open() {
   if (socket_.has_value()) return absl::OkStatus();

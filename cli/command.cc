@@ -1,6 +1,7 @@
 #include "cli/command.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <optional>
 #include <utility>
 
@@ -639,8 +640,9 @@ absl::StatusOr<Command> ParseCommand(const std::vector<std::string>& args,
   for (const auto& [option, value] : scanned.options) {
     RETURN_IF_ERROR(ApplyOption(option, value, *verb, &command));
   }
-  const std::vector<std::string> rest(scanned.positional.begin() + used,
-                                      scanned.positional.end());
+  const std::vector<std::string> rest(
+      scanned.positional.begin() + static_cast<std::ptrdiff_t>(used),
+      scanned.positional.end());
   RETURN_IF_ERROR(ParseVerbArgs(*verb, rest, &command));
   // HOST or HOST:PORT for tcp://HOST:PORT, from the flag or the environment.
   auto endpoint = ConnectEndpoint(command.controller, kDefaultApiPort);

@@ -54,7 +54,8 @@ std::string Percent(double fraction) {
 
 std::string Timestamp(uint64_t unix_ms, absl::TimeZone zone) {
   if (unix_ms == 0) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", absl::FromUnixMillis(unix_ms),
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z",
+                          absl::FromUnixMillis(static_cast<int64_t>(unix_ms)),
                           zone);
 }
 
@@ -436,8 +437,10 @@ std::string FormatCreatedToken(const proto::Token& token, absl::TimeZone zone) {
   if (token.expires_ms() != 0) {
     expiry = absl::StrCat(
         "expires ",
-        absl::FormatTime("%Y-%m-%d %H:%M %Z",
-                         absl::FromUnixMillis(token.expires_ms()), zone));
+        absl::FormatTime(
+            "%Y-%m-%d %H:%M %Z",
+            absl::FromUnixMillis(static_cast<int64_t>(token.expires_ms())),
+            zone));
     if (token.created_ms() != 0 && token.expires_ms() > token.created_ms()) {
       absl::StrAppend(&expiry, " (in ",
                       FormatTtl(absl::Milliseconds(token.expires_ms() -
@@ -526,7 +529,8 @@ std::string FormatRate(double numbers_per_second) {
 }
 
 std::string FormatAgo(uint64_t ms) {
-  if (ms < 60000) return absl::StrFormat("%.1fs ago", ms / 1000.0);
+  if (ms < 60000)
+    return absl::StrFormat("%.1fs ago", static_cast<double>(ms) / 1000);
   return absl::StrCat(absl::FormatDuration(absl::Seconds(ms / 1000)), " ago");
 }
 

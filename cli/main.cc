@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,9 +48,7 @@ void ShowProgress(quark::ProgressMeter& meter, const quark::proto::Job& job) {
   std::fflush(stderr);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   auto env = [](const char* name) {
     const char* value = std::getenv(name);
@@ -143,4 +142,17 @@ int main(int argc, char** argv) {
     PrintError(outcome.status);
   }
   return code;
+}
+
+}  // namespace
+
+// What the command does not expect (zmq failing to make a context, memory
+// running out) is one line and exit 1, not std::terminate's abort.
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fputs(absl::StrCat("quark: ", e.what(), "\n").c_str(), stderr);
+    return 1;
+  }
 }

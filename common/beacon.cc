@@ -281,7 +281,7 @@ absl::Status BeaconSender::SendOn(const std::string& datagram,
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) {
     const int error = errno;
-    const absl::Status status = absl::UnavailableError(
+    absl::Status status = absl::UnavailableError(
         absl::StrCat(where, ": sendto: ", std::strerror(error)));
     // The address may have gone and come back: a new socket next time.
     ::close(it->fd);

@@ -21,9 +21,13 @@
 #define ASSIGN_OR_RETURN(lhs, expr)                                            \
   ASSIGN_OR_RETURN_IMPL_(QUARK_STATUS_CONCAT_(quark_statusor_, __LINE__), lhs, \
                          expr)
+// `statusor` names a variable and `lhs` may declare one: neither can be put
+// in parentheses.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
   auto statusor = (expr);                           \
   if (!statusor.ok()) return statusor.status();     \
   lhs = std::move(statusor).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // QUARK_COMMON_STATUS_H_

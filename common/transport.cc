@@ -279,7 +279,7 @@ std::string HostOfEndpoint(const std::string& endpoint) {
   const std::string scheme = "tcp://";
   if (endpoint.rfind(scheme, 0) != 0) return "127.0.0.1";
   const std::string rest = endpoint.substr(scheme.size());
-  const std::string host = rest.substr(0, rest.rfind(':'));
+  std::string host = rest.substr(0, rest.rfind(':'));
   if (host.empty() || host == "*") return "127.0.0.1";
   return host;
 }

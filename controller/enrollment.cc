@@ -362,7 +362,7 @@ std::string Enrollment::ChooseName(const std::string& wanted,
     }
   }
   for (int n = 2;; ++n) {
-    const std::string candidate = Suffixed(wanted, n);
+    std::string candidate = Suffixed(wanted, n);
     if (!NameTaken(candidate, names)) return candidate;
   }
 }
@@ -445,6 +445,7 @@ void Enrollment::Put(proto::EnrolledNode node) {
 }
 
 // By value: `key` may be the erased node's own (ForgetOldRejected).
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
 void Enrollment::Erase(std::string key) {
   nodes_.erase(key);
   dirty_nodes_.insert(key);

@@ -22,7 +22,7 @@ std::string Value(double v) {
   }
   // The shortest form that reads back as the same double.
   for (int digits = 6; digits < 17; ++digits) {
-    const std::string text = absl::StrFormat("%.*g", digits, v);
+    std::string text = absl::StrFormat("%.*g", digits, v);
     if (std::strtod(text.c_str(), nullptr) == v) return text;
   }
   return absl::StrFormat("%.17g", v);
@@ -215,18 +215,22 @@ std::string MetricsText(const MetricsInput& in) {
 
   Header("quark_tasks_merged_total", "counter",
          "Task results merged into their job, exactly once each.", &out);
-  Sample("quark_tasks_merged_total", "", in.tasks_merged, &out);
+  Sample("quark_tasks_merged_total", "", static_cast<double>(in.tasks_merged),
+         &out);
   Header("quark_results_duplicate_total", "counter",
          "Results ignored because their task was merged already.", &out);
-  Sample("quark_results_duplicate_total", "", in.results_duplicate, &out);
+  Sample("quark_results_duplicate_total", "",
+         static_cast<double>(in.results_duplicate), &out);
   Header("quark_messages_refused_total", "counter",
          "Messages refused: malformed, of another protocol version, from an "
          "unknown session or an unauthorized key.",
          &out);
-  Sample("quark_messages_refused_total", "", in.messages_refused, &out);
+  Sample("quark_messages_refused_total", "",
+         static_cast<double>(in.messages_refused), &out);
   Header("quark_http_requests_total", "counter",
          "HTTP requests for a page (/metrics and the status page).", &out);
-  Sample("quark_http_requests_total", "", in.http_requests, &out);
+  Sample("quark_http_requests_total", "", static_cast<double>(in.http_requests),
+         &out);
   if (in.commit_seconds != nullptr) {
     in.commit_seconds->AppendText(
         "quark_commit_seconds",

@@ -100,7 +100,7 @@ class Scheduler {
   // The node's key was revoked: it is removed as if it had left, its
   // leases go back to the queue and to the other nodes. Nothing is sent
   // to it; the server tells it why.
-  std::vector<Outbound> Evict(const std::string& node, absl::Time now);
+  std::vector<Outbound> Evict(const std::string& name, absl::Time now);
 
   // A result from the collector. Invalid results are rejected (returned
   // as an error) and change nothing.
@@ -116,7 +116,7 @@ class Scheduler {
                                     std::vector<Outbound>* out);
   absl::StatusOr<proto::Job> CancelJob(uint64_t job_id, absl::Time now,
                                        std::vector<Outbound>* out);
-  absl::StatusOr<proto::Node> Drain(const std::string& node, bool drain,
+  absl::StatusOr<proto::Node> Drain(const std::string& name, bool drain,
                                     absl::Time now, std::vector<Outbound>* out);
 
   absl::StatusOr<proto::Job> GetJob(uint64_t job_id) const;

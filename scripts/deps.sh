@@ -26,6 +26,7 @@ readonly PACKAGES=(
   clang-14 libclang-rt-14-dev       # scripts/sanitize.sh: ASan, UBSan, libFuzzer (the
                                     #   runtime -fsanitize=fuzzer links; not libfuzzer-14-dev)
   clang-format-14                   # scripts/test.sh checks the tree against .clang-format
+  clang-tidy-14                     # scripts/tidy.sh, the checks in .clang-tidy
 )
 
 die() {

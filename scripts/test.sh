@@ -2,8 +2,9 @@
 # Installs what is missing, builds (scripts/build.sh), runs every test under
 # ctest, and checks the systemd units with `systemd-analyze verify` (any line
 # it prints is a failure), the .deb packages with lintian (scripts/package.sh)
-# and under a real systemd (tests/system/run.sh, as root with debootstrap)
-# and, when shellcheck is installed, the scripts.
+# and under a real systemd (tests/system/run.sh, as root with debootstrap),
+# the sources with clang-tidy (scripts/tidy.sh) and clang-format and the
+# scripts with shellcheck, when it is installed.
 # Prints a summary and exits non-zero when anything failed.
 #
 # Usage: scripts/test.sh [EXTRA CTEST ARGS...]     e.g. -R scheduler
@@ -11,6 +12,7 @@
 #   TEST_TIMEOUT  per-test timeout in seconds (default: 300)
 #   SANITIZE=0    skip scripts/sanitize.sh (ASan/UBSan build, tests, fuzzing)
 #   SYSTEM_TESTS=0  skip tests/system/run.sh (the packages under systemd)
+#   TIDY=0        skip scripts/tidy.sh
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,10 +21,26 @@ build_dir=${BUILD_DIR:-build}
 export BUILD_DIR=$build_dir
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tidy_pid=
+cleanup() {
+  [[ -z "$tidy_pid" ]] || kill -- "-$tidy_pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 # Warnings are errors in the test run (CMakeLists.txt: QUARK_WERROR).
 scripts/build.sh -DQUARK_WERROR=ON
+
+# ---------------------------------------------------------- clang-tidy
+# In the background at the lowest priority, in its own process group:
+# ctest runs one test at a time and mostly waits, and clang-tidy (3 to 4
+# minutes of CPU) takes what it leaves idle. Collected before the summary.
+if [[ "${TIDY:-1}" != 0 ]]; then
+  echo "== tidy.sh (in the background, output at the end)"
+  BUILD_DIR=$build_dir SKIP_DEPS=1 setsid nice -n 19 scripts/tidy.sh \
+    >"$tmp/tidy.log" 2>&1 </dev/null &
+  tidy_pid=$!
+fi
 
 failed=()
 summary=()
@@ -136,6 +154,18 @@ if [[ "${SANITIZE:-1}" != 0 ]]; then
   ((sanitize_rc == 0)) || failed+=("sanitize.sh (exit $sanitize_rc)")
 else
   summary+=("sanitize: skipped (SANITIZE=0)")
+fi
+
+if [[ -n "$tidy_pid" ]]; then
+  echo "== tidy.sh"
+  tidy_rc=0
+  wait "$tidy_pid" || tidy_rc=$?
+  tidy_pid=
+  cat "$tmp/tidy.log"
+  summary+=("$(grep -E '^tidy:' "$tmp/tidy.log" | tail -n 1 || echo "tidy: no summary printed")")
+  ((tidy_rc == 0)) || failed+=("tidy.sh (exit $tidy_rc)")
+else
+  summary+=("tidy: skipped (TIDY=0)")
 fi
 
 echo

@@ -8,7 +8,7 @@ namespace quark {
 
 size_t LatencyHistogram::Index(uint64_t us) {
   if (us < kLinear) return static_cast<size_t>(us);
-  int octave = std::bit_width(us) - 1;  // >= 6
+  int octave = static_cast<int>(std::bit_width(us)) - 1;  // >= 6
   const int last = 6 + kOctaves - 1;
   if (octave > last) return kBuckets - 1;
   const uint64_t sub = (us >> (octave - 5)) & (kSub - 1);
