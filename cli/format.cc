@@ -1,7 +1,5 @@
 #include "cli/format.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -13,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/health.h"
+#include "common/json.h"
 #include "common/kinds.h"
 #include "common/numbers.h"
 #include "common/states.h"
@@ -113,10 +112,7 @@ std::string KindName(proto::Kind kind) {
 std::string JobStateName(proto::JobState state) { return JobStateWord(state); }
 
 std::string NodeStateText(const proto::Node& node) {
-  if (node.state() == proto::DRAINING && node.leases() == 0 &&
-      !node.sieving()) {
-    return "drained";
-  }
+  if (IsDrained(node)) return "drained";
   if (Departed(node.state())) {
     return absl::StrCat(NodeStateName(node.state()), " ",
                         WholeSecondsAgo(node.departed_ms_ago()));
@@ -234,17 +230,10 @@ std::string FormatTemperature(const proto::Node& node) {
   return absl::StrFormat("%.1fC", node.temperature_celsius());
 }
 
-// The Pi firmware's conditions now ("ok", "under-voltage,throttled"), and
-// those since boot when only they are left: "ok (was under-voltage)". "-"
-// when the node cannot tell (not a Pi).
+// HealthText, or "-" when the node cannot tell (not a Pi).
 std::string FormatHealth(const proto::Node& node) {
   if (!node.has_throttled_bits()) return "-";
-  const uint32_t bits = node.throttled_bits();
-  const uint32_t now = bits & kNowBits;
-  if (now == 0 && SinceBoot(bits) != 0) {
-    return absl::StrCat("ok (was ", HealthWords(SinceBoot(bits)), ")");
-  }
-  return HealthWords(now);
+  return HealthText(node.throttled_bits());
 }
 
 std::string FormatNodeList(const proto::NodeList& nodes) {
@@ -339,17 +328,12 @@ std::string ProgressMeter::Line(const proto::Job& job, absl::Time now) {
   const double width =
       static_cast<double>(job.range().hi() - job.range().lo()) + 1;
   const double merged = job.progress() * width;
-  seen_.emplace_back(now, merged);
-  while (seen_.size() > 2 && now - seen_.front().first > absl::Minutes(1)) {
-    seen_.pop_front();
-  }
-  const absl::Duration span = now - seen_.front().first;
-  if (span < absl::Seconds(2)) return line;
-  const double rate =
-      (merged - seen_.front().second) / absl::ToDoubleSeconds(span);
-  absl::StrAppend(&line, ", ", FormatRate(std::max(rate, 0.0)));
-  if (rate > 0) {
-    const double seconds = (width - merged) / rate;
+  merged_.Add(now, merged);
+  const std::optional<double> rate = merged_.rate();
+  if (!rate) return line;
+  absl::StrAppend(&line, ", ", FormatRate(*rate));
+  if (*rate > 0) {
+    const double seconds = (width - merged) / *rate;
     absl::StrAppend(&line, ", ETA ",
                     seconds < 1e7
                         ? Elapsed(static_cast<uint64_t>(seconds) * 1000)
@@ -535,17 +519,7 @@ std::string FormatAgo(uint64_t ms) {
 }
 
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  const auto status =
-      google::protobuf::util::MessageToJsonString(message, &json, options);
-  if (!status.ok()) {
-    return absl::InternalError(absl::StrCat("cannot print ",
-                                            message.GetTypeName(),
-                                            " as JSON: ", status.ToString()));
-  }
+  ASSIGN_OR_RETURN(std::string json, MessageJson(message));
   return json + "\n";
 }
 

@@ -7,7 +7,6 @@
 #include <google/protobuf/message.h>
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <string>
 #include <utility>
@@ -15,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/rate.h"
 #include "proto/quark.pb.h"
 
 namespace quark {
@@ -92,7 +92,7 @@ class ProgressMeter {
   std::string Line(const proto::Job& job, absl::Time now);
 
  private:
-  std::deque<std::pair<absl::Time, double>> seen_;  // (when, numbers merged)
+  WindowRate merged_;  // numbers merged
 };
 
 // "active", "expired", "used up", "revoked".

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace quark {
@@ -13,6 +14,14 @@ std::string HealthWords(uint32_t bits) {
   if (bits & kThrottled) words.push_back("throttled");
   if (bits & kSoftTemperatureLimit) words.push_back("soft-temp-limit");
   return words.empty() ? "ok" : absl::StrJoin(words, ",");
+}
+
+std::string HealthText(uint32_t bits) {
+  const uint32_t now = bits & kNowBits;
+  if (now == 0 && SinceBoot(bits) != 0) {
+    return absl::StrCat("ok (was ", HealthWords(SinceBoot(bits)), ")");
+  }
+  return HealthWords(now);
 }
 
 }  // namespace quark

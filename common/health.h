@@ -36,6 +36,12 @@ inline uint32_t SinceBoot(uint32_t bits) {
 // "under-voltage,throttled"; "ok" for none.
 std::string HealthWords(uint32_t bits);
 
+// What a node's health reads as, from all its bits: the conditions now
+// ("ok", "under-voltage,throttled"), and those since boot when only they
+// are left: "ok (was under-voltage)". As `quark nodes` and the status page
+// show it.
+std::string HealthText(uint32_t bits);
+
 }  // namespace quark
 
 #endif  // QUARK_COMMON_HEALTH_H_

@@ -51,6 +51,13 @@ inline const char* NodeStateWord(proto::NodeState state) {
   }
 }
 
+// Draining and done: no lease left and its sieve stopped. `quark nodes`
+// and the status page say "drained".
+inline bool IsDrained(const proto::Node& node) {
+  return node.state() == proto::DRAINING && node.leases() == 0 &&
+         !node.sieving();
+}
+
 }  // namespace quark
 
 #endif  // QUARK_COMMON_STATES_H_

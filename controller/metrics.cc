@@ -217,6 +217,10 @@ std::string MetricsText(const MetricsInput& in) {
          "Task results merged into their job, exactly once each.", &out);
   Sample("quark_tasks_merged_total", "", static_cast<double>(in.tasks_merged),
          &out);
+  Header("quark_numbers_merged_total", "counter",
+         "Numbers in the task results merged: the cluster's throughput.", &out);
+  Sample("quark_numbers_merged_total", "",
+         static_cast<double>(in.numbers_merged), &out);
   Header("quark_results_duplicate_total", "counter",
          "Results ignored because their task was merged already.", &out);
   Sample("quark_results_duplicate_total", "",

@@ -42,6 +42,7 @@ struct MetricsInput {
   proto::NodeList nodes;         // connected and departed
   std::vector<proto::Job> jobs;  // those the scheduler keeps
   uint64_t tasks_merged = 0;
+  uint64_t numbers_merged = 0;  // in those tasks
   uint64_t results_duplicate = 0;
   uint64_t messages_refused = 0;
   uint64_t http_requests = 0;

@@ -441,6 +441,7 @@ void Scheduler::MergeTask(Job& job, Task& task, const proto::Partial& partial,
   job.open.erase(task_id);
   ++job.tasks_done;
   ++tasks_merged_;
+  numbers_merged_ += task.hi - task.lo + 1;
   ++job.version;
   dirty_jobs_.insert(job.id);
   if (job.acc.Complete()) {

@@ -134,6 +134,8 @@ class Scheduler {
   // Since this controller started: tasks merged, and results ignored as
   // duplicates (every job's, forgotten ones too).
   uint64_t tasks_merged() const { return tasks_merged_; }
+  // Numbers in the tasks merged: the cluster's throughput (status page).
+  uint64_t numbers_merged() const { return numbers_merged_; }
   uint64_t duplicates() const { return duplicates_; }
 
   // --- Durability (controller/store.h) ---------------------------------------
@@ -222,7 +224,7 @@ class Scheduler {
   uint64_t next_lease_;
   uint64_t next_submit_seq_ = 0;
   uint64_t refused_ = 0;
-  uint64_t tasks_merged_ = 0, duplicates_ = 0;
+  uint64_t tasks_merged_ = 0, duplicates_ = 0, numbers_merged_ = 0;
   int taking_work_ = 1;  // registered nodes not drained, at least 1
   absl::Time last_heartbeat_ = absl::InfinitePast();
 

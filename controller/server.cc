@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/token.h"
@@ -122,6 +123,7 @@ absl::Status Server::Start() {
   RETURN_IF_ERROR(StartEnrollment());
   if (options_.http) {
     ASSIGN_OR_RETURN(http_, HttpServer::Start(*options_.http));
+    http_->Publish("/", "text/html; charset=utf-8", kStatusPageHtml);
     PublishHttp(Now());
   }
   QLOG(kNotice)
@@ -324,6 +326,7 @@ void Server::PublishHttp(absl::Time now) {
   }
   in.jobs = scheduler_.ListJobs();
   in.tasks_merged = scheduler_.tasks_merged();
+  in.numbers_merged = scheduler_.numbers_merged();
   in.results_duplicate = scheduler_.duplicates();
   in.messages_refused = scheduler_.refused() + inbound_->refused() +
                         (auth_ ? auth_->refused() : 0);
@@ -332,6 +335,14 @@ void Server::PublishHttp(absl::Time now) {
   in.ack_seconds = &ack_seconds_;
   http_->Publish("/metrics", "text/plain; version=0.0.4; charset=utf-8",
                  MetricsText(in));
+  const proto::ClusterStatus status = status_.Update(
+      now, in.nodes, in.jobs, in.tasks_merged, in.numbers_merged);
+  absl::StatusOr<std::string> json = MessageJson(status);
+  if (json.ok()) {
+    http_->Publish("/status.json", "application/json", *std::move(json));
+  } else {
+    QLOG(kError) << "status page not published: " << json.status().message();
+  }
 }
 
 // E.g. "STATUS=3 nodes, 1 job running, 12 refused"; sampled at most once a

@@ -26,6 +26,7 @@
 #include "controller/inbound.h"
 #include "controller/metrics.h"
 #include "controller/scheduler.h"
+#include "controller/status.h"
 #include "controller/store.h"
 
 namespace quark {
@@ -144,6 +145,7 @@ class Server {
   std::unique_ptr<Inbound> inbound_;
   std::unique_ptr<HttpServer> http_;  // with options_.http
   absl::Time next_publish_ = absl::InfinitePast();
+  StatusTracker status_;  // the status page's data, with options_.http
   Histogram commit_seconds_ = Histogram::Latency();
   Histogram ack_seconds_ = Histogram::Latency();
   // When the first result of the step being read came in; InfiniteFuture

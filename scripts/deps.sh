@@ -19,6 +19,7 @@ readonly PACKAGES=(
   libgtest-dev libgmock-dev
   libprimecount-dev primecount      # reference values in the tests
   python3-prometheus-client         # the tests parse /metrics with Prometheus' parser
+  chromium                          # the tests render the status page headless
   systemd                           # systemd-analyze, to verify the units
   lintian                           # scripts/package.sh checks the .deb files
   iproute2 iptables                 # tests/fault: a network namespace per worker, cuts

@@ -205,6 +205,8 @@ TEST_F(ClusterTest, GarbageAndAFloodOnTheHttpPortLeaveTheJobExact) {
     if (reply.substr(0, 12) != "HTTP/1.1 200") usleep(100000);
   }
   EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 200") << reply;
+  EXPECT_EQ(Poke(http, "GET / HTTP/1.1\r\nHost: q\r\n\r\n").substr(0, 12),
+            "HTTP/1.1 200");  // the status page too
   EXPECT_TRUE(cluster().controller()->Running());
 }
 
