@@ -9,10 +9,12 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -159,6 +161,67 @@ TEST_F(ClusterTest, MetricsCarryTheNumbersOfAKnownRun) {
   EXPECT_GE(m["quark_ack_seconds_count{}"], job.tasks_done());
   EXPECT_EQ(m["quark_ack_seconds_bucket{le=+Inf}"],
             m["quark_ack_seconds_count{}"]);
+}
+
+// Every metric the Grafana dashboard (packaging/grafana) queries is one the
+// controller serves, with a sample while a Pi works on a job; and the
+// dashboard is JSON.
+TEST_F(ClusterTest, TheDashboardQueriesOnlyMetricsTheControllerServes) {
+  std::ifstream file(QUARK_DASHBOARD);
+  std::stringstream text;
+  text << file.rdbuf();
+  const std::string dashboard = text.str();
+  ASSERT_FALSE(dashboard.empty()) << QUARK_DASHBOARD;
+  absl::StatusOr<std::unique_ptr<Process>> json = Process::Start(
+      "json",
+      {"/usr/bin/python3", "-c",
+       "import json,sys; json.load(open(sys.argv[1]))", QUARK_DASHBOARD},
+      cluster().dir());
+  ASSERT_OK(json.status());
+  const std::optional<ExitStatus> parsed = (*json)->Wait(DeadlineIn(30s));
+  ASSERT_TRUE(parsed && parsed->exited() && parsed->code() == 0)
+      << QUARK_DASHBOARD << " is not JSON";
+
+  testutil::FakeTree pi;
+  pi.Write("sys/class/thermal/thermal_zone0/temp", "64000\n");
+  pi.Write("sys/devices/platform/soc/soc:firmware/get_throttled", "0x4\n");
+  ASSERT_OK(cluster().StartController(DeadlineIn(20s)));
+  ASSERT_OK(
+      cluster().StartWorker("pi", {"--sysfs_root=" + pi.Dir("sys")}).status());
+  ASSERT_OK(cluster().WaitRegistered("pi", DeadlineIn(20s)));
+  ASSERT_OK_AND_ASSIGN(proto::Job job,
+                       cluster().Submit(proto::COUNT, 1e12, 1e13));
+  ASSERT_OK(cluster()
+                .WaitForJob(
+                    job.job_id(),
+                    [](const proto::Job& j) { return j.progress() > 0; },
+                    DeadlineIn(60s))
+                .status());
+  std::map<std::string, double> m;
+  for (int i = 0; i < 30 && m["quark_tasks_merged_total{}"] == 0; ++i) {
+    m = Scrape(cluster());
+    usleep(200000);
+  }
+  std::set<std::string> names;
+  for (size_t at = dashboard.find("quark_"); at != std::string::npos;
+       at = dashboard.find("quark_", at + 1)) {
+    size_t end = at;
+    while (end < dashboard.size() &&
+           (absl::ascii_islower(dashboard[end]) ||
+            absl::ascii_isdigit(dashboard[end]) || dashboard[end] == '_')) {
+      ++end;
+    }
+    names.insert(dashboard.substr(at, end - at));
+    at = end;
+  }
+  EXPECT_GE(names.size(), 15u);
+  for (const std::string& name : names) {
+    const auto it = m.lower_bound(name + "{");
+    EXPECT_TRUE(it != m.end() && absl::StartsWith(it->first, name + "{"))
+        << "the dashboard queries " << name << ", which /metrics lacks";
+  }
+  EXPECT_EQ(cluster().RunCli({"cancel", absl::StrCat(job.job_id())}).exit_code,
+            0);
 }
 
 TEST_F(ClusterTest, GarbageAndAFloodOnTheHttpPortLeaveTheJobExact) {
