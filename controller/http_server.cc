@@ -68,7 +68,7 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
   MHD_Response* response =
       MHD_create_response_from_buffer_with_free_callback_cls(
           // Only read: libmicrohttpd's signature predates const.
-          (*keep)->body.size(), const_cast<char*>((*keep)->body.data()),
+          (*keep)->body().size(), const_cast<char*>((*keep)->body().data()),
           [](void* cls) {
             delete static_cast<std::shared_ptr<const HttpServer::Page>*>(cls);
           },
@@ -78,7 +78,7 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
     return MHD_NO;
   }
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-                          (*keep)->content_type.c_str());
+                          (*keep)->content_type().c_str());
   MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   return Queue(connection, MHD_HTTP_OK, response);
 }
@@ -157,8 +157,16 @@ HttpServer::~HttpServer() {
 
 void HttpServer::Publish(const std::string& path, std::string content_type,
                          std::string body) {
-  auto page = std::make_shared<const Page>(
-      Page{std::move(content_type), std::move(body)});
+  auto page = std::make_shared<const Page>(std::move(content_type),
+                                           std::move(body), nullptr);
+  absl::MutexLock lock(&mu_);
+  pages_[path] = std::move(page);
+}
+
+void HttpServer::Publish(const std::string& path, std::string content_type,
+                         std::function<std::string()> render) {
+  auto page = std::make_shared<const Page>(std::move(content_type), "",
+                                           std::move(render));
   absl::MutexLock lock(&mu_);
   pages_[path] = std::move(page);
 }

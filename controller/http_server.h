@@ -15,11 +15,13 @@
 #define QUARK_CONTROLLER_HTTP_SERVER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "absl/base/call_once.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -52,14 +54,38 @@ class HttpServer {
   // Thread-safe; the previous page stays alive until its last reader ends.
   void Publish(const std::string& path, std::string content_type,
                std::string body);
+  // The same, with the body made by `render` on the HTTP thread at the
+  // first request for this page, once: publishing costs the caller only
+  // the snapshot that `render` holds, and a page nobody asks for nothing
+  // more.
+  void Publish(const std::string& path, std::string content_type,
+               std::function<std::string()> render);
 
   uint16_t port() const { return port_; }
   // Requests answered and refused so far (for the controller's metrics).
   uint64_t requests() const;
 
-  struct Page {
-    std::string content_type;
-    std::string body;
+  class Page {
+   public:
+    Page(std::string content_type, std::string body,
+         std::function<std::string()> render)
+        : content_type_(std::move(content_type)),
+          body_(std::move(body)),
+          render_(std::move(render)) {}
+    const std::string& content_type() const { return content_type_; }
+    // Made on the first call when it was published with a render.
+    const std::string& body() const {
+      absl::call_once(once_, [this] {
+        if (render_) body_ = render_();
+      });
+      return body_;
+    }
+
+   private:
+    std::string content_type_;
+    mutable absl::once_flag once_;
+    mutable std::string body_;
+    std::function<std::string()> render_;
   };
   // What GET `path` answers now; null when nothing was published there.
   // Counts the request.

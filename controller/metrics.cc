@@ -193,8 +193,7 @@ std::string MetricsText(const MetricsInput& in) {
       &out);
 
   std::string progress;
-  for (const proto::Job& job : in.jobs) {
-    if (IsFinished(job.state())) continue;
+  for (const proto::Job& job : in.unfinished_jobs) {
     Sample("quark_job_progress_ratio", Label("job", absl::StrCat(job.job_id())),
            job.progress(), &progress);
   }
@@ -203,14 +202,14 @@ std::string MetricsText(const MetricsInput& in) {
            "Fraction of an unfinished job's range merged, 0 to 1.", &out);
     out.append(progress);
   }
-  std::map<std::string, int> job_states;
-  for (const proto::Job& job : in.jobs) {
-    ++job_states[JobStateWord(job.state())];
-  }
   Header("quark_jobs", "gauge", "Jobs the controller keeps, by state.", &out);
-  for (const char* state :
-       {"queued", "running", "done", "failed", "cancelled"}) {
-    Sample("quark_jobs", Label("state", state), job_states[state], &out);
+  for (const proto::JobState state :
+       {proto::QUEUED, proto::RUNNING, proto::DONE, proto::FAILED,
+        proto::CANCELLED}) {
+    const auto it = in.job_states.find(state);
+    Sample("quark_jobs", Label("state", JobStateWord(state)),
+           it == in.job_states.end() ? 0 : static_cast<double>(it->second),
+           &out);
   }
 
   Header("quark_tasks_merged_total", "counter",
@@ -235,15 +234,22 @@ std::string MetricsText(const MetricsInput& in) {
          "HTTP requests for a page (/metrics and the status page).", &out);
   Sample("quark_http_requests_total", "", static_cast<double>(in.http_requests),
          &out);
-  if (in.commit_seconds != nullptr) {
+  if (in.commit_seconds) {
     in.commit_seconds->AppendText(
         "quark_commit_seconds",
         "Time to write one step's changes to the state database.", &out);
   }
-  if (in.ack_seconds != nullptr) {
+  if (in.ack_seconds) {
     in.ack_seconds->AppendText(
         "quark_ack_seconds",
         "Time from reading a result to sending its Ack (after its commit).",
+        &out);
+  }
+  if (in.publish_seconds) {
+    in.publish_seconds->AppendText(
+        "quark_http_publish_seconds",
+        "Time the event loop takes, once a second, to take the snapshot "
+        "that /metrics and /status.json are made from.",
         &out);
   }
   return out;

@@ -4,11 +4,14 @@
 // counters, labels with bounded values only (a node's name, a job's id
 // while it runs, a node state), never a task.
 //
-// Pure: the server gathers a MetricsInput on its loop and renders it there.
+// Pure: the server gathers a MetricsInput on its loop, once a second, and
+// the HTTP thread renders it when /metrics is asked for.
 #ifndef QUARK_CONTROLLER_METRICS_H_
 #define QUARK_CONTROLLER_METRICS_H_
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,15 +42,19 @@ class Histogram {
 };
 
 struct MetricsInput {
-  proto::NodeList nodes;         // connected and departed
-  std::vector<proto::Job> jobs;  // those the scheduler keeps
+  proto::NodeList nodes;  // connected and departed
+  // The jobs the scheduler keeps, in each state, and the unfinished ones
+  // (Scheduler::SummarizeJobs).
+  std::map<proto::JobState, uint64_t> job_states;
+  std::vector<proto::Job> unfinished_jobs;
   uint64_t tasks_merged = 0;
   uint64_t numbers_merged = 0;  // in those tasks
   uint64_t results_duplicate = 0;
   uint64_t messages_refused = 0;
   uint64_t http_requests = 0;
-  const Histogram* commit_seconds = nullptr;
-  const Histogram* ack_seconds = nullptr;
+  std::optional<Histogram> commit_seconds;
+  std::optional<Histogram> ack_seconds;
+  std::optional<Histogram> publish_seconds;
 };
 
 std::string MetricsText(const MetricsInput& input);

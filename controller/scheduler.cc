@@ -884,6 +884,21 @@ std::vector<proto::Job> Scheduler::ListJobs() const {
   return jobs;
 }
 
+Scheduler::JobSummary Scheduler::SummarizeJobs(size_t ended) const {
+  JobSummary summary;
+  for (const auto& [id, job] : jobs_) {
+    ++summary.by_state[job->state];
+    if (job->Active()) summary.unfinished.push_back(JobView(*job));
+  }
+  for (auto it = finished_.rbegin();
+       it != finished_.rend() && summary.ended.size() < ended; ++it) {
+    if (auto job = jobs_.find(*it); job != jobs_.end()) {
+      summary.ended.push_back(JobView(*job->second));
+    }
+  }
+  return summary;
+}
+
 std::vector<proto::Node> Scheduler::ListNodes(absl::Time now) const {
   std::vector<const Node*> sorted;
   for (const auto& [session, node] : nodes_) sorted.push_back(node.get());

@@ -121,6 +121,16 @@ class Scheduler {
 
   absl::StatusOr<proto::Job> GetJob(uint64_t job_id) const;
   std::vector<proto::Job> ListJobs() const;
+  // What the metrics, the status page and systemd's status line need once
+  // a second, without a proto for each of the keep_finished jobs kept:
+  // the jobs in each state, the unfinished ones (by id) and the `ended`
+  // that finished last (newest first).
+  struct JobSummary {
+    std::map<proto::JobState, uint64_t> by_state;
+    std::vector<proto::Job> unfinished;
+    std::vector<proto::Job> ended;
+  };
+  JobSummary SummarizeJobs(size_t ended) const;
   std::vector<proto::Node> ListNodes(absl::Time now) const;
   // Nodes gone (lost, left, evicted) within forget_departed_after, most
   // recent first; not kept on disk.

@@ -317,43 +317,51 @@ absl::Status Server::Run() {
 void Server::PublishHttp(absl::Time now) {
   if (!http_ || now < next_publish_) return;
   next_publish_ = now + options_.http_publish_interval;
-  MetricsInput in;
+  const absl::Time start = absl::Now();  // `now` may be a test's clock
+  // A snapshot, and the pages made from it on the HTTP thread when asked
+  // for (docs/architecture.md).
+  auto snapshot = std::make_shared<MetricsInput>();
+  MetricsInput& in = *snapshot;
   for (proto::Node& node : scheduler_.ListNodes(now)) {
     *in.nodes.add_nodes() = std::move(node);
   }
   for (proto::Node& node : scheduler_.ListDeparted(now)) {
     *in.nodes.add_departed() = std::move(node);
   }
-  in.jobs = scheduler_.ListJobs();
+  Scheduler::JobSummary jobs =
+      scheduler_.SummarizeJobs(StatusTracker::kEndedShown);
+  in.job_states = std::move(jobs.by_state);
+  in.unfinished_jobs = std::move(jobs.unfinished);
   in.tasks_merged = scheduler_.tasks_merged();
   in.numbers_merged = scheduler_.numbers_merged();
   in.results_duplicate = scheduler_.duplicates();
   in.messages_refused = scheduler_.refused() + inbound_->refused() +
                         (auth_ ? auth_->refused() : 0);
   in.http_requests = http_->requests();
-  in.commit_seconds = &commit_seconds_;
-  in.ack_seconds = &ack_seconds_;
+  in.commit_seconds = commit_seconds_;
+  in.ack_seconds = ack_seconds_;
+  in.publish_seconds = publish_seconds_;
+  auto status = std::make_shared<const proto::ClusterStatus>(
+      status_.Update(now, in.nodes, in.unfinished_jobs, jobs.ended,
+                     in.tasks_merged, in.numbers_merged));
   http_->Publish("/metrics", "text/plain; version=0.0.4; charset=utf-8",
-                 MetricsText(in));
-  const proto::ClusterStatus status = status_.Update(
-      now, in.nodes, in.jobs, in.tasks_merged, in.numbers_merged);
-  absl::StatusOr<std::string> json = MessageJson(status);
-  if (json.ok()) {
-    http_->Publish("/status.json", "application/json", *std::move(json));
-  } else {
-    QLOG(kError) << "status page not published: " << json.status().message();
-  }
+                 std::function<std::string()>(
+                     [snapshot] { return MetricsText(*snapshot); }));
+  http_->Publish("/status.json", "application/json",
+                 std::function<std::string()>([status] {
+                   absl::StatusOr<std::string> json = MessageJson(*status);
+                   return json.ok() ? *std::move(json) : "{}";
+                 }));
+  publish_seconds_.Observe(absl::ToDoubleSeconds(absl::Now() - start));
 }
 
 // E.g. "STATUS=3 nodes, 1 job running, 12 refused"; sampled at most once a
-// second, as listing the nodes and jobs builds their protos.
+// second, as listing the nodes builds their protos.
 void Server::NotifySystemd(absl::Time now) {
   if (systemd_->StatusDue(now)) {
     const size_t nodes = scheduler_.ListNodes(now).size();
-    size_t running = 0;
-    for (const proto::Job& job : scheduler_.ListJobs()) {
-      running += job.state() == proto::RUNNING;
-    }
+    const uint64_t running =
+        scheduler_.SummarizeJobs(0).by_state[proto::RUNNING];
     // Refused handshakes and messages: bad input from the network, which
     // changed nothing but is worth a look when it keeps growing.
     const uint64_t refused = inbound_->refused() + scheduler_.refused() +

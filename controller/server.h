@@ -148,6 +148,7 @@ class Server {
   StatusTracker status_;  // the status page's data, with options_.http
   Histogram commit_seconds_ = Histogram::Latency();
   Histogram ack_seconds_ = Histogram::Latency();
+  Histogram publish_seconds_ = Histogram::Latency();  // PublishHttp's
   // When the first result of the step being read came in; InfiniteFuture
   // when none has.
   absl::Time first_result_at_ = absl::InfiniteFuture();

@@ -38,11 +38,11 @@ proto::JobStatus JobView(const proto::Job& job) {
 
 }  // namespace
 
-proto::ClusterStatus StatusTracker::Update(absl::Time now,
-                                           const proto::NodeList& nodes,
-                                           const std::vector<proto::Job>& jobs,
-                                           uint64_t tasks_merged,
-                                           uint64_t numbers_merged) {
+proto::ClusterStatus StatusTracker::Update(
+    absl::Time now, const proto::NodeList& nodes,
+    const std::vector<proto::Job>& unfinished,
+    const std::vector<proto::Job>& ended, uint64_t tasks_merged,
+    uint64_t numbers_merged) {
   proto::ClusterStatus status;
   status.set_now_ms(static_cast<uint64_t>(absl::ToUnixMillis(now)));
   for (const proto::Node& node : nodes.nodes()) {
@@ -52,14 +52,17 @@ proto::ClusterStatus StatusTracker::Update(absl::Time now,
     *status.add_departed() = NodeView(node);
   }
 
-  std::set<uint64_t> unfinished;
-  std::vector<const proto::Job*> ended;
-  for (const proto::Job& job : jobs) {
-    if (IsFinished(job.state())) {
-      ended.push_back(&job);
-      continue;
+  std::set<uint64_t> ids;
+  for (const proto::Job& job : unfinished) {
+    if (job.state() == proto::RUNNING) {
+      status.set_jobs_running(status.jobs_running() + 1);
+    } else {
+      status.set_jobs_queued(status.jobs_queued() + 1);
     }
-    unfinished.insert(job.job_id());
+  }
+  for (size_t i = 0; i < std::min(unfinished.size(), kUnfinishedShown); ++i) {
+    const proto::Job& job = unfinished[i];
+    ids.insert(job.job_id());
     proto::JobStatus& view = *status.add_jobs() = JobView(job);
     WindowRate& rate = job_rates_[job.job_id()];
     const double merged = job.progress() * Width(job.range());
@@ -69,18 +72,12 @@ proto::ClusterStatus StatusTracker::Update(absl::Time now,
       if (*r > 0) view.set_eta_seconds((Width(job.range()) - merged) / *r);
     }
   }
-  std::erase_if(job_rates_, [&unfinished](const auto& entry) {
-    return !unfinished.contains(entry.first);
+  std::erase_if(job_rates_, [&ids](const auto& entry) {
+    return !ids.contains(entry.first);
   });
-  // The newest that ended first.
-  const size_t shown = std::min(ended.size(), kEndedShown);
-  std::partial_sort(ended.begin(), ended.begin() + static_cast<long>(shown),
-                    ended.end(), [](const proto::Job* a, const proto::Job* b) {
-                      return a->finished_ms() != b->finished_ms()
-                                 ? a->finished_ms() > b->finished_ms()
-                                 : a->job_id() > b->job_id();
-                    });
-  for (size_t i = 0; i < shown; ++i) *status.add_jobs() = JobView(*ended[i]);
+  for (size_t i = 0; i < std::min(ended.size(), kEndedShown); ++i) {
+    *status.add_jobs() = JobView(ended[i]);
+  }
 
   AddThroughput(now, numbers_merged);
   for (const double value : steps_) status.add_throughput(value);

@@ -28,14 +28,19 @@ class StatusTracker {
   // The throughput plot: one value per step, an hour of them.
   static constexpr absl::Duration kStep = absl::Seconds(10);
   static constexpr size_t kSteps = 360;
+  // A page a person can read: the oldest unfinished jobs (those running,
+  // as a rule) and the newest that ended; `quark jobs` lists them all.
+  static constexpr size_t kUnfinishedShown = 50;
   static constexpr size_t kEndedShown = 10;
 
-  // The status at `now` of `nodes` and `jobs` (as the scheduler lists
-  // them, jobs by id), with its counters (Scheduler::tasks_merged,
-  // numbers_merged). Calls come in time order, about once a second; a
-  // job's rate needs a few of them.
+  // The status at `now` of `nodes` and the jobs (as
+  // Scheduler::SummarizeJobs gives them: the unfinished by id, the newest
+  // `ended` first; kEndedShown of those are shown), with the scheduler's
+  // counters (tasks_merged, numbers_merged). Calls come in time order,
+  // about once a second; a job's rate needs a few of them.
   proto::ClusterStatus Update(absl::Time now, const proto::NodeList& nodes,
-                              const std::vector<proto::Job>& jobs,
+                              const std::vector<proto::Job>& unfinished,
+                              const std::vector<proto::Job>& ended,
                               uint64_t tasks_merged, uint64_t numbers_merged);
 
  private:

@@ -5,7 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -78,6 +80,29 @@ TEST_F(HttpServerTest, ServesWhatWasPublished) {
   EXPECT_TRUE(
       absl::StartsWith(Get(server_->port(), "/metrics?x=1"), "HTTP/1.1 200"));
   EXPECT_GE(server_->requests(), 3u);
+}
+
+// A page published with a render function is made on the HTTP thread at
+// its first request, once, and not at all when nobody asks for it.
+TEST_F(HttpServerTest, ARenderedPageIsMadeAtItsFirstRequestOnly) {
+  Start();
+  std::atomic<int> made{0};
+  auto publish = [&](int n) {
+    server_->Publish("/lazy", "text/plain",
+                     std::function<std::string()>([&made, n] {
+                       ++made;
+                       return absl::StrCat("page ", n, "\n");
+                     }));
+  };
+  publish(1);
+  publish(2);  // replaces 1, which nobody asked for
+  EXPECT_EQ(made, 0);
+  EXPECT_TRUE(absl::EndsWith(Get(server_->port(), "/lazy"), "page 2\n"));
+  EXPECT_TRUE(absl::EndsWith(Get(server_->port(), "/lazy"), "page 2\n"));
+  EXPECT_EQ(made, 1);
+  publish(3);
+  EXPECT_TRUE(absl::EndsWith(Get(server_->port(), "/lazy"), "page 3\n"));
+  EXPECT_EQ(made, 2);
 }
 
 TEST_F(HttpServerTest, OnlyGetAndHeadOfPublishedPaths) {

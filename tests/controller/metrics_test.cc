@@ -54,7 +54,8 @@ TEST(MetricsTextTest, NodesJobsAndCounters) {
   done.set_job_id(6);
   done.set_state(proto::DONE);
   done.set_progress(1);
-  in.jobs = {done, running};
+  in.job_states = {{proto::DONE, 1}, {proto::RUNNING, 1}};
+  in.unfinished_jobs = {running};
   in.tasks_merged = 40;
   in.results_duplicate = 2;
   in.messages_refused = 3;

@@ -1111,5 +1111,42 @@ TEST_F(SchedulerTest, OnlyTheNewestFinishedJobsAreKept) {
   EXPECT_FALSE(restarted.GetJob(ids[3]).ok());
 }
 
+// The once-a-second summary: counts by state, the unfinished jobs by id,
+// and the newest that ended first, by when they ended (not by id), also
+// after a restart.
+TEST_F(SchedulerTest, SummarizeJobsCountsAllAndListsTheUnfinishedAndNewest) {
+  std::vector<Outbound> out;
+  proto::Submit s;
+  s.set_kind(proto::COUNT);
+  s.mutable_range()->set_hi(10);
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(scheduler_.Submit(s, now_, &out)->job_id());
+  }
+  ASSERT_TRUE(scheduler_.CancelJob(ids[3], now_, &out).ok());
+  now_ += absl::Seconds(1);
+  ASSERT_TRUE(scheduler_.CancelJob(ids[0], now_, &out).ok());
+  now_ += absl::Seconds(1);
+  ASSERT_TRUE(scheduler_.CancelJob(ids[4], now_, &out).ok());
+  auto check = [&](const Scheduler& scheduler) {
+    const Scheduler::JobSummary summary = scheduler.SummarizeJobs(2);
+    EXPECT_EQ(summary.by_state.at(proto::CANCELLED), 3u);
+    EXPECT_EQ(summary.by_state.at(proto::QUEUED), 2u);
+    ASSERT_EQ(summary.unfinished.size(), 2u);
+    EXPECT_EQ(summary.unfinished[0].job_id(), ids[1]);
+    EXPECT_EQ(summary.unfinished[1].job_id(), ids[2]);
+    ASSERT_EQ(summary.ended.size(), 2u);
+    EXPECT_EQ(summary.ended[0].job_id(), ids[4]);
+    EXPECT_EQ(summary.ended[1].job_id(), ids[0]);
+    EXPECT_TRUE(scheduler.SummarizeJobs(0).ended.empty());
+  };
+  check(scheduler_);
+  MemoryStore disk;
+  ASSERT_TRUE(disk.Commit(scheduler_.TakeChanges()).ok());
+  Scheduler restarted(Options());
+  ASSERT_TRUE(restarted.Restore(disk.State()).ok());
+  check(restarted);
+}
+
 }  // namespace
 }  // namespace quark

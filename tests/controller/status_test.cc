@@ -40,7 +40,7 @@ TEST(StatusTrackerTest, NodesReadAsQuarkNodesPrintsThem) {
   gone->set_state(proto::LOST);
 
   StatusTracker tracker;
-  const proto::ClusterStatus status = tracker.Update(kT0, nodes, {}, 0, 0);
+  const proto::ClusterStatus status = tracker.Update(kT0, nodes, {}, {}, 0, 0);
   ASSERT_EQ(status.nodes_size(), 2);
   EXPECT_EQ(status.nodes(0).node().name(), "pi");
   EXPECT_EQ(status.nodes(0).state(), "active");
@@ -53,15 +53,15 @@ TEST(StatusTrackerTest, NodesReadAsQuarkNodesPrintsThem) {
 }
 
 TEST(StatusTrackerTest, UnfinishedJobsFirstThenTheNewestTenThatEnded) {
-  std::vector<proto::Job> jobs;
-  for (uint64_t id = 1; id <= 12; ++id) {
-    jobs.push_back(MakeJob(id, proto::DONE, 1, /*finished_ms=*/1000 + id));
+  std::vector<proto::Job> ended;  // newest first, as SummarizeJobs gives
+  for (uint64_t id = 12; id >= 1; --id) {
+    ended.push_back(MakeJob(id, proto::DONE, 1, /*finished_ms=*/1000 + id));
   }
-  jobs.push_back(MakeJob(13, proto::RUNNING, 0.5));
-  jobs.push_back(MakeJob(14, proto::QUEUED, 0));
+  const std::vector<proto::Job> unfinished = {MakeJob(13, proto::RUNNING, 0.5),
+                                              MakeJob(14, proto::QUEUED, 0)};
   StatusTracker tracker;
   const proto::ClusterStatus status =
-      tracker.Update(kT0, proto::NodeList(), jobs, 0, 0);
+      tracker.Update(kT0, proto::NodeList(), unfinished, ended, 0, 0);
   std::vector<uint64_t> ids;
   for (const proto::JobStatus& job : status.jobs()) {
     ids.push_back(job.job().job_id());
@@ -71,13 +71,30 @@ TEST(StatusTrackerTest, UnfinishedJobsFirstThenTheNewestTenThatEnded) {
   EXPECT_EQ(status.jobs(2).kind(), "count");
   EXPECT_EQ(status.jobs(2).result(), "78498");
   EXPECT_EQ(status.jobs(0).result(), "");  // not done yet
+  EXPECT_EQ(status.jobs_running(), 1u);
+  EXPECT_EQ(status.jobs_queued(), 1u);
+}
+
+TEST(StatusTrackerTest, APageShowsTheOldestUnfinishedJobsAndCountsThemAll) {
+  std::vector<proto::Job> unfinished;
+  for (uint64_t id = 1; id <= StatusTracker::kUnfinishedShown + 30; ++id) {
+    unfinished.push_back(
+        MakeJob(id, id <= 3 ? proto::RUNNING : proto::QUEUED, 0));
+  }
+  StatusTracker tracker;
+  const proto::ClusterStatus status =
+      tracker.Update(kT0, proto::NodeList(), unfinished, {}, 0, 0);
+  ASSERT_EQ(status.jobs_size(), StatusTracker::kUnfinishedShown);
+  EXPECT_EQ(status.jobs(0).job().job_id(), 1u);
+  EXPECT_EQ(status.jobs_running(), 3u);
+  EXPECT_EQ(status.jobs_queued(), StatusTracker::kUnfinishedShown + 27);
 }
 
 TEST(StatusTrackerTest, RateAndEtaOfAJobFromItsLastMinute) {
   StatusTracker tracker;
   auto running = [&](absl::Time now, double progress) {
     return tracker.Update(now, proto::NodeList(),
-                          {MakeJob(1, proto::RUNNING, progress)}, 0, 0);
+                          {MakeJob(1, proto::RUNNING, progress)}, {}, 0, 0);
   };
   proto::ClusterStatus status = running(kT0, 0);
   EXPECT_FALSE(status.jobs(0).has_rate());  // one sample is no rate
@@ -90,7 +107,7 @@ TEST(StatusTrackerTest, RateAndEtaOfAJobFromItsLastMinute) {
   StatusTracker stalled;
   for (int s = 0; s <= 5; ++s) {
     status = stalled.Update(kT0 + absl::Seconds(s), proto::NodeList(),
-                            {MakeJob(1, proto::RUNNING, 0.5)}, 0, 0);
+                            {MakeJob(1, proto::RUNNING, 0.5)}, {}, 0, 0);
   }
   EXPECT_EQ(status.jobs(0).rate(), 0);
   EXPECT_FALSE(status.jobs(0).has_eta_seconds());
@@ -100,25 +117,25 @@ TEST(StatusTrackerTest, ThroughputIsOneValueAStepForAnHourAtMost) {
   StatusTracker tracker;
   const proto::NodeList none;
   const int step = static_cast<int>(absl::ToInt64Seconds(StatusTracker::kStep));
-  proto::ClusterStatus status = tracker.Update(kT0, none, {}, 0, 0);
+  proto::ClusterStatus status = tracker.Update(kT0, none, {}, {}, 0, 0);
   EXPECT_EQ(status.throughput_size(), 0);
   EXPECT_EQ(status.throughput_step_seconds(), step);
   // 1,000 numbers a second for one step, sampled every second.
   for (int s = 1; s <= step; ++s) {
-    status = tracker.Update(kT0 + absl::Seconds(s), none, {}, 0, 1000 * s);
+    status = tracker.Update(kT0 + absl::Seconds(s), none, {}, {}, 0, 1000 * s);
   }
   ASSERT_EQ(status.throughput_size(), 1);
   EXPECT_DOUBLE_EQ(status.throughput(0), 1000);
   EXPECT_EQ(status.throughput_end_ms(),
             absl::ToUnixMillis(kT0 + StatusTracker::kStep));
   // A loop busy for three steps: what came meanwhile is spread over them.
-  status = tracker.Update(kT0 + 4 * StatusTracker::kStep, none, {}, 0,
+  status = tracker.Update(kT0 + 4 * StatusTracker::kStep, none, {}, {}, 0,
                           1000 * step + 3 * 500 * step);
   ASSERT_EQ(status.throughput_size(), 4);
   EXPECT_DOUBLE_EQ(status.throughput(1), 500);
   EXPECT_DOUBLE_EQ(status.throughput(3), 500);
   // Two hours later: the last hour only.
-  status = tracker.Update(kT0 + absl::Hours(2), none, {}, 0,
+  status = tracker.Update(kT0 + absl::Hours(2), none, {}, {}, 0,
                           1000 * step + 3 * 500 * step);
   EXPECT_EQ(status.throughput_size(), StatusTracker::kSteps);
 }
