@@ -184,9 +184,9 @@ phase() {
 
 for p in $phases; do
   case "$p" in
-    off | idle | watched) phase "$p" ;;
+    off | idle | scraped | watched) phase "$p" ;;
     *)
-      quark_log "unknown phase $p (off, idle, watched)"
+      quark_log "unknown phase $p (off, idle, scraped, watched)"
       exit 2
       ;;
   esac
