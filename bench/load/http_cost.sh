@@ -165,12 +165,12 @@ phase() {
     publish=$(awk -F'[ "]' '
       FNR == 1 { f++ }
       /^quark_http_publish_seconds_bucket/ {
-        le[FNR] = $2; c[FNR] += (f == 1 ? -$NF : $NF); if (f == 2) b[n++] = FNR }
+        c[$2] += (f == 1 ? -$NF : $NF); if (f == 2) le[n++] = $2 }
       /^quark_http_publish_seconds_sum/ { sum += (f == 1 ? -$NF : $NF) }
       /^quark_http_publish_seconds_count/ { count += (f == 1 ? -$NF : $NF) }
-      END { for (i = 0; i < n - 1 && c[b[i]] < 0.99 * count; i++) {}
+      END { for (i = 0; i < n - 1 && c[le[i]] < 0.99 * count; i++) {}
             printf "%d snapshots, mean %.3f ms, 99%% under %s s", count,
-              count ? 1000 * sum / count : 0, le[b[i]] }' "$dir/metrics.0" "$dir/metrics.1")
+              count ? 1000 * sum / count : 0, le[i] }' "$dir/metrics.0" "$dir/metrics.1")
   fi
   for g in $page $scraper; do kill -- "-$g" 2>/dev/null || true; done
   echo "$name: controller cpu $(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v hz="$hz" \
