@@ -435,13 +435,14 @@ void Scheduler::MergeTask(Job& job, Task& task, const proto::Partial& partial,
                           absl::Time now) {
   MarkTask(task, &partial);
   const uint64_t task_id = task.id;
+  // `task` lives in job.open: read it before it goes.
+  numbers_merged_ += task.hi - task.lo + 1;
   job.requeued.erase(
       std::remove(job.requeued.begin(), job.requeued.end(), task_id),
       job.requeued.end());
   job.open.erase(task_id);
   ++job.tasks_done;
   ++tasks_merged_;
-  numbers_merged_ += task.hi - task.lo + 1;
   ++job.version;
   dirty_jobs_.insert(job.id);
   if (job.acc.Complete()) {

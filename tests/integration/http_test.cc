@@ -43,27 +43,16 @@ for family in text_string_to_metric_families(text):
 // in a failure) when it cannot be fetched or parsed.
 std::map<std::string, double> Scrape(Cluster& cluster) {
   std::map<std::string, double> samples;
-  absl::StatusOr<std::unique_ptr<Process>> python = Process::Start(
-      "scrape",
-      {"/usr/bin/python3", "-c", kParse,
-       absl::StrCat("http://", cluster.http_address(), "/metrics")},
-      cluster.dir());
-  if (!python.ok()) {
-    ADD_FAILURE() << python.status();
+  const absl::StatusOr<std::string> text =
+      RunToEnd("the Prometheus parser",
+               {"/usr/bin/python3", "-c", kParse,
+                absl::StrCat("http://", cluster.http_address(), "/metrics")},
+               cluster.dir(), DeadlineIn(30s));
+  if (!text.ok()) {
+    ADD_FAILURE() << text.status();
     return samples;
   }
-  const std::optional<ExitStatus> status = (*python)->Wait(DeadlineIn(30s));
-  std::ifstream out((*python)->stdout_path());
-  std::stringstream text;
-  text << out.rdbuf();
-  if (!status || !status->exited() || status->code() != 0) {
-    std::ifstream err((*python)->stderr_path());
-    std::stringstream why;
-    why << err.rdbuf();
-    ADD_FAILURE() << "the Prometheus parser failed: " << why.str();
-    return samples;
-  }
-  for (absl::string_view line : absl::StrSplit(text.str(), '\n')) {
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
     const size_t space = line.rfind(' ');
     double value = 0;
     if (space == absl::string_view::npos ||
@@ -72,9 +61,6 @@ std::map<std::string, double> Scrape(Cluster& cluster) {
     }
     samples[std::string(line.substr(0, space))] = value;
   }
-  // The parser's last lines replace the earlier ones of a name; the run
-  // uses a fresh file each time.
-  std::filesystem::remove((*python)->stdout_path());
   return samples;
 }
 
@@ -150,6 +136,7 @@ TEST_F(ClusterTest, MetricsCarryTheNumbersOfAKnownRun) {
     tasks += m["quark_node_tasks_done_total" + label];
   }
   EXPECT_EQ(numbers, 3e9 + 1);  // [0, 3e9], every number once
+  EXPECT_EQ(m["quark_numbers_merged_total{}"], 3e9 + 1);
   EXPECT_EQ(tasks, job.tasks_done());
   EXPECT_EQ(m["quark_node_temperature_celsius{node=pi}"], 71.5);
   EXPECT_EQ(m["quark_node_under_voltage{node=pi}"], 1);
@@ -172,15 +159,12 @@ TEST_F(ClusterTest, TheDashboardQueriesOnlyMetricsTheControllerServes) {
   text << file.rdbuf();
   const std::string dashboard = text.str();
   ASSERT_FALSE(dashboard.empty()) << QUARK_DASHBOARD;
-  absl::StatusOr<std::unique_ptr<Process>> json = Process::Start(
-      "json",
-      {"/usr/bin/python3", "-c",
-       "import json,sys; json.load(open(sys.argv[1]))", QUARK_DASHBOARD},
-      cluster().dir());
-  ASSERT_OK(json.status());
-  const std::optional<ExitStatus> parsed = (*json)->Wait(DeadlineIn(30s));
-  ASSERT_TRUE(parsed && parsed->exited() && parsed->code() == 0)
-      << QUARK_DASHBOARD << " is not JSON";
+  ASSERT_OK(RunToEnd("python3's JSON parser",
+                     {"/usr/bin/python3", "-c",
+                      "import json,sys; json.load(open(sys.argv[1]))",
+                      QUARK_DASHBOARD},
+                     cluster().dir(), DeadlineIn(30s))
+                .status());
 
   testutil::FakeTree pi;
   pi.Write("sys/class/thermal/thermal_zone0/temp", "64000\n");

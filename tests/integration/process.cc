@@ -183,6 +183,31 @@ std::string ReadFile(const std::filesystem::path& path) {
   return text.str();
 }
 
+absl::StatusOr<std::string> RunToEnd(const std::string& name,
+                                     std::vector<std::string> argv,
+                                     const std::filesystem::path& dir,
+                                     Deadline deadline) {
+  absl::StatusOr<std::unique_ptr<Process>> process =
+      Process::Start(name, std::move(argv), dir);
+  if (!process.ok()) return process.status();
+  const std::optional<ExitStatus> status = (*process)->Wait(deadline);
+  std::string out = ReadFile((*process)->stdout_path());
+  // The next run of the same name starts from an empty file.
+  std::filesystem::remove((*process)->stdout_path());
+  if (!status || !status->exited() || status->code() != 0) {
+    std::ostringstream why;
+    if (status) {
+      why << *status;
+    } else {
+      why << "still running at the deadline";
+    }
+    return absl::InternalError(
+        absl::StrCat(name, " failed (", why.str(),
+                     "): ", Tail(ReadFile((*process)->stderr_path()), 20)));
+  }
+  return out;
+}
+
 std::string Tail(const std::string& text, int lines) {
   size_t pos = text.size();
   if (pos > 0 && text[pos - 1] == '\n') --pos;

@@ -96,6 +96,15 @@ class Process {
 // Whole contents of `path`, or "" if it cannot be read.
 std::string ReadFile(const std::filesystem::path& path);
 
+// Runs `argv` (a tool the test uses: a parser, a browser) to its end in
+// `dir` and returns what it wrote on stdout; an error naming it, with its
+// exit status and the end of its stderr, when it fails or outlives
+// `deadline` (then it is killed).
+absl::StatusOr<std::string> RunToEnd(const std::string& name,
+                                     std::vector<std::string> argv,
+                                     const std::filesystem::path& dir,
+                                     Deadline deadline);
+
 // The last `lines` lines of `text`.
 std::string Tail(const std::string& text, int lines);
 

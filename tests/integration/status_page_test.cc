@@ -4,8 +4,6 @@
 // installs chromium; without it the test fails, saying so.
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -33,29 +31,18 @@ std::string Render(Cluster& cluster, const std::string& url,
     return "";
   }
   const std::filesystem::path profile = cluster.dir() / "chromium-profile";
-  absl::StatusOr<std::unique_ptr<Process>> chromium = Process::Start(
-      "chromium",
-      {kChromium, "--headless", "--no-sandbox", "--disable-gpu",
-       "--no-first-run", "--disable-extensions", "--window-size=1280,900",
-       "--user-data-dir=" + profile.string(), "--virtual-time-budget=5000",
-       mode, url},
-      cluster.dir());
-  if (!chromium.ok()) {
-    ADD_FAILURE() << chromium.status();
+  absl::StatusOr<std::string> out =
+      RunToEnd("chromium",
+               {kChromium, "--headless", "--no-sandbox", "--disable-gpu",
+                "--no-first-run", "--disable-extensions",
+                "--window-size=1280,900", "--user-data-dir=" + profile.string(),
+                "--virtual-time-budget=5000", mode, url},
+               cluster.dir(), DeadlineIn(60s));
+  if (!out.ok()) {
+    ADD_FAILURE() << out.status();
     return "";
   }
-  const std::optional<ExitStatus> status = (*chromium)->Wait(DeadlineIn(60s));
-  std::ifstream out((*chromium)->stdout_path());
-  std::stringstream text;
-  text << out.rdbuf();
-  if (!status || !status->exited() || status->code() != 0) {
-    std::ifstream err((*chromium)->stderr_path());
-    std::stringstream why;
-    why << err.rdbuf();
-    ADD_FAILURE() << "chromium failed: " << why.str();
-  }
-  std::filesystem::remove((*chromium)->stdout_path());
-  return text.str();
+  return *std::move(out);
 }
 
 // The part of `dom` from the element whose opening tag contains `marker`
