@@ -86,7 +86,7 @@ class EnrollChecker {
   void CheckReply(const proto::EnrollReply& reply) const;
   void OnReply(const EnrollOutbound& sent);
   void OnApiReply(const proto::ApiReply& reply);
-  void CheckToken(const proto::Token& token);
+  void CheckToken(const proto::Token& view);
   void CheckBatch(const StoreBatch& batch, const MemoryStore& store) const;
   void CheckLetIn() const;
   void NoteKey(const std::string& key);
