@@ -57,6 +57,7 @@ bool Resendable(const proto::ApiRequest& request) {
     case proto::ApiRequest::kDrain:
     case proto::ApiRequest::kUndrain:
       return true;
+    // TrustNode of a node trusted already is an error: not resent.
     // CreateToken would make a second token. RevokeToken, ApproveNode and
     // RejectNode leave the same state when repeated, but whether the
     // controller answers a repeat with an error is not settled yet.

@@ -42,6 +42,7 @@ constexpr VerbInfo kVerbs[] = {
     {"nodes", Verb::kNodes, 0, 0, ""},
     {"drain", Verb::kDrain, 1, 1, "NODE"},
     {"undrain", Verb::kUndrain, 1, 1, "NODE"},
+    {"trust", Verb::kTrust, 1, 1, "NODE"},
     {"approve", Verb::kApprove, 1, 1, "NAME"},
     {"reject", Verb::kReject, 1, 1, "NAME"},
     {"token create", Verb::kTokenCreate, 0, 0, ""},
@@ -142,6 +143,7 @@ constexpr OptionInfo kOptions[] = {
     {"controller_key", true, kEveryVerb},
     {"wait", false, Bit(Verb::kSubmit) | Bit(Verb::kJob)},
     {"priority", true, Bit(Verb::kSubmit)},
+    {"verify", true, Bit(Verb::kSubmit)},
     {"yes", false, Bit(Verb::kSubmit)},
     {"dir", true, Bit(Verb::kKeygen)},
     {"pending", false, Bit(Verb::kNodes)},
@@ -419,6 +421,18 @@ absl::Status ApplyOption(const std::string& name, const std::string& value,
     command->ttl = *ttl;
   } else if (name == "uses") {
     return ParseUses(value, command);
+  } else if (name == "verify") {
+    if (value == "sample") {
+      command->verify = proto::VERIFY_SAMPLE;
+    } else if (value == "all") {
+      command->verify = proto::VERIFY_ALL;
+    } else if (value == "none") {
+      command->verify = proto::VERIFY_NONE;
+    } else {
+      return UsageError(absl::StrCat("invalid --verify '", value,
+                                     "': expected sample, all or none"),
+                        topic);
+    }
   } else if (name == "priority") {
     if (!absl::SimpleAtoi(value, &command->priority)) {
       return UsageError(absl::StrCat("invalid --priority '", value,
@@ -494,6 +508,7 @@ absl::Status ParseVerbArgs(const VerbInfo& verb,
     }
     case Verb::kDrain:
     case Verb::kUndrain:
+    case Verb::kTrust:
       if (args[0].empty()) return UsageError("empty node name", verb.name);
       command->node = args[0];
       return absl::OkStatus();

@@ -35,6 +35,7 @@ enum class Verb {
   kNodes,
   kDrain,
   kUndrain,
+  kTrust,        // clear a node's suspect mark
   kKeygen,       // write NAME.key and NAME.pub; no controller involved
   kTokenCreate,  // `quark token create`
   kTokenList,
@@ -66,6 +67,7 @@ struct Command {
   uint64_t lo = 0;
   uint64_t hi = 0;
   int32_t priority = 0;
+  proto::Verify verify = proto::VERIFY_SAMPLE;  // submit --verify
   bool yes = false;  // submit: no question about a very long job
 
   uint64_t job_id = 0;   // job, cancel

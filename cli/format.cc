@@ -112,12 +112,11 @@ std::string KindName(proto::Kind kind) {
 std::string JobStateName(proto::JobState state) { return JobStateWord(state); }
 
 std::string NodeStateText(const proto::Node& node) {
-  if (IsDrained(node)) return "drained";
   if (Departed(node.state())) {
     return absl::StrCat(NodeStateName(node.state()), " ",
                         WholeSecondsAgo(node.departed_ms_ago()));
   }
-  return NodeStateName(node.state());
+  return NodeWord(node);
 }
 
 std::string NodeStateName(proto::NodeState state) {
@@ -181,8 +180,58 @@ std::string FormatJob(const proto::Job& job, absl::TimeZone zone) {
                                      : "- (its first task was not finished)",
                                  "\n")
                   : "",
+      job.verification().mode() == proto::VERIFY_UNSPECIFIED
+          ? ""  // a job of a controller from before verification
+          : absl::StrCat("verified: ", FormatVerification(job), "\n"),
       "submitted: ", Timestamp(job.submitted_ms(), zone), "\n",
       "finished: ", finished, "\n", FormatJobTimes(job));
+}
+
+std::string FormatVerification(const proto::Job& job) {
+  const proto::Verification& v = job.verification();
+  if (v.mode() == proto::VERIFY_NONE) return "no (--verify=none)";
+  if (v.mode() == proto::VERIFY_UNSPECIFIED) return "-";  // from before it
+  std::string out;
+  const uint64_t done = job.tasks_done();
+  absl::StrAppend(
+      &out,
+      done == 0
+          ? std::string("0%")
+          : absl::StrFormat("%.1f%%",
+                            100.0 * static_cast<double>(v.tasks_verified()) /
+                                static_cast<double>(done)),
+      " of tasks on other nodes (", v.tasks_verified(), " of ", done,
+      v.mode() == proto::VERIFY_ALL ? ", --verify=all" : "", "), ",
+      v.disagreements(),
+      v.disagreements() == 1 ? " disagreement" : " disagreements");
+  if (v.suspects_size() > 0) {
+    absl::StrAppend(&out,
+                    "; made suspect: ", absl::StrJoin(v.suspects(), ", "));
+  }
+  if (v.tasks_redone() > 0) {
+    absl::StrAppend(&out, "; ", v.tasks_redone(), " tasks computed again");
+  }
+  if (v.tasks_unverified() > 0) {
+    absl::StrAppend(&out, "; ", v.tasks_unverified(),
+                    v.tasks_unverified() == 1 ? " task" : " tasks",
+                    " not verified: no other node");
+  }
+  switch (v.cross_check()) {
+    case proto::CROSS_CHECK_PENDING:
+      absl::StrAppend(&out, "; primecount's cross-check ",
+                      v.has_cross_check_count() ? "done" : "pending");
+      break;
+    case proto::CROSS_CHECK_AGREED:
+      absl::StrAppend(&out, "; count checked by primecount");
+      break;
+    case proto::CROSS_CHECK_DISAGREED:
+      absl::StrAppend(&out, "; count differs from primecount's ",
+                      v.cross_check_count());
+      break;
+    default:
+      break;
+  }
+  return out;
 }
 
 // Its wall time, what its tasks took on the nodes, and the speed-up, e.g.
@@ -305,16 +354,21 @@ std::string FormatCancelled(const proto::Job& job) {
 
 std::string FormatNodeState(const proto::Node& node) {
   const std::string state = NodeStateText(node);
-  const char* hint = state == "drained" ? ": no work left on it, safe to remove"
-                     : state == "draining"
-                         ? ": its tasks finish, then it is drained"
-                         : "";
+  const char* hint =
+      state == "drained"    ? ": no work left on it, safe to remove"
+      : state == "draining" ? ": its tasks finish, then it is drained"
+      : state == "suspect"  ? ": it gets no work until `quark trust`"
+                            : "";
   return absl::StrCat("node ", node.name(), " ", state, hint, "\n");
 }
 
 std::string FormatProgress(const proto::Job& job) {
   if (!job.waiting().empty()) {
-    return absl::StrCat("job ", job.job_id(), ": queued, ", job.waiting());
+    return absl::StrCat("job ", job.job_id(), ": ",
+                        job.state() == proto::QUEUED
+                            ? absl::StrCat("queued, ", job.waiting())
+                            : absl::StrCat(JobStateName(job.state()),
+                                           ", waiting for ", job.waiting()));
   }
   return absl::StrCat(
       "job ", job.job_id(), ": ", JobStateName(job.state()), " ",

@@ -47,6 +47,10 @@ std::string FormatSubmitted(const proto::Job& job);
 
 // `key: value` lines: id, kind, range, priority, state, progress, tasks,
 // duplicates, result or error, submitted, finished. Times in `zone`.
+// How the job's tasks were checked: "5.1% of tasks on other nodes (12 of
+// 235), 0 disagreements; count checked by primecount".
+std::string FormatVerification(const proto::Job& job);
+
 std::string FormatJob(const proto::Job& job, absl::TimeZone zone);
 // The job's wall time, its tasks' time on the nodes and in CPU, and its
 // speed-up: the lines of `quark job` that are known, each ending in '\n'.

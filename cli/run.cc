@@ -370,7 +370,7 @@ Outcome RunOtherCommand(const Command& command, ApiCaller& api,
     case Verb::kTokenList:
     case Verb::kTokenRevoke:
       return RunTokenCommand(command, *reply, options.zone);
-    default:  // drain, undrain
+    default:  // drain, undrain, trust
       if (!reply->has_node()) return {"", Unexpected(*reply)};
       return Print<proto::Node>(reply->node(), command.json, FormatNodeState);
   }
@@ -387,6 +387,7 @@ proto::ApiRequest BuildRequest(const Command& command) {
       submit->mutable_range()->set_lo(command.lo);
       submit->mutable_range()->set_hi(command.hi);
       submit->set_priority(command.priority);
+      submit->set_verify(command.verify);
       break;
     }
     case Verb::kJob:
@@ -410,6 +411,9 @@ proto::ApiRequest BuildRequest(const Command& command) {
       break;
     case Verb::kUndrain:
       request.mutable_undrain()->set_node(command.node);
+      break;
+    case Verb::kTrust:
+      request.mutable_trust()->set_node(command.node);
       break;
     case Verb::kTokenCreate: {
       proto::CreateToken* create = request.mutable_create_token();

@@ -22,6 +22,7 @@ Commands:
   top                   nodes and jobs, refreshed until Ctrl-C
   drain NODE            give a node no new work
   undrain NODE          give a drained node work again
+  trust NODE            count a suspect node's results again
   token create          make a join token: one line lets a new node join
   token list            list the join tokens
   token revoke ID       let no more nodes join with a token
@@ -64,7 +65,8 @@ Exit codes:
 )";
 
 constexpr char kSubmit[] =
-    R"(Usage: quark submit KIND [LO] HI [--priority N] [--wait] [--yes] [--json]
+    R"(Usage: quark submit KIND [LO] HI [--priority N] [--verify=MODE] [--wait]
+                    [--yes] [--json]
 
 Submits a job over the inclusive range [LO, HI]: both ends count, as with
 the primesieve command: `quark submit count 1 100` counts the 25 primes up to
@@ -77,6 +79,15 @@ and sums or differences such as 2^64-1 or 1e12+1000. No digit
 separators ("1,000") and no negative numbers.
 
   --priority N   higher runs first (-2147483648 to 2147483647; default 0)
+  --verify MODE  how results are checked by computing them again on another
+                 node (docs/security.md): sample (default) checks a share of
+                 the tasks drawn at random (the controller's
+                 --verify_fraction, 5%), a node's first tasks, and tasks
+                 computed under-voltage or throttled; all runs every task on
+                 two nodes (twice the work); none trusts every result.
+                 When two results differ a third node decides, and the node
+                 outvoted becomes suspect. A count up to 1e14 is also
+                 checked as a whole by primecount on the controller
   --wait         wait for the job to end and print its result: the bare
                  number for count, twins and sum; for gaps, max_gap=G start=P
   --json         print the Job as JSON (with --wait: the final Job)
@@ -225,6 +236,16 @@ constexpr char kUndrain[] = R"(Usage: quark undrain NODE [--json]
 Gives a drained NODE work again. Prints `node NODE active`.
 )";
 
+constexpr char kTrust[] = R"(Usage: quark trust NODE [--json]
+
+Clears the suspect mark of NODE. A node is made suspect when another
+node's result for a task differs from its own and a third agrees with the
+other: it then gets no work, and its results that no other node confirmed
+are computed again. Once the cause is fixed (a power supply, a cooler, a
+reflashed card), `quark trust NODE` lets it work again; its next tasks are
+verified, as after a join. Prints `node NODE active`.
+)";
+
 constexpr char kHelp[] = R"(Usage: quark help [COMMAND]
 
 Shows the overview, or the usage of COMMAND (same as `quark COMMAND --help`).
@@ -252,11 +273,11 @@ struct Topic {
 };
 
 constexpr Topic kTopics[] = {
-    {"submit", kSubmit},   {"jobs", kJobs},       {"job", kJob},
-    {"cancel", kCancel},   {"nodes", kNodes},     {"drain", kDrain},
-    {"undrain", kUndrain}, {"approve", kApprove}, {"reject", kReject},
-    {"token", kToken},     {"keygen", kKeygen},   {"top", kTop},
-    {"help", kHelp},
+    {"submit", kSubmit},   {"jobs", kJobs},   {"job", kJob},
+    {"cancel", kCancel},   {"nodes", kNodes}, {"drain", kDrain},
+    {"undrain", kUndrain}, {"trust", kTrust}, {"approve", kApprove},
+    {"reject", kReject},   {"token", kToken}, {"keygen", kKeygen},
+    {"top", kTop},         {"help", kHelp},
 };
 
 // "  count   the number of primes\n" and so on, from the table of kinds.

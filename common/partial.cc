@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "google/protobuf/util/message_differencer.h"
+
 namespace quark {
 
 uint128 PartialSum(const proto::Partial& p) {
@@ -65,6 +67,10 @@ proto::Partial MergeAdjacent(const proto::Partial& left,
   }
   SetPartialSum(PartialSum(left) + PartialSum(right), &out);
   return out;
+}
+
+bool SamePartial(const proto::Partial& a, const proto::Partial& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
 }  // namespace quark

@@ -42,6 +42,10 @@ void AppendPrime(uint64_t p, proto::Partial* acc);
 proto::Partial MergeAdjacent(const proto::Partial& left,
                              const proto::Partial& right);
 
+// Whether two nodes computed the same partial: every field equal (the
+// verification vote, controller/scheduler.h).
+bool SamePartial(const proto::Partial& a, const proto::Partial& b);
+
 }  // namespace quark
 
 #endif  // QUARK_COMMON_PARTIAL_H_

@@ -51,11 +51,35 @@ inline const char* NodeStateWord(proto::NodeState state) {
   }
 }
 
+// "sample", "all", "none" (as `quark submit --verify` takes them); an
+// unspecified mode is "sample".
+inline const char* VerifyWord(proto::Verify verify) {
+  switch (verify) {
+    case proto::VERIFY_ALL:
+      return "all";
+    case proto::VERIFY_NONE:
+      return "none";
+    default:
+      return "sample";
+  }
+}
+
 // Draining and done: no lease left and its sieve stopped. `quark nodes`
 // and the status page say "drained".
 inline bool IsDrained(const proto::Node& node) {
   return node.state() == proto::DRAINING && node.leases() == 0 &&
          !node.sieving();
+}
+
+// What a connected node is doing, in one word as `quark nodes` and the
+// status page show it: "suspect" (found wrong: no work until `quark
+// trust`), "drained", or its state's word.
+inline const char* NodeWord(const proto::Node& node) {
+  const bool connected =
+      node.state() == proto::ACTIVE || node.state() == proto::DRAINING;
+  if (connected && node.suspect()) return "suspect";
+  if (IsDrained(node)) return "drained";
+  return NodeStateWord(node.state());
 }
 
 }  // namespace quark

@@ -98,6 +98,13 @@ proto::ApiReply Api::Dispatch(const proto::ApiRequest& request, absl::Time now,
       *reply.mutable_node() = *node;
       return reply;
     }
+    case proto::ApiRequest::kTrust: {
+      auto node = scheduler_->Trust(request.trust().node(), now, control);
+      if (!node.ok()) return ErrorReply(node.status());
+      proto::ApiReply reply;
+      *reply.mutable_node() = *node;
+      return reply;
+    }
     case proto::ApiRequest::kCreateToken:
     case proto::ApiRequest::kListTokens:
     case proto::ApiRequest::kRevokeToken:

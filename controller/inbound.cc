@@ -253,6 +253,13 @@ void Inbound::OnTime(absl::Time now, bool tick) {
   for (ApiOutbound& out : api_->Poll(now)) api_out_.push_back(std::move(out));
 }
 
+void Inbound::OnCrossCheck(uint64_t job, std::optional<uint64_t> count,
+                           absl::Time now) {
+  std::vector<Outbound> out;
+  scheduler_->OnCrossCheck(job, count, now, &out);
+  Queue(std::move(out));
+}
+
 void Inbound::OnKeysChanged(absl::Time now) {
   if (keys_ == nullptr) return;
   for (auto it = node_keys_.begin(); it != node_keys_.end();) {

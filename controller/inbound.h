@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,11 @@ class Inbound {
   // Time passes: the scheduler's tick (when `tick`) and the API's parked
   // watches.
   void OnTime(absl::Time now, bool tick);
+
+  // primecount's count for a job (controller/cross_check.h); none when it
+  // could not count.
+  void OnCrossCheck(uint64_t job, std::optional<uint64_t> count,
+                    absl::Time now);
 
   // The key directory changed (a reload): nodes whose key is no longer
   // authorized as their name are evicted, their work requeued, and they

@@ -78,6 +78,16 @@ ABSL_FLAG(std::vector<std::string>, beacon_interfaces, {},
           "Interfaces to beacon on, e.g. eth0,wlan0. Default: the "
           "broadcast-capable IPv4 interfaces --control is bound to (all of "
           "them for tcp://*:PORT, none for a loopback address).");
+ABSL_FLAG(
+    double, verify_fraction, 0.05,
+    "Share of tasks, drawn at random, computed again on another node "
+    "to check the first (jobs submitted with --verify=sample, the "
+    "default). A node's first results after it joins, and results "
+    "computed under-voltage or throttled, are always checked. In [0, 1].");
+ABSL_FLAG(uint64_t, cross_check_max, 100'000'000'000'000,
+          "A count job (not --verify=none) whose hi is at most this is also "
+          "checked as a whole by primecount, here, on one thread: pi(1e14) "
+          "takes a few seconds of a Pi's core. 0: never.");
 ABSL_FLAG(std::string, log_level, "info",
           "error, warning, notice, info or debug.");
 
@@ -120,6 +130,18 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
   if (keep_jobs < 1)
     return absl::InvalidArgumentError("--keep_jobs must be at least 1");
   options.scheduler.keep_finished = static_cast<size_t>(keep_jobs);
+  const double verify_fraction = absl::GetFlag(FLAGS_verify_fraction);
+  if (!(verify_fraction >= 0 && verify_fraction <= 1)) {
+    return absl::InvalidArgumentError("--verify_fraction must be in [0, 1]");
+  }
+  options.scheduler.verify_fraction = verify_fraction;
+  const uint64_t cross_check_max = absl::GetFlag(FLAGS_cross_check_max);
+  if (cross_check_max > uint64_t{1} << 62) {
+    return absl::InvalidArgumentError(
+        "--cross_check_max must be at most 2^62 (and is best far below: "
+        "primecount's time grows as hi^(2/3))");
+  }
+  options.scheduler.cross_check_max = cross_check_max;
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.insecure = absl::GetFlag(FLAGS_insecure);
   options.auth.workers_path = absl::GetFlag(FLAGS_authorized_workers);

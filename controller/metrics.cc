@@ -142,6 +142,17 @@ std::string MetricsText(const MetricsInput& in) {
       "Tasks the node computed while under-voltage or throttled.", in.nodes,
       [](const proto::Node& n) -> Opt { return n.tasks_throttled(); }, &out);
   PerNode(
+      "quark_node_suspect", "gauge",
+      "1 when the node was found wrong (outvoted on a task's result) and "
+      "gets no work until `quark trust`.",
+      in.nodes, [](const proto::Node& n) -> Opt { return n.suspect() ? 1 : 0; },
+      &out);
+  PerNode(
+      "quark_node_tasks_outvoted_total", "counter",
+      "Results of the node that other nodes outvoted, in its current session.",
+      in.nodes, [](const proto::Node& n) -> Opt { return n.tasks_outvoted(); },
+      &out);
+  PerNode(
       "quark_node_rate", "gauge",
       "Numbers per second the node sieves lately; decays while idle.", in.nodes,
       [](const proto::Node& n) -> Opt { return n.rate(); }, &out);
@@ -224,6 +235,18 @@ std::string MetricsText(const MetricsInput& in) {
          "Results ignored because their task was merged already.", &out);
   Sample("quark_results_duplicate_total", "",
          static_cast<double>(in.results_duplicate), &out);
+  Header("quark_tasks_verified_total", "counter",
+         "Tasks whose result two nodes or more computed and agreed on.", &out);
+  Sample("quark_tasks_verified_total", "",
+         static_cast<double>(in.tasks_verified), &out);
+  Header("quark_verification_disagreements_total", "counter",
+         "Tasks whose results from two nodes differed.", &out);
+  Sample("quark_verification_disagreements_total", "",
+         static_cast<double>(in.disagreements), &out);
+  Header("quark_suspect_nodes", "gauge",
+         "Nodes marked suspect now, connected or not.", &out);
+  Sample("quark_suspect_nodes", "", static_cast<double>(in.suspect_nodes),
+         &out);
   Header("quark_messages_refused_total", "counter",
          "Messages refused: malformed, of another protocol version, from an "
          "unknown session or an unauthorized key.",

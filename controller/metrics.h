@@ -50,6 +50,11 @@ struct MetricsInput {
   uint64_t tasks_merged = 0;
   uint64_t numbers_merged = 0;  // in those tasks
   uint64_t results_duplicate = 0;
+  // Verification (docs/security.md): tasks two nodes agreed on, tasks
+  // whose results differed, and nodes suspect now.
+  uint64_t tasks_verified = 0;
+  uint64_t disagreements = 0;
+  uint64_t suspect_nodes = 0;
   uint64_t messages_refused = 0;
   uint64_t http_requests = 0;
   std::optional<Histogram> commit_seconds;

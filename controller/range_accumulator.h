@@ -48,10 +48,10 @@ class RangeAccumulator {
   bool Overlaps(uint64_t lo, uint64_t hi) const;
   void Fold();
 
-  const uint64_t lo_, hi_;
-  uint64_t frontier_;                  // first number not folded into prefix_
-  bool complete_ = false;              // frontier_ passed hi_
-  proto::Partial prefix_;              // the partial of [lo_, frontier_ - 1]
+  uint64_t lo_, hi_;       // not const: a job rebuilds its accumulator (a redo)
+  uint64_t frontier_;      // first number not folded into prefix_
+  bool complete_ = false;  // frontier_ passed hi_
+  proto::Partial prefix_;  // the partial of [lo_, frontier_ - 1]
   std::map<uint64_t, Piece> pending_;  // by lo, all beyond frontier_
   uint128 covered_ = 0;                // numbers in prefix_ and pending_
 };

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/health.h"
 #include "common/kinds.h"
 #include "common/log.h"
@@ -70,7 +71,8 @@ uint64_t SessionOf(const proto::ControlMsg& msg) {
 Scheduler::Scheduler(SchedulerOptions options)
     : options_(std::move(options)),
       next_session_(options_.first_session),
-      next_lease_(options_.first_lease) {}
+      next_lease_(options_.first_lease),
+      draws_(options_.verify_seed) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -301,12 +303,9 @@ bool Scheduler::ReleaseLease(uint64_t lease_id, bool requeue) {
   auto task = job->second->open.find(lease.task);
   if (task == job->second->open.end()) return false;
   task->second.leases.erase(lease_id);
-  if (!requeue || !task->second.leases.empty() || !job->second->Active()) {
-    return false;
-  }
-  job->second->requeued.push_front(lease.task);
-  ++job->second->version;
-  return true;
+  if (!requeue || task->second.queued) return false;
+  Want(*job->second, task->second, /*front=*/true);
+  return task->second.queued;
 }
 
 // ------------------------------------------------------------- results
@@ -335,12 +334,23 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
     TaskFailed(job, task, result, now, out);
     return absl::OkStatus();
   }
-  if (absl::Status s = job.acc.Add(task.lo, task.hi, result.partial());
-      !s.ok()) {
-    ++refused_;
-    return s;
-  }
+  // Who computed it: its session's node (whose name CURVE vouches for),
+  // else the name it came under (its key's, with CURVE: Inbound).
   auto node = nodes_.find(result.session());
+  const std::string name =
+      node != nodes_.end() ? node->second->name : result.node();
+  if (suspects_.count(name) != 0) {
+    // Its results count for nothing until it is trusted again: the task
+    // is computed elsewhere.
+    QLOG(kInfo) << "result of a suspect node set aside node=" << name
+                << " job=" << job.id << " task=" << task.id;
+    ReleaseLeaseOf(result, /*requeue=*/true);
+    return absl::OkStatus();
+  }
+  if (std::any_of(task.votes.begin(), task.votes.end(),
+                  [&](const Vote& v) { return v.node == name; })) {
+    return OnLateResult(job, result);  // the same node's result again
+  }
   const double seconds = static_cast<double>(result.compute_us()) / 1e6;
   job.task_seconds += seconds;
   job.cpu_seconds +=
@@ -348,15 +358,125 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
       (node != nodes_.end() ? std::max(node->second->threads, 1u) : 1);
   if (node != nodes_.end()) {
     CountTaskDone(*node->second, job.kind, task, result, now);
+    // A node just come, or computing under-voltage or throttled, is
+    // checked by another.
+    const bool new_node = ++node->second->results <=
+                          static_cast<uint64_t>(options_.verify_first_tasks);
+    if (job.verify == proto::VERIFY_SAMPLE &&
+        (new_node || (result.throttled_bits() & kNowBits) != 0)) {
+      task.quorum = std::max(task.quorum, 2);
+    }
   }
-  EndLeases(task, result.lease(), out);
+  ReleaseLeaseOf(result, /*requeue=*/false);
   if (node != nodes_.end() && node->second->leases.empty() &&
       drained_.count(node->second->name) != 0) {
     QLOG(kNotice) << "node drained node=" << node->second->name
                   << " hint=\"no work left on it: safe to remove\"";
   }
-  MergeTask(job, task, result.partial(), now);
+  task.votes.push_back({name, result.partial()});
+  Decide(job, task, now, out);
   return absl::OkStatus();
+}
+
+// Groups `task`'s votes by result and merges the one that has its quorum,
+// making the nodes it outvotes suspect; or asks for another result.
+void Scheduler::Decide(Job& job, Task& task, absl::Time now,
+                       std::vector<Outbound>* out) {
+  std::vector<std::vector<size_t>> groups;  // indexes into task.votes
+  for (size_t i = 0; i < task.votes.size(); ++i) {
+    auto same = std::find_if(groups.begin(), groups.end(), [&](const auto& g) {
+      return SamePartial(task.votes[g.front()].partial, task.votes[i].partial);
+    });
+    if (same == groups.end()) {
+      groups.push_back({i});
+    } else {
+      same->push_back(i);
+    }
+  }
+  const auto best = std::max_element(
+      groups.begin(), groups.end(),
+      [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  if (groups.size() > 1 && !task.disputed) {
+    task.disputed = true;
+    task.quorum = std::max(task.quorum, 2);
+    job.verification.set_disagreements(job.verification.disagreements() + 1);
+    ++disagreements_;
+    std::string nodes;
+    for (const Vote& v : task.votes)
+      absl::StrAppend(&nodes, nodes.empty() ? "" : ",", v.node);
+    QLOG(kWarning) << "results disagree job=" << job.id << " task=" << task.id
+                   << " lo=" << task.lo << " hi=" << task.hi
+                   << " nodes=" << nodes << " hint=\"another node decides\"";
+  }
+  if (best != groups.end() &&
+      best->size() >= static_cast<size_t>(task.quorum)) {
+    Accept(job, task, *best, now, out);
+    return;
+  }
+  if (task.votes.size() >= static_cast<size_t>(options_.max_votes)) {
+    FailJob(job,
+            absl::StrCat("task ", task.id, " [", task.lo, ", ", task.hi,
+                         "]: ", task.votes.size(), " nodes gave ",
+                         groups.size(), " different results and no two agree"),
+            now, out);
+    return;
+  }
+  if (!Verifiable(task)) {
+    if (groups.size() == 1 && !task.votes.empty()) {
+      // One node taking work: nothing to check it against.
+      job.verification.set_tasks_unverified(
+          job.verification.tasks_unverified() + 1);
+      QLOG(kInfo) << "no other node to verify on job=" << job.id
+                  << " task=" << task.id << " node=" << task.votes[0].node;
+      Accept(job, task, *best, now, out);
+      return;
+    }
+    // Results that differ, and none to decide: it waits for a node.
+  }
+  Want(job, task, /*front=*/false);
+}
+
+// Merges the result the votes `agreeing` share; the nodes whose results
+// differ from it become suspect.
+void Scheduler::Accept(Job& job, Task& task,
+                       const std::vector<size_t>& agreeing, absl::Time now,
+                       std::vector<Outbound>* out) {
+  const proto::Partial partial = task.votes[agreeing.front()].partial;
+  const std::string first = task.votes[agreeing.front()].node;
+  std::vector<std::string> outvoted, winners;
+  for (size_t i = 0; i < task.votes.size(); ++i) {
+    const bool agrees =
+        std::find(agreeing.begin(), agreeing.end(), i) != agreeing.end();
+    (agrees ? winners : outvoted).push_back(task.votes[i].node);
+  }
+  if (absl::Status s = job.acc.Add(task.lo, task.hi, partial); !s.ok()) {
+    // Open tasks are never in the accumulator: a bug, not an input.
+    QLOG(kError) << "task not merged job=" << job.id << " task=" << task.id
+                 << " error=\"" << s.message() << "\"";
+    return;
+  }
+  const bool confirmed = winners.size() >= 2;
+  if (confirmed) {
+    job.verification.set_tasks_verified(job.verification.tasks_verified() + 1);
+    ++tasks_verified_;
+    for (const std::string& name : winners) {
+      if (Node* n = FindNode(name)) ++n->tasks_confirmed;
+    }
+  }
+  const uint64_t task_id = task.id;
+  job.merged[task_id] = {task.lo, task.hi, partial,
+                         confirmed ? std::string() : first, confirmed};
+  EndLeases(task, 0, out);
+  MergeTask(job, task, partial, first, confirmed);  // `task` is gone
+  for (const std::string& name : outvoted) {
+    if (Node* n = FindNode(name)) ++n->tasks_outvoted;
+    MakeSuspect(
+        name,
+        absl::StrCat("its result for task ", task_id, " of job ", job.id,
+                     " differs from that of ", absl::StrJoin(winners, " and ")),
+        &job, now, out);
+  }
+  CompleteIfDone(job, now, out);
 }
 
 // The job `result` is for, if it is of this protocol, names a job and lies
@@ -430,10 +550,10 @@ void Scheduler::CountTaskDone(Node& node, proto::Kind kind, const Task& task,
 }
 
 // `task`'s partial, already added to the job's accumulator, is recorded
-// and the task closed; the job is done when it was the last.
+// and the task closed.
 void Scheduler::MergeTask(Job& job, Task& task, const proto::Partial& partial,
-                          absl::Time now) {
-  MarkTask(task, &partial);
+                          const std::string& node, bool confirmed) {
+  MarkTask(task, &partial, node, confirmed);
   const uint64_t task_id = task.id;
   // `task` lives in job.open: read it before it goes.
   numbers_merged_ += task.hi - task.lo + 1;
@@ -445,10 +565,45 @@ void Scheduler::MergeTask(Job& job, Task& task, const proto::Partial& partial,
   ++tasks_merged_;
   ++job.version;
   dirty_jobs_.insert(job.id);
-  if (job.acc.Complete()) {
-    job.result = ToJobResult(job.kind, job.acc.Whole());
-    FinishJob(job, proto::DONE, now);
+}
+
+void Scheduler::CompleteIfDone(Job& job, absl::Time now,
+                               std::vector<Outbound>* out) {
+  if (!job.Active() || !job.acc.Complete()) return;
+  if (job.cross_checked()) {
+    if (!job.verification.has_cross_check_count()) return;  // waits for it
+    const uint64_t sieved = job.acc.Whole().count();
+    const uint64_t expected = job.verification.cross_check_count();
+    if (sieved != expected) {
+      std::vector<uint64_t> unconfirmed;
+      for (const auto& [id, merged] : job.merged) {
+        if (!merged.confirmed) unconfirmed.push_back(id);
+      }
+      if (!job.escalated && !unconfirmed.empty()) {
+        job.escalated = true;
+        QLOG(kWarning) << "count differs from primecount's job=" << job.id
+                       << " sieved=" << sieved << " primecount=" << expected
+                       << " hint=\"computing every unconfirmed task again on "
+                          "another node\" tasks="
+                       << unconfirmed.size();
+        Reopen(job, unconfirmed, /*keep_vote=*/true);
+        Dispatch(now, out);
+        return;
+      }
+      job.verification.set_cross_check(proto::CROSS_CHECK_DISAGREED);
+      FailJob(job,
+              absl::StrCat("the count ", sieved,
+                           (unconfirmed.empty()
+                                ? ", on which two nodes agreed for every task,"
+                                : ""),
+                           " differs from primecount's ", expected),
+              now, out);
+      return;
+    }
+    job.verification.set_cross_check(proto::CROSS_CHECK_AGREED);
   }
+  job.result = ToJobResult(job.kind, job.acc.Whole());
+  FinishJob(job, proto::DONE, now);
 }
 
 // A worker could not compute `task` (result.error says why): the lease
@@ -524,6 +679,7 @@ void Scheduler::FinishJob(Job& job, proto::JobState state, absl::Time now) {
   job.finished = now;
   job.requeued.clear();
   job.open.clear();
+  job.merged.clear();
   ++job.version;
   dirty_jobs_.insert(job.id);
   finished_.push_back(job.id);
@@ -570,6 +726,7 @@ std::vector<Outbound> Scheduler::OnTick(absl::Time now) {
   }
   // On the tick, not on every message: the decision waits seconds anyway.
   FailUnplaceableJobs(now, &out);
+  SettleUnverifiable(now, &out);
   Dispatch(now, &out);
   return out;
 }
@@ -583,8 +740,7 @@ void Scheduler::Dispatch(absl::Time now, std::vector<Outbound>* out) {
   while (true) {
     Node* best = nullptr;
     for (auto& [session, node] : nodes_) {
-      if (node->credits == 0 || drained_.count(node->name) ||
-          passed.count(session)) {
+      if (node->credits == 0 || !TakesWork(*node) || passed.count(session)) {
         continue;
       }
       if (best == nullptr || node->leases.size() < best->leases.size()) {
@@ -610,10 +766,21 @@ ChunkRequest Scheduler::RequestFor(const Job& job, const Node& node) const {
   return request;
 }
 
-uint64_t Scheduler::NextTaskHi(const Job& job, const Node& node) const {
-  if (!job.requeued.empty()) return job.open.at(job.requeued.front()).hi;
+std::optional<uint64_t> Scheduler::NextTaskHi(const Job& job,
+                                              const Node& node) const {
+  if (const Task* task = QueuedFor(job, node)) return task->hi;
+  if (job.cut_all) return std::nullopt;
   return job.next +
          (ChooseTaskNumbers(options_.chunk, RequestFor(job, node)) - 1);
+}
+
+const Scheduler::Task* Scheduler::QueuedFor(const Job& job,
+                                            const Node& node) const {
+  for (uint64_t id : job.requeued) {
+    const Task& task = job.open.at(id);
+    if (MayRun(node, task)) return &task;
+  }
+  return nullptr;
 }
 
 // A job whose next task is beyond the memory of every node taking work
@@ -631,8 +798,10 @@ void Scheduler::FailUnplaceableJobs(absl::Time now,
     bool placeable = false;
     uint64_t hi = 0;
     for (const auto& [session, node] : nodes_) {
-      if (drained_.count(node->name)) continue;
-      hi = NextTaskHi(job, *node);
+      if (!TakesWork(*node)) continue;
+      const std::optional<uint64_t> next = NextTaskHi(job, *node);
+      if (!next) continue;  // nothing it may run (a verifier is wanted)
+      hi = *next;
       if (Holds(node->memory_budget, hi)) {
         placeable = true;
         break;
@@ -662,7 +831,7 @@ void Scheduler::FailUnplaceableJobs(absl::Time now,
 
 void Scheduler::DispatchTo(Node& node, absl::Time now,
                            std::vector<Outbound>* out) {
-  if (drained_.count(node.name)) return;
+  if (!TakesWork(node)) return;
   while (node.credits > 0) {
     if (AssignOne(node, now, out)) continue;
     if (node.leases.empty()) AssignBackup(node, now, out);
@@ -683,7 +852,8 @@ bool Scheduler::AssignBackup(Node& node, absl::Time now,
   for (const auto& key : queue_) {
     Job& job = *jobs_.at(std::get<2>(key));
     for (auto& [id, task] : job.open) {
-      if (task.leases.size() != 1 || !Holds(node.memory_budget, task.hi)) {
+      if (task.leases.size() != 1 || !Holds(node.memory_budget, task.hi) ||
+          !MayRun(node, task)) {
         continue;
       }
       const LeaseInfo& lease = leases_.at(*task.leases.begin());
@@ -717,9 +887,9 @@ bool Scheduler::AssignOne(Node& node, absl::Time now,
                           std::vector<Outbound>* out) {
   for (const auto& key : queue_) {
     Job& job = *jobs_.at(std::get<2>(key));
-    if (!job.HasWork() || !Holds(node.memory_budget, NextTaskHi(job, node))) {
-      continue;
-    }
+    if (!job.HasWork()) continue;
+    const std::optional<uint64_t> hi = NextTaskHi(job, node);
+    if (!hi || !Holds(node.memory_budget, *hi)) continue;
     Lease(node, job, *TakeTask(job, node), now, out);
     return true;
   }
@@ -734,6 +904,7 @@ void Scheduler::Lease(Node& node, Job& job, Task& task, absl::Time now,
   --node.credits;
   task.leases.insert(lease.id);
   ++task.attempts;
+  Want(job, task, /*front=*/true);  // a second copy at once, if verified
   if (job.state != proto::RUNNING) dirty_jobs_.insert(job.id);
   if (job.started == absl::InfinitePast()) job.started = now;
   job.state = proto::RUNNING;
@@ -758,10 +929,12 @@ void Scheduler::Lease(Node& node, Job& job, Task& task, absl::Time now,
 // A task for `node` from `job`: a lost one first, else a new one cut from
 // the front of the range to the chunk policy's size.
 Scheduler::Task* Scheduler::TakeTask(Job& job, Node& node) {
-  if (!job.requeued.empty()) {
-    const uint64_t id = job.requeued.front();
-    job.requeued.pop_front();
-    return &job.open.at(id);
+  if (const Task* queued = QueuedFor(job, node)) {
+    Task& task = job.open.at(queued->id);
+    job.requeued.erase(
+        std::find(job.requeued.begin(), job.requeued.end(), task.id));
+    task.queued = false;
+    return &task;
   }
   const uint64_t size =
       ChooseTaskNumbers(options_.chunk, RequestFor(job, node));
@@ -770,6 +943,7 @@ Scheduler::Task* Scheduler::TakeTask(Job& job, Node& node) {
   task.job = job.id;
   task.lo = job.next;
   task.hi = job.next + (size - 1);
+  task.quorum = FirstQuorum(job);
   node.last_task[job.kind] = size;
   if (task.hi == job.hi) {
     job.cut_all = true;
@@ -784,9 +958,191 @@ Scheduler::Task* Scheduler::TakeTask(Job& job, Node& node) {
 void Scheduler::CountNodesTakingWork() {
   int n = 0;
   for (const auto& [session, node] : nodes_) {
-    if (!drained_.count(node->name)) ++n;
+    if (TakesWork(*node)) ++n;
   }
   taking_work_ = std::max(n, 1);
+}
+
+// ---------------------------------------------------------- verification
+
+bool Scheduler::TakesWork(const Node& node) const {
+  return drained_.count(node.name) == 0 && suspects_.count(node.name) == 0;
+}
+
+// Not a node that computed it already or is computing it.
+bool Scheduler::MayRun(const Node& node, const Task& task) const {
+  for (const Vote& vote : task.votes) {
+    if (vote.node == node.name) return false;
+  }
+  for (uint64_t lease : task.leases) {
+    if (leases_.at(lease).session == node.session) return false;
+  }
+  // A second copy goes to a node running as it should, when one can take it.
+  if (!task.votes.empty() || !task.leases.empty()) {
+    auto unwell = [](const Node& n) {
+      return (n.health.throttled_bits() & kNowBits) != 0;
+    };
+    if (unwell(node)) {
+      for (const auto& [session, other] : nodes_) {
+        if (other.get() != &node && TakesWork(*other) && !unwell(*other) &&
+            MayRun(*other, task)) {
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+bool Scheduler::Verifiable(const Task& task) const {
+  if (!task.leases.empty()) return true;
+  return std::any_of(nodes_.begin(), nodes_.end(), [&](const auto& entry) {
+    return TakesWork(*entry.second) && MayRun(*entry.second, task);
+  });
+}
+
+void Scheduler::Want(Job& job, Task& task, bool front) {
+  if (task.queued || !job.Active()) return;
+  size_t agreeing = 0;  // the largest group of equal results
+  for (const Vote& v : task.votes) {
+    agreeing = std::max<size_t>(
+        agreeing,
+        std::count_if(task.votes.begin(), task.votes.end(), [&](const Vote& w) {
+          return SamePartial(v.partial, w.partial);
+        }));
+  }
+  if (agreeing + task.leases.size() >= static_cast<size_t>(task.quorum)) {
+    return;
+  }
+  if (front) {
+    job.requeued.push_front(task.id);
+  } else {
+    job.requeued.push_back(task.id);
+  }
+  task.queued = true;
+  ++job.version;
+}
+
+int Scheduler::FirstQuorum(const Job& job) {
+  switch (job.verify) {
+    case proto::VERIFY_ALL:
+      return 2;
+    case proto::VERIFY_NONE:
+      return 1;
+    default:
+      return std::uniform_real_distribution<double>(0, 1)(draws_) <
+                     options_.verify_fraction
+                 ? 2
+                 : 1;
+  }
+}
+
+// A task waiting for a second result whose possible verifiers have all
+// gone is taken as its one node computed it (Decide).
+void Scheduler::SettleUnverifiable(absl::Time now, std::vector<Outbound>* out) {
+  std::vector<std::pair<uint64_t, uint64_t>> settle;  // job, task
+  for (const auto& key : queue_) {
+    const Job& job = *jobs_.at(std::get<2>(key));
+    for (uint64_t id : job.requeued) {
+      const Task& task = job.open.at(id);
+      if (!task.votes.empty() && !Verifiable(task)) {
+        settle.emplace_back(job.id, id);
+      }
+    }
+  }
+  for (const auto& [job_id, task_id] : settle) {
+    auto job = jobs_.find(job_id);
+    if (job == jobs_.end() || !job->second->Active()) continue;
+    auto task = job->second->open.find(task_id);
+    if (task == job->second->open.end()) continue;
+    Decide(*job->second, task->second, now, out);
+  }
+}
+
+void Scheduler::MakeSuspect(const std::string& name, const std::string& reason,
+                            Job* job, absl::Time now,
+                            std::vector<Outbound>* out) {
+  if (job != nullptr) {
+    const auto& listed = job->verification.suspects();
+    if (std::find(listed.begin(), listed.end(), name) == listed.end()) {
+      job->verification.add_suspects(name);
+    }
+  }
+  if (suspects_.count(name) != 0) return;
+  proto::StoredSuspect& suspect = suspects_[name];
+  suspect.set_node(name);
+  suspect.set_since_ms(UnixMillis(now));
+  suspect.set_reason(reason);
+  dirty_suspects_.push_back(suspect);
+  QLOG(kWarning) << "node suspect node=" << name << " reason=\"" << reason
+                 << "\" hint=\"it gets no work until quark trust " << name
+                 << "\"";
+  if (Node* node = FindNode(name)) {
+    // What it holds goes to others.
+    proto::ControlMsg cancel;
+    for (uint64_t lease : node->leases)
+      cancel.mutable_cancel()->add_leases(lease);
+    if (!node->leases.empty()) out->push_back({node->name, std::move(cancel)});
+    for (uint64_t lease : std::set<uint64_t>(node->leases)) {
+      ReleaseLease(lease, /*requeue=*/true);
+    }
+  }
+  CountNodesTakingWork();
+  // Its results that no other node confirmed are computed again, and its
+  // votes on open tasks count no more.
+  for (const auto& key :
+       std::set<std::tuple<int64_t, uint64_t, uint64_t>>(queue_)) {
+    Job& j = *jobs_.at(std::get<2>(key));
+    std::vector<uint64_t> redo;
+    for (const auto& [id, merged] : j.merged) {
+      if (!merged.confirmed && merged.node == name) redo.push_back(id);
+    }
+    for (auto& [id, task] : j.open) {
+      const size_t before = task.votes.size();
+      std::erase_if(task.votes, [&](const Vote& v) { return v.node == name; });
+      if (task.votes.size() != before) Want(j, task, /*front=*/true);
+    }
+    if (!redo.empty()) {
+      QLOG(kNotice) << "computing a suspect's results again node=" << name
+                    << " job=" << j.id << " tasks=" << redo.size();
+      Reopen(j, redo, /*keep_vote=*/false);
+    }
+  }
+  Dispatch(now, out);
+}
+
+void Scheduler::Reopen(Job& job, const std::vector<uint64_t>& ids,
+                       bool keep_vote) {
+  for (uint64_t id : ids) {
+    auto it = job.merged.find(id);
+    if (it == job.merged.end()) continue;
+    Task task;
+    task.id = id;
+    task.job = job.id;
+    task.lo = it->second.lo;
+    task.hi = it->second.hi;
+    task.quorum = FirstQuorum(job);
+    if (keep_vote) {
+      task.votes.push_back({it->second.node, it->second.partial});
+      task.quorum = 2;
+    }
+    job.merged.erase(it);
+    MarkTask(task, nullptr);
+    Task& open = job.open.emplace(id, std::move(task)).first->second;
+    Want(job, open, /*front=*/true);
+    --job.tasks_done;
+    job.verification.set_tasks_redone(job.verification.tasks_redone() + 1);
+  }
+  job.acc = RangeAccumulator(job.lo, job.hi);
+  for (const auto& [id, merged] : job.merged) {
+    if (absl::Status s = job.acc.Add(merged.lo, merged.hi, merged.partial);
+        !s.ok()) {
+      QLOG(kError) << "merged task does not fit job=" << job.id
+                   << " task=" << id << " error=\"" << s.message() << "\"";
+    }
+  }
+  ++job.version;
+  dirty_jobs_.insert(job.id);
 }
 
 // ------------------------------------------------------------ operator
@@ -807,16 +1163,34 @@ absl::StatusOr<proto::Job> Scheduler::Submit(const proto::Submit& submit,
     return absl::InvalidArgumentError(
         absl::StrCat("empty range: lo ", lo, " is greater than hi ", hi));
   }
+  if (!proto::Verify_IsValid(submit.verify())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown verify mode ", static_cast<int>(submit.verify()),
+                     ": expected sample, all or none"));
+  }
   auto job = std::make_unique<Job>(lo, hi);
   job->id = next_job_++;
   job->kind = submit.kind();
   job->priority = submit.priority();
+  job->verify = submit.verify() == proto::VERIFY_UNSPECIFIED
+                    ? proto::VERIFY_SAMPLE
+                    : submit.verify();
+  job->verification.set_mode(job->verify);
+  if (job->verify == proto::VERIFY_SAMPLE) {
+    job->verification.set_fraction(options_.verify_fraction);
+  }
+  if (job->kind == proto::COUNT && job->verify != proto::VERIFY_NONE &&
+      hi <= options_.cross_check_max) {
+    job->verification.set_cross_check(proto::CROSS_CHECK_PENDING);
+    cross_checks_.push_back({job->id, lo, hi});
+  }
   job->seq = next_submit_seq_++;
   job->submitted = now;
   queue_.insert(job->QueueKey());
   QLOG(kNotice) << "job submitted job=" << job->id
                 << " kind=" << proto::Kind_Name(job->kind) << " lo=" << lo
-                << " hi=" << hi << " priority=" << job->priority;
+                << " hi=" << hi << " priority=" << job->priority
+                << " verify=" << VerifyWord(job->verify);
   Job& ref = *job;
   dirty_jobs_.insert(job->id);
   jobs_.emplace(job->id, std::move(job));
@@ -869,6 +1243,56 @@ absl::StatusOr<proto::Node> Scheduler::Drain(const std::string& name,
   out->push_back({node->name, std::move(msg)});
   if (!drain) Dispatch(now, out);
   return NodeView(*node, now);
+}
+
+absl::StatusOr<proto::Node> Scheduler::Trust(const std::string& name,
+                                             absl::Time now,
+                                             std::vector<Outbound>* out) {
+  Node* node = FindNode(name);
+  if (suspects_.erase(name) == 0) {
+    if (node == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("no node named '", name, "' is connected or suspect"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("node ", name, " is not suspect"));
+  }
+  dirty_trusted_.push_back(name);
+  QLOG(kNotice) << "node trusted node=" << name
+                << " hint=\"its next results are verified, as after a join\"";
+  CountNodesTakingWork();
+  if (node == nullptr) {
+    proto::Node view;
+    view.set_name(name);
+    return view;
+  }
+  node->results = 0;
+  Dispatch(now, out);
+  return NodeView(*node, now);
+}
+
+std::vector<CrossCheckRequest> Scheduler::TakeCrossChecks() {
+  return std::exchange(cross_checks_, {});
+}
+
+void Scheduler::OnCrossCheck(uint64_t job_id, std::optional<uint64_t> count,
+                             absl::Time now, std::vector<Outbound>* out) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || !it->second->Active() ||
+      !it->second->cross_checked() ||
+      it->second->verification.has_cross_check_count()) {
+    return;  // ended (cancelled, say) meanwhile
+  }
+  Job& job = *it->second;
+  if (count) {
+    job.verification.set_cross_check_count(*count);
+    QLOG(kInfo) << "primecount's count job=" << job.id << " count=" << *count;
+  } else {
+    job.verification.set_cross_check(proto::CROSS_CHECK_UNSPECIFIED);
+  }
+  ++job.version;
+  dirty_jobs_.insert(job.id);
+  CompleteIfDone(job, now, out);
 }
 
 absl::StatusOr<proto::Job> Scheduler::GetJob(uint64_t job_id) const {
@@ -957,8 +1381,12 @@ proto::Job Scheduler::JobView(const Job& job) const {
     const double wall = absl::ToDoubleSeconds(job.finished - job.started);
     if (wall > 0) view.set_speedup(job.task_seconds / wall);
   }
+  *view.mutable_verification() = job.verification;
   view.set_version(job.version);
   if (job.state == proto::QUEUED) view.set_waiting(WhyWaiting(job));
+  if (job.state == proto::RUNNING && job.acc.Complete()) {
+    view.set_waiting("primecount's cross-check of the count");
+  }
   return view;
 }
 
@@ -967,9 +1395,14 @@ proto::Job Scheduler::JobView(const Job& job) const {
 std::string Scheduler::WhyWaiting(const Job& job) const {
   if (nodes_.empty()) return "no node is connected";
   if (std::all_of(nodes_.begin(), nodes_.end(), [this](const auto& entry) {
-        return drained_.count(entry.second->name) != 0;
+        return !TakesWork(*entry.second);
       })) {
-    return "every node is drained";
+    const bool any_suspect =
+        std::any_of(nodes_.begin(), nodes_.end(), [this](const auto& entry) {
+          return suspects_.count(entry.second->name) != 0;
+        });
+    return any_suspect ? "every node is drained or suspect"
+                       : "every node is drained";
   }
   for (const auto& key : queue_) {
     const Job& ahead = *jobs_.at(std::get<2>(key));
@@ -1021,6 +1454,15 @@ proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {
   }
   if (health.has_load1()) view.set_load1(health.load1());
   view.set_tasks_throttled(node.tasks_throttled);
+  if (auto suspect = suspects_.find(node.name); suspect != suspects_.end()) {
+    view.set_suspect(true);
+    view.set_suspect_reason(suspect->second.reason());
+    view.set_suspect_ms_ago(MillisAgo(
+        absl::FromUnixMillis(static_cast<int64_t>(suspect->second.since_ms())),
+        now));
+  }
+  view.set_tasks_confirmed(node.tasks_confirmed);
+  view.set_tasks_outvoted(node.tasks_outvoted);
   return view;
 }
 

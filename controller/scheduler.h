@@ -9,8 +9,9 @@
 // Guarantees (docs/protocol.md):
 //  - a node never holds more leases than the credits it granted;
 //  - a lost or departed node's leases go back to the queue at once;
-//  - a task's partial is merged exactly once, from whichever lease delivers
-//    a valid result first; later copies are counted as duplicates;
+//  - a task's partial is merged exactly once: the first valid result, or,
+//    when the task is verified, the result two distinct nodes agree on
+//    (docs/security.md); later copies are counted as duplicates;
 //  - a rejected request or message changes nothing.
 //
 // Not thread-safe: one thread (the server loop) drives it.
@@ -21,6 +22,8 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <tuple>
@@ -34,6 +37,7 @@
 #include "controller/range_accumulator.h"
 #include "controller/store.h"
 #include "proto/quark.pb.h"
+#include "proto/store.pb.h"
 
 namespace quark {
 
@@ -69,6 +73,26 @@ struct SchedulerOptions {
   uint64_t first_session = 1;
   uint64_t first_lease = 1;
   ChunkOptions chunk;
+  // Verification (docs/security.md). Of a VERIFY_SAMPLE job, the share of
+  // tasks drawn at random to be computed again on another node; and, in
+  // any case, a node's first `verify_first_tasks` results after it joins
+  // (or is trusted again) and every result computed under-voltage or
+  // throttled. The draws come from `verify_seed` (the server seeds it
+  // randomly).
+  double verify_fraction = 0.05;
+  int verify_first_tasks = 3;
+  uint64_t verify_seed = 1;
+  // Results of one task that may all differ before its job fails.
+  int max_votes = 5;
+  // A count job (not --verify=none) up to this hi is cross-checked as a
+  // whole by primecount (TakeCrossChecks, OnCrossCheck); 0: none.
+  uint64_t cross_check_max = 0;
+};
+
+// A count to cross-check: pi(hi) - pi(lo - 1) by primecount.
+struct CrossCheckRequest {
+  uint64_t job = 0;
+  uint64_t lo = 0, hi = 0;
 };
 
 // A control message for the worker named `node`. The scheduler knows
@@ -118,6 +142,22 @@ class Scheduler {
                                        std::vector<Outbound>* out);
   absl::StatusOr<proto::Node> Drain(const std::string& name, bool drain,
                                     absl::Time now, std::vector<Outbound>* out);
+  // Clears the suspect mark of node `name` (connected or not).
+  absl::StatusOr<proto::Node> Trust(const std::string& name, absl::Time now,
+                                    std::vector<Outbound>* out);
+
+  // --- Cross-checks ----------------------------------------------------------
+
+  // Counts to compute with primecount, each asked for once (after a
+  // Restore, again for the jobs still waiting).
+  std::vector<CrossCheckRequest> TakeCrossChecks();
+  // primecount's answer for job `job_id`'s range (none: it could not
+  // count, and the job goes without the check). A job whose tasks are
+  // all merged waits for it; if the sieve's count differs, every task not
+  // confirmed by a second node is computed again on one, and if the count
+  // still differs the job fails.
+  void OnCrossCheck(uint64_t job_id, std::optional<uint64_t> count,
+                    absl::Time now, std::vector<Outbound>* out);
 
   absl::StatusOr<proto::Job> GetJob(uint64_t job_id) const;
   std::vector<proto::Job> ListJobs() const;
@@ -147,6 +187,12 @@ class Scheduler {
   // Numbers in the tasks merged: the cluster's throughput (status page).
   uint64_t numbers_merged() const { return numbers_merged_; }
   uint64_t duplicates() const { return duplicates_; }
+  // Since this controller started: tasks whose result two nodes or more
+  // agreed on, and tasks whose results differed.
+  uint64_t tasks_verified() const { return tasks_verified_; }
+  uint64_t disagreements() const { return disagreements_; }
+  // Nodes marked suspect now, connected or not.
+  size_t suspects() const { return suspects_.size(); }
 
   // --- Durability (controller/store.h) ---------------------------------------
 
@@ -164,6 +210,7 @@ class Scheduler {
   struct Job;
   struct Node;
   struct LeaseInfo;
+  struct Vote;
   struct Departed {
     proto::Node view;  // as it was when it went
     absl::Time when;
@@ -191,17 +238,42 @@ class Scheduler {
   absl::Status OnLateResult(Job& job, const proto::ResultMsg& result);
   void CountTaskDone(Node& node, proto::Kind kind, const Task& task,
                      const proto::ResultMsg& result, absl::Time now);
+  // Verification: the results so far of `task` decide it, or it waits
+  // for another.
+  void Decide(Job& job, Task& task, absl::Time now, std::vector<Outbound>* out);
+  void Accept(Job& job, Task& task, const std::vector<size_t>& agreeing,
+              absl::Time now, std::vector<Outbound>* out);
+  void MakeSuspect(const std::string& name, const std::string& reason, Job* job,
+                   absl::Time now, std::vector<Outbound>* out);
+  // Puts merged tasks of `job` back in the queue, their accumulator
+  // rebuilt without them; with `keep_vote`, their result stays as one
+  // vote and a second node must agree.
+  void Reopen(Job& job, const std::vector<uint64_t>& ids, bool keep_vote);
+  // Whether some node other than its voters is computing `task` or could.
+  bool Verifiable(const Task& task) const;
+  bool MayRun(const Node& node, const Task& task) const;
+  bool TakesWork(const Node& node) const;
+  // Queues `task` for another lease if it wants one.
+  void Want(Job& job, Task& task, bool front);
+  int FirstQuorum(const Job& job);
+  // Tasks waiting for a verifier that no node can be any more (ticks).
+  void SettleUnverifiable(absl::Time now, std::vector<Outbound>* out);
   void MergeTask(Job& job, Task& task, const proto::Partial& partial,
-                 absl::Time now);
+                 const std::string& node, bool confirmed);
+  // DONE once every task is merged (and primecount agrees).
+  void CompleteIfDone(Job& job, absl::Time now, std::vector<Outbound>* out);
   void TaskFailed(Job& job, Task& task, const proto::ResultMsg& result,
                   absl::Time now, std::vector<Outbound>* out);
   void Dispatch(absl::Time now, std::vector<Outbound>* out);
   void DispatchTo(Node& node, absl::Time now, std::vector<Outbound>* out);
   bool AssignOne(Node& node, absl::Time now, std::vector<Outbound>* out);
   Task* TakeTask(Job& job, Node& node);
+  // The first task in `job`'s queue that `node` may run; null if none.
+  const Task* QueuedFor(const Job& job, const Node& node) const;
   ChunkRequest RequestFor(const Job& job, const Node& node) const;
-  // The last number of the task TakeTask would give `node` from `job`.
-  uint64_t NextTaskHi(const Job& job, const Node& node) const;
+  // The last number of the task TakeTask would give `node` from `job`;
+  // none when `job` has nothing `node` may run.
+  std::optional<uint64_t> NextTaskHi(const Job& job, const Node& node) const;
   // Fails the jobs whose next task no node taking work has been able to
   // hold for unplaceable_after (called on ticks).
   void FailUnplaceableJobs(absl::Time now, std::vector<Outbound>* out);
@@ -221,7 +293,8 @@ class Scheduler {
   Node* FindNode(const std::string& name);
   Outbound Reject(const std::string& peer, const std::string& reason,
                   bool reregister);
-  void MarkTask(const Task& task, const proto::Partial* partial);
+  void MarkTask(const Task& task, const proto::Partial* partial,
+                const std::string& node = {}, bool confirmed = false);
   proto::StoredJob Record(const Job& job) const;
   static absl::StatusOr<std::unique_ptr<Job>> FromRecord(
       const proto::StoredJob& r);
@@ -235,6 +308,10 @@ class Scheduler {
   uint64_t next_submit_seq_ = 0;
   uint64_t refused_ = 0;
   uint64_t tasks_merged_ = 0, duplicates_ = 0, numbers_merged_ = 0;
+  uint64_t tasks_verified_ = 0, disagreements_ = 0;
+  std::mt19937_64 draws_;  // which tasks are verified
+  std::map<std::string, proto::StoredSuspect> suspects_;  // by node name
+  std::vector<CrossCheckRequest> cross_checks_;           // not taken yet
   int taking_work_ = 1;  // registered nodes not drained, at least 1
   absl::Time last_heartbeat_ = absl::InfinitePast();
 
@@ -249,6 +326,8 @@ class Scheduler {
   std::set<uint64_t> dirty_jobs_;
   std::vector<uint64_t> deleted_jobs_;
   std::vector<std::pair<std::string, bool>> dirty_drains_;
+  std::vector<proto::StoredSuspect> dirty_suspects_;
+  std::vector<std::string> dirty_trusted_;
   uint64_t stored_next_job_ = 0, stored_next_task_ = 0;
   std::deque<uint64_t> finished_;  // ids of finished jobs, oldest first
   std::map<uint64_t, StoredTask> dirty_tasks_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -15,14 +16,17 @@ namespace quark {
 using scheduler_internal::UnixMillis;
 using scheduler_internal::ValidKind;
 
-void Scheduler::MarkTask(const Task& task, const proto::Partial* partial) {
+void Scheduler::MarkTask(const Task& task, const proto::Partial* partial,
+                         const std::string& node, bool confirmed) {
   StoredTask& record = dirty_tasks_[task.id];
   record.id = task.id;
   record.job = task.job;
   record.lo = task.lo;
   record.hi = task.hi;
   record.done = partial != nullptr;
-  if (partial != nullptr) record.partial = *partial;
+  record.partial = partial != nullptr ? *partial : proto::Partial();
+  record.node = partial != nullptr ? node : std::string();
+  record.confirmed = partial != nullptr && confirmed;
 }
 
 StoreBatch Scheduler::TakeChanges() {
@@ -35,6 +39,8 @@ StoreBatch Scheduler::TakeChanges() {
   batch.deleted_jobs = std::move(deleted_jobs_);
   batch.drains = std::move(dirty_drains_);
   dirty_drains_.clear();
+  batch.suspects = std::exchange(dirty_suspects_, {});
+  batch.trusted = std::exchange(dirty_trusted_, {});
   if (next_job_ != stored_next_job_)
     batch.next_job = stored_next_job_ = next_job_;
   if (next_task_ != stored_next_task_)
@@ -68,6 +74,7 @@ proto::StoredJob Scheduler::Record(const Job& job) const {
   }
   r.set_task_seconds(job.task_seconds);
   r.set_cpu_seconds(job.cpu_seconds);
+  *r.mutable_verification() = job.verification;
   if (!job.Active() && job.state != proto::DONE) {
     r.set_progress(job.final_progress);
     if (job.partial) {
@@ -110,6 +117,11 @@ absl::StatusOr<std::unique_ptr<Scheduler::Job>> Scheduler::FromRecord(
   }
   job->task_seconds = r.task_seconds();
   job->cpu_seconds = r.cpu_seconds();
+  job->verification = r.verification();
+  // Jobs stored before verification existed have mode 0: as they ran.
+  job->verify = r.verification().mode() == proto::VERIFY_UNSPECIFIED
+                    ? proto::VERIFY_NONE
+                    : r.verification().mode();
   if (r.has_partial_range()) {
     if (r.partial_range().lo() != job->lo || r.partial_range().hi() < job->lo ||
         r.partial_range().hi() >= job->hi) {
@@ -142,6 +154,9 @@ absl::Status Scheduler::Restore(const StoredState& state) {
     next_submit_seq_ = std::max(next_submit_seq_, job->seq + 1);
     if (job->Active()) {
       queue_.insert(job->QueueKey());
+      if (job->cross_checked() && !job->verification.has_cross_check_count()) {
+        cross_checks_.push_back({job->id, job->lo, job->hi});
+      }
     } else {
       finished.push_back(job.get());
     }
@@ -155,6 +170,9 @@ absl::Status Scheduler::Restore(const StoredState& state) {
   stored_next_job_ = state.next_job;
   stored_next_task_ = state.next_task;
   drained_.insert(state.drained.begin(), state.drained.end());
+  for (const proto::StoredSuspect& suspect : state.suspects) {
+    suspects_[suspect.node()] = suspect;
+  }
   jobs_ = std::move(jobs);
   ForgetOldJobs();  // the limit may have been lowered
   QLOG(kNotice) << "state restored jobs=" << jobs_.size()
@@ -171,6 +189,7 @@ absl::Status Scheduler::RestoreTask(Job& job, const StoredTask& t) {
       return absl::DataLossError(
           absl::StrCat("stored task ", t.id, ": ", s.message()));
     }
+    job.merged[t.id] = {t.lo, t.hi, t.partial, t.node, t.confirmed};
     return absl::OkStatus();
   }
   Task task;
@@ -178,6 +197,8 @@ absl::Status Scheduler::RestoreTask(Job& job, const StoredTask& t) {
   task.job = t.job;
   task.lo = t.lo;
   task.hi = t.hi;
+  task.quorum = FirstQuorum(job);
+  task.queued = true;
   job.open.emplace(task.id, task);
   job.requeued.push_back(task.id);
   return absl::OkStatus();

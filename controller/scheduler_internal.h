@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "common/kinds.h"
@@ -21,6 +22,12 @@
 
 namespace quark {
 
+// One node's result for a task not merged yet.
+struct Scheduler::Vote {
+  std::string node;
+  proto::Partial partial;
+};
+
 struct Scheduler::Task {
   uint64_t id = 0;
   uint64_t job = 0;
@@ -28,6 +35,11 @@ struct Scheduler::Task {
   uint32_t attempts = 0;
   int crashes = 0;            // workers that died while running it
   std::set<uint64_t> leases;  // live leases on this task
+  // Agreeing results of distinct nodes it needs: 1, or 2 when verified.
+  int quorum = 1;
+  std::vector<Vote> votes;  // results so far, none merged; not kept on disk
+  bool disputed = false;    // two results differed
+  bool queued = false;      // in its job's `requeued`
 };
 
 struct Scheduler::Job {
@@ -51,9 +63,11 @@ struct Scheduler::Job {
   uint64_t seq = 0;
   proto::JobState state = proto::QUEUED;
   absl::Time submitted, finished;
-  uint64_t next;                  // first number not cut into a task yet
-  bool cut_all = false;           // the whole range has been cut into tasks
-  std::deque<uint64_t> requeued;  // open tasks that lost their lease
+  uint64_t next;         // first number not cut into a task yet
+  bool cut_all = false;  // the whole range has been cut into tasks
+  // Open tasks that want another lease: lost ones first, then second
+  // copies for verification (Task::queued).
+  std::deque<uint64_t> requeued;
   std::map<uint64_t, Task> open;  // tasks cut and not merged, by id
   RangeAccumulator acc;
   uint64_t tasks_done = 0;
@@ -68,6 +82,21 @@ struct Scheduler::Job {
   double final_progress = 0;
   absl::Time started = absl::InfinitePast();  // first task handed out
   double task_seconds = 0, cpu_seconds = 0;   // of its merged tasks
+  proto::Verify verify = proto::VERIFY_SAMPLE;
+  proto::Verification verification;  // counters, and the cross-check
+  bool cross_checked() const {
+    return verification.cross_check() != proto::CROSS_CHECK_UNSPECIFIED;
+  }
+  // Every task merged while it runs, so that a suspect's unconfirmed
+  // results can be taken out again (Reopen); cleared when it ends.
+  struct Merged {
+    uint64_t lo = 0, hi = 0;
+    proto::Partial partial;
+    std::string node;  // the one node whose result it is, unless confirmed
+    bool confirmed = false;
+  };
+  std::map<uint64_t, Merged> merged;
+  bool escalated = false;  // primecount disagreed: every task verified
 };
 
 struct Scheduler::Node {
@@ -90,6 +119,10 @@ struct Scheduler::Node {
   absl::Time last_busy;          // last heard holding a task or sieving
   std::map<proto::Kind, RateEstimate> rate;   // numbers per second, by kind
   std::map<proto::Kind, uint64_t> last_task;  // numbers, by kind
+  // Results since it joined or was trusted again: its first few are
+  // verified.
+  uint64_t results = 0;
+  uint64_t tasks_confirmed = 0, tasks_outvoted = 0;
 };
 
 struct Scheduler::LeaseInfo {

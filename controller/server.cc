@@ -28,6 +28,7 @@ void DeriveServerOptions(ServerOptions& options) {
   };
   scheduler.first_session = draw();
   scheduler.first_lease = draw();
+  scheduler.verify_seed = draw();
 }
 
 absl::Status CheckExposure(const ServerOptions& options) {
@@ -308,6 +309,14 @@ absl::Status Server::Run() {
     const bool tick = now >= next_tick;
     if (tick) next_tick = now + options_.tick;
     inbound_->OnTime(now, tick);
+    if (tick) {
+      for (const CrossCheckRequest& r : scheduler_.TakeCrossChecks()) {
+        cross_checker_.Add(r);
+      }
+      for (const CrossChecker::Answer& a : cross_checker_.Take()) {
+        inbound_->OnCrossCheck(a.job, a.count, now);
+      }
+    }
     RETURN_IF_ERROR(Flush());
     PublishHttp(now);
     NotifySystemd(now);
@@ -335,6 +344,9 @@ void Server::PublishHttp(absl::Time now) {
   in.tasks_merged = scheduler_.tasks_merged();
   in.numbers_merged = scheduler_.numbers_merged();
   in.results_duplicate = scheduler_.duplicates();
+  in.tasks_verified = scheduler_.tasks_verified();
+  in.disagreements = scheduler_.disagreements();
+  in.suspect_nodes = scheduler_.suspects();
   in.messages_refused = scheduler_.refused() + inbound_->refused() +
                         (auth_ ? auth_->refused() : 0);
   in.http_requests = http_->requests();

@@ -21,6 +21,7 @@
 #include "common/signals.h"
 #include "controller/api.h"
 #include "controller/auth.h"
+#include "controller/cross_check.h"
 #include "controller/enrollment.h"
 #include "controller/http_server.h"
 #include "controller/inbound.h"
@@ -144,6 +145,7 @@ class Server {
   // until the next Flush().
   std::unique_ptr<Inbound> inbound_;
   std::unique_ptr<HttpServer> http_;  // with options_.http
+  CrossChecker cross_checker_;        // primecount, for the scheduler
   absl::Time next_publish_ = absl::InfinitePast();
   StatusTracker status_;  // the status page's data, with options_.http
   Histogram commit_seconds_ = Histogram::Latency();

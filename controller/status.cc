@@ -18,7 +18,7 @@ double Width(const proto::Range& range) {
 proto::NodeStatus NodeView(const proto::Node& node) {
   proto::NodeStatus view;
   *view.mutable_node() = node;
-  view.set_state(IsDrained(node) ? "drained" : NodeStateWord(node.state()));
+  view.set_state(NodeWord(node));
   if (node.has_throttled_bits()) {
     view.set_health(HealthText(node.throttled_bits()));
   }

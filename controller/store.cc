@@ -19,8 +19,9 @@ namespace {
 
 // PRAGMA application_id of a Quark state database: "QRK1".
 constexpr int kApplicationId = 0x51524B31;
-// 2 added tokens and enrolled; a version 1 file gains them on open.
-constexpr int kSchemaVersion = 2;
+// 2 added tokens and enrolled; 3 added tasks.node, tasks.confirmed and
+// suspects. An older file gains them on open.
+constexpr int kSchemaVersion = 3;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
@@ -33,11 +34,17 @@ CREATE TABLE IF NOT EXISTS tasks (
   lo      INTEGER NOT NULL,      -- uint64 stored bit for bit
   hi      INTEGER NOT NULL,
   done    INTEGER NOT NULL,
-  partial BLOB                   -- quark.proto.Partial, when done
+  partial BLOB,                  -- quark.proto.Partial, when done
+  node    TEXT NOT NULL DEFAULT '',        -- whose result, when done
+  confirmed INTEGER NOT NULL DEFAULT 0     -- another node agreed
 );
 CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks (job);
 CREATE TABLE IF NOT EXISTS drained (
   node  TEXT PRIMARY KEY         -- drained by the operator
+);
+CREATE TABLE IF NOT EXISTS suspects (
+  node  TEXT PRIMARY KEY,        -- found wrong, until quark trust
+  body  BLOB NOT NULL            -- quark.proto.StoredSuspect
 );
 CREATE TABLE IF NOT EXISTS counters (
   key   TEXT PRIMARY KEY,        -- next_job, next_task
@@ -160,6 +167,14 @@ static absl::StatusOr<int64_t> Pragma(sqlite3* db, const char* sql) {
   return sqlite3_column_int64(s.get(), 0);
 }
 
+static bool HasColumn(sqlite3* db, const char* table, const char* column) {
+  Statement s(db, absl::StrCat("SELECT count(*) FROM pragma_table_info('",
+                               table, "') WHERE name = '", column, "'")
+                      .c_str());
+  return s.ok() && sqlite3_step(s.get()) == SQLITE_ROW &&
+         sqlite3_column_int64(s.get(), 0) > 0;
+}
+
 absl::Status SqliteStore::PrepareSchema() {
   sqlite3_busy_timeout(db_, 5000);
   // The first read of a file that is not SQLite fails here, clearly.
@@ -199,7 +214,14 @@ absl::Status SqliteStore::PrepareSchema() {
   RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
   RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
   RETURN_IF_ERROR(Exec("BEGIN"));
-  absl::Status s = Exec(kSchema);
+  absl::Status s = absl::OkStatus();
+  if (*tables > 0 && *version < 3 && !HasColumn(db_, "tasks", "node")) {
+    // CREATE TABLE IF NOT EXISTS leaves an older tasks table as it was.
+    s = Exec(
+        "ALTER TABLE tasks ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE tasks ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0");
+  }
+  if (s.ok()) s = Exec(kSchema);
   if (s.ok()) {
     s = Exec(absl::StrCat("PRAGMA application_id=", kApplicationId, ";",
                           "PRAGMA user_version=", kSchemaVersion)
@@ -230,7 +252,9 @@ absl::StatusOr<StoredState> SqliteStore::Load() {
   if (rc != SQLITE_DONE) return Error("cannot read jobs");
 
   Statement tasks(
-      db_, "SELECT id, job, lo, hi, done, partial FROM tasks ORDER BY id");
+      db_,
+      "SELECT id, job, lo, hi, done, partial, node, confirmed FROM tasks "
+      "ORDER BY id");
   if (!tasks.ok()) return Error("cannot read tasks");
   while ((rc = sqlite3_step(tasks.get())) == SQLITE_ROW) {
     StoredTask task;
@@ -239,6 +263,10 @@ absl::StatusOr<StoredState> SqliteStore::Load() {
     task.lo = FromSql(sqlite3_column_int64(tasks.get(), 2));
     task.hi = FromSql(sqlite3_column_int64(tasks.get(), 3));
     task.done = sqlite3_column_int64(tasks.get(), 4) != 0;
+    if (const unsigned char* node = sqlite3_column_text(tasks.get(), 6)) {
+      task.node = reinterpret_cast<const char*>(node);
+    }
+    task.confirmed = sqlite3_column_int64(tasks.get(), 7) != 0;
     if (task.lo > task.hi ||
         (task.done && !task.partial.ParseFromString(tasks.ColumnBlob(5)))) {
       return absl::DataLossError(absl::StrCat(
@@ -255,6 +283,19 @@ absl::StatusOr<StoredState> SqliteStore::Load() {
     state.drained.emplace_back(name ? reinterpret_cast<const char*>(name) : "");
   }
   if (rc != SQLITE_DONE) return Error("cannot read drained nodes");
+  Statement suspects(db_, "SELECT node, body FROM suspects ORDER BY node");
+  if (!suspects.ok()) return Error("cannot read suspect nodes");
+  while ((rc = sqlite3_step(suspects.get())) == SQLITE_ROW) {
+    proto::StoredSuspect suspect;
+    const unsigned char* name = sqlite3_column_text(suspects.get(), 0);
+    if (name == nullptr || !suspect.ParseFromString(suspects.ColumnBlob(1)) ||
+        suspect.node() != reinterpret_cast<const char*>(name)) {
+      return absl::DataLossError(absl::StrCat(
+          "state database ", path_, ": a suspect node's record is corrupt"));
+    }
+    state.suspects.push_back(std::move(suspect));
+  }
+  if (rc != SQLITE_DONE) return Error("cannot read suspect nodes");
   ASSIGN_OR_RETURN(state.next_job, ReadCounter("next_job"));
   ASSIGN_OR_RETURN(state.next_task, ReadCounter("next_task"));
   RETURN_IF_ERROR(LoadEnrollment(&state));
@@ -372,8 +413,8 @@ absl::Status SqliteStore::WriteJob(const proto::StoredJob& job) {
 
 absl::Status SqliteStore::WriteTask(const StoredTask& task) {
   Statement s(db_,
-              "INSERT OR REPLACE INTO tasks (id, job, lo, hi, done, partial) "
-              "VALUES (?, ?, ?, ?, ?, ?)");
+              "INSERT OR REPLACE INTO tasks (id, job, lo, hi, done, partial, "
+              "node, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   if (!s.ok()) return Error("cannot write task");
   s.Int(1, ToSql(task.id));
   s.Int(2, ToSql(task.job));
@@ -381,6 +422,9 @@ absl::Status SqliteStore::WriteTask(const StoredTask& task) {
   s.Int(4, ToSql(task.hi));
   s.Int(5, task.done ? 1 : 0);
   if (task.done) s.Blob(6, task.partial.SerializeAsString());
+  sqlite3_bind_text(s.get(), 7, task.node.data(),
+                    static_cast<int>(task.node.size()), SQLITE_TRANSIENT);
+  s.Int(8, task.confirmed ? 1 : 0);
   if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("cannot write task");
   return absl::OkStatus();
 }
@@ -412,6 +456,15 @@ absl::Status SqliteStore::Commit(const StoreBatch& batch) {
   }
   for (const auto& [node, drained] : batch.drains) {
     if (s.ok()) s = WriteDrain(node, drained);
+  }
+  for (const proto::StoredSuspect& suspect : batch.suspects) {
+    if (s.ok()) {
+      s = WriteRecord("suspects", "node", suspect.node(),
+                      suspect.SerializeAsString());
+    }
+  }
+  for (const std::string& node : batch.trusted) {
+    if (s.ok()) s = DeleteRecord("suspects", "node", node);
   }
   if (s.ok() && batch.next_job != 0)
     s = WriteCounter("next_job", batch.next_job);

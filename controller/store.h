@@ -43,6 +43,11 @@ struct StoredTask {
   uint64_t lo = 0, hi = 0;
   bool done = false;
   proto::Partial partial;  // when done
+  // When done: the node whose result it is, and whether another node
+  // computed the same (docs/security.md): a suspect's unconfirmed results
+  // in unfinished jobs are computed again, after a restart too.
+  std::string node;
+  bool confirmed = false;
 };
 
 // Everything one batch changes: the latest version of each record, and
@@ -53,6 +58,9 @@ struct StoreBatch {
   std::vector<uint64_t> deleted_jobs;
   // Node names drained (true) or undrained (false).
   std::vector<std::pair<std::string, bool>> drains;
+  // Nodes made suspect, and nodes trusted again (by name).
+  std::vector<proto::StoredSuspect> suspects;
+  std::vector<std::string> trusted;
   // The next ids to hand out, when they moved (0: unchanged). Stored so
   // that ids are never reused, even those of forgotten jobs.
   uint64_t next_job = 0;
@@ -65,8 +73,9 @@ struct StoreBatch {
   std::vector<std::string> deleted_enrolled;
   bool empty() const {
     return jobs.empty() && tasks.empty() && deleted_jobs.empty() &&
-           drains.empty() && next_job == 0 && next_task == 0 &&
-           tokens.empty() && deleted_tokens.empty() && enrolled.empty() &&
+           drains.empty() && suspects.empty() && trusted.empty() &&
+           next_job == 0 && next_task == 0 && tokens.empty() &&
+           deleted_tokens.empty() && enrolled.empty() &&
            deleted_enrolled.empty();
   }
 };
@@ -75,6 +84,7 @@ struct StoredState {
   std::vector<proto::StoredJob> jobs;
   std::vector<StoredTask> tasks;  // of unfinished jobs only
   std::vector<std::string> drained;
+  std::vector<proto::StoredSuspect> suspects;
   uint64_t next_job = 0;  // 0 when never stored
   uint64_t next_task = 0;
   std::vector<proto::StoredToken> tokens;
@@ -90,8 +100,8 @@ class Store {
 
   // Writes the batch in one durable transaction, in this order: tasks,
   // jobs (a finished job's tasks are deleted), forgotten jobs (with their
-  // tasks), drains, counters, tokens written and deleted, enrolled nodes
-  // written and deleted. On failure nothing of it is written.
+  // tasks), drains, suspects and trusted, counters, tokens written and deleted,
+  // enrolled nodes written and deleted. On failure nothing of it is written.
   virtual absl::Status Commit(const StoreBatch& batch) = 0;
 };
 

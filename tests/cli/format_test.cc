@@ -82,6 +82,7 @@ TEST(ProgressMeterTest, RateAndEtaFromTheLastMinuteOfProgress) {
   EXPECT_EQ(meter.Line(job, t0 + absl::Seconds(100)),
             "job 7: running 30.0%, 2 tasks running, 0/s");
   // Queued or ended: as FormatProgress says it.
+  job.set_state(proto::QUEUED);
   job.set_waiting("every node is busy");
   EXPECT_EQ(meter.Line(job, t0 + absl::Seconds(101)),
             "job 7: queued, every node is busy");

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace quark {
@@ -284,6 +286,63 @@ TEST_F(StoreTest, ASchemaOneFileIsUpgraded) {
   StoreBatch batch;
   batch.tokens = {token};
   EXPECT_TRUE((*store)->Commit(batch).ok());
+}
+
+TEST_F(StoreTest, ASchemaTwoFileGainsWhoComputedEachTaskAndTheSuspects) {
+  {
+    auto store = SqliteStore::Open(dir_.string());
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Commit(Batch({Job(7, proto::RUNNING)}, {})).ok());
+  }
+  // The tables as version 2 made them, with a merged task in it.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "quark.db").c_str(), &db), SQLITE_OK);
+  proto::Partial partial;
+  partial.set_count(25);
+  const std::string sql = absl::StrCat(
+      "DROP TABLE tasks; DROP TABLE suspects; "
+      "CREATE TABLE tasks (id INTEGER PRIMARY KEY, job INTEGER NOT NULL, "
+      "lo INTEGER NOT NULL, hi INTEGER NOT NULL, done INTEGER NOT NULL, "
+      "partial BLOB); "
+      "INSERT INTO tasks VALUES (3, 7, 0, 100, 1, x'",
+      absl::BytesToHexString(partial.SerializeAsString()),
+      "'); PRAGMA user_version=2;");
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  {
+    auto store = SqliteStore::Open(dir_.string());
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto state = (*store)->Load();
+    ASSERT_TRUE(state.ok()) << state.status();
+    ASSERT_EQ(state->tasks.size(), 1u);
+    EXPECT_EQ(state->tasks[0].partial.count(), 25u);
+    EXPECT_EQ(state->tasks[0].node, "");
+    EXPECT_FALSE(state->tasks[0].confirmed);
+    StoredTask task = state->tasks[0];
+    task.node = "w1";
+    task.confirmed = true;
+    StoreBatch batch;
+    batch.tasks = {task};
+    proto::StoredSuspect suspect;
+    suspect.set_node("w2");
+    suspect.set_reason("outvoted");
+    batch.suspects = {suspect};
+    ASSERT_TRUE((*store)->Commit(batch).ok());
+  }
+  auto store = SqliteStore::Open(dir_.string());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto state = (*store)->Load();
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->tasks.size(), 1u);
+  EXPECT_EQ(state->tasks[0].node, "w1");
+  EXPECT_TRUE(state->tasks[0].confirmed);
+  ASSERT_EQ(state->suspects.size(), 1u);
+  EXPECT_EQ(state->suspects[0].reason(), "outvoted");
+  StoreBatch trust;
+  trust.trusted = {"w2"};
+  ASSERT_TRUE((*store)->Commit(trust).ok());
+  EXPECT_TRUE((*store)->Load()->suspects.empty());
 }
 
 TEST_F(StoreTest, StateDirThatIsAFileIsAnError) {

@@ -28,6 +28,10 @@ absl::Status MemoryStore::Commit(const StoreBatch& batch) {
       drained_.erase(node);
     }
   }
+  for (const proto::StoredSuspect& suspect : batch.suspects) {
+    suspects_[suspect.node()] = suspect;
+  }
+  for (const std::string& node : batch.trusted) suspects_.erase(node);
   if (batch.next_job != 0) next_job_ = batch.next_job;
   if (batch.next_task != 0) next_task_ = batch.next_task;
   for (const proto::StoredToken& token : batch.tokens) {
@@ -46,6 +50,8 @@ StoredState MemoryStore::State() const {
   for (const auto& [id, job] : jobs_) state.jobs.push_back(job);
   for (const auto& [id, task] : tasks_) state.tasks.push_back(task);
   state.drained.assign(drained_.begin(), drained_.end());
+  for (const auto& [node, suspect] : suspects_)
+    state.suspects.push_back(suspect);
   state.next_job = next_job_;
   state.next_task = next_task_;
   for (const auto& [id, token] : tokens_) state.tokens.push_back(token);

@@ -45,6 +45,7 @@ class MemoryStore final : public Store {
   std::map<uint64_t, proto::StoredJob> jobs_;
   std::map<uint64_t, StoredTask> tasks_;
   std::set<std::string> drained_;
+  std::map<std::string, proto::StoredSuspect> suspects_;  // by node
   uint64_t next_job_ = 0, next_task_ = 0;
   std::map<std::string, proto::StoredToken> tokens_;     // by id
   std::map<std::string, proto::EnrolledNode> enrolled_;  // by key
