@@ -70,8 +70,11 @@ absl::Status Worker::Setup() {
   if (!systemd_) systemd_ = SystemdNotifier::FromEnvironment();
   ASSIGN_OR_RETURN(wakeup_, Wakeup::Create());
   executor_ = std::make_unique<Executor>(
-      [runner = runner_](const proto::Assign& a, const SieveControl& control) {
-        return runner->Run(a, control);
+      [runner = runner_, filter = options_.result_filter](
+          const proto::Assign& a, const SieveControl& control) {
+        absl::StatusOr<proto::Partial> partial = runner->Run(a, control);
+        if (filter && partial.ok()) filter(a, &*partial);
+        return partial;
       },
       [wakeup = wakeup_.get()] { wakeup->Notify(); }, options_.sieve_nice);
   try {

@@ -16,6 +16,7 @@
 #define QUARK_WORKER_WORKER_H_
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,6 +75,11 @@ struct WorkerOptions {
   // Not 0: the controller was found by its beacon (common/beacon.h) on this
   // UDP port; while not registered, the worker follows it to a new address.
   uint16_t beacon_port = 0;
+  // Tests only: sees each partial the kernel computed, before it is sent,
+  // and may change it: the lying worker of tests/integration/liar.cc,
+  // which verification (docs/security.md) must catch. quark-worker never
+  // sets it.
+  std::function<void(const proto::Assign&, proto::Partial*)> result_filter;
   // Longest sleep of the loop when nothing is due. The systemd watchdog
   // (common/sd_notify.h) may wake it sooner.
   absl::Duration max_poll = absl::Seconds(1);

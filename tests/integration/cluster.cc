@@ -197,9 +197,10 @@ absl::Status Cluster::StartController(Deadline deadline,
 }
 
 absl::StatusOr<Process*> Cluster::StartWorker(
-    const std::string& name, std::vector<std::string> extra_flags) {
+    const std::string& name, std::vector<std::string> extra_flags,
+    const std::string& binary) {
   std::vector<std::string> argv = {
-      binaries_.worker,
+      binary.empty() ? binaries_.worker : binary,
       "--controller=" + control_endpoint(),
       "--name=" + name,
       absl::StrCat("--threads=", options_.worker_threads),
@@ -422,14 +423,16 @@ absl::StatusOr<Message> Cluster::RunJson(std::vector<std::string> args,
   return message;
 }
 
-absl::StatusOr<proto::Job> Cluster::Submit(proto::Kind kind, uint64_t lo,
-                                           uint64_t hi, int priority) {
+absl::StatusOr<proto::Job> Cluster::Submit(
+    proto::Kind kind, uint64_t lo, uint64_t hi, int priority,
+    const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"submit", KindName(kind), absl::StrCat(lo),
                                    absl::StrCat(hi)};
   if (priority != 0) {
     args.push_back("--priority");
     args.push_back(absl::StrCat(priority));
   }
+  args.insert(args.end(), extra.begin(), extra.end());
   return RunJson<proto::Job>(std::move(args), 20s, false);
 }
 

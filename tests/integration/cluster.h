@@ -123,9 +123,12 @@ class Cluster {
                                std::vector<std::string> extra_flags = {});
   Process* controller() { return controller_; }
 
-  // Starts a worker named `name` (not waiting for it to register).
+  // Starts a worker named `name` (not waiting for it to register): the
+  // quark-worker under test, or `binary` (the lying worker of the
+  // verification tests) given the same flags.
   absl::StatusOr<Process*> StartWorker(
-      const std::string& name, std::vector<std::string> extra_flags = {});
+      const std::string& name, std::vector<std::string> extra_flags = {},
+      const std::string& binary = {});
   Process* worker(const std::string& name);
   // The --state_dir of worker `name` (its own key and enrollment when it
   // joins with a token).
@@ -169,8 +172,10 @@ class Cluster {
                    Clock::duration timeout = 20s);
 
   // `quark --json submit KIND LO HI [--priority N]` without waiting.
+  // `extra`: more options, such as --verify=all.
   absl::StatusOr<proto::Job> Submit(proto::Kind kind, uint64_t lo, uint64_t hi,
-                                    int priority = 0);
+                                    int priority = 0,
+                                    const std::vector<std::string>& extra = {});
   // `quark --json job ID`.
   absl::StatusOr<proto::Job> GetJob(uint64_t id);
   // `quark --json job ID --wait`: the final job (exit 0 or 1).
