@@ -189,7 +189,23 @@ std::string Api() {
   request(22,
           [](proto::ApiRequest& r) { r.mutable_drain()->set_node("nobody"); });
   request(23, [](proto::ApiRequest&) {});  // no body
-  b.Api(HelloFrame("cli", 1));             // not an ApiRequest
+  // Verification: every task on two nodes; trust of a node not suspect,
+  // of an unknown one, and a verify mode out of range.
+  request(24, [](proto::ApiRequest& r) {
+    r.mutable_submit()->set_kind(proto::COUNT);
+    r.mutable_submit()->mutable_range()->set_hi(20'000);
+    r.mutable_submit()->set_verify(proto::VERIFY_ALL);
+  });
+  b.End(5).Honest(0, kThenReady).Honest(1, kThenReady).End(5);
+  request(25, [](proto::ApiRequest& r) { r.mutable_trust()->set_node("n1"); });
+  request(26,
+          [](proto::ApiRequest& r) { r.mutable_trust()->set_node("nobody"); });
+  request(27, [](proto::ApiRequest& r) {
+    r.mutable_submit()->set_kind(proto::COUNT);
+    r.mutable_submit()->mutable_range()->set_hi(100);
+    r.mutable_submit()->set_verify(static_cast<proto::Verify>(9));
+  });
+  b.Api(HelloFrame("cli", 1));  // not an ApiRequest
   proto::ApiRequest old;
   old.set_protocol_version(kProtocolVersion + 1);
   old.mutable_list_jobs();
