@@ -28,6 +28,7 @@ TEST(ParseCommandTest, SubmitWithDefaults) {
   EXPECT_EQ(c->lo, 0u);
   EXPECT_EQ(c->hi, 1000000000u);
   EXPECT_EQ(c->priority, 0);
+  EXPECT_EQ(c->verify, proto::VERIFY_SAMPLE);
   EXPECT_FALSE(c->wait);
   EXPECT_FALSE(c->json);
   EXPECT_EQ(c->controller, "tcp://127.0.0.1:7702");
@@ -88,6 +89,10 @@ TEST(ParseCommandTest, OtherCommands) {
   EXPECT_EQ(Parse("drain pi1")->node, "pi1");
   EXPECT_EQ(Parse("undrain pi1")->verb, Verb::kUndrain);
   EXPECT_EQ(Parse("drain -- -odd")->node, "-odd");
+  EXPECT_EQ(Parse("trust pi1")->verb, Verb::kTrust);
+  EXPECT_EQ(Parse("trust pi1")->node, "pi1");
+  EXPECT_EQ(Parse("submit count 10 --verify=all")->verify, proto::VERIFY_ALL);
+  EXPECT_EQ(Parse("submit count 10 --verify none")->verify, proto::VERIFY_NONE);
   EXPECT_EQ(Parse("--version")->verb, Verb::kVersion);
 }
 
@@ -303,6 +308,11 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"submit count 10 --priority 2147483648", "invalid --priority",
             kSubmit},
         Bad{"submit count 10 --json=yes", "'--json' takes no value", kSubmit},
+        Bad{"submit count 10 --verify=twice",
+            "invalid --verify 'twice': expected sample, all or none", kSubmit},
+        Bad{"trust", "'trust' needs NODE", "see 'quark trust --help'"},
+        Bad{"job 7 --verify=all", "'--verify' does not apply to 'job'",
+            "see 'quark job --help'"},
         Bad{"submit count 10 --timeout soon", "invalid --timeout 'soon'",
             kSubmit},
         Bad{"submit count 10 --timeout 0", "must be positive", kSubmit},

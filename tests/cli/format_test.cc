@@ -88,6 +88,33 @@ TEST(ProgressMeterTest, RateAndEtaFromTheLastMinuteOfProgress) {
             "job 7: queued, every node is busy");
 }
 
+TEST(FormatJobTest, HowItWasVerified) {
+  proto::Job job;
+  job.set_tasks_done(235);
+  proto::Verification* v = job.mutable_verification();
+  v->set_mode(proto::VERIFY_SAMPLE);
+  v->set_tasks_verified(12);
+  v->set_cross_check(proto::CROSS_CHECK_AGREED);
+  EXPECT_EQ(FormatVerification(job),
+            "5.1% of tasks on other nodes (12 of 235), 0 disagreements; count "
+            "checked by primecount");
+  v->set_disagreements(1);
+  v->add_suspects("pi-3");
+  v->set_tasks_redone(4);
+  v->set_tasks_unverified(1);
+  v->set_cross_check(proto::CROSS_CHECK_PENDING);
+  EXPECT_EQ(FormatVerification(job),
+            "5.1% of tasks on other nodes (12 of 235), 1 disagreement; made "
+            "suspect: pi-3; 4 tasks computed again; 1 task not verified: no "
+            "other node; primecount's cross-check pending");
+  v->set_mode(proto::VERIFY_NONE);
+  EXPECT_EQ(FormatVerification(job), "no (--verify=none)");
+  // A job from before verification says nothing of it.
+  job.clear_verification();
+  EXPECT_EQ(FormatJob(job, absl::UTCTimeZone()).find("verified:"),
+            std::string::npos);
+}
+
 TEST(FormatJobTest, WallTimeTaskTimeAndSpeedup) {
   proto::Job job = DoneJob(proto::COUNT);
   job.set_started_ms(job.submitted_ms() + 300);

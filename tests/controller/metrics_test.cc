@@ -43,6 +43,8 @@ TEST(MetricsTextTest, NodesJobsAndCounters) {
   proto::Node* vm = in.nodes.add_nodes();
   vm->set_name("vm");
   vm->set_state(proto::DRAINING);
+  vm->set_suspect(true);
+  vm->set_tasks_outvoted(2);
   proto::Node* gone = in.nodes.add_departed();
   gone->set_name("pi-2");
   gone->set_state(proto::LOST);
@@ -59,6 +61,9 @@ TEST(MetricsTextTest, NodesJobsAndCounters) {
   in.tasks_merged = 40;
   in.results_duplicate = 2;
   in.messages_refused = 3;
+  in.tasks_verified = 5;
+  in.disagreements = 1;
+  in.suspect_nodes = 1;
   const std::string text = MetricsText(in);
 
   EXPECT_TRUE(Has(text, "quark_nodes{state=\"active\"} 1")) << text;
@@ -86,6 +91,12 @@ TEST(MetricsTextTest, NodesJobsAndCounters) {
   EXPECT_TRUE(Has(text, "quark_tasks_merged_total 40"));
   EXPECT_TRUE(Has(text, "quark_results_duplicate_total 2"));
   EXPECT_TRUE(Has(text, "quark_messages_refused_total 3"));
+  EXPECT_TRUE(Has(text, "quark_tasks_verified_total 5"));
+  EXPECT_TRUE(Has(text, "quark_verification_disagreements_total 1"));
+  EXPECT_TRUE(Has(text, "quark_suspect_nodes 1"));
+  EXPECT_TRUE(Has(text, "quark_node_suspect{node=\"vm\"} 1"));
+  EXPECT_TRUE(Has(text, "quark_node_suspect{node=\"pi-1\"} 0"));
+  EXPECT_TRUE(Has(text, "quark_node_tasks_outvoted_total{node=\"vm\"} 2"));
   EXPECT_TRUE(Has(text, "# TYPE quark_node_tasks_done_total counter"));
   EXPECT_TRUE(Has(text, "# TYPE quark_node_temperature_celsius gauge"));
 }
