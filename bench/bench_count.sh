@@ -67,14 +67,8 @@ quark_wait_nodes "$bin/quark" "$api" 30 bench
 # CPU seconds (user + system) used so far by the controller and the worker.
 ticks=$(getconf CLK_TCK)
 daemons_cpu() {
-  local pid total=0 fields
-  for pid in "$controller_pid" "$worker_pid"; do
-    # Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends
-    # the command name.
-    read -ra fields <<<"$(sed 's/.*) //' "/proc/$pid/stat")"
-    total=$((total + fields[11] + fields[12]))
-  done
-  awk -v t="$total" -v hz="$ticks" 'BEGIN { printf "%.3f", t / hz }'
+  awk -v t="$(quark_cpu_ticks "$controller_pid" "$worker_pid")" -v hz="$ticks" \
+    'BEGIN { printf "%.3f", t / hz }'
 }
 
 # time_it CMD...: runs CMD; sets wall to its wall time, cpu to the CPU time

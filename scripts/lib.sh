@@ -79,6 +79,18 @@ quark_wait_nodes() {
   done
 }
 
+# quark_cpu_ticks PID...: the CPU time (user + system, in clock ticks:
+# getconf CLK_TCK a second) the processes used so far, summed: fields 14 and
+# 15 of /proc/PID/stat, counted after the ")" that ends the command name.
+quark_cpu_ticks() {
+  local pid total=0 fields
+  for pid in "$@"; do
+    read -ra fields <<<"$(sed 's/.*) //' "/proc/$pid/stat")"
+    total=$((total + fields[11] + fields[12]))
+  done
+  echo "$total"
+}
+
 # quark_stop SECONDS PID...: SIGTERM to each live PID, waits up to SECONDS for
 # all of them, then SIGKILL to those left. Only touches the PIDs given.
 quark_stop() {

@@ -95,7 +95,6 @@ trap 'exit 143' TERM
 
 mem_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 hz=$(getconf CLK_TCK)
 now_ms() { date +%s%3N; }
 # Sorted numbers on stdin -> "p50 p90 p99 max" (nearest rank).
@@ -156,7 +155,7 @@ load_phase() {
   t0=$(now_ms)
   sleep "$warmup_s"
   from=$(wc -l <"$dir/controller.log") t_from=$(now_ms)
-  c0=$(ticks "$controller") g0=$(ticks "$loadgen")
+  c0=$(quark_cpu_ticks "$controller") g0=$(quark_cpu_ticks "$loadgen")
   echo "$name: $workers workers x $credits credits, tasks $min_ms..$max_ms ms" \
     "(reported $reported ms), $seconds s, first $warmup_s s left out"
   printf '  %6s %9s %9s\n' t_s rss_MiB hwm_MiB
@@ -169,7 +168,7 @@ load_phase() {
   done
   while (($(now_ms) < deadline)); do sleep 0.1; done
   to=$(wc -l <"$dir/controller.log") t_to=$(now_ms)
-  c1=$(ticks "$controller") g1=$(ticks "$loadgen")
+  c1=$(quark_cpu_ticks "$controller") g1=$(quark_cpu_ticks "$loadgen")
   wait "$loadgen" || quark_log "loadgen exited with $?"
   t1=$((t_to - t_from))
   echo "  cpu: controller $(awk -v c=$((c1 - c0)) -v t="$t1" -v hz="$hz" \

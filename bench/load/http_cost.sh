@@ -77,7 +77,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 hz=$(getconf CLK_TCK)
 
 echo "quark --http cost: $workers workers x $credits credits, tasks $min_ms..$max_ms ms," \
@@ -153,10 +152,10 @@ phase() {
     groups+=("$scraper")
   fi
   sleep "$warmup_s"
-  c0=$(ticks "$controller") t0=$(date +%s%3N)
+  c0=$(quark_cpu_ticks "$controller") t0=$(date +%s%3N)
   [[ "$name" == off ]] || curl -s "$url/metrics" >"$dir/metrics.0"
   wait "$loadgen" || quark_log "loadgen exited with $?"
-  c1=$(ticks "$controller") t1=$(date +%s%3N)
+  c1=$(quark_cpu_ticks "$controller") t1=$(date +%s%3N)
   if [[ "$name" != off ]]; then
     curl -s "$url/metrics" >"$dir/metrics.1"
     requests=$(awk '$1 == "quark_http_requests_total" { print $2 }' "$dir/metrics.1")

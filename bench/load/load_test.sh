@@ -95,8 +95,7 @@ quark() { "$bin/quark" --controller="$api" "$@"; }
 # kB of VmRSS or VmHWM of PID.
 mem_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-# CPU ticks (user + system) of PID so far.
-ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# Clock ticks a second (quark_cpu_ticks counts in them).
 hz=$(getconf CLK_TCK)
 now_ms() { date +%s%3N; }
 # ms that `quark ARGS` takes; its output goes to $run/api.out.
@@ -160,14 +159,14 @@ sample() {
   local seconds=$1 label=$2 deadline t0 c0 d0 t1 c1 d1 cpu n_ms j_ms
   local -a rss=() cpus=() nodes_ms=() jobs_ms=()
   deadline=$((SECONDS + seconds))
-  t0=$(now_ms) c0=$(ticks "$controller") d0=$(job_done)
+  t0=$(now_ms) c0=$(quark_cpu_ticks "$controller") d0=$(job_done)
   local start_t=$t0 start_c=$c0 start_d=$d0
   printf '  %6s %9s %9s %6s %9s %9s %9s\n' t_s rss_MiB hwm_MiB cpu_% nodes_ms jobs_ms tasks/s
   while ((SECONDS < deadline)); do
     sleep "$sample_s"
     n_ms=$(api_ms nodes)
     j_ms=$(api_ms jobs)
-    t1=$(now_ms) c1=$(ticks "$controller") d1=$(job_done)
+    t1=$(now_ms) c1=$(quark_cpu_ticks "$controller") d1=$(job_done)
     cpu=$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v hz="$hz" \
       'BEGIN { printf "%.0f", 100 * c / hz / (t / 1000) }')
     rss+=("$(mem_kb "$controller" VmRSS)") cpus+=("$cpu") nodes_ms+=("$n_ms") jobs_ms+=("$j_ms")
@@ -188,7 +187,7 @@ job_done() {
 }
 summary() {
   local t1 c1 d1
-  t1=$(now_ms) c1=$(ticks "$controller") d1=$(job_done)
+  t1=$(now_ms) c1=$(quark_cpu_ticks "$controller") d1=$(job_done)
   phase "$1" "$(awk -v c=$((c1 - $3)) -v t=$((t1 - $2)) -v d=$((d1 - $4)) -v hz="$hz" \
     'BEGIN { printf "CPU %.0f%% of one core, %.0f tasks/s over %.0f s", 100 * c / hz / (t / 1000), d / (t / 1000), t / 1000 }')"
 }
