@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/numbers.h"
 #include "common/status.h"
 #include "controller/server.h"
 
@@ -84,10 +85,10 @@ ABSL_FLAG(
     "to check the first (jobs submitted with --verify=sample, the "
     "default). A node's first results after it joins, and results "
     "computed under-voltage or throttled, are always checked. In [0, 1].");
-ABSL_FLAG(uint64_t, cross_check_max, 100'000'000'000'000,
-          "A count job (not --verify=none) whose hi is at most this is also "
-          "checked as a whole by primecount, here, on one thread: pi(1e14) "
-          "takes a few seconds of a Pi's core. 0: never.");
+ABSL_FLAG(std::string, cross_check_max, "1e14",
+          "A count job (not --verify=none) whose hi is at most this (1e14, "
+          "10^12, 2^40...) is also checked as a whole by primecount, here, on "
+          "one thread: pi(1e14) takes a few seconds of a Pi's core. 0: never.");
 ABSL_FLAG(std::string, log_level, "info",
           "error, warning, notice, info or debug.");
 
@@ -135,13 +136,15 @@ absl::StatusOr<ServerOptions> OptionsFromFlags(
     return absl::InvalidArgumentError("--verify_fraction must be in [0, 1]");
   }
   options.scheduler.verify_fraction = verify_fraction;
-  const uint64_t cross_check_max = absl::GetFlag(FLAGS_cross_check_max);
-  if (cross_check_max > uint64_t{1} << 62) {
-    return absl::InvalidArgumentError(
-        "--cross_check_max must be at most 2^62 (and is best far below: "
-        "primecount's time grows as hi^(2/3))");
+  absl::StatusOr<uint64_t> cross_check_max =
+      ParseNumber(absl::GetFlag(FLAGS_cross_check_max));
+  if (!cross_check_max.ok() || *cross_check_max > uint64_t{1} << 62) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--cross_check_max must be a number up to 2^62, such as 1e14 (and is "
+        "best far below: primecount's time grows as hi^(2/3)), not '",
+        absl::GetFlag(FLAGS_cross_check_max), "'"));
   }
-  options.scheduler.cross_check_max = cross_check_max;
+  options.scheduler.cross_check_max = *cross_check_max;
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.insecure = absl::GetFlag(FLAGS_insecure);
   options.auth.workers_path = absl::GetFlag(FLAGS_authorized_workers);
@@ -218,6 +221,8 @@ CommandLineSpec CommandLineFor() {
       {"Scheduling",
        {"heartbeat_ms", "liveness", "task_seconds", "max_task_crashes",
         "keep_jobs"}},
+      {"Verification (docs/security.md)",
+       {"verify_fraction", "cross_check_max"}},
       {"Settings and logs", {"config", "log_level"}},
   };
   return spec;

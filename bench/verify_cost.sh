@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# What verification costs (docs/security.md, "Verification"): the same count
+# job on a local cluster (a controller and two workers of --threads=1, on
+# loopback), submitted with --verify=none and with the default
+# --verify=sample, alternating which goes first, RUNS times each. Prints, for
+# every pair, the CPU time of the controller and the workers together (from
+# /proc: sieving, copies for verification, and the controller's primecount
+# cross-check) and the wall time, then the median ratio sample / none.
+# Goal: CPU within the sampled fraction plus 1% (1.06 at the default 0.05).
+#
+# A warm-up job with --verify=none first takes each worker's first results,
+# which are always checked, so that the pairs measure a cluster in its
+# steady state.
+#
+# Usage: bench/verify_cost.sh
+#   RUNS        pairs to measure (default 3)
+#   LO, HI      the range (default 1e12 and 1e12+2e10: a count that the
+#               controller also checks with primecount)
+#   FRACTION    the controller's --verify_fraction (default 0.05)
+#   BUILD_DIR   Release build directory (default: build-release; built with
+#               scripts/build.sh, tests off, when the binaries are missing)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+runs=${RUNS:-3}
+lo=${LO:-1e12}
+hi=${HI:-1e12+2e10}
+fraction=${FRACTION:-0.05}
+build_dir=${BUILD_DIR:-build-release}
+
+bin="$repo/$build_dir/bin"
+[[ "$build_dir" == /* ]] && bin="$build_dir/bin"
+if [[ ! -x "$bin/quark" || ! -x "$bin/quark-worker" || ! -x "$bin/quark-controller" ]] ||
+  ! grep -qx 'CMAKE_BUILD_TYPE:STRING=Release' "$build_dir/CMakeCache.txt" 2>/dev/null; then
+  BUILD_DIR=$build_dir BUILD_TYPE=Release scripts/build.sh -DQUARK_BUILD_TESTS=OFF >&2
+else
+  SKIP_DEPS=1 BUILD_DIR=$build_dir scripts/build.sh >/dev/null
+fi
+
+run=$(mktemp -d "${TMPDIR:-/tmp}/quark-verify-cost.XXXXXX")
+pids=()
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+  if ((${#pids[@]} > 0)); then quark_stop 40 "${pids[@]}"; fi
+  rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+base=$(quark_pick_base)
+control="tcp://127.0.0.1:$base"
+api="tcp://127.0.0.1:$((base + 2))"
+"$bin/quark-controller" --control="$control" --http= --collect="tcp://127.0.0.1:$((base + 1))" \
+  --api="$api" --state_dir="$run/state" --verify_fraction="$fraction" \
+  </dev/null >"$run/controller.log" 2>&1 &
+pids+=("$!")
+quark_wait_log "${pids[0]}" "$run/controller.log" 'controller ready' 15
+for name in w1 w2; do
+  "$bin/quark-worker" --controller="$control" --name="$name" --threads=1 \
+    --state_dir="$run/$name" </dev/null >"$run/$name.log" 2>&1 &
+  pids+=("$!")
+done
+quark_wait_nodes "$bin/quark" "$api" 30 w1 w2
+
+hz=$(getconf CLK_TCK)
+# run_job MODE: submits the job with --verify=MODE and waits; sets cpu (the
+# daemons' CPU seconds), wall, count and verified (its tasks checked, of all).
+run_job() {
+  local before after start json
+  before=$(quark_cpu_ticks "${pids[@]}")
+  start=$(date +%s%3N)
+  json=$("$bin/quark" --controller="$api" --json submit count "$lo" "$hi" \
+    --verify="$1" --wait)
+  wall=$(awk -v ms=$(($(date +%s%3N) - start)) 'BEGIN { printf "%.2f", ms / 1000 }')
+  after=$(quark_cpu_ticks "${pids[@]}")
+  cpu=$(awk -v t=$((after - before)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+  count=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["count"])' <<<"$json")
+  verified=$(python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+v = j.get("verification", {})
+print("%s of %s, %s" % (v.get("tasks_verified", "0"), j["tasks_done"],
+                        v.get("cross_check", "no cross-check")))' <<<"$json")
+}
+
+echo "quark submit count $lo $hi --verify=none   vs   --verify=sample (fraction $fraction)"
+echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n 1)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$bin/quark" --controller="$api" submit count 0 1e9 --verify=none --wait >/dev/null
+printf '%-4s %9s %9s %7s   %8s %8s   %s\n' run none_cpu samp_cpu ratio none_s samp_s \
+  "sample: tasks verified, cross-check"
+ratios=()
+for ((i = 1; i <= runs; i++)); do
+  if ((i % 2)); then
+    run_job none
+    n_cpu=$cpu n_wall=$wall n_count=$count
+    run_job sample
+  else
+    run_job sample
+    s_cpu=$cpu s_wall=$wall s_count=$count s_verified=$verified
+    run_job none
+    n_cpu=$cpu n_wall=$wall n_count=$count
+    cpu=$s_cpu wall=$s_wall count=$s_count verified=$s_verified
+  fi
+  if [[ "$count" != "$n_count" ]]; then
+    quark_log "sample counted $count, none $n_count"
+    exit 1
+  fi
+  ratio=$(awk -v s="$cpu" -v n="$n_cpu" 'BEGIN { printf "%.3f", s / n }')
+  ratios+=("$ratio")
+  printf '%-4s %9s %9s %7s   %8s %8s   %s\n' "$i" "$n_cpu" "$cpu" "$ratio" "$n_wall" \
+    "$wall" "$verified"
+done
+median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+echo "count: $count"
+echo "median CPU ratio sample / none: $median (goal <= $(awk -v f="$fraction" 'BEGIN { printf "%.2f", 1 + f + 0.01 }'))"
