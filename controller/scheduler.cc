@@ -1384,9 +1384,7 @@ proto::Job Scheduler::JobView(const Job& job) const {
   *view.mutable_verification() = job.verification;
   view.set_version(job.version);
   if (job.state == proto::QUEUED) view.set_waiting(WhyWaiting(job));
-  if (job.state == proto::RUNNING && job.acc.Complete()) {
-    view.set_waiting("primecount's cross-check of the count");
-  }
+  if (job.state == proto::RUNNING) view.set_waiting(WhyStalled(job));
   return view;
 }
 
@@ -1416,6 +1414,22 @@ std::string Scheduler::WhyWaiting(const Job& job) const {
     return "no node taking work can hold its next task (memory)";
   }
   return "every node is busy";
+}
+
+// What running `job` waits for that no node is computing: primecount, or
+// a node to decide a disagreement; "" when it waits for nothing.
+std::string Scheduler::WhyStalled(const Job& job) const {
+  if (job.acc.Complete()) return "primecount's cross-check of the count";
+  for (const auto& [id, task] : job.open) {
+    if (!task.disputed || !task.leases.empty() || Verifiable(task)) continue;
+    std::vector<std::string> nodes;
+    for (const Vote& vote : task.votes) nodes.push_back(vote.node);
+    return absl::StrCat("a node other than ", absl::StrJoin(nodes, " and "),
+                        " to decide task ", id,
+                        ", on which their results differ (start one, or "
+                        "cancel the job)");
+  }
+  return "";
 }
 
 proto::Node Scheduler::NodeView(const Node& node, absl::Time now) const {

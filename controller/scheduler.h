@@ -289,6 +289,7 @@ class Scheduler {
   void CountNodesTakingWork();
   proto::Job JobView(const Job& job) const;
   std::string WhyWaiting(const Job& job) const;
+  std::string WhyStalled(const Job& job) const;
   proto::Node NodeView(const Node& node, absl::Time now) const;
   Node* FindNode(const std::string& name);
   Outbound Reject(const std::string& peer, const std::string& reason,

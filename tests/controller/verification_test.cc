@@ -501,6 +501,26 @@ TEST_F(VerificationTest, NodesThatNeverAgreeFailTheJob) {
       << Job(id).error();
 }
 
+TEST_F(VerificationTest, TwoNodesThatDisagreeWaitForAThirdAndSaySo) {
+  Start();
+  Join("honest");
+  Join("liar", Always);
+  const uint64_t id = Submit(proto::COUNT, 0, 1000, proto::VERIFY_ALL);
+  Run();
+  proto::Job job = Job(id);
+  EXPECT_EQ(job.state(), proto::RUNNING);
+  EXPECT_NE(job.waiting().find("a node other than "), std::string::npos)
+      << job.waiting();
+  EXPECT_NE(job.waiting().find("their results differ"), std::string::npos);
+  Join("referee");
+  Run();
+  job = Job(id);
+  ASSERT_EQ(job.state(), proto::DONE) << job.DebugString();
+  EXPECT_EQ(job.result().count(), Pi(0, 1000));
+  EXPECT_TRUE(Node("liar").suspect());
+  EXPECT_EQ(job.waiting(), "");
+}
+
 TEST_F(VerificationTest, TwoNodesTellingTheSameLieOutvoteTheTruth) {
   // What votes cannot catch (docs/security.md): a majority that colludes.
   Start();
