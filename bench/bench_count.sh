@@ -31,13 +31,7 @@ if [[ -z "$expect" && "$hi" == 1e11 ]]; then expect=4118054813; fi
 command -v primesieve >/dev/null || scripts/deps.sh
 bin="$repo/$build_dir/bin"
 [[ "$build_dir" == /* ]] && bin="$build_dir/bin"
-if [[ ! -x "$bin/quark" || ! -x "$bin/quark-worker" || ! -x "$bin/quark-controller" ]] ||
-  ! grep -qx 'CMAKE_BUILD_TYPE:STRING=Release' "$build_dir/CMakeCache.txt" 2>/dev/null; then
-  BUILD_DIR=$build_dir BUILD_TYPE=Release scripts/build.sh -DQUARK_BUILD_TESTS=OFF >&2
-else
-  # Incremental: rebuilds only what changed since the last run.
-  SKIP_DEPS=1 BUILD_DIR=$build_dir scripts/build.sh >/dev/null
-fi
+quark_release_build "$build_dir"
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/quark-bench.XXXXXX")
 pids=()

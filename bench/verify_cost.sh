@@ -34,12 +34,7 @@ build_dir=${BUILD_DIR:-build-release}
 
 bin="$repo/$build_dir/bin"
 [[ "$build_dir" == /* ]] && bin="$build_dir/bin"
-if [[ ! -x "$bin/quark" || ! -x "$bin/quark-worker" || ! -x "$bin/quark-controller" ]] ||
-  ! grep -qx 'CMAKE_BUILD_TYPE:STRING=Release' "$build_dir/CMakeCache.txt" 2>/dev/null; then
-  BUILD_DIR=$build_dir BUILD_TYPE=Release scripts/build.sh -DQUARK_BUILD_TESTS=OFF >&2
-else
-  SKIP_DEPS=1 BUILD_DIR=$build_dir scripts/build.sh >/dev/null
-fi
+quark_release_build "$build_dir"
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/quark-verify-cost.XXXXXX")
 pids=()

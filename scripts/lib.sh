@@ -91,6 +91,21 @@ quark_cpu_ticks() {
   echo "$total"
 }
 
+# quark_release_build DIR: makes DIR a Release build of the three binaries
+# (tests off) if it is not one, else brings it up to date; the benches run
+# on it. DIR is relative to the repository unless absolute.
+quark_release_build() {
+  local dir=$1 bin
+  bin="$dir/bin"
+  if [[ ! -x "$bin/quark" || ! -x "$bin/quark-worker" || ! -x "$bin/quark-controller" ]] ||
+    ! grep -qx 'CMAKE_BUILD_TYPE:STRING=Release' "$dir/CMakeCache.txt" 2>/dev/null; then
+    BUILD_DIR=$dir BUILD_TYPE=Release scripts/build.sh -DQUARK_BUILD_TESTS=OFF >&2
+  else
+    # Incremental: rebuilds only what changed since the last run.
+    SKIP_DEPS=1 BUILD_DIR=$dir scripts/build.sh >/dev/null
+  fi
+}
+
 # quark_stop SECONDS PID...: SIGTERM to each live PID, waits up to SECONDS for
 # all of them, then SIGKILL to those left. Only touches the PIDs given.
 quark_stop() {
