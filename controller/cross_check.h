@@ -12,7 +12,10 @@
 // the other cores). pi(1e14) takes about 0.4 s of one x86 core, a few
 // seconds of a Pi's. The destructor waits for the count in progress.
 //
-// Thread-safe.
+// Thread-safe. Its thread starts in the constructor and takes the signal
+// mask of the thread that builds it: build it after ShutdownSignals::Install
+// (common/signals.h), or SIGTERM may be delivered to it and kill the
+// process.
 #ifndef QUARK_CONTROLLER_CROSS_CHECK_H_
 #define QUARK_CONTROLLER_CROSS_CHECK_H_
 

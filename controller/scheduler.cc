@@ -352,7 +352,8 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
     return OnLateResult(job, result);  // the same node's result again
   }
   const double seconds = static_cast<double>(result.compute_us()) / 1e6;
-  job.task_seconds += seconds;
+  job.task_seconds += seconds;  // merged or not: the work was done
+  dirty_jobs_.insert(job.id);
   job.cpu_seconds +=
       seconds *
       (node != nodes_.end() ? std::max(node->second->threads, 1u) : 1);

@@ -78,6 +78,8 @@ Server::~Server() = default;
 
 absl::Status Server::Start() {
   ASSIGN_OR_RETURN(signals_, ShutdownSignals::Install(/*reload=*/true));
+  // After the signal mask: its thread must not take SIGTERM's default.
+  cross_checker_ = std::make_unique<CrossChecker>();
   systemd_ = SystemdNotifier::FromEnvironment();
   ASSIGN_OR_RETURN(store_, SqliteStore::Open(options_.state_dir));
   ASSIGN_OR_RETURN(StoredState state, store_->Load());
@@ -311,9 +313,9 @@ absl::Status Server::Run() {
     inbound_->OnTime(now, tick);
     if (tick) {
       for (const CrossCheckRequest& r : scheduler_.TakeCrossChecks()) {
-        cross_checker_.Add(r);
+        cross_checker_->Add(r);
       }
-      for (const CrossChecker::Answer& a : cross_checker_.Take()) {
+      for (const CrossChecker::Answer& a : cross_checker_->Take()) {
         inbound_->OnCrossCheck(a.job, a.count, now);
       }
     }

@@ -144,8 +144,8 @@ class Server {
   // Decodes, checks and applies what the sockets read; holds what to send
   // until the next Flush().
   std::unique_ptr<Inbound> inbound_;
-  std::unique_ptr<HttpServer> http_;  // with options_.http
-  CrossChecker cross_checker_;        // primecount, for the scheduler
+  std::unique_ptr<HttpServer> http_;             // with options_.http
+  std::unique_ptr<CrossChecker> cross_checker_;  // primecount; from Start()
   absl::Time next_publish_ = absl::InfinitePast();
   StatusTracker status_;  // the status page's data, with options_.http
   Histogram commit_seconds_ = Histogram::Latency();
