@@ -349,7 +349,10 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
   }
   if (std::any_of(task.votes.begin(), task.votes.end(),
                   [&](const Vote& v) { return v.node == name; })) {
-    return OnLateResult(job, result);  // the same node's result again
+    // The same node's result again: a copy sent twice, or the results of
+    // its lives before and after a freeze (a worker sends what it kept
+    // under its new session). One vote; another node must give the next.
+    return OnLateResult(job, result, /*requeue=*/true);
   }
   const double seconds = static_cast<double>(result.compute_us()) / 1e6;
   job.task_seconds += seconds;  // merged or not: the work was done
@@ -507,7 +510,8 @@ absl::StatusOr<Scheduler::Job*> Scheduler::JobOf(
 // A result for a task of `job` that is not open: merged already (a backup
 // lease's, or one sent again after a lost ack) or its job ended. Exactly
 // once means it is counted and ignored, and its lease is forgotten.
-absl::Status Scheduler::OnLateResult(Job& job, const proto::ResultMsg& result) {
+absl::Status Scheduler::OnLateResult(Job& job, const proto::ResultMsg& result,
+                                     bool requeue) {
   if (result.task() == 0 || result.task() >= next_task_) {
     ++refused_;
     return absl::NotFoundError(absl::StrCat("result for unknown task ",
@@ -517,7 +521,7 @@ absl::Status Scheduler::OnLateResult(Job& job, const proto::ResultMsg& result) {
   ++duplicates_;
   ++job.version;
   dirty_jobs_.insert(job.id);
-  ReleaseLeaseOf(result, /*requeue=*/false);
+  ReleaseLeaseOf(result, requeue);
   return absl::OkStatus();
 }
 
@@ -995,8 +999,24 @@ bool Scheduler::MayRun(const Node& node, const Task& task) const {
   return true;
 }
 
+// Leases on `task` whose holders have not voted on it: those whose result
+// can still count.
+size_t Scheduler::FreshLeases(const Task& task) const {
+  size_t fresh = 0;
+  for (uint64_t id : task.leases) {
+    auto node = nodes_.find(leases_.at(id).session);
+    const bool voted =
+        node != nodes_.end() &&
+        std::any_of(task.votes.begin(), task.votes.end(), [&](const Vote& v) {
+          return v.node == node->second->name;
+        });
+    fresh += voted ? 0 : 1;
+  }
+  return fresh;
+}
+
 bool Scheduler::Verifiable(const Task& task) const {
-  if (!task.leases.empty()) return true;
+  if (FreshLeases(task) > 0) return true;
   return std::any_of(nodes_.begin(), nodes_.end(), [&](const auto& entry) {
     return TakesWork(*entry.second) && MayRun(*entry.second, task);
   });
@@ -1012,7 +1032,7 @@ void Scheduler::Want(Job& job, Task& task, bool front) {
           return SamePartial(v.partial, w.partial);
         }));
   }
-  if (agreeing + task.leases.size() >= static_cast<size_t>(task.quorum)) {
+  if (agreeing + FreshLeases(task) >= static_cast<size_t>(task.quorum)) {
     return;
   }
   if (front) {
@@ -1422,7 +1442,7 @@ std::string Scheduler::WhyWaiting(const Job& job) const {
 std::string Scheduler::WhyStalled(const Job& job) const {
   if (job.acc.Complete()) return "primecount's cross-check of the count";
   for (const auto& [id, task] : job.open) {
-    if (!task.disputed || !task.leases.empty() || Verifiable(task)) continue;
+    if (!task.disputed || Verifiable(task)) continue;
     std::vector<std::string> nodes;
     for (const Vote& vote : task.votes) nodes.push_back(vote.node);
     return absl::StrCat("a node other than ", absl::StrJoin(nodes, " and "),

@@ -235,7 +235,9 @@ class Scheduler {
   void FailJob(Job& job, const std::string& error, absl::Time now,
                std::vector<Outbound>* out);
   absl::StatusOr<Job*> JobOf(const proto::ResultMsg& result);
-  absl::Status OnLateResult(Job& job, const proto::ResultMsg& result);
+  // With `requeue`, a task left wanting a result goes back to the queue.
+  absl::Status OnLateResult(Job& job, const proto::ResultMsg& result,
+                            bool requeue = false);
   void CountTaskDone(Node& node, proto::Kind kind, const Task& task,
                      const proto::ResultMsg& result, absl::Time now);
   // Verification: the results so far of `task` decide it, or it waits
@@ -251,6 +253,7 @@ class Scheduler {
   void Reopen(Job& job, const std::vector<uint64_t>& ids, bool keep_vote);
   // Whether some node other than its voters is computing `task` or could.
   bool Verifiable(const Task& task) const;
+  size_t FreshLeases(const Task& task) const;
   bool MayRun(const Node& node, const Task& task) const;
   bool TakesWork(const Node& node) const;
   // Queues `task` for another lease if it wants one.

@@ -107,9 +107,18 @@ class VerificationTest : public testing::Test {
     Worker& w = workers_.at(name);
     const proto::Assign a = w.queue.front();
     w.queue.pop_front();
+    Deliver(name, w.session, a);
+    Route(scheduler_->OnControl(name, testutil::Ready(w.session, 1), now_));
+  }
+
+  // `name`'s result for `a`, under `session` (its present one, or one the
+  // controller forgot).
+  void Deliver(const std::string& name, uint64_t session,
+               const proto::Assign& a) {
+    Worker& w = workers_.at(name);
     proto::ResultMsg r;
     r.set_protocol_version(kProtocolVersion);
-    r.set_session(w.session);
+    r.set_session(session);
     r.set_node(name);
     r.set_lease(a.lease());
     r.set_job(a.job());
@@ -126,7 +135,6 @@ class VerificationTest : public testing::Test {
     ASSERT_TRUE(scheduler_->OnResult(r, now_, &out).ok());
     w.done.push_back(a);
     Route(out);
-    Route(scheduler_->OnControl(name, testutil::Ready(w.session, 1), now_));
   }
 
   // Every worker finishes what it holds, in turns, until none holds any.
@@ -519,6 +527,61 @@ TEST_F(VerificationTest, TwoNodesThatDisagreeWaitForAThirdAndSaySo) {
   EXPECT_EQ(job.result().count(), Pi(0, 1000));
   EXPECT_TRUE(Node("liar").suspect());
   EXPECT_EQ(job.waiting(), "");
+}
+
+// A node frozen past its expiry holds a task; the task goes back to the
+// queue, and the node, back under a new session, may get it again. Its
+// result from before the freeze and the one from after are one node's
+// vote, whichever comes first, and the task still gets its second vote
+// from another node.
+TEST_F(VerificationTest, AFrozenNodesTwoResultsForATaskAreOneVote) {
+  for (const int variant : {0, 1, 2, 3}) {
+    const bool late_first = variant & 1;
+    // A worker sends the results it kept under its new session.
+    const bool resent = variant & 2;
+    SCOPED_TRACE(absl::StrCat(
+        late_first ? "the late result first" : "the new one first",
+        resent ? ", resent under the new session" : ", under the old session"));
+    SchedulerOptions o = Options();
+    o.verify_first_tasks = 3;
+    Start(o);
+    workers_.clear();
+    Join("a");
+    Join("b");
+    const uint64_t id =
+        Submit(proto::COUNT, 0, 1'000'000, proto::VERIFY_SAMPLE);
+    ASSERT_FALSE(workers_["a"].queue.empty());
+    const proto::Assign held = workers_["a"].queue.front();
+    const uint64_t old_session = workers_["a"].session;
+    // a freezes; b stays in touch; a is lost, its task requeued.
+    now_ += absl::Seconds(4);
+    Route(scheduler_->OnControl("b", testutil::Heartbeat(workers_["b"].session),
+                                now_));
+    Route(scheduler_->OnTick(now_));
+    ASSERT_EQ(scheduler_->ListNodes(now_).size(), 1u);
+    // a comes back: a new session, which may be given the same task.
+    Join("a");
+    auto& queue = workers_["a"].queue;
+    auto late = [&] {
+      Deliver("a", resent ? workers_["a"].session : old_session, held);
+    };
+    if (late_first) late();
+    // Given the same task again (and not cancelled by the late result).
+    auto it = std::find_if(queue.begin(), queue.end(),
+                           [&](auto& x) { return x.task() == held.task(); });
+    if (it != queue.end()) {
+      const proto::Assign copy = *it;
+      queue.erase(it);
+      Deliver("a", workers_["a"].session, copy);
+      Route(scheduler_->OnControl(
+          "a", testutil::Ready(workers_["a"].session, 1), now_));
+    }
+    if (!late_first) late();
+    Run();
+    const proto::Job job = Job(id);
+    ASSERT_EQ(job.state(), proto::DONE) << job.DebugString();
+    EXPECT_EQ(job.result().count(), Pi(0, 1'000'000));
+  }
 }
 
 TEST_F(VerificationTest, TwoNodesTellingTheSameLieOutvoteTheTruth) {
