@@ -382,11 +382,10 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
   return absl::OkStatus();
 }
 
-// Groups `task`'s votes by result and merges the one that has its quorum,
-// making the nodes it outvotes suspect; or asks for another result.
-void Scheduler::Decide(Job& job, Task& task, absl::Time now,
-                       std::vector<Outbound>* out) {
-  std::vector<std::vector<size_t>> groups;  // indexes into task.votes
+// `task`'s votes by result: the indexes of the votes of each distinct
+// partial, in the order first seen.
+std::vector<std::vector<size_t>> Scheduler::GroupVotes(const Task& task) {
+  std::vector<std::vector<size_t>> groups;
   for (size_t i = 0; i < task.votes.size(); ++i) {
     auto same = std::find_if(groups.begin(), groups.end(), [&](const auto& g) {
       return SamePartial(task.votes[g.front()].partial, task.votes[i].partial);
@@ -397,6 +396,14 @@ void Scheduler::Decide(Job& job, Task& task, absl::Time now,
       same->push_back(i);
     }
   }
+  return groups;
+}
+
+// Groups `task`'s votes by result and merges the one that has its quorum,
+// making the nodes it outvotes suspect; or asks for another result.
+void Scheduler::Decide(Job& job, Task& task, absl::Time now,
+                       std::vector<Outbound>* out) {
+  const std::vector<std::vector<size_t>> groups = GroupVotes(task);
   const auto best = std::max_element(
       groups.begin(), groups.end(),
       [](const auto& a, const auto& b) { return a.size() < b.size(); });
@@ -468,8 +475,7 @@ void Scheduler::Accept(Job& job, Task& task,
     }
   }
   const uint64_t task_id = task.id;
-  job.merged[task_id] = {task.lo, task.hi, partial,
-                         confirmed ? std::string() : first, confirmed};
+  job.merged[task_id] = {task.lo, task.hi, partial, first, confirmed};
   EndLeases(task, 0, out);
   MergeTask(job, task, partial, first, confirmed);  // `task` is gone
   for (const std::string& name : outvoted) {
@@ -1025,12 +1031,8 @@ bool Scheduler::Verifiable(const Task& task) const {
 void Scheduler::Want(Job& job, Task& task, bool front) {
   if (task.queued || !job.Active()) return;
   size_t agreeing = 0;  // the largest group of equal results
-  for (const Vote& v : task.votes) {
-    agreeing = std::max<size_t>(
-        agreeing,
-        std::count_if(task.votes.begin(), task.votes.end(), [&](const Vote& w) {
-          return SamePartial(v.partial, w.partial);
-        }));
+  for (const auto& group : GroupVotes(task)) {
+    agreeing = std::max(agreeing, group.size());
   }
   if (agreeing + FreshLeases(task) >= static_cast<size_t>(task.quorum)) {
     return;

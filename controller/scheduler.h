@@ -243,6 +243,7 @@ class Scheduler {
   // Verification: the results so far of `task` decide it, or it waits
   // for another.
   void Decide(Job& job, Task& task, absl::Time now, std::vector<Outbound>* out);
+  static std::vector<std::vector<size_t>> GroupVotes(const Task& task);
   void Accept(Job& job, Task& task, const std::vector<size_t>& agreeing,
               absl::Time now, std::vector<Outbound>* out);
   void MakeSuspect(const std::string& name, const std::string& reason, Job* job,

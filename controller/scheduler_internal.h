@@ -92,7 +92,7 @@ struct Scheduler::Job {
   struct Merged {
     uint64_t lo = 0, hi = 0;
     proto::Partial partial;
-    std::string node;  // the one node whose result it is, unless confirmed
+    std::string node;  // whose result it is (the first of them, if confirmed)
     bool confirmed = false;
   };
   std::map<uint64_t, Merged> merged;
