@@ -33,25 +33,8 @@ bin="$repo/$build_dir/bin"
 [[ "$build_dir" == /* ]] && bin="$build_dir/bin"
 quark_release_build "$build_dir"
 
-run=$(mktemp -d "${TMPDIR:-/tmp}/quark-bench.XXXXXX")
-pids=()
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-  if ((${#pids[@]} > 0)); then quark_stop 40 "${pids[@]}"; fi
-  rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-base=$(quark_pick_base)
-control="tcp://127.0.0.1:$base"
-api="tcp://127.0.0.1:$((base + 2))"
-"$bin/quark-controller" --control="$control" --http= --collect="tcp://127.0.0.1:$((base + 1))" \
-  --api="$api" --state_dir="$run/state" </dev/null >"$run/controller.log" 2>&1 &
-controller_pid=$!
-pids+=("$controller_pid")
-quark_wait_log "$controller_pid" "$run/controller.log" 'controller ready' 15
+quark_bench_setup quark-bench
+quark_bench_controller "$bin"
 "$bin/quark-worker" --controller="$control" --name=bench --threads="$threads" \
   </dev/null >"$run/worker.log" 2>&1 &
 worker_pid=$!

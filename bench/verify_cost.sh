@@ -42,26 +42,9 @@ bin="$repo/$build_dir/bin"
 [[ "$build_dir" == /* ]] && bin="$build_dir/bin"
 quark_release_build "$build_dir"
 
-run=$(mktemp -d "${TMPDIR:-/tmp}/quark-verify-cost.XXXXXX")
-pids=()
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-  if ((${#pids[@]} > 0)); then quark_stop 40 "${pids[@]}"; fi
-  rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-base=$(quark_pick_base)
-control="tcp://127.0.0.1:$base"
-api="tcp://127.0.0.1:$((base + 2))"
-"$bin/quark-controller" --control="$control" --http= --collect="tcp://127.0.0.1:$((base + 1))" \
-  --api="$api" --state_dir="$run/state" --verify_fraction="$fraction" \
-  --task_seconds="$task_seconds" \
-  </dev/null >"$run/controller.log" 2>&1 &
-pids+=("$!")
-quark_wait_log "${pids[0]}" "$run/controller.log" 'controller ready' 15
+quark_bench_setup quark-verify-cost
+quark_bench_controller "$bin" --verify_fraction="$fraction" \
+  --task_seconds="$task_seconds"
 for name in w1 w2; do
   "$bin/quark-worker" --controller="$control" --name="$name" --threads=1 \
     --state_dir="$run/$name" </dev/null >"$run/$name.log" 2>&1 &

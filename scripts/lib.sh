@@ -106,6 +106,40 @@ quark_release_build() {
   fi
 }
 
+# quark_bench_setup NAME: a bench's run directory, $run (removed at exit),
+# and $pids, the processes it starts (stopped at exit, by their pid).
+quark_bench_setup() {
+  run=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  pids=()
+  trap quark_bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# shellcheck disable=SC2317  # called by the EXIT trap
+quark_bench_cleanup() {
+  if ((${#pids[@]} > 0)); then quark_stop 40 "${pids[@]}"; fi
+  rm -rf "$run"
+}
+
+# quark_bench_controller BIN [FLAG...]: starts BIN/quark-controller with
+# FLAGs on loopback ports from quark_pick_base (no --http), its state and log
+# in $run, and waits until it is ready; sets $control, $api and
+# $controller_pid, which it adds to $pids (quark_bench_setup first).
+quark_bench_controller() {
+  local bin=$1 base
+  shift
+  base=$(quark_pick_base)
+  control="tcp://127.0.0.1:$base"
+  api="tcp://127.0.0.1:$((base + 2))"
+  "$bin/quark-controller" --control="$control" --http= \
+    --collect="tcp://127.0.0.1:$((base + 1))" --api="$api" \
+    --state_dir="$run/state" "$@" </dev/null >"$run/controller.log" 2>&1 &
+  controller_pid=$!
+  pids+=("$controller_pid")
+  quark_wait_log "$controller_pid" "$run/controller.log" 'controller ready' 15
+}
+
 # quark_stop SECONDS PID...: SIGTERM to each live PID, waits up to SECONDS for
 # all of them, then SIGKILL to those left. Only touches the PIDs given.
 quark_stop() {
