@@ -1096,6 +1096,9 @@ void Scheduler::MakeSuspect(const std::string& name, const std::string& reason,
   suspect.set_node(name);
   suspect.set_since_ms(UnixMillis(now));
   suspect.set_reason(reason);
+  // The latest word on a node wins on disk: the store writes suspects
+  // before it deletes the trusted.
+  std::erase(dirty_trusted_, name);
   dirty_suspects_.push_back(suspect);
   QLOG(kWarning) << "node suspect node=" << name << " reason=\"" << reason
                  << "\" hint=\"it gets no work until quark trust " << name
@@ -1280,6 +1283,9 @@ absl::StatusOr<proto::Node> Scheduler::Trust(const std::string& name,
     return absl::FailedPreconditionError(
         absl::StrCat("node ", name, " is not suspect"));
   }
+  std::erase_if(dirty_suspects_, [&](const proto::StoredSuspect& s) {
+    return s.node() == name;
+  });
   dirty_trusted_.push_back(name);
   QLOG(kNotice) << "node trusted node=" << name
                 << " hint=\"its next results are verified, as after a join\"";

@@ -215,7 +215,7 @@ absl::Status SqliteStore::PrepareSchema() {
   RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
   RETURN_IF_ERROR(Exec("BEGIN"));
   absl::Status s = absl::OkStatus();
-  if (*tables > 0 && *version < 3 && !HasColumn(db_, "tasks", "node")) {
+  if (*tables > 0 && !HasColumn(db_, "tasks", "node")) {
     // CREATE TABLE IF NOT EXISTS leaves an older tasks table as it was.
     s = Exec(
         "ALTER TABLE tasks ADD COLUMN node TEXT NOT NULL DEFAULT '';"

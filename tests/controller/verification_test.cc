@@ -420,6 +420,31 @@ TEST_F(VerificationTest, ASuspectStaysSuspectAcrossARestart) {
   EXPECT_EQ(restarted.suspects(), 1u);
 }
 
+TEST_F(VerificationTest, TrustAndSuspicionInOneStepKeepTheLatestOnDisk) {
+  Start();
+  Join("liar", Always);
+  Join("h1");
+  Join("h2");
+  Submit(proto::COUNT, 0, 1'000'000, proto::VERIFY_ALL);
+  Run();
+  ASSERT_TRUE(Node("liar").suspect());
+  testutil::MemoryStore disk;
+  ASSERT_TRUE(disk.Commit(scheduler_->TakeChanges()).ok());
+  // Trusted, and found out again before the step's changes are committed.
+  std::vector<Outbound> out;
+  ASSERT_TRUE(scheduler_->Trust("liar", now_, &out).ok());
+  Route(out);
+  Submit(proto::COUNT, 0, 1'000'000, proto::VERIFY_ALL);
+  Run();
+  ASSERT_TRUE(Node("liar").suspect());
+  ASSERT_TRUE(disk.Commit(scheduler_->TakeChanges()).ok());
+  ASSERT_EQ(disk.State().suspects.size(), 1u);
+  // And trusted last: no suspect on disk.
+  ASSERT_TRUE(scheduler_->Trust("liar", now_, &out).ok());
+  ASSERT_TRUE(disk.Commit(scheduler_->TakeChanges()).ok());
+  EXPECT_TRUE(disk.State().suspects.empty());
+}
+
 TEST_F(VerificationTest, PrimecountsCountIsAwaitedAndAgrees) {
   SchedulerOptions o = Options();
   o.cross_check_max = 1'000'000'000;
