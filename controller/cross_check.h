@@ -9,8 +9,8 @@
 //
 // One thread, one count at a time, in the order asked; primecount itself
 // runs on `threads` threads (1 by default: the controller's loop keeps
-// the other cores). pi(1e14) takes about 0.4 s of one x86 core, a few
-// seconds of a Pi's. The destructor waits for the count in progress.
+// the other cores). pi(1e14) takes about 0.4 s of one x86 core (longer on a
+// Pi: not measured). The destructor waits for the count in progress.
 //
 // Thread-safe. Its thread starts in the constructor and takes the signal
 // mask of the thread that builds it: build it after ShutdownSignals::Install
