@@ -377,6 +377,7 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
     QLOG(kNotice) << "node drained node=" << node->second->name
                   << " hint=\"no work left on it: safe to remove\"";
   }
+  if (task.votes.empty()) task.first_vote = now;
   task.votes.push_back({name, result.partial()});
   Decide(job, task, now, out);
   return absl::OkStatus();
@@ -432,13 +433,17 @@ void Scheduler::Decide(Job& job, Task& task, absl::Time now,
             now, out);
     return;
   }
-  if (!Verifiable(task)) {
+  const bool overdue = now - task.first_vote >= options_.verify_wait;
+  if (overdue || !Verifiable(task)) {
     if (groups.size() == 1 && !task.votes.empty()) {
-      // One node taking work: nothing to check it against.
+      // One node taking work, or none that answered in time: nothing to
+      // check it against.
       job.verification.set_tasks_unverified(
           job.verification.tasks_unverified() + 1);
-      QLOG(kInfo) << "no other node to verify on job=" << job.id
-                  << " task=" << task.id << " node=" << task.votes[0].node;
+      QLOG(kInfo) << (overdue ? "no other node verified in time"
+                              : "no other node to verify on")
+                  << " job=" << job.id << " task=" << task.id
+                  << " node=" << task.votes[0].node;
       Accept(job, task, *best, now, out);
       return;
     }
@@ -1061,14 +1066,16 @@ int Scheduler::FirstQuorum(const Job& job) {
 }
 
 // A task waiting for a second result whose possible verifiers have all
-// gone is taken as its one node computed it (Decide).
+// gone, or that has waited verify_wait, is taken as its one node computed
+// it (Decide).
 void Scheduler::SettleUnverifiable(absl::Time now, std::vector<Outbound>* out) {
   std::vector<std::pair<uint64_t, uint64_t>> settle;  // job, task
   for (const auto& key : queue_) {
     const Job& job = *jobs_.at(std::get<2>(key));
-    for (uint64_t id : job.requeued) {
-      const Task& task = job.open.at(id);
-      if (!task.votes.empty() && !Verifiable(task)) {
+    for (const auto& [id, task] : job.open) {
+      if (!task.votes.empty() &&
+          (now - task.first_vote >= options_.verify_wait ||
+           (task.queued && !Verifiable(task)))) {
         settle.emplace_back(job.id, id);
       }
     }

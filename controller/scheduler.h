@@ -84,6 +84,11 @@ struct SchedulerOptions {
   uint64_t verify_seed = 1;
   // Results of one task that may all differ before its job fails.
   int max_votes = 5;
+  // A task whose second result has not come this long after its first is
+  // taken as its first node computed it (counted unverified): a verifier
+  // that stalls (a frozen or cut-off node that is not lost yet, or one
+  // stuck on other work) does not hold its job for ever.
+  absl::Duration verify_wait = absl::Seconds(20);
   // A count job (not --verify=none) up to this hi is cross-checked as a
   // whole by primecount (TakeCrossChecks, OnCrossCheck); 0: none.
   uint64_t cross_check_max = 0;

@@ -40,6 +40,7 @@ struct Scheduler::Task {
   std::vector<Vote> votes;  // results so far, none merged; not kept on disk
   bool disputed = false;    // two results differed
   bool queued = false;      // in its job's `requeued`
+  absl::Time first_vote = absl::InfiniteFuture();  // when its first came
 };
 
 struct Scheduler::Job {

@@ -20,6 +20,8 @@ void DeriveServerOptions(ServerOptions& options) {
   SchedulerOptions& scheduler = options.scheduler;
   scheduler.collector_endpoint = options.collect_endpoint;
   scheduler.backup_after = absl::Seconds(2 * scheduler.chunk.task_seconds);
+  scheduler.verify_wait =
+      std::max(absl::Seconds(20), 5 * scheduler.backup_after);
   options.tick =
       std::min(absl::Milliseconds(100), scheduler.heartbeat_interval / 2);
   std::random_device random;

@@ -445,6 +445,28 @@ TEST_F(VerificationTest, TrustAndSuspicionInOneStepKeepTheLatestOnDisk) {
   EXPECT_TRUE(disk.State().suspects.empty());
 }
 
+TEST_F(VerificationTest, AVerifierThatNeverAnswersHoldsTheJobNoLonger) {
+  SchedulerOptions o = Options();
+  o.liveness = 1000;  // never lost: it heartbeats, and computes nothing
+  Start(o);
+  Join("a");
+  Join("stuck");
+  const uint64_t id = Submit(proto::COUNT, 0, 1000, proto::VERIFY_ALL);
+  workers_["stuck"].queue.clear();
+  Step("a");
+  EXPECT_EQ(Job(id).state(), proto::RUNNING);
+  now_ += o.verify_wait - absl::Seconds(1);
+  Route(scheduler_->OnTick(now_));
+  EXPECT_EQ(Job(id).state(), proto::RUNNING);
+  now_ += absl::Seconds(1);
+  Route(scheduler_->OnTick(now_));
+  const proto::Job job = Job(id);
+  ASSERT_EQ(job.state(), proto::DONE) << job.DebugString();
+  EXPECT_EQ(job.result().count(), Pi(0, 1000));
+  EXPECT_EQ(job.verification().tasks_unverified(), 1u);
+  EXPECT_FALSE(Node("stuck").suspect());
+}
+
 TEST_F(VerificationTest, PrimecountsCountIsAwaitedAndAgrees) {
   SchedulerOptions o = Options();
   o.cross_check_max = 1'000'000'000;
