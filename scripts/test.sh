@@ -52,6 +52,12 @@ ctest --test-dir "$build_dir" --output-on-failure --no-tests=error \
   --timeout "${TEST_TIMEOUT:-300}" "$@" 2>&1 | tee "$tmp/ctest.log" || ctest_rc=$?
 ctest_line=$(grep -E 'tests passed|No tests were found' "$tmp/ctest.log" | tail -n 1 || true)
 summary+=("ctest: ${ctest_line:-no summary printed}")
+# The names of the tests that failed, on the summary line, so that a CI
+# log that keeps only its tail still says which (ctest lists them after
+# "The following tests FAILED:" as "  12 - Name (Failed)").
+ctest_failed=$(sed -n '/The following tests FAILED:/,$s/^[[:space:]]*[0-9]* - \(.*\)$/\1/p' \
+  "$tmp/ctest.log" | paste -sd ';' - || true)
+[[ -z "$ctest_failed" ]] || summary+=("ctest failed: $ctest_failed")
 ((ctest_rc == 0)) || failed+=("ctest (exit $ctest_rc)")
 
 # ------------------------------------------------------ systemd units
