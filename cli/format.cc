@@ -184,7 +184,22 @@ std::string FormatJob(const proto::Job& job, absl::TimeZone zone) {
           ? ""  // a job of a controller from before verification
           : absl::StrCat("verified: ", FormatVerification(job), "\n"),
       "submitted: ", Timestamp(job.submitted_ms(), zone), "\n",
-      "finished: ", finished, "\n", FormatJobTimes(job));
+      "finished: ", finished, "\n", FormatJobTimes(job), FormatGapTable(job));
+}
+
+std::string FormatGapTable(const proto::Job& job) {
+  const proto::JobResult& r = job.result();
+  if (job.state() != proto::DONE || r.maximal_gaps().empty()) return "";
+  std::vector<Row> rows = {{"GAP", "START", "NEXT PRIME"}};
+  for (const proto::Gap& gap : r.maximal_gaps()) {
+    rows.push_back({absl::StrCat(gap.size()), absl::StrCat(gap.start()),
+                    absl::StrCat(gap.start() + gap.size())});
+  }
+  return absl::StrCat(
+      "maximal gaps (each larger than every gap before it in the range):\n",
+      Table(rows), "first occurrences: ", r.first_gaps_size(),
+      r.first_gaps_size() == 1 ? " gap size" : " gap sizes",
+      " (each with its first gap in --json: first_gaps)\n");
 }
 
 std::string FormatVerification(const proto::Job& job) {

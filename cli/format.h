@@ -31,7 +31,7 @@ std::string NodeStateName(proto::NodeState state);
 std::string NodeStateText(const proto::Node& node);
 
 // The answer of a DONE job without newline: the bare number for count,
-// twins and sum; "max_gap=G start=P" for gaps.
+// twins, sum and the tuplets; "max_gap=G start=P" for gaps.
 std::string FormatResult(const proto::Job& job);
 
 // What a CANCELLED or FAILED job finished, without newline: "4118054 for
@@ -55,6 +55,11 @@ std::string FormatJob(const proto::Job& job, absl::TimeZone zone);
 // The job's wall time, its tasks' time on the nodes and in CPU, and its
 // speed-up: the lines of `quark job` that are known, each ending in '\n'.
 std::string FormatJobTimes(const proto::Job& job);
+
+// A finished gaps job's maximal gaps as a table (GAP START NEXT PRIME) and
+// how many gap sizes its table of first occurrences has; empty for any
+// other job.
+std::string FormatGapTable(const proto::Job& job);
 
 // A table with header ID KIND RANGE PRIO STATE PROGRESS RESULT, or the
 // header and "(no jobs)".

@@ -1,8 +1,13 @@
 #include "cli/usage.h"
 
+#include <algorithm>
+#include <cstring>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "common/kinds.h"
 
 namespace quark {
@@ -89,7 +94,8 @@ separators ("1,000") and no negative numbers.
                  outvoted becomes suspect. A count up to 1e14 is also
                  checked as a whole by primecount on the controller
   --wait         wait for the job to end and print its result: the bare
-                 number for count, twins and sum; for gaps, max_gap=G start=P
+                 number for count, twins, sum and the tuplets; for gaps,
+                 max_gap=G start=P (quark job ID prints the table of gaps)
   --json         print the Job as JSON (with --wait: the final Job)
   --yes          submit a job the cluster would need more than a day for
                  without asking (accepted, and harmless, for any job)
@@ -280,11 +286,30 @@ constexpr Topic kTopics[] = {
     {"top", kTop},         {"help", kHelp},
 };
 
-// "  count   the number of primes\n" and so on, from the table of kinds.
+// "  count        the number of primes\n" and so on, from the table of
+// kinds: the names in a column as wide as the longest, the help wrapped
+// to 78 columns under itself.
 std::string KindList() {
+  size_t name_width = 0;
+  for (const KindSpec& kind : Kinds()) {
+    name_width = std::max(name_width, std::strlen(kind.name));
+  }
+  const size_t indent = 2 + name_width + 2;
+  constexpr size_t kColumns = 78;
   std::string out;
   for (const KindSpec& kind : Kinds()) {
-    absl::StrAppend(&out, absl::StrFormat("  %-7s %s\n", kind.name, kind.help));
+    std::string line = absl::StrFormat("  %-*s  ", name_width, kind.name);
+    bool first = true;
+    for (absl::string_view word : absl::StrSplit(kind.help, ' ')) {
+      if (!first && line.size() + 1 + word.size() > kColumns) {
+        absl::StrAppend(&out, line, "\n");
+        line = std::string(indent, ' ');
+        first = true;
+      }
+      absl::StrAppend(&line, first ? "" : " ", word);
+      first = false;
+    }
+    absl::StrAppend(&out, line, "\n");
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "proto/quark.pb.h"
@@ -24,9 +25,11 @@ namespace quark {
 enum PartialField : uint32_t {
   kCountField = 1u << 0,
   kTwinsField = 1u << 1,
-  kEdgeFields = 1u << 2,  // first_prime and last_prime: what a merge needs
-  kGapFields = 1u << 3,   // max_gap and max_gap_start
-  kSumFields = 1u << 4,   // sum_lo and sum_hi
+  kEdgeFields = 1u << 2,      // first_prime and last_prime: what a merge needs
+  kGapFields = 1u << 3,       // max_gap and max_gap_start
+  kSumFields = 1u << 4,       // sum_lo and sum_hi
+  kTupletFields = 1u << 5,    // tuplet_size, tuplets, head and tail
+  kGapTableFields = 1u << 6,  // first_gaps and gap_table
 };
 
 struct KindSpec {
@@ -34,9 +37,10 @@ struct KindSpec {
   const char* name;  // the CLI's word: "count"
   const char* help;  // what a job of it answers, for `quark submit --help`
   uint32_t fields;   // the PartialFields a task's result carries
-  // primesieve's own counters answer it (count_primes, count_twins), so a
-  // worker need not visit every prime.
+  // primesieve's own counters answer it (count_primes, count_twins,
+  // count_triplets ...), so a worker need not visit every prime.
   bool counted;
+  int tuplet_size;  // k for the k-tuplet kinds (Partial.tuplet_size); else 0
   // The job's answer from the partial of the whole range.
   void (*answer)(const proto::Partial& whole, proto::JobResult* result);
   // The answer as the CLI prints it ("9592", "max_gap=72 start=31397").
@@ -54,8 +58,17 @@ const KindSpec* FindKind(proto::Kind kind);
 // By name, case-insensitively; nullptr when there is none.
 const KindSpec* FindKind(absl::string_view name);
 
-// "count, twins, gaps or sum": the kinds' names for a message.
+// "count, twins, ... or sum": the kinds' names for a message.
 std::string KindNames();
+
+// Whether `partial`'s fields of `kind` (those KeepKindFields keeps) can be
+// the result of a task [lo, hi]: primes inside the range and in order, a
+// head and tail of the right length, a gap table in order of size. The
+// controller refuses a worker's result that cannot (a merge would be
+// taken apart by it). Says nothing of whether the numbers are right: that
+// is verification's.
+absl::Status CheckPartial(const KindSpec& kind, uint64_t lo, uint64_t hi,
+                          const proto::Partial& partial);
 
 // `partial` with only the fields `kind` carries.
 proto::Partial KeepKindFields(const KindSpec& kind,

@@ -8,8 +8,10 @@
 namespace quark {
 
 // Version 2 (December 2026): count and sum results carry no first and last
-// prime, and a worker tells its memory budget.
-inline constexpr uint32_t kProtocolVersion = 2;
+// prime, and a worker tells its memory budget. Version 3: the k-tuplet
+// kinds, and gaps results carry the gap table (an older worker's would
+// lack it).
+inline constexpr uint32_t kProtocolVersion = 3;
 
 // Larger frames are dropped by libzmq before they reach us.
 inline constexpr int64_t kMaxMessageBytes = 1 << 20;

@@ -347,6 +347,15 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
     ReleaseLeaseOf(result, /*requeue=*/true);
     return absl::OkStatus();
   }
+  const KindSpec& kind = *FindKind(job.kind);
+  if (absl::Status s = CheckPartial(kind, task.lo, task.hi, result.partial());
+      !s.ok()) {
+    // Not a result of this task at all: the node computes wrongly.
+    ++refused_;
+    ReleaseLeaseOf(result, /*requeue=*/true);
+    MakeSuspect(name, std::string(s.message()), &job, now, out);
+    return s;
+  }
   if (std::any_of(task.votes.begin(), task.votes.end(),
                   [&](const Vote& v) { return v.node == name; })) {
     // The same node's result again: a copy sent twice, or the results of
@@ -378,7 +387,7 @@ absl::Status Scheduler::OnResult(const proto::ResultMsg& result, absl::Time now,
                   << " hint=\"no work left on it: safe to remove\"";
   }
   if (task.votes.empty()) task.first_vote = now;
-  task.votes.push_back({name, result.partial()});
+  task.votes.push_back({name, KeepKindFields(kind, result.partial())});
   Decide(job, task, now, out);
   return absl::OkStatus();
 }
@@ -1096,6 +1105,7 @@ void Scheduler::MakeSuspect(const std::string& name, const std::string& reason,
     const auto& listed = job->verification.suspects();
     if (std::find(listed.begin(), listed.end(), name) == listed.end()) {
       job->verification.add_suspects(name);
+      dirty_jobs_.insert(job->id);  // the list is stored with the job
     }
   }
   if (suspects_.count(name) != 0) return;
@@ -1186,7 +1196,7 @@ absl::StatusOr<proto::Job> Scheduler::Submit(const proto::Submit& submit,
   if (!ValidKind(submit.kind())) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown search kind ", static_cast<int>(submit.kind()),
-                     ": expected count, twins, gaps or sum"));
+                     ": expected ", KindNames()));
   }
   if (!submit.has_range()) {
     return absl::InvalidArgumentError("submit without a range");

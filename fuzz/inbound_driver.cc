@@ -1,6 +1,7 @@
 #include "fuzz/inbound_driver.h"
 
 #include <iterator>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -140,13 +141,14 @@ uint64_t InboundDriver::SessionOf(const std::string& route) const {
   return it == sessions_.end() ? 0 : it->second;
 }
 
-proto::Partial InboundDriver::Reference(uint64_t lo, uint64_t hi) {
+proto::Partial InboundDriver::Reference(proto::Kind kind, uint64_t lo,
+                                        uint64_t hi) {
   // Shared by all inputs: the same few task ranges come up again and again.
   static auto* cache =
-      new std::map<std::pair<uint64_t, uint64_t>, proto::Partial>;
+      new std::map<std::tuple<proto::Kind, uint64_t, uint64_t>, proto::Partial>;
   if (cache->size() > 4096) cache->clear();
-  auto [it, inserted] = cache->try_emplace({lo, hi});
-  if (inserted) it->second = testutil::ReferencePartial(lo, hi);
+  auto [it, inserted] = cache->try_emplace({kind, lo, hi});
+  if (inserted) it->second = testutil::ReferenceFor(kind, lo, hi);
   return it->second;
 }
 
@@ -315,7 +317,7 @@ void InboundDriver::HonestResult(uint8_t which, uint8_t flags) {
   if (flags & kFailed) {
     r.set_error("std::bad_alloc");
   } else if (hi - lo < kMaxSievedNumbers) {
-    *r.mutable_partial() = Reference(lo, hi);
+    *r.mutable_partial() = Reference(a.kind(), lo, hi);
   }  // else an empty partial: CheckResult sees it as wrong
   // 10,000 numbers a second: tasks grow, but stay small enough to sieve.
   r.set_compute_us(100 * std::min<uint64_t>(hi - lo, uint64_t{1} << 40) + 100);
@@ -377,14 +379,14 @@ void InboundDriver::HonestEnroll(uint8_t arg, uint8_t flags) {
 void InboundDriver::CheckResult(absl::string_view frame) {
   proto::ResultMsg result;
   if (!ParseFrame(frame, &result).ok()) return;
+  auto job = scheduler_.GetJob(result.job());
   if (result.error().empty()) {
     const uint64_t lo = result.range().lo(), hi = result.range().hi();
-    if (lo > hi || hi - lo >= kMaxSievedNumbers ||
-        Same(Reference(lo, hi)) != Same(result.partial())) {
+    if (!job.ok() || lo > hi || hi - lo >= kMaxSievedNumbers ||
+        Same(Reference(job->kind(), lo, hi)) != Same(result.partial())) {
       tainted_jobs_.insert(result.job());
     }
   }
-  auto job = scheduler_.GetJob(result.job());
   if (!job.ok() || job->state() != proto::DONE ||
       tainted_jobs_.count(job->job_id()) ||
       !checked_jobs_.insert(job->job_id()).second) {
@@ -392,7 +394,8 @@ void InboundDriver::CheckResult(absl::string_view frame) {
   }
   const uint64_t lo = job->range().lo(), hi = job->range().hi();
   if (hi - lo >= kMaxSievedNumbers) return;
-  const proto::JobResult expected = ToJobResult(job->kind(), Reference(lo, hi));
+  const proto::JobResult expected =
+      ToJobResult(job->kind(), Reference(job->kind(), lo, hi));
   if (Same(expected) != Same(job->result())) {
     Broken(absl::StrCat("job ", job->job_id(), " ",
                         proto::Kind_Name(job->kind()), " [", lo, ", ", hi,

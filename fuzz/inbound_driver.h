@@ -145,10 +145,10 @@ class InboundDriver {
   // With CURVE: the fixture's two join tokens, then the two made last.
   const std::vector<KnownToken>& tokens() const { return enroll_.tokens(); }
 
-  // The partial a correct worker computes for [lo, hi] (libprimesieve);
-  // only for ranges of at most kMaxSievedNumbers.
+  // The partial a correct worker computes for a task of `kind` over
+  // [lo, hi] (libprimesieve); only for ranges of at most kMaxSievedNumbers.
   static constexpr uint64_t kMaxSievedNumbers = 1 << 16;
-  static proto::Partial Reference(uint64_t lo, uint64_t hi);
+  static proto::Partial Reference(proto::Kind kind, uint64_t lo, uint64_t hi);
 
  private:
   // `frames` as the socket delivered them (with CURVE, after the key).

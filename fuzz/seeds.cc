@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/kinds.h"
 #include "common/transport.h"
 #include "fuzz/curve_keys.h"
 #include "fuzz/inbound_driver.h"
@@ -111,7 +112,7 @@ std::string ResultFrame(const SeedBuilder& b, const SentAssign& sent) {
   r.set_task(a.task());
   *r.mutable_range() = a.range();
   *r.mutable_partial() =
-      InboundDriver::Reference(a.range().lo(), a.range().hi());
+      InboundDriver::Reference(a.kind(), a.range().lo(), a.range().hi());
   r.set_compute_us(250'000);
   r.set_node(node);
   return r.SerializeAsString();
@@ -263,7 +264,7 @@ std::string Malformed() {
 std::string ManyJobs() {
   SeedBuilder b;
   for (uint64_t i = 0; i < 12; ++i) {
-    b.Api(SubmitFrame(100 + i, static_cast<proto::Kind>(1 + i % 4), i * 1000,
+    b.Api(SubmitFrame(100 + i, Kinds()[i % Kinds().size()].kind, i * 1000,
                       i * 1000 + 999, static_cast<int32_t>(i % 3)));
   }
   b.End();

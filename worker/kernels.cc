@@ -47,6 +47,11 @@ struct Found {
   uint64_t max_gap = 0;
   uint64_t max_gap_start = 0;
   uint128 sum = 0;
+  uint64_t tuplets = 0;
+  // The gap table: the start of the first gap of size 2i at i (of size 1
+  // at 0), 0 for none. No gap below 2^64 exceeds 1550 (common/primality.h),
+  // but it grows if one does.
+  std::vector<uint64_t> first_gap;
 };
 
 proto::Partial ToPartial(const Found& found) {
@@ -58,18 +63,83 @@ proto::Partial ToPartial(const Found& found) {
   out.set_max_gap(found.max_gap);
   out.set_max_gap_start(found.max_gap_start);
   SetPartialSum(found.sum, &out);
+  out.set_tuplets(found.tuplets);
+  for (size_t i = 0; i < found.first_gap.size(); ++i) {
+    if (found.first_gap[i] == 0) continue;
+    proto::Gap* gap = out.add_first_gaps();
+    gap->set_size(i == 0 ? 1 : 2 * i);
+    gap->set_start(found.first_gap[i]);
+  }
+  out.set_gap_table(!found.first_gap.empty());  // GAPS only
   return out;
+}
+
+// The first (or last) up to `n` primes of [a, b], in increasing order,
+// by the primality test: the head and tail of a k-tuplet partial.
+std::vector<uint64_t> FirstPrimes(uint64_t a, uint64_t b, size_t n) {
+  std::vector<uint64_t> primes;
+  for (uint64_t x = a; primes.size() < n && x <= b;) {
+    const uint64_t p = FirstPrimeIn(x, b);
+    if (p == 0) break;
+    primes.push_back(p);
+    x = p + 1;  // p < 2^64 - 1: the largest prime is below it
+  }
+  return primes;
+}
+
+std::vector<uint64_t> LastPrimes(uint64_t a, uint64_t b, size_t n) {
+  std::vector<uint64_t> primes;
+  for (uint64_t y = b; primes.size() < n && y >= a;) {
+    const uint64_t p = LastPrimeIn(a, y);
+    if (p == 0) break;
+    primes.push_back(p);
+    if (p == a) break;
+    y = p - 1;
+  }
+  std::reverse(primes.begin(), primes.end());
+  return primes;
+}
+
+// Gives `part`, the partial of [a, b] with its tuplets counted, its
+// tuplet size, head and tail.
+void SetTupletEdges(int k, uint64_t a, uint64_t b, proto::Partial* part) {
+  const size_t edge = static_cast<size_t>(k - 1);
+  part->set_tuplet_size(static_cast<uint32_t>(k));
+  const std::vector<uint64_t> head = FirstPrimes(a, b, edge);
+  const std::vector<uint64_t> tail =
+      head.size() < edge ? head : LastPrimes(a, b, edge);
+  part->mutable_head()->Add(head.begin(), head.end());
+  part->mutable_tail()->Add(tail.begin(), tail.end());
+}
+
+// primesieve's counter of k-tuplets in [a, b], 3 <= k <= 6.
+uint64_t CountTuplets(int k, uint64_t a, uint64_t b) {
+  switch (k) {
+    case 3:
+      return primesieve::count_triplets(a, b);
+    case 4:
+      return primesieve::count_quadruplets(a, b);
+    case 5:
+      return primesieve::count_quintuplets(a, b);
+    default:
+      return primesieve::count_sextuplets(a, b);
+  }
 }
 
 // The primes of [a, b] from one primesieve::iterator, a batch at a time,
 // computing only what is asked for. generate_next_primes() throws past
 // the largest 64-bit prime, so it is called only while a prime below
 // 2^64 is still to come.
-template <bool kTwins, bool kGaps, bool kSum>
+// For k-tuplets (kTuplets) it counts those whose k - 1 gaps `pattern`
+// matches; for gaps it fills the gap table.
+template <bool kTwins, bool kGaps, bool kSum, bool kTuplets>
 absl::StatusOr<Found> Iterate(uint64_t a, uint64_t b,
-                              const SieveControl& control) {
+                              const SieveControl& control,
+                              TupletPattern pattern = {}) {
   Found out;
+  if constexpr (kGaps) out.first_gap.assign(1024, 0);
   if (a > kLargestPrime64) return out;
+  uint64_t gaps = 0;  // for kTuplets: PushGap's register
   // primesieve reads a stop hint of 2^64 - 1 as "none" and then sieves in
   // growing chunks, each paying the set-up again (27% slower for 1e10
   // numbers at the top); one below it covers the same primes.
@@ -93,11 +163,19 @@ absl::StatusOr<Found> Iterate(uint64_t a, uint64_t b,
       const uint64_t p = primes[i];
       if constexpr (kTwins) out.twins += p - prev == 2;
       if constexpr (kGaps) {
+        const uint64_t gap = p - prev;
         // Strict > keeps the smallest start on ties.
-        if (p - prev > out.max_gap) {
-          out.max_gap = p - prev;
+        if (gap > out.max_gap) {
+          out.max_gap = gap;
           out.max_gap_start = prev;
         }
+        const size_t slot = gap >> 1;  // 1 and 2, 4, 6, ... apart
+        if (slot >= out.first_gap.size()) out.first_gap.resize(slot + 1, 0);
+        if (out.first_gap[slot] == 0) out.first_gap[slot] = prev;
+      }
+      if constexpr (kTuplets) {
+        gaps = PushGap(gaps, p - prev);
+        out.tuplets += pattern.Ends(gaps);
       }
       if constexpr (kSum) out.sum += p;
       prev = p;
@@ -115,40 +193,51 @@ absl::StatusOr<Found> Iterate(uint64_t a, uint64_t b,
   return out;
 }
 
-absl::StatusOr<proto::Partial> Iterated(proto::Kind kind, uint64_t a,
+absl::StatusOr<proto::Partial> Iterated(const KindSpec& kind, uint64_t a,
                                         uint64_t b,
                                         const SieveControl& control) {
   absl::StatusOr<Found> found;
-  switch (kind) {
-    case proto::TWINS:
-      found = Iterate<true, false, false>(a, b, control);
-      break;
-    case proto::GAPS:
-      found = Iterate<false, true, false>(a, b, control);
-      break;
-    case proto::SUM:
-      found = Iterate<false, false, true>(a, b, control);
-      break;
-    default:
-      found = Iterate<false, false, false>(a, b, control);
-      break;
+  if (kind.tuplet_size != 0) {
+    found = Iterate<false, false, false, true>(
+        a, b, control, TupletPatternOf(kind.tuplet_size));
+  } else {
+    switch (kind.kind) {
+      case proto::TWINS:
+        found = Iterate<true, false, false, false>(a, b, control);
+        break;
+      case proto::GAPS:
+        found = Iterate<false, true, false, false>(a, b, control);
+        break;
+      case proto::SUM:
+        found = Iterate<false, false, true, false>(a, b, control);
+        break;
+      default:
+        found = Iterate<false, false, false, false>(a, b, control);
+        break;
+    }
   }
   if (!found.ok()) return found.status();
-  return ToPartial(*found);
+  proto::Partial part = ToPartial(*found);
+  if (kind.tuplet_size != 0) SetTupletEdges(kind.tuplet_size, a, b, &part);
+  return part;
 }
 
 // [a, b] with primesieve's single-threaded counters, `sub` numbers at a
-// time; for TWINS each sub-slice's first and last prime come from the
-// primality test, so that pairs across sub-slices are merged in.
-absl::StatusOr<proto::Partial> Counted(proto::Kind kind, uint64_t a, uint64_t b,
-                                       uint64_t sub,
+// time; for TWINS and the tuplets each sub-slice's first and last primes
+// come from the primality test, so that those across sub-slices are
+// merged in.
+absl::StatusOr<proto::Partial> Counted(const KindSpec& kind, uint64_t a,
+                                       uint64_t b, uint64_t sub,
                                        const SieveControl& control) {
   proto::Partial out;
   for (uint64_t x = a;;) {
     if (Stopped(control)) return StoppedError();
     const uint64_t y = b - x < sub ? b : x + (sub - 1);
     proto::Partial part;
-    if (kind == proto::COUNT) {
+    if (kind.tuplet_size != 0) {
+      part.set_tuplets(CountTuplets(kind.tuplet_size, x, y));
+      SetTupletEdges(kind.tuplet_size, x, y, &part);
+    } else if (kind.kind == proto::COUNT) {
       part.set_count(primesieve::count_primes(x, y));
     } else {
       part.set_twins(primesieve::count_twins(x, y));
@@ -163,7 +252,7 @@ absl::StatusOr<proto::Partial> Counted(proto::Kind kind, uint64_t a, uint64_t b,
 }
 
 // One thread's piece [a, b], in slices of at most `slice` numbers.
-absl::StatusOr<proto::Partial> SievePiece(proto::Kind kind, uint64_t a,
+absl::StatusOr<proto::Partial> SievePiece(const KindSpec& kind, uint64_t a,
                                           uint64_t b, uint64_t slice,
                                           uint64_t counted_sub,
                                           const SieveControl& control) {
@@ -246,7 +335,7 @@ absl::StatusOr<proto::Partial> ComputePartial(proto::Kind kind, uint64_t lo,
     const uint64_t b = lo + static_cast<uint64_t>(width * (i + 1) / n - 1);
     jobs.push_back([&, i, a, b]() -> absl::Status {
       absl::StatusOr<proto::Partial> piece =
-          SievePiece(kind, a, b, slice, counted_sub, control);
+          SievePiece(*spec, a, b, slice, counted_sub, control);
       if (!piece.ok()) return piece.status();
       pieces[i] = *std::move(piece);
       return absl::OkStatus();

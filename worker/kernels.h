@@ -4,10 +4,13 @@
 // told.
 //
 // What each kind fills: count (COUNT; GAPS and SUM too), twins (TWINS),
-// max_gap and max_gap_start (GAPS), sum_lo and sum_hi (SUM), and the
-// first and last prime (0 when there is none) for the kinds whose merge
-// needs them, TWINS and GAPS. The result depends on neither the plan nor
-// the way the range was cut.
+// max_gap and max_gap_start and the gap table, first_gaps (GAPS), sum_lo
+// and sum_hi (SUM), the first and last prime (0 when there is none) for
+// the kinds whose merge needs them, TWINS and GAPS, and for a k-tuplet
+// kind (TRIPLETS .. SEXTUPLETS) tuplet_size, tuplets and the first and
+// last k - 1 primes of the range (head, tail), from which MergeAdjacent
+// counts the tuplets that straddle two ranges. The result depends on
+// neither the plan nor the way the range was cut.
 //
 // How. The range is cut into plan.threads contiguous pieces sieved in
 // parallel, each in slices of at most plan.slice numbers (the memory
@@ -16,14 +19,15 @@
 //   - counted, with primesieve's counters, in sub-slices of about
 //     `control.slice_numbers` (a second of one thread's work), when such a
 //     sub-slice is still 100 x sqrt(hi) wide or more, so that its set-up
-//     stays below 0.5%; the first and last prime of each, for TWINS, come
-//     from the 64-bit primality test (common/primality.h), not from more
-//     sieves;
+//     stays below 0.5%; the first and last prime of each, for TWINS (the
+//     first and last k - 1 for the tuplets), come from the 64-bit
+//     primality test (common/primality.h), not from more sieves;
 //   - iterated, with one primesieve::iterator over the whole slice, for
-//     GAPS and SUM always, and for COUNT and TWINS above that height
+//     GAPS and SUM always, and for the counted kinds above that height
 //     (about 1e15 on x86, 1e14 on a Pi), where the set-up would make
 //     second-long sub-slices dear: one set-up, and the primes come in
-//     batches of 1024.
+//     batches of 1024; a tuplet is k consecutive primes whose k - 1 gaps,
+//     kept one byte each in a register (PushGap), match its pattern.
 // Either way the kernel looks at `control.stop` between two sub-slices or
 // batches, so it returns within about a second of being told (primesieve
 // cannot be interrupted inside a call).

@@ -2,7 +2,8 @@
 // primesieve's own multi-threaded counter on the same range, in one
 // process, alternating which goes first. Not a test: it prints figures.
 //
-//   quark-kernel-bench [--kind=count] [--threads=2] [--runs=3]
+//   quark-kernel-bench [--kind=count|twins|triplets|..|sextuplets]
+//                      [--threads=2] [--runs=3]
 //                      [--slice_numbers=N] LO HI
 //
 // Each run prints both wall times and the answers (which must agree); the
@@ -17,11 +18,14 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/kinds.h"
 #include "common/numbers.h"
 #include "common/sieve_cost.h"
 #include "worker/kernels.h"
 
-ABSL_FLAG(std::string, kind, "count", "count or twins");
+ABSL_FLAG(std::string, kind, "count",
+          "count, twins, triplets, quadruplets, quintuplets or sextuplets: "
+          "the kinds primesieve has a counter for");
 ABSL_FLAG(int, threads, 2, "threads for both sides");
 ABSL_FLAG(int, runs, 3, "measurements of each side");
 ABSL_FLAG(uint64_t, slice_numbers, 2'000'000'000,
@@ -35,6 +39,36 @@ double Seconds(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+// primesieve's own counter for `kind` (on its threads), and the number
+// the kernel's partial gives for it.
+uint64_t PrimesieveCount(quark::proto::Kind kind, uint64_t lo, uint64_t hi) {
+  switch (kind) {
+    case quark::proto::TWINS:
+      return primesieve::count_twins(lo, hi);
+    case quark::proto::TRIPLETS:
+      return primesieve::count_triplets(lo, hi);
+    case quark::proto::QUADRUPLETS:
+      return primesieve::count_quadruplets(lo, hi);
+    case quark::proto::QUINTUPLETS:
+      return primesieve::count_quintuplets(lo, hi);
+    case quark::proto::SEXTUPLETS:
+      return primesieve::count_sextuplets(lo, hi);
+    default:
+      return primesieve::count_primes(lo, hi);
+  }
+}
+
+uint64_t KernelCount(quark::proto::Kind kind, const quark::proto::Partial& p) {
+  switch (kind) {
+    case quark::proto::COUNT:
+      return p.count();
+    case quark::proto::TWINS:
+      return p.twins();
+    default:
+      return p.tuplets();
+  }
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -45,8 +79,8 @@ double Median(std::vector<double> v) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "the worker's kernel against primesieve on one range.\n"
-      "Usage: quark-kernel-bench [--kind=count|twins] [--threads=2] [--runs=3] "
-      "LO HI");
+      "Usage: quark-kernel-bench [--kind=count|twins|triplets|...] "
+      "[--threads=2] [--runs=3] LO HI");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 3) {
     std::fprintf(stderr, "quark-kernel-bench: want LO and HI (see --help)\n");
@@ -56,14 +90,12 @@ int main(int argc, char** argv) {
   absl::StatusOr<uint64_t> hi = quark::ParseNumber(args[2]);
   const std::string kind_name = absl::GetFlag(FLAGS_kind);
   const int threads = std::max(1, absl::GetFlag(FLAGS_threads));
-  if (!lo.ok() || !hi.ok() || *lo > *hi ||
-      (kind_name != "count" && kind_name != "twins")) {
+  const quark::KindSpec* spec = quark::FindKind(kind_name);
+  if (!lo.ok() || !hi.ok() || *lo > *hi || spec == nullptr || !spec->counted) {
     std::fprintf(stderr, "quark-kernel-bench: bad LO, HI or --kind\n");
     return 2;
   }
-  const bool twins = kind_name == "twins";
-  const quark::proto::Kind kind =
-      twins ? quark::proto::TWINS : quark::proto::COUNT;
+  const quark::proto::Kind kind = spec->kind;
   const quark::SievePlan plan =
       quark::PlanSieve(*hi, quark::RangeWidth(*lo, *hi), threads, 0);
   std::printf("kind=%s lo=%llu hi=%llu plan: threads=%d slice=%llu\n",
@@ -86,12 +118,11 @@ int main(int argc, char** argv) {
                        std::string(p.status().message()).c_str());
           return 1;
         }
-        kernel_n = twins ? p->twins() : p->count();
+        kernel_n = KernelCount(kind, *p);
         kernel_s = Seconds(start);
       } else {
         primesieve::set_num_threads(threads);
-        primesieve_n = twins ? primesieve::count_twins(*lo, *hi)
-                             : primesieve::count_primes(*lo, *hi);
+        primesieve_n = PrimesieveCount(kind, *lo, *hi);
         primesieve_s = Seconds(start);
       }
     }

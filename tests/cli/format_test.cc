@@ -33,6 +33,22 @@ proto::Job DoneJob(proto::Kind kind) {
   r->set_max_gap(72);
   r->set_max_gap_start(31397);
   r->set_sum("454396537");
+  r->set_triplets(507);  // primesieve 0 100000 -c3 .. -c6
+  r->set_quadruplets(38);
+  r->set_quintuplets(21);
+  r->set_sextuplets(5);
+  if (kind == proto::GAPS) {  // the start of OEIS A000230 and A002386
+    for (const auto& [size, start] : {std::pair<uint64_t, uint64_t>{1, 2},
+                                      {2, 3},
+                                      {4, 7},
+                                      {6, 23},
+                                      {8, 89}}) {
+      proto::Gap* first = r->add_first_gaps();
+      first->set_size(size);
+      first->set_start(start);
+      *r->add_maximal_gaps() = *first;
+    }
+  }
   return job;
 }
 
@@ -41,6 +57,31 @@ TEST(FormatResultTest, OneLinePerKind) {
   EXPECT_EQ(FormatResult(DoneJob(proto::TWINS)), "1224");
   EXPECT_EQ(FormatResult(DoneJob(proto::SUM)), "454396537");
   EXPECT_EQ(FormatResult(DoneJob(proto::GAPS)), "max_gap=72 start=31397");
+  EXPECT_EQ(FormatResult(DoneJob(proto::TRIPLETS)), "507");
+  EXPECT_EQ(FormatResult(DoneJob(proto::SEXTUPLETS)), "5");
+}
+
+TEST(FormatJobTest, AGapsJobEndsWithItsMaximalGaps) {
+  const std::string text = FormatJob(DoneJob(proto::GAPS), absl::UTCTimeZone());
+  EXPECT_TRUE(absl::EndsWith(
+      text,
+      "maximal gaps (each larger than every gap before it in the range):\n"
+      "GAP  START  NEXT PRIME\n"
+      "1    2      3\n"
+      "2    3      5\n"
+      "4    7      11\n"
+      "6    23     29\n"
+      "8    89     97\n"
+      "first occurrences: 5 gap sizes (each with its first gap in --json: "
+      "first_gaps)\n"))
+      << text;
+  proto::Job running = DoneJob(proto::GAPS);
+  running.set_state(proto::RUNNING);
+  EXPECT_EQ(FormatJob(running, absl::UTCTimeZone()).find("maximal gaps"),
+            std::string::npos);
+  EXPECT_EQ(FormatJob(DoneJob(proto::COUNT), absl::UTCTimeZone())
+                .find("maximal gaps"),
+            std::string::npos);
 }
 
 TEST(FormatJobTest, KeyValueLines) {
@@ -579,7 +620,18 @@ TEST(ToJsonTest, AResultHasTheFieldsOfItsKindOnlyAndOnlyOnceDone) {
       {proto::COUNT, "\"result\":{\"count\":\"9592\"}}"},
       {proto::TWINS, "\"result\":{\"twins\":\"1224\"}}"},
       {proto::GAPS,
-       "\"result\":{\"max_gap\":\"72\",\"max_gap_start\":\"31397\"}}"},
+       "\"result\":{\"max_gap\":\"72\",\"max_gap_start\":\"31397\","
+       "\"first_gaps\":[{\"size\":\"1\",\"start\":\"2\"},"
+       "{\"size\":\"2\",\"start\":\"3\"},{\"size\":\"4\",\"start\":\"7\"},"
+       "{\"size\":\"6\",\"start\":\"23\"},{\"size\":\"8\",\"start\":\"89\"}],"
+       "\"maximal_gaps\":[{\"size\":\"1\",\"start\":\"2\"},"
+       "{\"size\":\"2\",\"start\":\"3\"},{\"size\":\"4\",\"start\":\"7\"},"
+       "{\"size\":\"6\",\"start\":\"23\"},"
+       "{\"size\":\"8\",\"start\":\"89\"}]}}"},
+      {proto::TRIPLETS, "\"result\":{\"triplets\":\"507\"}}"},
+      {proto::QUADRUPLETS, "\"result\":{\"quadruplets\":\"38\"}}"},
+      {proto::QUINTUPLETS, "\"result\":{\"quintuplets\":\"21\"}}"},
+      {proto::SEXTUPLETS, "\"result\":{\"sextuplets\":\"5\"}}"},
   };
   for (const auto& [kind, result] : kinds) {
     const auto json = ToJson(DoneJob(kind));
@@ -619,7 +671,8 @@ TEST(ToJsonTest, ACancelledJobsPartialHasItsKindsFieldsUnderPartial) {
       << *json;
   EXPECT_TRUE(absl::EndsWith(
       *json,
-      ",\"partial\":{\"max_gap\":\"52\",\"max_gap_start\":\"19609\"}}\n"))
+      ",\"partial\":{\"max_gap\":\"52\",\"max_gap_start\":\"19609\","
+      "\"first_gaps\":[],\"maximal_gaps\":[]}}\n"))
       << *json;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "common/states.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/reference_partial.h"
@@ -40,7 +41,10 @@ TEST(KindsTest, FoundByNameInAnyCase) {
   EXPECT_EQ(FindKind("SUM")->kind, proto::SUM);
   EXPECT_EQ(FindKind("prime"), nullptr);
   EXPECT_EQ(FindKind(""), nullptr);
-  EXPECT_EQ(KindNames(), "count, twins, gaps or sum");
+  EXPECT_EQ(FindKind("Sextuplets")->kind, proto::SEXTUPLETS);
+  EXPECT_EQ(KindNames(),
+            "count, twins, gaps, sum, triplets, quadruplets, quintuplets or "
+            "sextuplets");
 }
 
 TEST(KindsTest, ATaskCarriesOnlyTheFieldsOfItsKind) {
@@ -69,9 +73,6 @@ TEST(KindsTest, TheAnswerAsTextAndJson) {
   const std::pair<proto::Kind, std::pair<const char*, const char*>> want[] = {
       {proto::COUNT, {"9592", R"({"count":"9592"})"}},
       {proto::TWINS, {"1224", R"({"twins":"1224"})"}},
-      {proto::GAPS,
-       {"max_gap=72 start=31397",
-        R"({"max_gap":"72","max_gap_start":"31397"})"}},
       {proto::SUM, {"454396537", R"({"sum":"454396537"})"}},
   };
   for (const auto& [kind, texts] : want) {
@@ -80,8 +81,75 @@ TEST(KindsTest, TheAnswerAsTextAndJson) {
     EXPECT_EQ(spec.text(result), texts.first);
     EXPECT_EQ(spec.json(result), texts.second);
   }
+  // Primes to 30: 2 3 5 7 11 13 17 19 23 29, gaps 1 2 2 4 2 4 2 4 6.
+  const proto::JobResult gaps =
+      ToJobResult(proto::GAPS, testutil::ReferenceGaps(0, 30));
+  EXPECT_EQ(FindKind(proto::GAPS)->text(gaps), "max_gap=6 start=23");
+  const std::string table =
+      R"([{"size":"1","start":"2"},{"size":"2","start":"3"},)"
+      R"({"size":"4","start":"7"},{"size":"6","start":"23"}])";
+  EXPECT_EQ(FindKind(proto::GAPS)->json(gaps),
+            absl::StrCat(R"({"max_gap":"6","max_gap_start":"23","first_gaps":)",
+                         table, R"(,"maximal_gaps":)", table, "}"));
+  const std::pair<int, const char*> tuplets[] = {{3, R"({"triplets":"8"})"},
+                                                 {4, R"({"quadruplets":"2"})"},
+                                                 {5, R"({"quintuplets":"3"})"},
+                                                 {6, R"({"sextuplets":"1"})"}};
+  for (const auto& [k, json] : tuplets) {
+    const KindSpec& spec = Kinds()[static_cast<size_t>(k + 1)];  // in order
+    ASSERT_EQ(spec.tuplet_size, k);
+    const proto::Partial ref = testutil::ReferenceTuplets(k, 0, 100);
+    const proto::JobResult r = ToJobResult(spec.kind, ref);
+    EXPECT_EQ(spec.json(r), json);  // primesieve -c3 .. -c6 100
+    EXPECT_EQ(spec.text(r), absl::StrCat(ref.tuplets()));
+  }
   EXPECT_EQ(FindKind(proto::SUM)->text(proto::JobResult()), "0");
   EXPECT_EQ(ToJobResult(proto::KIND_UNSPECIFIED, whole).ByteSizeLong(), 0u);
+}
+
+TEST(KindsTest, AResultThatCannotBeOfItsTaskIsRefused) {
+  const KindSpec& triplets = *FindKind(proto::TRIPLETS);
+  const KindSpec& gaps = *FindKind(proto::GAPS);
+  const proto::Partial t = testutil::ReferenceTuplets(3, 1000, 2000);
+  const proto::Partial g = testutil::ReferenceGaps(1000, 2000);
+  EXPECT_TRUE(CheckPartial(triplets, 1000, 2000, t).ok());
+  EXPECT_TRUE(CheckPartial(gaps, 1000, 2000, g).ok());
+  // Fields of other kinds are no matter: they are dropped.
+  EXPECT_TRUE(CheckPartial(*FindKind(proto::COUNT), 1000, 2000, t).ok());
+  auto refused = [](const KindSpec& kind, const proto::Partial& p) {
+    return CheckPartial(kind, 1000, 2000, p).code() ==
+           absl::StatusCode::kInvalidArgument;
+  };
+  proto::Partial bad = t;
+  bad.set_tuplet_size(100);
+  EXPECT_TRUE(refused(triplets, bad));
+  bad = t;
+  bad.add_head(1999);  // three primes in a head of two
+  EXPECT_TRUE(refused(triplets, bad));
+  bad = t;
+  bad.set_head(0, 5);  // outside the range
+  EXPECT_TRUE(refused(triplets, bad));
+  bad = t;
+  bad.set_tail(1, bad.tail(0));  // not increasing
+  EXPECT_TRUE(refused(triplets, bad));
+  bad = t;
+  bad.set_tuplets(5000);  // more than the numbers
+  EXPECT_TRUE(refused(triplets, bad));
+  bad = g;
+  bad.set_gap_table(false);
+  EXPECT_TRUE(refused(gaps, bad));
+  bad = g;
+  bad.mutable_first_gaps()->SwapElements(0, 1);  // not by size
+  EXPECT_TRUE(refused(gaps, bad));
+  bad = g;
+  bad.mutable_first_gaps(0)->set_start(3000);
+  EXPECT_TRUE(refused(gaps, bad));
+  bad = g;
+  bad.set_max_gap_start(10);
+  EXPECT_TRUE(refused(gaps, bad));
+  bad = g;
+  bad.set_last_prime(bad.first_prime() - 1);
+  EXPECT_TRUE(refused(gaps, bad));
 }
 
 TEST(KindsTest, FinishedStates) {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/health.h"
+#include "common/kinds.h"
 #include "common/partial.h"
 #include "common/sieve_cost.h"
 #include "common/transport.h"
@@ -113,7 +114,8 @@ class SchedulerTest : public testing::Test {
                                  absl::Status* status = nullptr,
                                  uint64_t compute_us = 1000) {
     proto::ResultMsg r = ResultOf(a, session);
-    *r.mutable_partial() = Sieve(a.range().lo(), a.range().hi());
+    *r.mutable_partial() =
+        testutil::ReferenceFor(a.kind(), a.range().lo(), a.range().hi());
     r.set_compute_us(compute_us);
     std::vector<Outbound> out;
     absl::Status s = scheduler_.OnResult(r, now_, &out);
@@ -222,29 +224,94 @@ TEST_F(SchedulerTest, CountsExactlyWithOneWorker) {
   EXPECT_EQ(j.duplicates(), 0u);
 }
 
+TEST_F(SchedulerTest, AResultThatCannotBeOfItsTaskMakesItsNodeSuspect) {
+  // A triplets result whose edges are not primes of its task (a gaps one
+  // without a table, a count over the range's width: CheckPartial's test
+  // has them all) is refused whole: nothing of it merges, the task goes
+  // to another node, and the sender gets no more work.
+  const uint64_t lo = 1'000'000, hi = 1'100'000;
+  const uint64_t job = Submit(proto::TRIPLETS, lo, hi);
+  const uint64_t bad = Join("bad");
+  const std::vector<proto::Assign> got =
+      Assigns(Control("bad", Ready(bad, 1)), "bad");
+  ASSERT_EQ(got.size(), 1u);
+  testutil::MemoryStore disk;
+  ASSERT_TRUE(disk.Commit(scheduler_.TakeChanges()).ok());
+  proto::ResultMsg r = ResultOf(got[0], bad);
+  *r.mutable_partial() =
+      testutil::ReferenceTuplets(3, got[0].range().lo(), got[0].range().hi());
+  r.mutable_partial()->set_head(0, got[0].range().hi() + 1);
+  std::vector<Outbound> out;
+  const absl::Status s = scheduler_.OnResult(r, now_, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(scheduler_.refused(), 1u);
+  const std::vector<proto::Node> nodes = scheduler_.ListNodes(now_);
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_TRUE(nodes[0].suspect());
+  EXPECT_NE(nodes[0].suspect_reason().find("triplets result for ["),
+            std::string::npos)
+      << nodes[0].suspect_reason();
+  EXPECT_TRUE(Assigns(Control("bad", Ready(bad, 2)), "bad").empty());
+  // The job names its suspect after a restart too (the fuzzer found it
+  // lost: the job was not written for it).
+  ASSERT_TRUE(disk.Commit(scheduler_.TakeChanges()).ok());
+  Scheduler restarted(Options());
+  ASSERT_TRUE(restarted.Restore(disk.State()).ok());
+  ASSERT_EQ(restarted.GetJob(job)->verification().suspects_size(), 1);
+  EXPECT_EQ(restarted.GetJob(job)->verification().suspects(0), "bad");
+  const uint64_t good = Join("good");
+  RunWorker("good", good, Assigns(Control("good", Ready(good, 2)), "good"));
+  EXPECT_EQ(Job(job).state(), proto::DONE);
+  EXPECT_EQ(Job(job).result().triplets(), primesieve::count_triplets(lo, hi));
+}
+
 TEST_F(SchedulerTest, EveryKindIsExact) {
   const uint64_t lo = 1'000'000, hi = 1'300'000;
   const proto::Partial want = Sieve(lo, hi);
-  for (proto::Kind kind :
-       {proto::COUNT, proto::TWINS, proto::GAPS, proto::SUM}) {
-    const uint64_t job = Submit(kind, lo, hi);
+  for (const KindSpec& kind : Kinds()) {
+    SCOPED_TRACE(kind.name);
+    const uint64_t job = Submit(kind.kind, lo, hi);
     const uint64_t s = Join("pi1");
     RunWorker("pi1", s, Assigns(Control("pi1", Ready(s, 2)), "pi1"));
     const proto::JobResult r = Job(job).result();
     EXPECT_EQ(Job(job).state(), proto::DONE);
-    switch (kind) {
+    switch (kind.kind) {
       case proto::COUNT:
         EXPECT_EQ(r.count(), want.count());
         break;
       case proto::TWINS:
         EXPECT_EQ(r.twins(), want.twins());
         break;
-      case proto::GAPS:
+      case proto::GAPS: {
         EXPECT_EQ(r.max_gap(), want.max_gap());
         EXPECT_EQ(r.max_gap_start(), want.max_gap_start());
+        const proto::Partial table = testutil::ReferenceGaps(lo, hi);
+        ASSERT_EQ(r.first_gaps_size(), table.first_gaps_size());
+        for (int i = 0; i < r.first_gaps_size(); ++i) {
+          EXPECT_EQ(r.first_gaps(i).size(), table.first_gaps(i).size());
+          EXPECT_EQ(r.first_gaps(i).start(), table.first_gaps(i).start());
+        }
+        ASSERT_GT(r.maximal_gaps_size(), 0);
+        EXPECT_EQ(r.maximal_gaps().rbegin()->size(), want.max_gap());
+        break;
+      }
+      case proto::SUM:
+        EXPECT_EQ(r.sum(), Uint128ToString(PartialSum(want)));
+        break;
+      case proto::TRIPLETS:
+        EXPECT_EQ(r.triplets(), primesieve::count_triplets(lo, hi));
+        break;
+      case proto::QUADRUPLETS:
+        EXPECT_EQ(r.quadruplets(), primesieve::count_quadruplets(lo, hi));
+        break;
+      case proto::QUINTUPLETS:
+        EXPECT_EQ(r.quintuplets(), primesieve::count_quintuplets(lo, hi));
+        break;
+      case proto::SEXTUPLETS:
+        EXPECT_EQ(r.sextuplets(), primesieve::count_sextuplets(lo, hi));
         break;
       default:
-        EXPECT_EQ(r.sum(), Uint128ToString(PartialSum(want)));
+        ADD_FAILURE() << "a kind this test does not know";
         break;
     }
   }

@@ -558,12 +558,34 @@ std::string Cluster::Diagnostics(int lines) const {
     case proto::TWINS:
       same = got.twins() == want.twins();
       break;
-    case proto::GAPS:
+    case proto::GAPS: {
+      auto same_gaps = [](const auto& a, const auto& b) {
+        return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                          [](const proto::Gap& x, const proto::Gap& y) {
+                            return x.size() == y.size() &&
+                                   x.start() == y.start();
+                          });
+      };
       same = got.max_gap() == want.max_gap() &&
-             got.max_gap_start() == want.max_gap_start();
+             got.max_gap_start() == want.max_gap_start() &&
+             same_gaps(got.first_gaps(), want.first_gaps()) &&
+             same_gaps(got.maximal_gaps(), want.maximal_gaps());
       break;
+    }
     case proto::SUM:
       same = got.sum() == want.sum();
+      break;
+    case proto::TRIPLETS:
+      same = got.triplets() == want.triplets();
+      break;
+    case proto::QUADRUPLETS:
+      same = got.quadruplets() == want.quadruplets();
+      break;
+    case proto::QUINTUPLETS:
+      same = got.quintuplets() == want.quintuplets();
+      break;
+    case proto::SEXTUPLETS:
+      same = got.sextuplets() == want.sextuplets();
       break;
     default:
       break;

@@ -55,6 +55,19 @@ absl::Status StatusOf(const absl::StatusOr<T>& s) {
 // reference value comes from primecount::pi in milliseconds.
 inline constexpr uint64_t kBigHi = 100'000'000'000ull;
 
+inline bool HasLeases(const proto::Node& n) { return n.leases() > 0; }
+inline bool HasDoneTasks(const proto::Node& n) { return n.tasks_done() > 0; }
+
+// Fails the test if the big job finished before the test could act on it
+// mid-way: kBigHi is then too small for this machine.
+inline void ExpectStillRunning(Cluster& cluster, uint64_t id) {
+  absl::StatusOr<proto::Job> job = cluster.GetJob(id);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_NE(job->state(), proto::DONE)
+      << "the job ended before the event; raise kBigHi: "
+      << job->ShortDebugString();
+}
+
 // Waits (20 s at most) for `process` to exit with `code`, having said
 // `text` on stderr; fails the test otherwise.
 inline void ExpectExit(Process& process, int code, const std::string& text) {

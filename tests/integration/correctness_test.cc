@@ -1,5 +1,6 @@
 // Three workers answer every kind exactly, from empty ranges to the top of
 // the 64-bit range; every answer is checked against primesieve/primecount.
+#include <csignal>
 #include <cstdint>
 #include <ostream>
 #include <regex>
@@ -16,8 +17,9 @@ namespace {
 constexpr uint64_t kE9 = 1'000'000'000ull;
 constexpr uint64_t kE12 = 1'000'000'000'000ull;
 
-const std::vector<proto::Kind> kAllKinds = {proto::COUNT, proto::TWINS,
-                                            proto::GAPS, proto::SUM};
+const std::vector<proto::Kind> kAllKinds = {
+    proto::COUNT,    proto::TWINS,       proto::GAPS,        proto::SUM,
+    proto::TRIPLETS, proto::QUADRUPLETS, proto::QUINTUPLETS, proto::SEXTUPLETS};
 
 struct RangeCase {
   const char* name;
@@ -90,6 +92,40 @@ TEST_F(ClusterTest, LargeCountOverThreeWorkers) {
   EXPECT_GT(job.tasks_done(), 1u) << "the job should have been split";
 }
 
+// Tuplets and gap tables merged over many small tasks, with one of the
+// three workers killed (kill -9) mid-job: its tasks are redone elsewhere
+// and each tuplet and gap that straddles two tasks is counted once.
+TEST_F(ClusterTest, TupletsAndGapTablesSurviveAKilledWorker) {
+  cluster().options().task_seconds = "0.25";
+  ASSERT_OK(cluster().Start(3, DeadlineIn(20s)));
+  struct Search {
+    proto::Kind kind;
+    uint64_t lo, hi;
+  };
+  const Search searches[] = {
+      {proto::QUADRUPLETS, kE12, kE12 + 20 * kE9},
+      {proto::GAPS, kE12, kE12 + 2 * kE9},
+      {proto::TRIPLETS, 0, 5 * kE9},
+  };
+  std::vector<uint64_t> ids;
+  for (const Search& s : searches) {
+    ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().Submit(s.kind, s.lo, s.hi));
+    ids.push_back(job.job_id());
+  }
+  ASSERT_OK(cluster().WaitForNode(
+      "w2",
+      [](const proto::Node& n) { return HasDoneTasks(n) && HasLeases(n); },
+      DeadlineIn(60s)));
+  ExpectStillRunning(cluster(), ids.back());
+  ASSERT_TRUE(cluster().worker("w2")->Signal(SIGKILL));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_OK_AND_ASSIGN(proto::Job job, cluster().WaitJob(ids[i], 150s));
+    const Search& s = searches[i];
+    EXPECT_TRUE(MatchesReference(job, s.kind, s.lo, s.hi));
+    EXPECT_GT(job.tasks_done(), 4u) << job.ShortDebugString();
+  }
+}
+
 // The CLI reads 1e3, 10^5 and 2^64-1, and LO defaults to 0.
 TEST_F(ClusterTest, NumberSyntax) {
   ASSERT_OK(cluster().Start(2, DeadlineIn(20s)));
@@ -104,6 +140,12 @@ TEST_F(ClusterTest, NumberSyntax) {
       {{"sum", "1e9", "1e9+1000"}, proto::SUM, kE9, kE9 + 1000},
       {{"count", "2^64-1000", "2^64-1"}, proto::COUNT, kMax64 - 999, kMax64},
       {{"gaps", "10^12", "10^12+10^6"}, proto::GAPS, kE12, kE12 + 1'000'000},
+      {{"gaps", "1e6"}, proto::GAPS, 0, 1'000'000},  // the table, in JSON
+      {{"quadruplets", "1e12", "1e12+1e8"},
+       proto::QUADRUPLETS,
+       kE12,
+       kE12 + 100'000'000},
+      {{"sextuplets", "1e9"}, proto::SEXTUPLETS, 0, kE9},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = {"--json", "submit"};

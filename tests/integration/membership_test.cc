@@ -11,19 +11,6 @@
 namespace quark::integration {
 namespace {
 
-bool HasLeases(const proto::Node& n) { return n.leases() > 0; }
-bool HasDoneTasks(const proto::Node& n) { return n.tasks_done() > 0; }
-
-// Fails the test if the big job finished before the test could act on it
-// mid-way: kBigHi is then too small for this machine.
-void ExpectStillRunning(Cluster& cluster, uint64_t id) {
-  absl::StatusOr<proto::Job> job = cluster.GetJob(id);
-  ASSERT_TRUE(job.ok()) << job.status();
-  EXPECT_NE(job->state(), proto::DONE)
-      << "the job ended before the event; raise kBigHi: "
-      << job->ShortDebugString();
-}
-
 // Three workers on the big job, and w2 "after it has taken work": it has
 // finished a task and holds more, the state the events below act on.
 absl::StatusOr<proto::Job> BigJobWithW2Busy(Cluster& cluster) {

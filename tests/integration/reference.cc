@@ -1,6 +1,7 @@
 #include "tests/integration/reference.h"
 
 #include <algorithm>
+#include <map>
 #include <primecount.hpp>
 #include <primesieve.hpp>
 
@@ -55,6 +56,41 @@ uint128 ReferenceSum(uint64_t lo, uint64_t hi) {
   return sum;
 }
 
+uint64_t ReferenceTuplets(int k, uint64_t lo, uint64_t hi) {
+  switch (k) {
+    case 3:
+      return primesieve::count_triplets(lo, hi);
+    case 4:
+      return primesieve::count_quadruplets(lo, hi);
+    case 5:
+      return primesieve::count_quintuplets(lo, hi);
+    default:
+      return primesieve::count_sextuplets(lo, hi);
+  }
+}
+
+void ReferenceGapTable(uint64_t lo, uint64_t hi, proto::JobResult* r) {
+  std::map<uint64_t, uint64_t> first;  // size -> start of its first gap
+  uint64_t prev = 0, record = 0;
+  ForEachPrime(lo, hi, [&](uint64_t p) {
+    if (prev != 0) {
+      first.emplace(p - prev, prev);
+      if (p - prev > record) {
+        record = p - prev;
+        proto::Gap* gap = r->add_maximal_gaps();
+        gap->set_size(record);
+        gap->set_start(prev);
+      }
+    }
+    prev = p;
+  });
+  for (const auto& [size, start] : first) {
+    proto::Gap* gap = r->add_first_gaps();
+    gap->set_size(size);
+    gap->set_start(start);
+  }
+}
+
 std::string ToDecimal(uint128 value) {
   std::string digits;
   do {
@@ -78,10 +114,23 @@ proto::JobResult ReferenceResult(proto::Kind kind, uint64_t lo, uint64_t hi) {
       const Gap gap = ReferenceGap(lo, hi);
       r.set_max_gap(gap.size);
       r.set_max_gap_start(gap.start);
+      ReferenceGapTable(lo, hi, &r);
       break;
     }
     case proto::SUM:
       r.set_sum(ToDecimal(ReferenceSum(lo, hi)));
+      break;
+    case proto::TRIPLETS:
+      r.set_triplets(ReferenceTuplets(3, lo, hi));
+      break;
+    case proto::QUADRUPLETS:
+      r.set_quadruplets(ReferenceTuplets(4, lo, hi));
+      break;
+    case proto::QUINTUPLETS:
+      r.set_quintuplets(ReferenceTuplets(5, lo, hi));
+      break;
+    case proto::SEXTUPLETS:
+      r.set_sextuplets(ReferenceTuplets(6, lo, hi));
       break;
     default:
       break;

@@ -1,9 +1,11 @@
 #include "worker/kernels.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <primesieve.hpp>
 #include <random>
 #include <string>
@@ -27,28 +29,54 @@ struct Expected {
   uint64_t max_gap = 0;
   uint64_t max_gap_start = 0;
   uint128 sum = 0;
+  uint64_t tuplets[7] = {};                 // by k, 3 to 6
+  std::map<uint64_t, uint64_t> first_gaps;  // size -> its first start
+  std::vector<uint64_t> primes;             // every prime of the range
 };
 
 // The answers for [lo, hi] computed here from libprimesieve: its counters
-// for count and twins, and a plain loop over its primes for the rest.
+// for count, twins and tuplets, and a plain loop over its primes for the
+// rest.
 Expected Reference(uint64_t lo, uint64_t hi) {
   Expected e;
   e.count = primesieve::count_primes(lo, hi);
   e.twins = primesieve::count_twins(lo, hi);
-  std::vector<uint64_t> primes;
+  e.tuplets[3] = primesieve::count_triplets(lo, hi);
+  e.tuplets[4] = primesieve::count_quadruplets(lo, hi);
+  e.tuplets[5] = primesieve::count_quintuplets(lo, hi);
+  e.tuplets[6] = primesieve::count_sextuplets(lo, hi);
+  std::vector<uint64_t>& primes = e.primes;
   primesieve::generate_primes(lo, hi, &primes);
   for (size_t i = 0; i < primes.size(); ++i) {
     e.sum += primes[i];
-    if (i > 0 && primes[i] - primes[i - 1] > e.max_gap) {
-      e.max_gap = primes[i] - primes[i - 1];
+    if (i == 0) continue;
+    const uint64_t gap = primes[i] - primes[i - 1];
+    if (gap > e.max_gap) {
+      e.max_gap = gap;
       e.max_gap_start = primes[i - 1];
     }
+    e.first_gaps.emplace(gap, primes[i - 1]);  // keeps the first
   }
   if (!primes.empty()) {
     e.first = primes.front();
     e.last = primes.back();
   }
   return e;
+}
+
+int TupletSize(proto::Kind kind) {
+  switch (kind) {
+    case proto::TRIPLETS:
+      return 3;
+    case proto::QUADRUPLETS:
+      return 4;
+    case proto::QUINTUPLETS:
+      return 5;
+    case proto::SEXTUPLETS:
+      return 6;
+    default:
+      return 0;
+  }
 }
 
 // Checks one partial of `kind` against `e`: the fields the kind answers,
@@ -58,6 +86,21 @@ void CheckPartial(proto::Kind kind, const proto::Partial& got,
   const bool ends = kind == proto::TWINS || kind == proto::GAPS;
   EXPECT_EQ(got.first_prime(), ends ? e.first : 0);
   EXPECT_EQ(got.last_prime(), ends ? e.last : 0);
+  const int k = TupletSize(kind);
+  EXPECT_EQ(got.tuplet_size(), static_cast<uint32_t>(k));
+  EXPECT_EQ(got.tuplets(), e.tuplets[k]);  // 0 at 0
+  const size_t edge = std::min<size_t>(k == 0 ? 0 : k - 1, e.primes.size());
+  EXPECT_EQ(std::vector<uint64_t>(got.head().begin(), got.head().end()),
+            std::vector<uint64_t>(e.primes.begin(), e.primes.begin() + edge));
+  EXPECT_EQ(std::vector<uint64_t>(got.tail().begin(), got.tail().end()),
+            std::vector<uint64_t>(e.primes.end() - edge, e.primes.end()));
+  EXPECT_EQ(got.gap_table(), kind == proto::GAPS);
+  std::map<uint64_t, uint64_t> table;
+  for (const proto::Gap& gap : got.first_gaps()) {
+    EXPECT_TRUE(table.emplace(gap.size(), gap.start()).second) << gap.size();
+  }
+  const std::map<uint64_t, uint64_t> none;
+  EXPECT_EQ(table, kind == proto::GAPS ? e.first_gaps : none);
   switch (kind) {
     case proto::COUNT:
       EXPECT_EQ(got.count(), e.count);
@@ -84,8 +127,9 @@ void CheckPartial(proto::Kind kind, const proto::Partial& got,
   }
 }
 
-constexpr proto::Kind kKinds[] = {proto::COUNT, proto::TWINS, proto::GAPS,
-                                  proto::SUM};
+constexpr proto::Kind kKinds[] = {
+    proto::COUNT,    proto::TWINS,       proto::GAPS,        proto::SUM,
+    proto::TRIPLETS, proto::QUADRUPLETS, proto::QUINTUPLETS, proto::SEXTUPLETS};
 
 // Runs every kind on [lo, hi] with `threads` as the worker plans it, and
 // checks each against `e`.
