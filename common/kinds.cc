@@ -200,8 +200,8 @@ proto::Partial KeepKindFields(const KindSpec& kind, const proto::Partial& p) {
 }
 
 absl::Status CheckPartial(const KindSpec& kind, uint64_t lo, uint64_t hi,
-                          const proto::Partial& all) {
-  const proto::Partial p = KeepKindFields(kind, all);
+                          const proto::Partial& partial) {
+  const proto::Partial p = KeepKindFields(kind, partial);
   auto inside = [&](uint64_t n) { return n >= lo && n <= hi; };
   auto bad = [&](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -1,6 +1,7 @@
 #include "common/partial.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <vector>
 
 #include "google/protobuf/util/message_differencer.h"
@@ -74,7 +75,10 @@ void MergeTuplets(const proto::Partial& left, const proto::Partial& right,
   head.resize(std::min(head.size(), edge));
   std::vector<uint64_t> tail(left.tail().begin(), left.tail().end());
   tail.insert(tail.end(), right.tail().begin(), right.tail().end());
-  tail.erase(tail.begin(), tail.end() - std::min(tail.size(), edge));
+  if (tail.size() > edge) {
+    tail.erase(tail.begin(),
+               tail.begin() + static_cast<std::ptrdiff_t>(tail.size() - edge));
+  }
   out->mutable_head()->Add(head.begin(), head.end());
   out->mutable_tail()->Add(tail.begin(), tail.end());
 }
