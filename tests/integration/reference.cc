@@ -5,6 +5,8 @@
 #include <primecount.hpp>
 #include <primesieve.hpp>
 
+#include "tests/testutil/reference_partial.h"
+
 namespace quark::integration {
 namespace {
 
@@ -54,19 +56,6 @@ uint128 ReferenceSum(uint64_t lo, uint64_t hi) {
   uint128 sum = 0;
   ForEachPrime(lo, hi, [&](uint64_t p) { sum += p; });
   return sum;
-}
-
-uint64_t ReferenceTuplets(int k, uint64_t lo, uint64_t hi) {
-  switch (k) {
-    case 3:
-      return primesieve::count_triplets(lo, hi);
-    case 4:
-      return primesieve::count_quadruplets(lo, hi);
-    case 5:
-      return primesieve::count_quintuplets(lo, hi);
-    default:
-      return primesieve::count_sextuplets(lo, hi);
-  }
 }
 
 void ReferenceGapTable(uint64_t lo, uint64_t hi, proto::JobResult* r) {
@@ -121,16 +110,16 @@ proto::JobResult ReferenceResult(proto::Kind kind, uint64_t lo, uint64_t hi) {
       r.set_sum(ToDecimal(ReferenceSum(lo, hi)));
       break;
     case proto::TRIPLETS:
-      r.set_triplets(ReferenceTuplets(3, lo, hi));
+      r.set_triplets(testutil::PrimesieveTuplets(3, lo, hi));
       break;
     case proto::QUADRUPLETS:
-      r.set_quadruplets(ReferenceTuplets(4, lo, hi));
+      r.set_quadruplets(testutil::PrimesieveTuplets(4, lo, hi));
       break;
     case proto::QUINTUPLETS:
-      r.set_quintuplets(ReferenceTuplets(5, lo, hi));
+      r.set_quintuplets(testutil::PrimesieveTuplets(5, lo, hi));
       break;
     case proto::SEXTUPLETS:
-      r.set_sextuplets(ReferenceTuplets(6, lo, hi));
+      r.set_sextuplets(testutil::PrimesieveTuplets(6, lo, hi));
       break;
     default:
       break;

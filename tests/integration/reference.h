@@ -32,10 +32,6 @@ Gap ReferenceGap(uint64_t lo, uint64_t hi);
 
 uint128 ReferenceSum(uint64_t lo, uint64_t hi);
 
-// primesieve's count of prime k-tuplets (3 <= k <= 6) with every member
-// in [lo, hi]: primesieve -c3 .. -c6.
-uint64_t ReferenceTuplets(int k, uint64_t lo, uint64_t hi);
-
 // The gap table of [lo, hi] from a walk over primesieve's primes: the
 // first gap of each size that occurs (by size), and the maximal gaps
 // (each larger than every gap before it, by start).

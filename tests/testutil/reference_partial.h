@@ -50,26 +50,28 @@ inline proto::Partial ReferencePartial(uint64_t lo, uint64_t hi) {
   return ref;
 }
 
+// primesieve's count of prime k-tuplets (3 <= k <= 6) with every member
+// in [lo, hi]: primesieve -c3 .. -c6.
+inline uint64_t PrimesieveTuplets(int k, uint64_t lo, uint64_t hi) {
+  switch (k) {
+    case 3:
+      return primesieve::count_triplets(lo, hi);
+    case 4:
+      return primesieve::count_quadruplets(lo, hi);
+    case 5:
+      return primesieve::count_quintuplets(lo, hi);
+    default:
+      return primesieve::count_sextuplets(lo, hi);
+  }
+}
+
 // The partial of a k-tuplet kind (3 <= k <= 6) for [lo, hi]: primesieve's
 // count of k-tuplets, and the first and last k - 1 primes.
 inline proto::Partial ReferenceTuplets(int k, uint64_t lo, uint64_t hi) {
   proto::Partial ref;
   ref.set_tuplet_size(static_cast<uint32_t>(k));
   if (lo > hi) return ref;
-  switch (k) {
-    case 3:
-      ref.set_tuplets(primesieve::count_triplets(lo, hi));
-      break;
-    case 4:
-      ref.set_tuplets(primesieve::count_quadruplets(lo, hi));
-      break;
-    case 5:
-      ref.set_tuplets(primesieve::count_quintuplets(lo, hi));
-      break;
-    default:
-      ref.set_tuplets(primesieve::count_sextuplets(lo, hi));
-      break;
-  }
+  ref.set_tuplets(PrimesieveTuplets(k, lo, hi));
   std::vector<uint64_t> primes;
   primesieve::generate_primes(lo, hi, &primes);
   const size_t edge = primes.size() < static_cast<size_t>(k - 1)

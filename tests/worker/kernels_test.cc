@@ -13,8 +13,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "common/kinds.h"
 #include "common/partial.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/reference_partial.h"
 
 namespace quark {
 namespace {
@@ -41,10 +43,9 @@ Expected Reference(uint64_t lo, uint64_t hi) {
   Expected e;
   e.count = primesieve::count_primes(lo, hi);
   e.twins = primesieve::count_twins(lo, hi);
-  e.tuplets[3] = primesieve::count_triplets(lo, hi);
-  e.tuplets[4] = primesieve::count_quadruplets(lo, hi);
-  e.tuplets[5] = primesieve::count_quintuplets(lo, hi);
-  e.tuplets[6] = primesieve::count_sextuplets(lo, hi);
+  for (int k = kMinTuplet; k <= kMaxTuplet; ++k) {
+    e.tuplets[k] = testutil::PrimesieveTuplets(k, lo, hi);
+  }
   std::vector<uint64_t>& primes = e.primes;
   primesieve::generate_primes(lo, hi, &primes);
   for (size_t i = 0; i < primes.size(); ++i) {
@@ -64,21 +65,6 @@ Expected Reference(uint64_t lo, uint64_t hi) {
   return e;
 }
 
-int TupletSize(proto::Kind kind) {
-  switch (kind) {
-    case proto::TRIPLETS:
-      return 3;
-    case proto::QUADRUPLETS:
-      return 4;
-    case proto::QUINTUPLETS:
-      return 5;
-    case proto::SEXTUPLETS:
-      return 6;
-    default:
-      return 0;
-  }
-}
-
 // Checks one partial of `kind` against `e`: the fields the kind answers,
 // the first and last prime where its merge needs them, nothing else.
 void CheckPartial(proto::Kind kind, const proto::Partial& got,
@@ -86,7 +72,7 @@ void CheckPartial(proto::Kind kind, const proto::Partial& got,
   const bool ends = kind == proto::TWINS || kind == proto::GAPS;
   EXPECT_EQ(got.first_prime(), ends ? e.first : 0);
   EXPECT_EQ(got.last_prime(), ends ? e.last : 0);
-  const int k = TupletSize(kind);
+  const int k = FindKind(kind)->tuplet_size;
   EXPECT_EQ(got.tuplet_size(), static_cast<uint32_t>(k));
   EXPECT_EQ(got.tuplets(), e.tuplets[k]);  // 0 at 0
   const size_t edge = std::min<size_t>(k == 0 ? 0 : k - 1, e.primes.size());
